@@ -1,0 +1,222 @@
+// The relay's configuration, as one zod schema: what relay.yaml may say, with defaults and limits.
+import { z } from 'zod'
+
+/** Vault and secret names, as RWX accepts them. */
+export const NAME_PATTERN = /^[A-Za-z0-9_-]+$/
+
+const nonEmpty = z.string().min(1, 'must not be empty')
+const secretList = z.array(nonEmpty).min(1, 'required: at least one')
+const stringOrList = z.union([nonEmpty, z.array(nonEmpty).min(1)])
+const tolerance = z.number().int().positive().max(86_400).default(300)
+
+const stripe = z.strictObject({
+  type: z.literal('stripe'),
+  secrets: secretList,
+  toleranceSeconds: tolerance,
+})
+
+const standardWebhooks = z
+  .strictObject({
+    type: z.literal('standard-webhooks'),
+    /** `whsec_` secrets for `v1,` HMAC signatures. */
+    secrets: z.array(nonEmpty).default([]),
+    /** `whpk_` (or plain base64) Ed25519 public keys for `v1a,` signatures. */
+    publicKeys: z.array(nonEmpty).default([]),
+    /** Header prefix: `webhook` (the spec) or `svix`. */
+    headerPrefix: z.enum(['webhook', 'svix']).default('webhook'),
+    toleranceSeconds: tolerance,
+  })
+  .refine((v) => v.secrets.length + v.publicKeys.length > 0, {
+    message: 'required: at least one of secrets or publicKeys',
+    path: ['secrets'],
+  })
+
+const hmac = z.strictObject({
+  type: z.literal('hmac'),
+  header: nonEmpty,
+  secrets: secretList,
+  algorithm: z.enum(['sha256', 'sha512', 'sha1']).default('sha256'),
+  encoding: z.enum(['hex', 'base64']).default('hex'),
+  /** Text before the signature in the header, e.g. `sha256=`. */
+  prefix: z.string().default(''),
+  /** How each secret is turned into the HMAC key. */
+  keyEncoding: z.enum(['utf8', 'base64']).default('utf8'),
+})
+
+const apiKey = z.strictObject({
+  type: z.literal('api-key'),
+  header: nonEmpty,
+  keys: secretList,
+})
+
+const basic = z.strictObject({
+  type: z.literal('basic'),
+  credentials: z.array(z.string().regex(/^[^:]*:.+$/, 'each must be user:password')).min(1, 'required'),
+})
+
+const jwkOrPem = z.union([nonEmpty, z.record(z.string(), z.unknown())])
+
+const jwt = z
+  .strictObject({
+    type: z.literal('jwt'),
+    in: z.enum(['body', 'header']).default('body'),
+    jwksUrl: z.url().optional(),
+    keys: z.array(jwkOrPem).optional(),
+    issuer: stringOrList,
+    audience: stringOrList,
+    algorithms: z
+      .array(nonEmpty)
+      .min(1, 'required')
+      .refine((a) => !a.some((x) => x.toLowerCase() === 'none'), 'must not include none'),
+    claims: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    /** Oldest accepted `iat`, seconds or a jose duration such as `10m`. */
+    maxTokenAge: z.union([z.number().positive(), nonEmpty]).optional(),
+    clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+    /** Private keys (JWK or PEM) that decrypt a JWE body; the JWE must hold a signed JWT. */
+    decryptionKeys: z.array(jwkOrPem).optional(),
+    keyManagementAlgorithms: z.array(nonEmpty).default(['ECDH-ES+A256KW', 'RSA-OAEP-256']),
+    contentEncryptionAlgorithms: z.array(nonEmpty).default(['A256GCM']),
+  })
+  .refine((v) => v.jwksUrl !== undefined || (v.keys?.length ?? 0) > 0, {
+    message: 'required: jwksUrl or keys',
+    path: ['keys'],
+  })
+
+const awsSns = z.strictObject({
+  type: z.literal('aws-sns'),
+  topicArns: z.array(nonEmpty).min(1, 'required'),
+  certUrlPattern: z
+    .string()
+    .default('^https://sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/')
+    .refine((p) => {
+      try {
+        new RegExp(p)
+        return true
+      } catch {
+        return false
+      }
+    }, 'must be a valid regular expression'),
+  /** Confirm subscriptions by fetching SubscribeURL. */
+  confirmSubscriptions: z.boolean().default(true),
+})
+
+export const verifySchema = z.discriminatedUnion('type', [
+  stripe,
+  standardWebhooks,
+  hmac,
+  apiKey,
+  basic,
+  jwt,
+  awsSns,
+])
+
+const awsValue = z.strictObject({
+  awsSecretsManager: z.strictObject({
+    secretId: nonEmpty,
+    versionId: nonEmpty.optional(),
+    jsonKey: nonEmpty.optional(),
+  }),
+})
+
+const secretRule = z.strictObject({
+  vault: nonEmpty,
+  name: nonEmpty,
+  /** JSON Pointer to the value in the payload, or a value fetched from AWS at delivery. */
+  value: z.union([z.string(), awsValue]),
+  description: z.string().optional(),
+})
+
+const rule = z.strictObject({
+  when: z.record(z.string(), z.union([z.unknown(), z.array(z.unknown())])).default({}),
+  secrets: z.array(secretRule).min(1, 'required'),
+})
+
+const source = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must match ^[A-Za-z0-9_.-]+$'),
+  verify: verifySchema,
+  rules: z.array(rule).default([]),
+  eventId: z.string().optional(),
+  eventTime: z.string().optional(),
+  bodyLimit: z.number().int().positive().max(16 * 1024 * 1024).default(262_144),
+})
+
+export const configSchema = z
+  .strictObject({
+    rwx: z
+      .strictObject({
+        url: z.url().default('https://cloud.rwx.com'),
+        token: z.string().optional(),
+        tokenFile: z.string().optional(),
+      })
+      .default({ url: 'https://cloud.rwx.com' }),
+    store: nonEmpty.default('sqlite:./data/relay.db'),
+    encryptionKey: z.string().default(''),
+    server: z
+      .strictObject({
+        host: z.string().default('0.0.0.0'),
+        port: z.number().int().min(0).max(65_535).default(8080),
+        /** Trust X-Forwarded-For from a proxy in front (for per-client rate limits). */
+        trustProxy: z.boolean().default(false),
+        shutdownGraceSeconds: z.number().positive().default(10),
+      })
+      .default({ host: '0.0.0.0', port: 8080, trustProxy: false, shutdownGraceSeconds: 10 }),
+    admin: z.strictObject({ token: z.string().optional() }).default({}),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    rateLimit: z
+      .strictObject({
+        /** Requests per source and client address per window; 0 turns the limit off. */
+        max: z.number().int().min(0).default(600),
+        windowSeconds: z.number().int().positive().default(60),
+      })
+      .default({ max: 600, windowSeconds: 60 }),
+    delivery: z
+      .strictObject({
+        maxAttempts: z.number().int().positive().default(50),
+        maxAgeSeconds: z.number().int().positive().default(7 * 86_400),
+        /** Secrets per RWX request. */
+        batchSize: z.number().int().min(1).max(500).default(100),
+        /** How long the worker waits for more secrets before sending a batch. */
+        batchWindowMs: z.number().int().min(0).max(5_000).default(25),
+        /** RWX requests in flight at once. */
+        concurrency: z.number().int().min(1).max(64).default(4),
+        leaseSeconds: z.number().int().min(5).default(60),
+        backoffBaseMs: z.number().int().positive().default(1_000),
+        backoffMaxMs: z.number().int().positive().default(300_000),
+        /** Delay between tries while RWX refuses the token (401/403). */
+        authRetrySeconds: z.number().int().positive().default(60),
+        connectTimeoutMs: z.number().int().positive().default(5_000),
+        requestTimeoutMs: z.number().int().positive().default(15_000),
+      })
+      .default({
+        maxAttempts: 50,
+        maxAgeSeconds: 7 * 86_400,
+        batchSize: 100,
+        batchWindowMs: 25,
+        concurrency: 4,
+        leaseSeconds: 60,
+        backoffBaseMs: 1_000,
+        backoffMaxMs: 300_000,
+        authRetrySeconds: 60,
+        connectTimeoutMs: 5_000,
+        requestTimeoutMs: 15_000,
+      }),
+    postgres: z
+      .strictObject({ poolSize: z.number().int().min(1).max(100).default(10) })
+      .default({ poolSize: 10 }),
+    sources: z.array(source).default([]),
+  })
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>()
+    c.sources.forEach((s, i) => {
+      if (seen.has(s.id)) ctx.addIssue({ code: 'custom', path: ['sources', i, 'id'], message: 'duplicate id' })
+      seen.add(s.id)
+    })
+  })
+
+export type Config = z.infer<typeof configSchema>
+export type SourceConfig = Config['sources'][number]
+export type VerifyConfig = z.infer<typeof verifySchema>
+export type RuleConfig = SourceConfig['rules'][number]
+export type SecretRuleConfig = RuleConfig['secrets'][number]
+export type DeliveryConfig = Config['delivery']
+export type AwsValueRef = z.infer<typeof awsValue>['awsSecretsManager']

@@ -1,0 +1,147 @@
+// The durable queue's interface: what the ingest service and the delivery worker need from a store.
+// SQLite (embedded, one process) and PostgreSQL (several replicas) implement it with the same rules.
+import type { AwsValueRef } from '../config/schema.js'
+
+export type SecretStatus = 'queued' | 'delivered' | 'dead' | 'superseded' | 'discarded'
+export const SECRET_STATUSES: readonly SecretStatus[] = ['queued', 'delivered', 'dead', 'superseded', 'discarded']
+
+/** One secret to queue. Exactly one of `sealed` and `ref` is set. */
+export interface NewSecret {
+  vault: string
+  name: string
+  description?: string | undefined
+  /** The value, encrypted by queue/crypto.ts. Never plaintext. */
+  sealed: Buffer | null
+  /** A reference to fetch the value at delivery (AWS Secrets Manager); never holds a value. */
+  ref: AwsValueRef | null
+  /** Keyed fingerprint of the value (null for references: the value is not known yet). */
+  fingerprint: string | null
+}
+
+export interface NewEvent {
+  source: string
+  eventId: string
+  /** Event time from the provider, epoch ms: orders writes of one name (never regress). */
+  eventTime: number
+  receivedAt: number
+  secrets: NewSecret[]
+}
+
+export interface EnqueueResult {
+  /** The event id was already accepted for this source: nothing was written. */
+  duplicate: boolean
+  /** Secrets now waiting for delivery. */
+  queued: number
+  /** Secrets recorded as superseded on arrival (a newer value was already delivered or queued). */
+  superseded: number
+}
+
+/** A queued secret leased to one worker. */
+export interface Claimed {
+  id: number
+  source: string
+  eventId: string
+  vault: string
+  name: string
+  description: string | null
+  sealed: Buffer | null
+  ref: AwsValueRef | null
+  attempts: number
+  eventTime: number
+  createdAt: number
+  /** Send alone: a batch holding it was refused with 400. */
+  solo: boolean
+}
+
+export type Outcome =
+  | { id: number; kind: 'delivered'; version: number | null; fingerprint?: string | null }
+  | {
+      id: number
+      kind: 'retry'
+      at: number
+      error: string
+      /** False for RWX auth failures: they never use up attempts (a token fix must not lose secrets). */
+      countAttempt: boolean
+      solo?: boolean
+    }
+  | { id: number; kind: 'dead'; error: string }
+  | { id: number; kind: 'superseded'; error: string }
+
+export interface SecretRecord {
+  id: number
+  vault: string
+  name: string
+  description: string | null
+  status: SecretStatus
+  /** Value comes from AWS Secrets Manager at delivery (the reference, never a value). */
+  ref: AwsValueRef | null
+  attempts: number
+  nextAttemptAt: number | null
+  lastError: string | null
+  rwxVersion: number | null
+  fingerprint: string | null
+  eventTime: number
+  createdAt: number
+  updatedAt: number
+  deliveredAt: number | null
+}
+
+export interface EventRecord {
+  source: string
+  eventId: string
+  eventTime: number
+  receivedAt: number
+  /** Counts of this event's secrets by status. */
+  counts: Partial<Record<SecretStatus, number>>
+  secrets?: SecretRecord[]
+}
+
+export interface ListQuery {
+  source?: string | undefined
+  /** Events with at least one secret in this status. */
+  status?: SecretStatus | undefined
+  limit: number
+  /** Receive time (epoch ms) to page before. */
+  before?: number | undefined
+}
+
+export interface ClaimOptions {
+  owner: string
+  now: number
+  leaseMs: number
+  limit: number
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres'
+  /**
+   * Durably records an event and its secrets, or reports a duplicate. Resolves only after commit.
+   * Applies never-regress: per vault and name, an older queued value is superseded by a newer one,
+   * and a value older than the last delivered one is recorded as superseded.
+   */
+  enqueue(event: NewEvent): Promise<EnqueueResult>
+  /**
+   * Leases up to `limit` due secrets to `owner`. Never leases a secret whose vault and name has
+   * another secret under a live lease, so one name is never written twice at once.
+   */
+  claim(options: ClaimOptions): Promise<Claimed[]>
+  /** Records outcomes of leased secrets; ignores any whose lease `owner` no longer holds. */
+  settle(owner: string, now: number, outcomes: Outcome[]): Promise<void>
+  /** Gives back every lease `owner` holds (graceful shutdown). */
+  release(owner: string): Promise<void>
+  /** Earliest time a queued secret is due, or null when none is queued. */
+  nextDueAt(): Promise<number | null>
+  counts(): Promise<Record<SecretStatus, number>>
+  listEvents(query: ListQuery): Promise<EventRecord[]>
+  getEvent(source: string, eventId: string): Promise<EventRecord | null>
+  /**
+   * Makes an event's queued secrets due now, and re-queues its dead secrets that can still be
+   * delivered (references; an erased value cannot come back). Returns how many are now queued.
+   */
+  retryEvent(source: string, eventId: string, now: number): Promise<number>
+  /** Discards an event's queued secrets, erasing their values. Returns how many. */
+  discardEvent(source: string, eventId: string, now: number): Promise<number>
+  /** Throws when the store cannot be reached. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}

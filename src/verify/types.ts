@@ -1,0 +1,39 @@
+// What every verifier takes and gives back: raw bytes in, a trusted payload out, or a RelayError.
+
+/** Request headers as Node gives them: lower-case names. */
+export type Headers = Record<string, string | string[] | undefined>
+
+export interface VerifyInput {
+  headers: Headers
+  /** The raw request body, exactly as received. */
+  body: Buffer
+  /** Receive time, epoch milliseconds (the injected clock). */
+  now: number
+}
+
+export interface Verified {
+  /** The trusted document that rules map from. */
+  payload: unknown
+  /** The verifier's own event id, when its scheme has one (webhook-id, jti, MessageId...). */
+  eventId?: string
+  /** The verifier's own event time, epoch milliseconds, when its scheme signs one. */
+  eventTime?: number
+  /**
+   * Set when the message was a protocol exchange that was handled and carries nothing to map
+   * (an SNS subscription confirmation): the hook answers 200 with this text as `handled`.
+   */
+  handled?: string
+}
+
+/** One configured verification scheme. Throws RelayError (400, 401) when the request is refused. */
+export interface Verifier {
+  verify(input: VerifyInput): Promise<Verified>
+  /** Releases timers or caches, if any. */
+  close?(): void
+}
+
+/** Reads one header as a single string (the first when repeated). */
+export function header(headers: Headers, name: string): string | undefined {
+  const v = headers[name.toLowerCase()]
+  return Array.isArray(v) ? v[0] : v
+}
