@@ -45,9 +45,10 @@ export function createSealer(key: Buffer): Sealer {
       const decipher = createDecipheriv('aes-256-gcm', encKey, iv)
       decipher.setAAD(Buffer.from(aad, 'utf8'))
       decipher.setAuthTag(tag)
-      return Buffer.concat([decipher.update(sealed.subarray(1 + IV_BYTES + TAG_BYTES)), decipher.final()]).toString(
-        'utf8',
-      )
+      return Buffer.concat([
+        decipher.update(sealed.subarray(1 + IV_BYTES + TAG_BYTES)),
+        decipher.final(),
+      ]).toString('utf8')
     },
     fingerprint(value) {
       return createHmac('sha256', macKey).update(value, 'utf8').digest('base64url').slice(0, 22)
@@ -66,4 +67,9 @@ export function loadOrCreateKeyFile(path: string): { key: Buffer; created: boole
   writeFileSync(path, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' })
   chmodSync(path, 0o600)
   return { key, created: true }
+}
+
+/** The associated data a value is sealed with: it binds the ciphertext to its vault and name. */
+export function valueAad(vault: string, name: string): string {
+  return `${vault}/${name}`
 }

@@ -3,7 +3,13 @@
 import type { AwsValueRef } from '../config/schema.js'
 
 export type SecretStatus = 'queued' | 'delivered' | 'dead' | 'superseded' | 'discarded'
-export const SECRET_STATUSES: readonly SecretStatus[] = ['queued', 'delivered', 'dead', 'superseded', 'discarded']
+export const SECRET_STATUSES: readonly SecretStatus[] = [
+  'queued',
+  'delivered',
+  'dead',
+  'superseded',
+  'discarded',
+]
 
 /** One secret to queue. Exactly one of `sealed` and `ref` is set. */
 export interface NewSecret {

@@ -1,0 +1,58 @@
+// buildApp(config, deps): the Fastify app with every route; never listens (server.ts does, tests inject).
+import rateLimit from '@fastify/rate-limit'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Config } from './config/schema.js'
+import { createMetrics, type Metrics } from './metrics.js'
+import type { Sealer } from './queue/crypto.js'
+import type { Store } from './queue/store.js'
+import { createIngest, type Source } from './receive/ingest.js'
+import { adminRoutes } from './routes/admin.js'
+import { type DeliveryStatus, healthRoutes } from './routes/health.js'
+import { hookRoutes } from './routes/hooks.js'
+import { installProblemHandlers } from './routes/problem.js'
+
+export interface AppDeps {
+  store: Store
+  sealer: Sealer
+  sources: ReadonlyMap<string, Source>
+  logger: Logger
+  clock?: () => number
+  metrics?: Metrics
+  /** The delivery worker in this process, if any: woken on new work, asked for RWX status. */
+  delivery?: { notify(): void; status(): DeliveryStatus }
+}
+
+export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
+  const clock = deps.clock ?? Date.now
+  const metrics = deps.metrics ?? createMetrics(deps.store)
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    trustProxy: config.server.trustProxy,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  })
+  let closing = false
+  app.addHook('onClose', async () => {
+    closing = true
+  })
+  const isClosing = () => closing
+  installProblemHandlers(app)
+  await app.register(rateLimit, { global: false })
+
+  const notify = () => deps.delivery?.notify()
+  const ingest = createIngest({ sources: deps.sources, store: deps.store, sealer: deps.sealer, clock, onQueued: notify })
+  await app.register(hookRoutes, { config, ingest, metrics, isClosing })
+  await app.register(healthRoutes, {
+    store: deps.store,
+    metrics,
+    isClosing,
+    ...(deps.delivery ? { delivery: () => deps.delivery!.status() } : {}),
+  })
+  const adminToken = config.admin.token
+  if (adminToken !== undefined && adminToken !== '') {
+    await app.register(adminRoutes, { token: adminToken, store: deps.store, clock, onRequeued: notify })
+  }
+  return app
+}

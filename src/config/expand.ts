@@ -1,0 +1,53 @@
+// ${VAR} and ${VAR:-default} expansion in every string of a parsed YAML document.
+
+const PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}/g
+
+/** A reference to an unset variable without a default, found at `path`. */
+export interface ExpandProblem {
+  path: string
+  message: string
+}
+
+/**
+ * Returns a copy of `doc` with variables expanded in every string. An unset variable without a
+ * default is reported (by name and path, never by value) and left as an empty string.
+ * `$${` escapes a literal `${`.
+ */
+export function expandEnv(
+  doc: unknown,
+  env: Readonly<Record<string, string | undefined>>,
+  problems: ExpandProblem[],
+  path = '',
+): unknown {
+  if (typeof doc === 'string') return expandString(doc, env, problems, path)
+  if (Array.isArray(doc)) return doc.map((v, i) => expandEnv(v, env, problems, `${path}[${i}]`))
+  if (doc !== null && typeof doc === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(doc)) {
+      out[k] = expandEnv(v, env, problems, path === '' ? k : `${path}.${k}`)
+    }
+    return out
+  }
+  return doc
+}
+
+function expandString(
+  text: string,
+  env: Readonly<Record<string, string | undefined>>,
+  problems: ExpandProblem[],
+  path: string,
+): string {
+  if (!text.includes('${')) return text
+  const parts = text.split('$${')
+  return parts
+    .map((part) =>
+      part.replace(PATTERN, (_m, name: string, hasDefault: string | undefined, fallback: string | undefined) => {
+        const value = env[name]
+        if (value !== undefined && (value !== '' || hasDefault === undefined)) return value
+        if (hasDefault !== undefined) return fallback ?? ''
+        problems.push({ path, message: `environment variable ${name} is not set` })
+        return ''
+      }),
+    )
+    .join('${')
+}

@@ -1,0 +1,120 @@
+// Reads relay.yaml once: YAML, ${VAR} expansion, environment overrides, schema, and rule compilation.
+import { existsSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parseDocument } from 'yaml'
+import { compileRules, MappingConfigError } from '../mapping/rules.js'
+import { parseKey } from '../queue/crypto.js'
+import { type ExpandProblem, expandEnv } from './expand.js'
+import { formatIssues } from './format.js'
+import { type Config, configSchema } from './schema.js'
+
+export type Env = Readonly<Record<string, string | undefined>>
+
+/** A config that cannot be used; `problems` lists every bad path, one line each. */
+export class ConfigError extends Error {
+  readonly problems: string[]
+  constructor(file: string, problems: string[]) {
+    super(`invalid config ${file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+/** `RELAY_CONFIG`, else `./relay.yaml`, else the shipped `./relay.example.yaml`. */
+export function resolveConfigPath(env: Env, cwd: string): string {
+  if (env.RELAY_CONFIG) return resolve(cwd, env.RELAY_CONFIG)
+  const own = resolve(cwd, 'relay.yaml')
+  return existsSync(own) ? own : resolve(cwd, 'relay.example.yaml')
+}
+
+/** Applies the environment variables that override the file (each wins where both exist). */
+function applyOverrides(doc: Record<string, unknown>, env: Env, problems: string[]): void {
+  const section = (key: string): Record<string, unknown> => {
+    const v = doc[key]
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>
+    const fresh: Record<string, unknown> = {}
+    doc[key] = fresh
+    return fresh
+  }
+  if (env.RWX_API_URL) section('rwx').url = env.RWX_API_URL
+  if (env.RWX_ACCESS_TOKEN) section('rwx').token = env.RWX_ACCESS_TOKEN
+  if (env.RELAY_STORE) doc.store = env.RELAY_STORE
+  if (env.RELAY_ENCRYPTION_KEY) doc.encryptionKey = env.RELAY_ENCRYPTION_KEY
+  if (env.RELAY_ADMIN_TOKEN) section('admin').token = env.RELAY_ADMIN_TOKEN
+  if (env.LOG_LEVEL) doc.logLevel = env.LOG_LEVEL
+  if (env.HOST) section('server').host = env.HOST
+  if (env.PORT !== undefined && env.PORT !== '') {
+    const port = Number(env.PORT)
+    if (Number.isInteger(port)) section('server').port = port
+    else problems.push('PORT: must be a whole number')
+  }
+}
+
+/** Checks what the schema alone cannot: store URL, key format, rules and templates. */
+function checkSemantics(config: Config, problems: string[]): void {
+  const store = config.store
+  const isPostgres = /^postgres(ql)?:\/\//.test(store)
+  if (!isPostgres && !store.startsWith('sqlite:')) {
+    problems.push('store: must be sqlite:<path> or postgres://user:password@host/db')
+  }
+  if (config.encryptionKey !== '') {
+    try {
+      parseKey(config.encryptionKey)
+    } catch {
+      problems.push('encryptionKey: must be base64 of exactly 32 bytes')
+    }
+  } else if (isPostgres) {
+    problems.push('encryptionKey: required with a PostgreSQL store')
+  }
+  if (config.rwx.token && config.rwx.tokenFile !== undefined) {
+    problems.push('rwx: set token or tokenFile, not both')
+  }
+  config.sources.forEach((source, i) => {
+    try {
+      compileRules(source)
+    } catch (err) {
+      if (!(err instanceof MappingConfigError)) throw err
+      for (const p of err.problems) problems.push(`sources[${i}].${p.path}: ${p.message}`)
+    }
+  })
+}
+
+/** Parses config text (YAML) from `file` with `env`; throws ConfigError listing every problem. */
+export function parseConfig(text: string, env: Env, file = 'config'): Config {
+  const problems: string[] = []
+  const yaml = parseDocument(text)
+  if (yaml.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      yaml.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: ${e.code.toLowerCase().replaceAll('_', ' ')}`),
+    )
+  }
+  const raw = yaml.toJS() ?? {}
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(file, ['(root): must be a mapping'])
+  }
+  const expandProblems: ExpandProblem[] = []
+  const doc = expandEnv(raw, env, expandProblems) as Record<string, unknown>
+  for (const p of expandProblems) problems.push(`${p.path}: ${p.message}`)
+  applyOverrides(doc, env, problems)
+  const parsed = configSchema.safeParse(doc)
+  if (!parsed.success) {
+    problems.push(...formatIssues(parsed.error.issues, doc))
+    throw new ConfigError(file, problems)
+  }
+  checkSemantics(parsed.data, problems)
+  if (problems.length > 0) throw new ConfigError(file, problems)
+  return parsed.data
+}
+
+/** Reads and parses the config at `path`. */
+export function loadConfig(path: string, env: Env): Config {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new ConfigError(path, [code === 'ENOENT' ? '(file): not found' : `(file): cannot read (${code})`])
+  }
+  return parseConfig(text, env, path)
+}

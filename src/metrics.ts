@@ -1,0 +1,82 @@
+// Prometheus metrics: one registry per app, labels only from config names and fixed reason codes.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { SECRET_STATUSES, type Store } from './queue/store.js'
+
+export interface Metrics {
+  registry: Registry
+  /** Hook requests by source and answer status. */
+  hooks: Counter<'source' | 'status'>
+  /** Refusals by source and error code (never the secret or the input). */
+  refusals: Counter<'source' | 'code'>
+  secretsAccepted: Counter<'source'>
+  /** Delivery outcomes per secret. */
+  outcomes: Counter<'outcome'>
+  /** RWX requests by answer kind. */
+  rwxRequests: Counter<'result'>
+  rwxLatency: Histogram<'result'>
+  rwxAuthFailing: Gauge
+}
+
+export function createMetrics(store: Store): Metrics {
+  const registry = new Registry()
+  const m: Metrics = {
+    registry,
+    hooks: new Counter({
+      name: 'relay_hook_requests_total',
+      help: 'Webhook requests by source and status',
+      labelNames: ['source', 'status'],
+      registers: [registry],
+    }),
+    refusals: new Counter({
+      name: 'relay_hook_refusals_total',
+      help: 'Refused webhook requests by source and reason code',
+      labelNames: ['source', 'code'],
+      registers: [registry],
+    }),
+    secretsAccepted: new Counter({
+      name: 'relay_secrets_accepted_total',
+      help: 'Secrets durably queued',
+      labelNames: ['source'],
+      registers: [registry],
+    }),
+    outcomes: new Counter({
+      name: 'relay_delivery_outcomes_total',
+      help: 'Delivery outcomes per secret (delivered, retry, dead, superseded)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    rwxRequests: new Counter({
+      name: 'relay_rwx_requests_total',
+      help: 'Requests to the RWX API by result',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    rwxLatency: new Histogram({
+      name: 'relay_rwx_request_seconds',
+      help: 'RWX API request latency',
+      labelNames: ['result'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    rwxAuthFailing: new Gauge({
+      name: 'relay_rwx_auth_failing',
+      help: '1 while RWX refuses the token (401/403)',
+      registers: [registry],
+    }),
+  }
+  new Gauge({
+    name: 'relay_queue_secrets',
+    help: 'Secrets in the store by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      try {
+        const counts = await store.counts()
+        for (const s of SECRET_STATUSES) this.set({ status: s }, counts[s])
+      } catch {
+        // The store is down: /readyz says so; the scrape still answers with the other metrics.
+      }
+    },
+  })
+  return m
+}

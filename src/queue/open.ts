@@ -1,0 +1,40 @@
+// Opens the configured store (sqlite:<path> or postgres://…) and the sealer for its values.
+import { resolve } from 'node:path'
+import type { Logger } from 'pino'
+import type { Config } from '../config/schema.js'
+import { createSealer, loadOrCreateKeyFile, parseKey, type Sealer } from './crypto.js'
+import { createSqliteStore } from './sqlite.js'
+import type { Store } from './store.js'
+
+export interface OpenedStore {
+  store: Store
+  sealer: Sealer
+}
+
+/** The SQLite file a `sqlite:` store URL names, resolved against `cwd`. */
+export function sqlitePath(store: string, cwd: string): string {
+  return resolve(cwd, store.slice('sqlite:'.length))
+}
+
+export async function openStore(config: Config, log: Logger, cwd: string): Promise<OpenedStore> {
+  if (config.store.startsWith('sqlite:')) {
+    const path = sqlitePath(config.store, cwd)
+    let key: Buffer
+    if (config.encryptionKey !== '') key = parseKey(config.encryptionKey)
+    else {
+      const keyFile = `${path}.key`
+      const made = loadOrCreateKeyFile(keyFile)
+      key = made.key
+      if (made.created) {
+        log.warn(
+          { keyFile },
+          'no encryptionKey configured: generated one beside the database; set RELAY_ENCRYPTION_KEY to keep the key apart from the data',
+        )
+      } else log.warn({ keyFile }, 'no encryptionKey configured: using the key file beside the database')
+    }
+    return { store: createSqliteStore({ path }), sealer: createSealer(key) }
+  }
+  const { createPostgresStore } = await import('./postgres.js')
+  const store = await createPostgresStore({ url: config.store, poolSize: config.postgres.poolSize, log })
+  return { store, sealer: createSealer(parseKey(config.encryptionKey)) }
+}

@@ -1,0 +1,95 @@
+// The receive service: verify → map → seal → durably queue one webhook, and say what happened.
+import { createHash } from 'node:crypto'
+import type { SourceConfig } from '../config/schema.js'
+import { RelayError } from '../errors.js'
+import { type CompiledRules, compileRules } from '../mapping/rules.js'
+import { type Sealer, valueAad } from '../queue/crypto.js'
+import type { NewSecret, Store } from '../queue/store.js'
+import { createVerifier, type VerifierDeps } from '../verify/registry.js'
+import type { Headers, Verifier } from '../verify/types.js'
+
+/** One configured source, ready to take requests. */
+export interface Source {
+  config: SourceConfig
+  verifier: Verifier
+  rules: CompiledRules
+}
+
+/** Builds every configured source once, at start-up. */
+export function buildSources(configs: readonly SourceConfig[], deps: VerifierDeps): Map<string, Source> {
+  const sources = new Map<string, Source>()
+  for (const config of configs) {
+    sources.set(config.id, { config, verifier: createVerifier(config.verify, deps), rules: compileRules(config) })
+  }
+  return sources
+}
+
+export type IngestAnswer =
+  | { status: 202; body: { event: string; secrets: number } }
+  | { status: 200; body: { event: string; duplicate: true } }
+  | { status: 200; body: { event: string; secrets: 0 } }
+  | { status: 200; body: { event: string; handled: string } }
+
+export interface IngestDeps {
+  sources: ReadonlyMap<string, Source>
+  store: Store
+  sealer: Sealer
+  clock: () => number
+  /** Called after secrets were committed, so the worker can start at once. */
+  onQueued?: () => void
+}
+
+export interface Ingest {
+  source(id: string): Source | undefined
+  receive(sourceId: string, headers: Headers, body: Buffer): Promise<IngestAnswer>
+}
+
+function sha256(body: Buffer): string {
+  return createHash('sha256').update(body).digest('hex')
+}
+
+export function createIngest(deps: IngestDeps): Ingest {
+  const { sources, store, sealer, clock } = deps
+  return {
+    source: (id) => sources.get(id),
+    async receive(sourceId, headers, body) {
+      const source = sources.get(sourceId)
+      if (source === undefined) throw new RelayError('ERR_SOURCE_NOT_FOUND', 'no such source')
+      if (body.length > source.config.bodyLimit) {
+        throw new RelayError('ERR_BODY_TOO_LARGE', `body is over this source's limit of ${source.config.bodyLimit} bytes`)
+      }
+      const now = clock()
+      const verified = await source.verifier.verify({ headers, body, now })
+      const eventId = source.rules.eventId?.(verified.payload) ?? verified.eventId ?? sha256(body)
+      if (verified.handled !== undefined) return { status: 200, body: { event: eventId, handled: verified.handled } }
+      const eventTime = source.rules.eventTime?.(verified.payload) ?? verified.eventTime ?? now
+      const mapped = source.rules.map(verified.payload)
+      // An event no rule wants is not recorded: if the rules change, the provider's resend still counts.
+      if (mapped.length === 0) return { status: 200, body: { event: eventId, secrets: 0 } }
+      const secrets: NewSecret[] = mapped.map((m) =>
+        'ref' in m
+          ? { vault: m.vault, name: m.name, description: m.description, sealed: null, ref: m.ref, fingerprint: null }
+          : {
+              vault: m.vault,
+              name: m.name,
+              description: m.description,
+              sealed: sealer.seal(m.value, valueAad(m.vault, m.name)),
+              ref: null,
+              fingerprint: sealer.fingerprint(m.value),
+            },
+      )
+      let result: Awaited<ReturnType<Store['enqueue']>>
+      try {
+        result = await store.enqueue({ source: sourceId, eventId, eventTime, receivedAt: now, secrets })
+      } catch (err) {
+        throw new RelayError('ERR_STORE_UNAVAILABLE', 'the queue cannot take the event now', {
+          retryAfter: 5,
+          cause: err,
+        })
+      }
+      if (result.duplicate) return { status: 200, body: { event: eventId, duplicate: true } }
+      if (result.queued > 0) deps.onQueued?.()
+      return { status: 202, body: { event: eventId, secrets: secrets.length } }
+    },
+  }
+}

@@ -1,0 +1,53 @@
+// GET /healthz (the process answers), /readyz (store reachable; RWX auth reported), /metrics.
+import type { FastifyInstance } from 'fastify'
+import type { Metrics } from '../metrics.js'
+import type { Store } from '../queue/store.js'
+import { problem, sendProblem } from './problem.js'
+
+/** What the delivery worker tells about RWX; absent when no worker runs in this process. */
+export interface DeliveryStatus {
+  authFailing: boolean
+  lastError?: string | undefined
+  lastSuccessAt?: number | undefined
+}
+
+export interface HealthRouteOptions {
+  store: Store
+  metrics: Metrics
+  delivery?: () => DeliveryStatus
+  isClosing: () => boolean
+}
+
+export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOptions): Promise<void> {
+  app.get('/healthz', async () => ({ status: 'ok' }))
+
+  // Readiness governs traffic: the relay can take events while RWX refuses the token (they wait in
+  // the queue), so a failing token is reported here but does not make the relay unready.
+  app.get('/readyz', async (request, reply) => {
+    if (opts.isClosing()) return sendProblem(reply, problem(503, 'ERR_SHUTTING_DOWN', 'shutting down'), 5)
+    try {
+      await opts.store.ping()
+    } catch (err) {
+      request.log.warn({ err: (err as Error).message }, 'store not reachable')
+      return sendProblem(reply, problem(503, 'ERR_STORE_UNAVAILABLE', 'the store is not reachable'), 5)
+    }
+    const delivery = opts.delivery?.()
+    const rwx =
+      delivery === undefined
+        ? undefined
+        : {
+            auth: delivery.authFailing ? 'failing' : 'ok',
+            ...(delivery.authFailing ? { detail: 'RWX refuses the token (401/403): fix RWX_ACCESS_TOKEN' } : {}),
+            ...(delivery.lastSuccessAt !== undefined
+              ? { lastSuccessAt: new Date(delivery.lastSuccessAt).toISOString() }
+              : {}),
+          }
+    return { status: delivery?.authFailing ? 'degraded' : 'ready', store: opts.store.kind, ...(rwx ? { rwx } : {}) }
+  })
+
+  app.get('/metrics', async (_request, reply) => {
+    opts.metrics.rwxAuthFailing.set(opts.delivery?.().authFailing ? 1 : 0)
+    reply.type(opts.metrics.registry.contentType)
+    return opts.metrics.registry.metrics()
+  })
+}

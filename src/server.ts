@@ -1,0 +1,97 @@
+// The process: load config, make the logger and store, serve, deliver, and shut down with grace.
+import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from './app.js'
+import { type Env, loadConfig, resolveConfigPath } from './config/load.js'
+import type { Config } from './config/schema.js'
+import { createTokenSource } from './config/token.js'
+import { createAwsResolver } from './delivery/aws-secrets.js'
+import { createRwxClient } from './delivery/rwx-client.js'
+import { createDeliveryWorker } from './delivery/worker.js'
+import { createLogger } from './log.js'
+import { createMetrics } from './metrics.js'
+import { openStore } from './queue/open.js'
+import { buildSources } from './receive/ingest.js'
+import { USER_AGENT } from './version.js'
+
+export interface RunningRelay {
+  app: FastifyInstance
+  config: Config
+  /** The address the relay listens on, e.g. http://127.0.0.1:8080. */
+  url: string
+  /** Stops taking requests, finishes in-flight deliveries, closes the store. Idempotent. */
+  close(): Promise<void>
+}
+
+/** A problem that stops start-up: printed without a stack, exit code 2. */
+export class StartupError extends Error {
+  override readonly name = 'StartupError'
+}
+
+export async function startRelay(env: Env, cwd: string): Promise<RunningRelay> {
+  const config = loadConfig(resolveConfigPath(env, cwd), env)
+  const token = createTokenSource(config.rwx)
+  try {
+    token()
+  } catch (err) {
+    throw new StartupError(`${(err as Error).message}`)
+  }
+  const log = createLogger(config.logLevel)
+  for (const s of config.sources) {
+    if (JSON.stringify(s.verify).includes('DEMO-ONLY')) {
+      log.warn({ source: s.id }, 'source uses a public DEMO-ONLY signing secret from the example config: set your own')
+    }
+  }
+  const { store, sealer } = await openStore(config, log, cwd)
+  const metrics = createMetrics(store)
+  const resolver = createAwsResolver({ log })
+  const client = createRwxClient({
+    url: config.rwx.url,
+    token,
+    userAgent: USER_AGENT,
+    connectTimeoutMs: config.delivery.connectTimeoutMs,
+    requestTimeoutMs: config.delivery.requestTimeoutMs,
+  })
+  const worker = createDeliveryWorker({
+    store,
+    client,
+    sealer,
+    resolver,
+    config: config.delivery,
+    log: log.child({ component: 'delivery' }),
+    clock: Date.now,
+    owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    events: {
+      onOutcome: (kind) => metrics.outcomes.inc({ outcome: kind }),
+      onRequest: (result, _secrets, ms) => {
+        metrics.rwxRequests.inc({ result })
+        metrics.rwxLatency.observe({ result }, ms / 1000)
+      },
+    },
+  })
+  const sources = buildSources(config.sources, { log })
+  const app = await buildApp(config, { store, sealer, sources, logger: log, metrics, delivery: worker })
+  const url = await app.listen({ host: config.server.host, port: config.server.port })
+  worker.start()
+  log.info(
+    { url, store: store.kind, sources: config.sources.map((s) => s.id), rwx: config.rwx.url },
+    'vault-relay listening',
+  )
+
+  let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= (async () => {
+      log.info('shutting down: draining HTTP, finishing deliveries')
+      await app.close()
+      await worker.stop()
+      await store.close()
+      await client.close()
+      resolver.close()
+      for (const s of sources.values()) s.verifier.close?.()
+      log.info('stopped')
+    })()
+    return closing
+  }
+  return { app, config, url, close }
+}

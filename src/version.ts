@@ -1,0 +1,8 @@
+// The relay's version, from package.json (one level above both src/ and dist/).
+import { readFileSync } from 'node:fs'
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version
+
+export const USER_AGENT = `vault-relay/${VERSION}`
