@@ -4,9 +4,10 @@ import { resolve } from 'node:path'
 import { parseDocument } from 'yaml'
 import { compileRules, MappingConfigError } from '../mapping/rules.js'
 import { parseKey } from '../queue/crypto.js'
+import { createVerifier } from '../verify/registry.js'
 import { type ExpandProblem, expandEnv } from './expand.js'
 import { formatIssues } from './format.js'
-import { type Config, configSchema } from './schema.js'
+import { type Config, configSchema, sourceSchema } from './schema.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -50,31 +51,44 @@ function applyOverrides(doc: Record<string, unknown>, env: Env, problems: string
   }
 }
 
-/** Checks what the schema alone cannot: store URL, key format, rules and templates. */
-function checkSemantics(config: Config, problems: string[]): void {
-  const store = config.store
+/** Checks what the schema alone cannot (store URL, key format), on the raw document so a schema error elsewhere does not hide them. */
+function checkTopLevel(doc: Record<string, unknown>, problems: string[]): void {
+  const store = typeof doc.store === 'string' ? doc.store : 'sqlite:'
   const isPostgres = /^postgres(ql)?:\/\//.test(store)
   if (!isPostgres && !store.startsWith('sqlite:')) {
     problems.push('store: must be sqlite:<path> or postgres://user:password@host/db')
   }
-  if (config.encryptionKey !== '') {
+  const key = typeof doc.encryptionKey === 'string' ? doc.encryptionKey : ''
+  if (key !== '') {
     try {
-      parseKey(config.encryptionKey)
+      parseKey(key)
     } catch {
       problems.push('encryptionKey: must be base64 of exactly 32 bytes')
     }
   } else if (isPostgres) {
     problems.push('encryptionKey: required with a PostgreSQL store')
   }
-  if (config.rwx.token && config.rwx.tokenFile !== undefined) {
-    problems.push('rwx: set token or tokenFile, not both')
-  }
-  config.sources.forEach((source, i) => {
+  const rwx = (doc.rwx ?? {}) as { token?: unknown; tokenFile?: unknown }
+  if (rwx.token && rwx.tokenFile !== undefined) problems.push('rwx: set token or tokenFile, not both')
+}
+
+/** Compiles each source that parses on its own: rules, templates, and verifier keys. */
+function checkSources(doc: Record<string, unknown>, problems: string[]): void {
+  if (!Array.isArray(doc.sources)) return
+  doc.sources.forEach((raw, i) => {
+    const parsed = sourceSchema.safeParse(raw)
+    if (!parsed.success) return
     try {
-      compileRules(source)
+      compileRules(parsed.data)
     } catch (err) {
       if (!(err instanceof MappingConfigError)) throw err
       for (const p of err.problems) problems.push(`sources[${i}].${p.path}: ${p.message}`)
+    }
+    // Keys are parsed when a verifier is made: a bad PEM or JWK is a config error, not a crash later.
+    try {
+      createVerifier(parsed.data.verify).close?.()
+    } catch (err) {
+      problems.push(`sources[${i}].verify: ${(err as Error).message}`)
     }
   })
 }
@@ -98,12 +112,10 @@ export function parseConfig(text: string, env: Env, file = 'config'): Config {
   for (const p of expandProblems) problems.push(`${p.path}: ${p.message}`)
   applyOverrides(doc, env, problems)
   const parsed = configSchema.safeParse(doc)
-  if (!parsed.success) {
-    problems.push(...formatIssues(parsed.error.issues, doc))
-    throw new ConfigError(file, problems)
-  }
-  checkSemantics(parsed.data, problems)
-  if (problems.length > 0) throw new ConfigError(file, problems)
+  if (!parsed.success) problems.push(...formatIssues(parsed.error.issues, doc))
+  checkTopLevel(doc, problems)
+  checkSources(doc, problems)
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems)
   return parsed.data
 }
 

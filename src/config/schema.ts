@@ -131,7 +131,7 @@ const rule = z.strictObject({
   secrets: z.array(secretRule).min(1, 'required'),
 })
 
-const source = z.strictObject({
+export const sourceSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must match ^[A-Za-z0-9_.-]+$'),
   verify: verifySchema,
   rules: z.array(rule).default([]),
@@ -203,7 +203,7 @@ export const configSchema = z
     postgres: z
       .strictObject({ poolSize: z.number().int().min(1).max(100).default(10) })
       .default({ poolSize: 10 }),
-    sources: z.array(source).default([]),
+    sources: z.array(sourceSchema).default([]),
   })
   .superRefine((c, ctx) => {
     const seen = new Set<string>()

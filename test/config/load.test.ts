@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { ConfigError, parseConfig } from '../../src/config/load.js'
+
+const minimal = (extra = '') => `
+rwx: { token: t }
+sources:
+  - id: ci
+    verify: { type: hmac, header: x-sig, secrets: ["\${CI_SECRET}"] }
+    rules:
+      - secrets: [{ vault: v, name: N, value: /value }]
+${extra}`
+
+function problemsOf(text: string, env: Record<string, string> = {}): string[] {
+  try {
+    parseConfig(text, env)
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems
+    throw err
+  }
+  throw new Error('config was accepted')
+}
+
+describe('config loading', () => {
+  it('loads the shipped example with nothing but the RWX token set', () => {
+    const config = parseConfig(readFileSync('relay.example.yaml', 'utf8'), { RWX_ACCESS_TOKEN: 'tok' })
+    expect(config.rwx.token).toBe('tok')
+    expect(config.store).toBe('sqlite:./data/relay.db')
+    expect(config.sources.map((s) => s.id)).toEqual(['stripe', 'rotator', 'ci'])
+  })
+
+  it('expands ${VAR} and ${VAR:-default} in every string', () => {
+    const config = parseConfig(minimal('store: ${STORE:-sqlite:/tmp/x.db}'), { CI_SECRET: 's3' })
+    expect(config.store).toBe('sqlite:/tmp/x.db')
+    const v = config.sources[0]?.verify
+    expect(v?.type === 'hmac' && v.secrets).toEqual(['s3'])
+  })
+
+  it('names an unset variable and where it is used', () => {
+    expect(problemsOf(minimal())).toContain('sources[0].verify.secrets[0]: environment variable CI_SECRET is not set')
+  })
+
+  it('lets the environment override the file', () => {
+    const config = parseConfig(minimal('store: sqlite:/a.db'), {
+      CI_SECRET: 's',
+      RELAY_STORE: 'sqlite:/b.db',
+      PORT: '9999',
+      HOST: '127.0.0.1',
+      RWX_API_URL: 'http://127.0.0.1:1',
+      RWX_ACCESS_TOKEN: 'from-env',
+      RELAY_ADMIN_TOKEN: 'adm',
+      LOG_LEVEL: 'debug',
+    })
+    expect(config.store).toBe('sqlite:/b.db')
+    expect(config.server).toMatchObject({ port: 9999, host: '127.0.0.1' })
+    expect(config.rwx).toMatchObject({ url: 'http://127.0.0.1:1', token: 'from-env' })
+    expect(config.admin.token).toBe('adm')
+    expect(config.logLevel).toBe('debug')
+  })
+
+  it('lists every bad path at once', () => {
+    const problems = problemsOf(`
+sources:
+  - id: a
+    verify: { type: stripe, secrets: [x] }
+  - id: b
+    verify: { type: stripe }
+  - id: c
+    verify: { type: nope }
+    bodyLimit: -1
+`)
+    expect(problems).toContain('sources[1].verify.secrets: required')
+    expect(problems.some((p) => p.startsWith('sources[2].verify.type'))).toBe(true)
+    expect(problems.some((p) => p.startsWith('sources[2].bodyLimit'))).toBe(true)
+  })
+
+  it('reports rule problems with their paths', () => {
+    const problems = problemsOf(
+      minimal().replace('name: N', 'name: "bad name!"').replace('value: /value', 'value: "no-slash"'),
+      { CI_SECRET: 's' },
+    )
+    expect(problems.some((p) => p.startsWith('sources[0].rules[0].secrets[0].name'))).toBe(true)
+    expect(problems.some((p) => p.startsWith('sources[0].rules[0].secrets[0].value'))).toBe(true)
+  })
+
+  it('never echoes a secret in its problems', () => {
+    const secret = 'sk_live_NEVER_PRINT_ME'
+    const problems = problemsOf(
+      `
+encryptionKey: ${secret}
+rwx: { token: ${secret}, tokenFile: /x }
+sources:
+  - id: a
+    verify: { type: hmac, header: x, secrets: ["${secret}"], algorithm: md5 }
+  - id: b
+    verify: { type: basic, credentials: ["${secret}"] }
+  - id: c
+    verify: { type: jwt, keys: ["${secret}"], issuer: i, audience: a, algorithms: [RS256] }
+`,
+    )
+    expect(problems.length).toBeGreaterThanOrEqual(4)
+    expect(problems.join('\n')).not.toContain(secret)
+  })
+
+  it('requires an encryption key with PostgreSQL', () => {
+    expect(problemsOf(minimal('store: postgres://u:p@localhost/db'), { CI_SECRET: 's' })).toContain(
+      'encryptionKey: required with a PostgreSQL store',
+    )
+  })
+
+  it('refuses duplicate source ids and unknown keys', () => {
+    const problems = problemsOf(`
+sources:
+  - { id: a, verify: { type: api-key, header: x, keys: [k] } }
+  - { id: a, verify: { type: api-key, header: x, keys: [k] }, colour: red }
+`)
+    expect(problems).toContain('sources[1].id: duplicate id')
+    expect(problems.some((p) => p.includes('colour'))).toBe(true)
+  })
+
+  it('reports YAML syntax errors by line', () => {
+    const problems = problemsOf('sources: [\n  - id: a\n')
+    expect(problems[0]).toMatch(/^line \d+:/)
+  })
+})

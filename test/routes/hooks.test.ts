@@ -1,0 +1,170 @@
+import { createHmac } from 'node:crypto'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type Harness, startHarness } from '../support/app-harness.js'
+
+const SECRET = 'hmac-signing-secret-do-not-leak'
+const VALUE = 'the-rotated-password-do-not-leak'
+
+const config = (extra = '') => `
+rateLimit: { max: 0 }
+sources:
+  - id: ci
+    bodyLimit: 2048
+    verify: { type: hmac, header: x-sig, prefix: "sha256=", secrets: ["${SECRET}"] }
+    rules:
+      - when: { /type: rotated }
+        secrets:
+          - vault: ci
+            name: "{{ /name | upper }}"
+            value: /value
+${extra}`
+
+function sign(body: string): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'x-sig': `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`,
+  }
+}
+
+let h: Harness
+afterEach(async () => h?.close())
+
+async function post(body: string, headers = sign(body), source = 'ci') {
+  return h.app.inject({ method: 'POST', url: `/hooks/${source}`, payload: body, headers })
+}
+
+describe('POST /hooks/:source', () => {
+  it('answers 202 after the secrets are durably queued', async () => {
+    h = await startHarness(config())
+    const body = JSON.stringify({ type: 'rotated', name: 'db_password', value: VALUE })
+    const res = await post(body)
+    expect(res.statusCode).toBe(202)
+    expect(res.json()).toMatchObject({ secrets: 1 })
+    const event = await h.store.getEvent('ci', res.json().event)
+    expect(event?.secrets?.map((s) => [s.vault, s.name, s.status])).toEqual([['ci', 'DB_PASSWORD', 'queued']])
+    expect(h.notified).toBe(1)
+  })
+
+  it('answers 200 duplicate for the same event and queues nothing', async () => {
+    h = await startHarness(config())
+    const body = JSON.stringify({ type: 'rotated', name: 'a', value: VALUE })
+    expect((await post(body)).statusCode).toBe(202)
+    const again = await post(body)
+    expect(again.statusCode).toBe(200)
+    expect(again.json()).toMatchObject({ duplicate: true })
+    expect((await h.store.counts()).queued).toBe(1)
+  })
+
+  it('answers 200 with secrets 0 when no rule matches', async () => {
+    h = await startHarness(config())
+    const res = await post(JSON.stringify({ type: 'other' }))
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toMatchObject({ secrets: 0 })
+  })
+
+  it('answers 400 for a signed body that is not JSON', async () => {
+    h = await startHarness(config())
+    const res = await post('{not json')
+    expect(res.statusCode).toBe(400)
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+  })
+
+  it('answers 401 for a bad signature, with a problem that quotes nothing', async () => {
+    h = await startHarness(config())
+    const body = JSON.stringify({ type: 'rotated', name: 'a', value: VALUE })
+    const res = await post(body, { 'content-type': 'application/json', 'x-sig': `sha256=${'0'.repeat(64)}` })
+    expect(res.statusCode).toBe(401)
+    const p = res.json()
+    expect(p).toMatchObject({ status: 401, title: 'Unauthorized' })
+    expect(typeof p.type).toBe('string')
+    expect(typeof p.detail).toBe('string')
+    expect(res.body).not.toContain(VALUE)
+    expect(res.body).not.toContain(SECRET)
+  })
+
+  it('answers 401 when the signature header is missing', async () => {
+    h = await startHarness(config())
+    const res = await post('{}', { 'content-type': 'application/json' })
+    expect(res.statusCode).toBe(401)
+  })
+
+  it('answers 404 for an unknown source', async () => {
+    h = await startHarness(config())
+    const res = await post('{}', sign('{}'), 'nope')
+    expect(res.statusCode).toBe(404)
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+  })
+
+  it("answers 413 for a body over the source's limit", async () => {
+    h = await startHarness(config())
+    const body = JSON.stringify({ type: 'rotated', name: 'a', value: 'x'.repeat(4096) })
+    const res = await post(body)
+    expect(res.statusCode).toBe(413)
+  })
+
+  it('answers 422 for a verified event it cannot map, without quoting the value', async () => {
+    h = await startHarness(config())
+    const res = await post(JSON.stringify({ type: 'rotated', name: 'bad name!', value: VALUE }))
+    expect(res.statusCode).toBe(422)
+    expect(res.body).not.toContain(VALUE)
+    const missing = await post(JSON.stringify({ type: 'rotated', name: 'ok' }))
+    expect(missing.statusCode).toBe(422)
+    expect(missing.json().detail).toContain('/value')
+  })
+
+  it('answers 429 with Retry-After past the per-source limit', async () => {
+    h = await startHarness(config().replace('rateLimit: { max: 0 }', 'rateLimit: { max: 2, windowSeconds: 60 }'))
+    const body = JSON.stringify({ type: 'other' })
+    expect((await post(body)).statusCode).toBe(200)
+    expect((await post(body)).statusCode).toBe(200)
+    const limited = await post(body)
+    expect(limited.statusCode).toBe(429)
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0)
+    expect(limited.headers['content-type']).toMatch(/^application\/problem\+json/)
+  })
+
+  it('answers 503 with Retry-After when the store cannot take the event, and keeps serving', async () => {
+    h = await startHarness(config())
+    await h.store.close()
+    const res = await post(JSON.stringify({ type: 'rotated', name: 'a', value: VALUE }))
+    expect(res.statusCode).toBe(503)
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0)
+    expect((await h.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200)
+    expect((await h.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503)
+  })
+
+  it('reads text/plain and unknown content types as raw bytes', async () => {
+    h = await startHarness(config())
+    const body = JSON.stringify({ type: 'rotated', name: 'a', value: VALUE })
+    const res = await post(body, { ...sign(body), 'content-type': 'text/plain; charset=UTF-8' })
+    expect(res.statusCode).toBe(202)
+    const res2 = await post(JSON.stringify({ type: 'other', n: 1 }), {
+      ...sign(JSON.stringify({ type: 'other', n: 1 })),
+      'content-type': 'application/x-anything',
+    })
+    expect(res2.statusCode).toBe(200)
+  })
+
+  it('never logs the value or the signing secret, even at trace', async () => {
+    h = await startHarness(config())
+    const body = JSON.stringify({ type: 'rotated', name: 'a', value: VALUE })
+    await post(body)
+    await post(JSON.stringify({ type: 'rotated', name: 'bad name!', value: VALUE }))
+    const logs = h.logs()
+    expect(logs).toContain('hook answered')
+    expect(logs).not.toContain(VALUE)
+    expect(logs).not.toContain(SECRET)
+  })
+
+  it('counts answers and refusals in /metrics with fixed labels', async () => {
+    h = await startHarness(config())
+    await post(JSON.stringify({ type: 'rotated', name: 'a', value: VALUE }))
+    await post('{}', { 'content-type': 'application/json', 'x-sig': 'sha256=00' })
+    const res = await h.app.inject({ method: 'GET', url: '/metrics' })
+    expect(res.statusCode).toBe(200)
+    expect(res.body).toContain('relay_hook_requests_total{source="ci",status="202"} 1')
+    expect(res.body).toMatch(/relay_hook_refusals_total\{source="ci",code="ERR_SIGNATURE_INVALID"\} 1/)
+    expect(res.body).toContain('relay_queue_secrets{status="queued"} 1')
+    expect(res.body).not.toContain(VALUE)
+  })
+})

@@ -1,0 +1,74 @@
+// Builds the real app on a real SQLite file in a temp dir, for inject tests.
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../../src/app.js'
+import { parseConfig } from '../../src/config/load.js'
+import type { Config } from '../../src/config/schema.js'
+import { createLogger } from '../../src/log.js'
+import { createSealer, type Sealer } from '../../src/queue/crypto.js'
+import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite.js'
+import { buildSources } from '../../src/receive/ingest.js'
+
+export interface Harness {
+  app: FastifyInstance
+  store: SqliteStore
+  sealer: Sealer
+  config: Config
+  dir: string
+  /** Everything the app logged, as text. */
+  logs(): string
+  notified: number
+  close(): Promise<void>
+}
+
+/** `yaml` is a relay config; `store` and the RWX token are filled in. */
+export async function startHarness(
+  yaml: string,
+  options: { env?: Record<string, string>; clock?: () => number } = {},
+): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'relay-app-'))
+  const config = parseConfig(yaml, { RWX_ACCESS_TOKEN: 'test-token', ...options.env })
+  const store = createSqliteStore({ path: join(dir, 'relay.db') })
+  const sealer = createSealer(randomBytes(32))
+  const chunks: string[] = []
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      chunks.push(String(chunk))
+      cb()
+    },
+  })
+  const logger = createLogger('trace', sink)
+  const harness: Harness = {
+    app: undefined as unknown as FastifyInstance,
+    store,
+    sealer,
+    config,
+    dir,
+    logs: () => chunks.join(''),
+    notified: 0,
+    async close() {
+      await harness.app.close()
+      await store.close().catch(() => {})
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  harness.app = await buildApp(config, {
+    store,
+    sealer,
+    sources: buildSources(config.sources, {}),
+    logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+    delivery: {
+      notify: () => {
+        harness.notified++
+      },
+      status: () => ({ authFailing: false }),
+    },
+  })
+  await harness.app.ready()
+  return harness
+}
