@@ -1,6 +1,6 @@
 // buildApp(config, deps): the Fastify app with every route; never listens (server.ts does, tests inject).
 import rateLimit from '@fastify/rate-limit'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config/schema.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -23,15 +23,27 @@ export interface AppDeps {
   delivery?: { notify(): void; status(): DeliveryStatus }
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    relayRoutes: { method: string; url: string }[]
+  }
+}
+
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   const clock = deps.clock ?? Date.now
   const metrics = deps.metrics ?? createMetrics(deps.store)
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.server.trustProxy,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+  })
+  // The routes this app serves, for the test that holds openapi.yaml against them.
+  const routes: { method: string; url: string }[] = []
+  app.decorate('relayRoutes', routes)
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url })
   })
   let closing = false
   app.addHook('onClose', async () => {
