@@ -70,7 +70,7 @@ export async function startRelay(env: Env, cwd: string): Promise<RunningRelay> {
       },
     },
   })
-  const sources = buildSources(config.sources, { log })
+  const sources = buildSources(config.sources, {})
   const app = await buildApp(config, { store, sealer, sources, logger: log, metrics, delivery: worker })
   const url = await app.listen({ host: config.server.host, port: config.server.port })
   worker.start()

@@ -34,7 +34,5 @@ export async function openStore(config: Config, log: Logger, cwd: string): Promi
     }
     return { store: createSqliteStore({ path }), sealer: createSealer(key) }
   }
-  const { createPostgresStore } = await import('./postgres.js')
-  const store = await createPostgresStore({ url: config.store, poolSize: config.postgres.poolSize, log })
-  return { store, sealer: createSealer(parseKey(config.encryptionKey)) }
+  throw new Error('the PostgreSQL store is not built yet: use sqlite:<path>')
 }

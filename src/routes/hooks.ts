@@ -51,6 +51,10 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
     async (request, reply) => {
       const sourceId = request.params.source
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
+      request.log.trace(
+        { source: sourceId, contentType: request.headers['content-type'], bytes: body.length },
+        'hook received',
+      )
       try {
         const answer = await ingest.receive(sourceId, request.headers, body)
         metrics.hooks.inc({ source: sourceId, status: String(answer.status) })

@@ -1,0 +1,76 @@
+// Runs the real `vault-relay serve` binary (dist/cli.js) as a child process, for end-to-end tests.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+
+const CLI = resolve('dist/cli.js')
+
+export interface RelayProcess {
+  /** e.g. http://127.0.0.1:41234 */
+  url: string
+  child: ChildProcess
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string
+  /** Resolves with the exit code (or the signal's name). */
+  exited: Promise<number | string>
+  kill(signal: NodeJS.Signals): Promise<number | string>
+}
+
+/** Waits until `check` is true, polling every 20 ms; fails after `timeoutMs` with `what`. */
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/** Writes `yaml` as the relay's config in `dir` and starts the relay there on a free port. */
+export async function startRelayProcess(
+  dir: string,
+  yaml: string,
+  env: Record<string, string> = {},
+): Promise<RelayProcess> {
+  const config = join(dir, 'relay.yaml')
+  writeFileSync(config, yaml)
+  const child = spawn(process.execPath, [CLI, 'serve'], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', RELAY_CONFIG: config, PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout?.on('data', (d) => {
+    out += String(d)
+  })
+  child.stderr?.on('data', (d) => {
+    out += String(d)
+  })
+  const exited = new Promise<number | string>((res) => {
+    child.on('exit', (code, signal) => res(code ?? signal ?? -1))
+  })
+  let url = ''
+  let gone = false
+  void exited.then(() => {
+    gone = true
+  })
+  await until(() => {
+    const m = /"url":"(http:\/\/[^"]+)".*"msg":"vault-relay listening"/.exec(out)
+    if (m?.[1]) url = m[1]
+    return url !== '' || gone
+  }, 'the relay to listen')
+  if (url === '') throw new Error(`relay exited before listening:\n${out}`)
+  return {
+    url,
+    child,
+    output: () => out,
+    exited,
+    async kill(signal) {
+      child.kill(signal)
+      return exited
+    },
+  }
+}
