@@ -1,0 +1,192 @@
+// One delivery round's work: split leased secrets into requests, send one, and decide each outcome.
+import type { Logger } from 'pino'
+import type { DeliveryConfig } from '../config/schema.js'
+import type { Sealer } from '../queue/crypto.js'
+import type { Claimed, Outcome } from '../queue/store.js'
+import { retryDelayMs } from './backoff.js'
+import type { RwxClient, RwxSecret, SetSecretsResult } from './rwx-client.js'
+import type { ReferenceResolver } from './values.js'
+
+/** Hooks the app uses to count deliveries without the worker knowing the metrics library. */
+export interface DeliveryEvents {
+  /** Once per secret settled: `delivered`, `retry`, `dead` or `superseded`. */
+  onOutcome?(kind: Outcome['kind'], vault: string): void
+  /** Once per RWX request: the status (`200`, `503`, `error`...), secrets sent, and duration. */
+  onRequest?(status: string, secrets: number, ms: number): void
+}
+
+/** The associated data a queued value is sealed with: binds the ciphertext to its vault and name. */
+export function valueAad(vault: string, name: string): string {
+  return `${vault}/${name}`
+}
+
+/** What delivering one batch needs. */
+export interface BatchContext {
+  client: RwxClient
+  sealer: Sealer
+  resolver?: ReferenceResolver | undefined
+  config: DeliveryConfig
+  log: Logger
+  clock: () => number
+  random: () => number
+  events?: DeliveryEvents | undefined
+  /** Aborted when a stopping worker stops waiting for RWX. */
+  signal: AbortSignal
+  /** Told every RWX answer, for the worker's status. */
+  onAnswer(result: SetSecretsResult): void
+}
+
+/**
+ * Groups leased secrets by vault into requests of at most `batchSize` (a `solo` secret alone).
+ * A second secret for a name already planned is put aside: one request must not write a name twice.
+ */
+export function planBatches(
+  claimed: Claimed[],
+  batchSize: number,
+): { batches: Claimed[][]; held: Claimed[] } {
+  const byVault = new Map<string, Claimed[]>()
+  const seen = new Set<string>()
+  const held: Claimed[] = []
+  const batches: Claimed[][] = []
+  for (const c of claimed) {
+    const key = valueAad(c.vault, c.name)
+    if (seen.has(key)) {
+      held.push(c)
+      continue
+    }
+    seen.add(key)
+    if (c.solo) {
+      batches.push([c])
+      continue
+    }
+    const group = byVault.get(c.vault) ?? []
+    byVault.set(c.vault, group)
+    group.push(c)
+  }
+  for (const group of byVault.values()) {
+    for (let i = 0; i < group.length; i += batchSize) batches.push(group.slice(i, i + batchSize))
+  }
+  return { batches, held }
+}
+
+/** Resolves values, sends one request for one vault, and returns one outcome per secret. */
+export async function deliverBatch(ctx: BatchContext, vault: string, items: Claimed[]): Promise<Outcome[]> {
+  const outcomes: Outcome[] = []
+  const ready: { item: Claimed; value: string }[] = []
+  for (const item of items) {
+    const got = await valueFor(ctx, item)
+    if (typeof got === 'string') ready.push({ item, value: got })
+    else outcomes.push(got)
+  }
+  if (ready.length === 0) return outcomes
+
+  const secrets: RwxSecret[] = ready.map(({ item, value }) =>
+    item.description === null
+      ? { name: item.name, secret: value }
+      : { name: item.name, secret: value, description: item.description },
+  )
+  const started = performance.now()
+  const result = await ctx.client.setSecrets(vault, secrets, { signal: ctx.signal })
+  const ms = performance.now() - started
+  const status =
+    result.kind === 'ok' ? '200' : 'status' in result && result.status ? String(result.status) : 'error'
+  ctx.events?.onRequest?.(status, secrets.length, ms)
+  ctx.log.debug({ vault, secrets: secrets.length, status, ms: Math.round(ms) }, 'RWX request')
+  ctx.onAnswer(result)
+
+  const now = ctx.clock()
+  for (const { item, value } of ready) outcomes.push(outcomeOf(ctx, item, value, result, ready.length, now))
+  return outcomes
+}
+
+function outcomeOf(
+  ctx: BatchContext,
+  item: Claimed,
+  value: string,
+  result: SetSecretsResult,
+  sent: number,
+  now: number,
+): Outcome {
+  switch (result.kind) {
+    case 'ok':
+      if (!result.set.has(item.name)) return countedRetry(ctx, item, now, 'RWX did not confirm the secret')
+      return {
+        id: item.id,
+        kind: 'delivered',
+        version: result.versions[item.name] ?? null,
+        fingerprint: ctx.sealer.fingerprint(value),
+      }
+    case 'retry':
+      return countedRetry(ctx, item, now, result.reason, result.retryAfterMs)
+    case 'auth':
+      // A token fix must not lose secrets: wait slowly, never use up attempts or age.
+      return {
+        id: item.id,
+        kind: 'retry',
+        at: now + ctx.config.authRetrySeconds * 1000,
+        error: `RWX refused the token (${result.status}): ${result.reason}`,
+        countAttempt: false,
+      }
+    case 'rejected':
+      // Batches are not atomic: send each alone to learn which one RWX refuses.
+      if (sent > 1) {
+        return { id: item.id, kind: 'retry', at: now, error: result.reason, countAttempt: false, solo: true }
+      }
+      return { id: item.id, kind: 'dead', error: result.reason }
+    case 'dead':
+      return { id: item.id, kind: 'dead', error: result.reason }
+  }
+}
+
+/** A retry that uses up an attempt, or dead when attempts or age have run out. */
+export function countedRetry(
+  ctx: Pick<BatchContext, 'config' | 'random'>,
+  item: Claimed,
+  now: number,
+  reason: string,
+  retryAfterMs?: number,
+): Outcome {
+  const attempt = item.attempts + 1
+  const { maxAttempts, maxAgeSeconds, backoffBaseMs, backoffMaxMs } = ctx.config
+  if (attempt >= maxAttempts || now - item.createdAt >= maxAgeSeconds * 1000) {
+    return { id: item.id, kind: 'dead', error: `gave up after ${attempt} attempts: ${reason}` }
+  }
+  const delay = retryDelayMs(
+    attempt,
+    { baseMs: backoffBaseMs, maxMs: backoffMaxMs },
+    retryAfterMs,
+    ctx.random,
+  )
+  return { id: item.id, kind: 'retry', at: now + delay, error: reason, countAttempt: true }
+}
+
+/** The plaintext to send, or the outcome when there is none to send now. */
+async function valueFor(ctx: BatchContext, item: Claimed): Promise<string | Outcome> {
+  if (item.sealed) {
+    try {
+      return ctx.sealer.open(item.sealed, valueAad(item.vault, item.name))
+    } catch {
+      return { id: item.id, kind: 'dead', error: 'cannot decrypt value: wrong encryption key?' }
+    }
+  }
+  if (!item.ref) return { id: item.id, kind: 'dead', error: 'queued secret has no value' }
+  if (!ctx.resolver) return { id: item.id, kind: 'dead', error: 'no resolver for AWS references' }
+  let got: Awaited<ReturnType<ReferenceResolver['resolve']>>
+  try {
+    got = await ctx.resolver.resolve(item.ref)
+  } catch {
+    // The resolver should not throw; its message is not trusted to be free of values.
+    return countedRetry(ctx, item, ctx.clock(), 'resolving the value reference failed')
+  }
+  switch (got.kind) {
+    case 'value':
+      if (got.value === '') return { id: item.id, kind: 'dead', error: 'resolved value is empty' }
+      return got.value
+    case 'retry':
+      return countedRetry(ctx, item, ctx.clock(), got.error, got.afterMs)
+    case 'dead':
+      return { id: item.id, kind: 'dead', error: got.error }
+    case 'superseded':
+      return { id: item.id, kind: 'superseded', error: got.error }
+  }
+}

@@ -1,0 +1,258 @@
+// The RWX vault API client: one POST per batch, every transport failure and status translated here.
+import { Agent, type Dispatcher, request } from 'undici'
+import { parseRetryAfter } from './backoff.js'
+
+/** One secret in a set-secrets request. */
+export interface RwxSecret {
+  name: string
+  secret: string
+  description?: string | undefined
+}
+
+/** What a set-secrets call came to, in the worker's terms. Reasons never quote a value or the token. */
+export type SetSecretsResult =
+  /** 200: `set` holds the names RWX confirms; a name missing from it was not delivered. */
+  | { kind: 'ok'; set: Set<string>; versions: Record<string, number> }
+  /** Worth trying again later: network errors, timeouts, 408, 429, 5xx, 3xx, an unreadable 200. */
+  | { kind: 'retry'; reason: string; status?: number; retryAfterMs?: number }
+  /** 401/403: the token is wrong or missing (status 0: no token could be read). */
+  | { kind: 'auth'; status: number; reason: string }
+  /** 400: RWX refused some secrets of the request (its batches are not atomic). */
+  | { kind: 'rejected'; status: 400; reason: string }
+  /** Any other 4xx: retrying the same request will not help. */
+  | { kind: 'dead'; status: number; reason: string }
+
+export interface RwxClientOptions {
+  /** Base URL, e.g. https://cloud.rwx.com (a trailing slash is ignored). */
+  url: string
+  /** Read before every request, so a rotated token file is picked up. */
+  token: () => string | Promise<string>
+  userAgent: string
+  /** Bounds opening a connection. */
+  connectTimeoutMs: number
+  /** Bounds the whole exchange, connecting included. */
+  requestTimeoutMs: number
+  /** Replaces the client's own keep-alive Agent (tests); it is then not closed by `close()`. */
+  dispatcher?: Dispatcher
+}
+
+export interface RwxClient {
+  /** Creates or updates `secrets` in `vault`. Never throws; aborting `signal` gives a retry result. */
+  setSecrets(
+    vault: string,
+    secrets: RwxSecret[],
+    options?: { signal?: AbortSignal },
+  ): Promise<SetSecretsResult>
+  /** Closes idle connections of the client's own Agent. */
+  close(): Promise<void>
+}
+
+const PATH = '/mint/api/vaults/secrets'
+const MAX_BODY = 1024 * 1024
+const MAX_REASON = 500
+
+/** Creates a client with a keep-alive Agent that follows no redirect. */
+export function createRwxClient(options: RwxClientOptions): RwxClient {
+  const endpoint = options.url.replace(/\/+$/, '') + PATH
+  const own = options.dispatcher === undefined
+  const dispatcher =
+    options.dispatcher ??
+    new Agent({
+      connect: { timeout: options.connectTimeoutMs },
+      headersTimeout: options.requestTimeoutMs,
+      bodyTimeout: options.requestTimeoutMs,
+      keepAliveTimeout: 30_000,
+    })
+
+  async function setSecrets(
+    vault: string,
+    secrets: RwxSecret[],
+    callOptions: { signal?: AbortSignal } = {},
+  ): Promise<SetSecretsResult> {
+    let token: string
+    try {
+      token = await options.token()
+    } catch {
+      return { kind: 'auth', status: 0, reason: 'RWX token could not be read' }
+    }
+    if (!token) return { kind: 'auth', status: 0, reason: 'RWX token is empty' }
+    const sent = [token, ...secrets.map((s) => s.secret)]
+    const body = JSON.stringify({
+      vault_name: vault,
+      secrets: secrets.map((s) =>
+        s.description === undefined
+          ? { name: s.name, secret: s.secret }
+          : { name: s.name, secret: s.secret, description: s.description },
+      ),
+    })
+    // undici's own timeouts tick coarsely (about a second); this bounds the whole exchange precisely.
+    const deadline = AbortSignal.timeout(options.requestTimeoutMs)
+    const signal = callOptions.signal ? AbortSignal.any([deadline, callOptions.signal]) : deadline
+    try {
+      const res = await request(endpoint, {
+        method: 'POST',
+        dispatcher,
+        signal,
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'user-agent': options.userAgent,
+        },
+        body,
+      })
+      const status = res.statusCode
+      if (status >= 300 && status < 400) {
+        await res.body.dump()
+        return { kind: 'retry', status, reason: `RWX answered ${status} (redirects are not followed)` }
+      }
+      const text = await readText(res.body)
+      const retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now())
+      return translate(status, text, retryAfterMs, sent)
+    } catch (err) {
+      if (callOptions.signal?.aborted)
+        return { kind: 'retry', reason: 'request to RWX cancelled (shutting down)' }
+      return { kind: 'retry', reason: transportReason(err, deadline.aborted) }
+    }
+  }
+
+  return {
+    setSecrets,
+    async close() {
+      if (own) await dispatcher.close()
+    },
+  }
+}
+
+function translate(
+  status: number,
+  text: string,
+  retryAfterMs: number | undefined,
+  sent: string[],
+): SetSecretsResult {
+  if (status === 200)
+    return parseSuccess(text) ?? { kind: 'retry', status, reason: 'RWX answered 200 with an unreadable body' }
+  const message = errorMessage(text)
+  const reason = limit(scrub(message ?? `Unable to call RWX API - ${status}`, sent))
+  if (status === 401 || status === 403) return { kind: 'auth', status, reason }
+  if (status === 400) return { kind: 'rejected', status, reason }
+  if (status === 408 || status === 429 || status >= 500) {
+    const r: SetSecretsResult = { kind: 'retry', status, reason }
+    if (retryAfterMs !== undefined) r.retryAfterMs = retryAfterMs
+    return r
+  }
+  if (status === 404) {
+    const detail = message ? ` (${reason})` : ''
+    return { kind: 'dead', status, reason: `RWX answered 404: unknown vault?${detail}` }
+  }
+  if (status >= 400)
+    return { kind: 'dead', status, reason: message ? `RWX answered ${status}: ${reason}` : reason }
+  // 1xx leftovers and 2xx other than 200: RWX's own clients treat them as failures.
+  return { kind: 'retry', status, reason: `RWX answered ${status}` }
+}
+
+function parseSuccess(text: string): SetSecretsResult | undefined {
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (!isObject(doc) || !Array.isArray(doc['set_secrets'])) return undefined
+  const set = new Set(doc['set_secrets'].filter((n): n is string => typeof n === 'string'))
+  const versions: Record<string, number> = {}
+  const raw = doc['versions']
+  if (isObject(raw)) {
+    for (const [name, v] of Object.entries(raw))
+      if (typeof v === 'number' && Number.isFinite(v)) versions[name] = v
+  }
+  return { kind: 'ok', set, versions }
+}
+
+/** RWX's error text, from the body shapes its own clients parse; undefined when there is none. */
+function errorMessage(text: string): string | undefined {
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (!isObject(doc)) return undefined
+  if (typeof doc['error'] === 'string' && doc['error']) return doc['error']
+  const errors = doc['errors']
+  if (Array.isArray(errors)) {
+    const parts = errors.filter((e): e is string => typeof e === 'string' && e !== '')
+    if (parts.length > 0) return parts.join('; ')
+  }
+  const messages = doc['error_messages']
+  if (Array.isArray(messages)) {
+    const parts = messages
+      .map((m) => (isObject(m) && typeof m['message'] === 'string' ? m['message'] : ''))
+      .filter((m) => m !== '')
+    if (parts.length > 0) return parts.join('; ')
+  }
+  return undefined
+}
+
+/** Replaces every value sent in the request (and the token) by `[redacted]`, longest first. */
+export function scrub(text: string, sent: readonly string[]): string {
+  let out = text
+  const values = [...new Set(sent)].filter((v) => v.length > 0).sort((a, b) => b.length - a.length)
+  for (const v of values) out = out.split(v).join('[redacted]')
+  return out
+}
+
+function limit(text: string): string {
+  return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON)}…` : text
+}
+
+async function readText(body: Dispatcher.ResponseData['body']): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    const buf = chunk as Buffer
+    size += buf.length
+    if (size > MAX_BODY) {
+      body.destroy()
+      break
+    }
+    chunks.push(buf)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** A short, value-free description of a transport failure. */
+function transportReason(err: unknown, timedOut: boolean): string {
+  if (timedOut) return 'RWX request timed out'
+  const code = errorCode(err)
+  switch (code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'connecting to RWX timed out'
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return 'RWX request timed out'
+    case 'ECONNREFUSED':
+      return 'RWX refused the connection (ECONNREFUSED)'
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return 'connection to RWX was reset'
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `RWX host could not be resolved (${code})`
+    default:
+      return code ? `network error talking to RWX (${code})` : 'network error talking to RWX'
+  }
+}
+
+function errorCode(err: unknown): string | undefined {
+  let e: unknown = err
+  // Node wraps socket errors; the useful code is often one or two causes down.
+  for (let i = 0; i < 3 && isObject(e); i++) {
+    if (typeof e['code'] === 'string') return e['code']
+    e = e['cause']
+  }
+  return undefined
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}

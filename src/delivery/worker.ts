@@ -1,0 +1,245 @@
+// The delivery worker: leases due secrets from the store, sends them to RWX in batches, settles outcomes.
+import type { Logger } from 'pino'
+import type { DeliveryConfig } from '../config/schema.js'
+import type { Sealer } from '../queue/crypto.js'
+import type { Claimed, Outcome, Store } from '../queue/store.js'
+import { type BatchContext, countedRetry, type DeliveryEvents, deliverBatch, planBatches } from './batch.js'
+import type { RwxClient, SetSecretsResult } from './rwx-client.js'
+import type { ReferenceResolver } from './values.js'
+
+export { type DeliveryEvents, valueAad } from './batch.js'
+
+export interface DeliveryWorkerOptions {
+  store: Store
+  client: RwxClient
+  sealer: Sealer
+  /** Fetches values queued as references (AWS Secrets Manager); without it they are dead. */
+  resolver?: ReferenceResolver | undefined
+  config: DeliveryConfig
+  log: Logger
+  /** Epoch ms; the store's notion of now. Default Date.now. */
+  clock?: () => number
+  /** Lease owner id, unique per worker (e.g. host and pid). */
+  owner: string
+  events?: DeliveryEvents | undefined
+  /** Longest idle wait before looking at the store again (other replicas, expired leases). Default 1000. */
+  pollMs?: number
+  /** Jitter source (tests). Default Math.random. */
+  random?: () => number
+}
+
+/** What `/readyz` and the admin API report about delivery. */
+export interface DeliveryStatus {
+  /** RWX refused the token on the last answer; true until the next 200. */
+  authFailing: boolean
+  /** Reason of the last failed RWX request (scrubbed: never holds a value or the token). */
+  lastError?: string
+  /** When RWX last answered 200 (epoch ms). */
+  lastSuccessAt?: number
+}
+
+export interface DeliveryWorker {
+  /** Starts the loop; calling it twice does nothing. */
+  start(): void
+  /** Says new work was queued, so the worker looks now instead of at its next poll. */
+  notify(): void
+  /** Stops claiming, waits for in-flight requests (bounded by requestTimeoutMs), settles, releases leases. */
+  stop(): Promise<void>
+  status(): DeliveryStatus
+}
+
+/** Creates a worker; nothing runs until `start()`. */
+export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWorker {
+  const { store, config, log, owner } = options
+  const clock = options.clock ?? Date.now
+  const pollMs = options.pollMs ?? 1000
+  const abort = new AbortController()
+  const state: DeliveryStatus = { authFailing: false }
+  let running: Promise<void> | undefined
+  let stopped: Promise<void> | undefined
+  let stopping = false
+  let notified = false
+  let wake: { done: () => void; byNotify: boolean } | undefined
+
+  const ctx: BatchContext = {
+    client: options.client,
+    sealer: options.sealer,
+    resolver: options.resolver,
+    config,
+    log,
+    clock,
+    random: options.random ?? Math.random,
+    events: options.events,
+    signal: abort.signal,
+    onAnswer: record,
+  }
+
+  function record(result: SetSecretsResult): void {
+    if (result.kind === 'ok') {
+      state.authFailing = false
+      state.lastSuccessAt = clock()
+      return
+    }
+    if (result.kind === 'auth' && !state.authFailing)
+      log.error({ status: result.status }, 'RWX refuses the token')
+    state.authFailing = result.kind === 'auth'
+    state.lastError = result.reason
+  }
+
+  /** Waits `ms`, or less when stopping (and, if `byNotify`, when notified). */
+  function pause(ms: number, byNotify: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        wake = undefined
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      wake = { done, byNotify }
+    })
+  }
+
+  async function waitForWork(idle: boolean): Promise<void> {
+    if (!notified) {
+      const due = await store.nextDueAt()
+      const now = clock()
+      // After an empty claim, due work is leased elsewhere: look again at the next poll.
+      const delay = due === null ? pollMs : due <= now ? (idle ? pollMs : 0) : Math.min(pollMs, due - now)
+      if (delay > 0 && !notified && !stopping) await pause(delay, true)
+    }
+    notified = false
+  }
+
+  async function loop(): Promise<void> {
+    let idle = false
+    while (!stopping) {
+      try {
+        await waitForWork(idle)
+        if (stopping) break
+        if (config.batchWindowMs > 0) await pause(config.batchWindowMs, false)
+        idle = true
+        while (!stopping) {
+          const limit = config.batchSize * config.concurrency
+          const claimed = await store.claim({
+            owner,
+            now: clock(),
+            leaseMs: config.leaseSeconds * 1000,
+            limit,
+          })
+          if (claimed.length === 0) break
+          idle = false
+          await deliverRound(claimed)
+        }
+      } catch (err) {
+        log.error({ err: errorFields(err) }, 'delivery round failed; trying again shortly')
+        if (!stopping) await pause(pollMs, false)
+      }
+    }
+  }
+
+  async function deliverRound(claimed: Claimed[]): Promise<void> {
+    const { batches, held } = planBatches(claimed, config.batchSize)
+    if (held.length > 0) {
+      const now = clock()
+      const error = 'another value for this name is being delivered'
+      await settle(
+        held,
+        held.map((c) => ({ id: c.id, kind: 'retry', at: now, error, countAttempt: false })),
+      )
+    }
+    let next = 0
+    const lanes = Array.from({ length: Math.min(config.concurrency, batches.length) }, async () => {
+      // Batches not started when stopping stay leased until stop() releases them.
+      while (!stopping && next < batches.length) await runBatch(batches[next++]!)
+    })
+    await Promise.all(lanes)
+  }
+
+  async function runBatch(batch: Claimed[]): Promise<void> {
+    let outcomes: Outcome[]
+    try {
+      outcomes = await deliverBatch(ctx, batch[0]!.vault, batch)
+    } catch (err) {
+      log.error({ err: errorFields(err), vault: batch[0]!.vault }, 'delivering a batch failed')
+      const now = clock()
+      outcomes = batch.map((c) => countedRetry(ctx, c, now, 'internal error while delivering'))
+    }
+    await settle(batch, outcomes)
+  }
+
+  async function settle(items: Claimed[], outcomes: Outcome[]): Promise<void> {
+    try {
+      await store.settle(owner, clock(), outcomes)
+    } catch (err) {
+      // The leases run out and the secrets are delivered again: at least once, never lost.
+      log.error({ err: errorFields(err), secrets: outcomes.length }, 'could not record delivery outcomes')
+      return
+    }
+    const byId = new Map(items.map((c) => [c.id, c]))
+    for (const o of outcomes) {
+      const c = byId.get(o.id)
+      if (!c) continue
+      options.events?.onOutcome?.(o.kind, c.vault)
+      logOutcome(c, o)
+    }
+  }
+
+  function logOutcome(c: Claimed, o: Outcome): void {
+    const fields = {
+      vault: c.vault,
+      name: c.name,
+      source: c.source,
+      event: c.eventId,
+      attempt: c.attempts + 1,
+    }
+    if (o.kind === 'delivered') {
+      log.info({ ...fields, outcome: o.kind, version: o.version }, 'secret delivered to RWX')
+    } else if (o.kind === 'retry') {
+      const at = new Date(o.at).toISOString()
+      log.warn(
+        { ...fields, outcome: o.kind, at, counted: o.countAttempt, error: o.error },
+        'secret will be retried',
+      )
+    } else {
+      log.warn({ ...fields, outcome: o.kind, error: o.error }, `secret ${o.kind}`)
+    }
+  }
+
+  return {
+    start() {
+      if (running || stopping) return
+      running = loop()
+    },
+    notify() {
+      notified = true
+      if (wake?.byNotify) wake.done()
+    },
+    stop() {
+      stopped ??= (async () => {
+        stopping = true
+        wake?.done()
+        // In-flight requests end by their own timeout; the abort is a backstop for anything slower.
+        const timer = setTimeout(() => abort.abort(), config.requestTimeoutMs)
+        try {
+          await running
+        } finally {
+          clearTimeout(timer)
+        }
+        try {
+          await store.release(owner)
+        } catch (err) {
+          log.warn({ err: errorFields(err) }, 'could not release leases; they expire on their own')
+        }
+      })()
+      return stopped
+    },
+    status: () => ({ ...state }),
+  }
+}
+
+/** An error's type and message for logs; store and resolver errors carry no values. */
+function errorFields(err: unknown): { type: string; message: string } {
+  return err instanceof Error
+    ? { type: err.name, message: err.message }
+    : { type: typeof err, message: 'non-error' }
+}

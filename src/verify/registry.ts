@@ -1,0 +1,59 @@
+// Maps `verify.type` to its verifier, and makes every verifier fail closed.
+import type { VerifyConfig } from '../config/schema.js'
+import { RelayError } from '../errors.js'
+import { createApiKeyVerifier } from './api-key.js'
+import { createBasicVerifier } from './basic.js'
+import { createHmacVerifier } from './hmac.js'
+import { createJwtVerifier } from './jwt.js'
+import { createStandardWebhooksVerifier } from './standard-webhooks.js'
+import { createStripeVerifier } from './stripe.js'
+import type { Verifier } from './types.js'
+
+/** What verifiers may be given from outside: the fetch used for remote keys (global fetch by default). */
+export interface VerifierDeps {
+  fetch?: typeof fetch
+}
+
+type VerifyType = VerifyConfig['type']
+type Factory<T extends VerifyType> = (
+  config: Extract<VerifyConfig, { type: T }>,
+  deps: VerifierDeps,
+) => Verifier
+
+/** One line per scheme; a type without an entry is refused when the verifier is created. */
+const FACTORIES: { [T in VerifyType]?: Factory<T> } = {
+  stripe: createStripeVerifier,
+  'standard-webhooks': createStandardWebhooksVerifier,
+  hmac: createHmacVerifier,
+  'api-key': createApiKeyVerifier,
+  basic: createBasicVerifier,
+  jwt: createJwtVerifier,
+}
+
+/**
+ * Wraps a verifier so an unexpected exception is a refusal (401) rather than a crash or a pass. The
+ * original error is dropped on purpose: it could quote request data.
+ */
+export function failClosed(inner: Verifier): Verifier {
+  return {
+    async verify(input) {
+      try {
+        return await inner.verify(input)
+      } catch (err) {
+        if (err instanceof RelayError) throw err
+        throw new RelayError('ERR_SIGNATURE_INVALID', 'verification failed')
+      }
+    },
+    close: () => inner.close?.(),
+  }
+}
+
+/**
+ * Creates the verifier for one source's `verify` block. Throws an Error (a configuration problem, never
+ * quoting a secret) when a key cannot be read or the type has no verifier yet.
+ */
+export function createVerifier(config: VerifyConfig, deps: VerifierDeps = {}): Verifier {
+  const factory = FACTORIES[config.type] as Factory<VerifyType> | undefined
+  if (factory === undefined) throw new Error(`${config.type} verifier not available`)
+  return failClosed(factory(config, deps))
+}

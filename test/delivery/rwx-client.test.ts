@@ -1,0 +1,235 @@
+// The RWX client against the fake RWX server: requests it makes and how it translates answers.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createRwxClient, type RwxClient } from '../../src/delivery/rwx-client.js'
+import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
+
+let fake: FakeRwx
+let client: RwxClient
+
+beforeAll(async () => {
+  fake = await startFakeRwx({ token: 'tok-abc', vaults: ['payments', 'other'] })
+  client = make(fake.url)
+})
+afterEach(() => {
+  fake.reset()
+  fake.setToken('tok-abc')
+})
+afterAll(async () => {
+  await client.close()
+  await fake.close()
+})
+
+function make(
+  url: string,
+  token: () => string | Promise<string> = () => 'tok-abc',
+  requestTimeoutMs = 2_000,
+) {
+  return createRwxClient({
+    url,
+    token,
+    userAgent: 'vault-relay/9.9.9',
+    connectTimeoutMs: 1_000,
+    requestTimeoutMs,
+  })
+}
+
+describe('rwx client', () => {
+  it('posts the documented request with auth, content type and user agent', async () => {
+    const r = await client.setSecrets('payments', [
+      { name: 'A', secret: 'one', description: 'first' },
+      { name: 'B', secret: 'two' },
+    ])
+    expect(r).toEqual({ kind: 'ok', set: new Set(['A', 'B']), versions: { A: 1, B: 1 } })
+    const req = fake.requests[0]!
+    expect(req.method).toBe('POST')
+    expect(req.path).toBe('/mint/api/vaults/secrets')
+    expect(req.headers.authorization).toBe('Bearer tok-abc')
+    expect(req.headers['content-type']).toBe('application/json')
+    expect(req.headers['user-agent']).toBe('vault-relay/9.9.9')
+    expect(req.body).toEqual({
+      vault_name: 'payments',
+      secrets: [
+        { name: 'A', secret: 'one', description: 'first' },
+        { name: 'B', secret: 'two' },
+      ],
+    })
+  })
+
+  it('reports versions that grow with each write', async () => {
+    await client.setSecrets('payments', [{ name: 'A', secret: 'one' }])
+    const r = await client.setSecrets('payments', [{ name: 'A', secret: 'two' }])
+    expect(r).toMatchObject({ kind: 'ok', versions: { A: 2 } })
+    expect(fake.secrets('payments').get('A')).toEqual({ secret: 'two', version: 2 })
+  })
+
+  it('leaves out of set a name RWX did not confirm', async () => {
+    fake.omitFromSetSecrets((n) => n === 'B')
+    const r = await client.setSecrets('payments', [
+      { name: 'A', secret: 'one' },
+      { name: 'B', secret: 'two' },
+    ])
+    expect(r.kind === 'ok' && [...r.set]).toEqual(['A'])
+  })
+
+  it('reads the token on every request', async () => {
+    let token = 'wrong'
+    const c = make(fake.url, () => token)
+    expect(await c.setSecrets('payments', [{ name: 'A', secret: 'x' }])).toMatchObject({
+      kind: 'auth',
+      status: 401,
+    })
+    token = 'tok-abc'
+    expect(await c.setSecrets('payments', [{ name: 'A', secret: 'x' }])).toMatchObject({ kind: 'ok' })
+    await c.close()
+  })
+
+  it('turns a token that cannot be read into an auth failure', async () => {
+    const c = make(fake.url, () => Promise.reject(new Error('ENOENT /run/secrets/tok')))
+    expect(await c.setSecrets('payments', [{ name: 'A', secret: 'x' }])).toEqual({
+      kind: 'auth',
+      status: 0,
+      reason: 'RWX token could not be read',
+    })
+    expect(fake.requests).toHaveLength(0)
+    await c.close()
+  })
+
+  it('treats 401 and 403 as auth failures', async () => {
+    fake.failNext(1, { status: 403, body: { error: 'Missing authentication header' } })
+    expect(await client.setSecrets('payments', [{ name: 'A', secret: 'x' }])).toEqual({
+      kind: 'auth',
+      status: 403,
+      reason: 'Missing authentication header',
+    })
+    fake.setToken('rotated')
+    expect(await client.setSecrets('payments', [{ name: 'A', secret: 'x' }])).toEqual({
+      kind: 'auth',
+      status: 401,
+      reason: 'Invalid authentication token',
+    })
+  })
+
+  it('gives RWX own 400 message, and stores the valid secrets of the batch', async () => {
+    const r = await client.setSecrets('payments', [
+      { name: 'good', secret: 'v1' },
+      { name: 'bad.name', secret: 'v2' },
+    ])
+    expect(r.kind).toBe('rejected')
+    expect(r.kind === 'rejected' && r.reason).toMatch(/^Some secrets failed validation: bad\.name: /)
+    expect(fake.secrets('payments').get('good')?.secret).toBe('v1')
+  })
+
+  it.each([
+    [{ errors: ['first problem', 'second problem'] }, 'first problem; second problem'],
+    [{ error_messages: [{ message: 'frame says no', frame: 'x' }] }, 'frame says no'],
+    ['<html>oops</html>', 'Unable to call RWX API - 400'],
+    [undefined, 'Unable to call RWX API - 400'],
+  ])('parses the 400 body %j', async (body, reason) => {
+    fake.failNext(1, { status: 400, body })
+    expect(await client.setSecrets('payments', [{ name: 'A', secret: 'x' }])).toEqual({
+      kind: 'rejected',
+      status: 400,
+      reason,
+    })
+  })
+
+  it('scrubs values and the token out of RWX messages', async () => {
+    fake.failNext(1, { status: 400, body: { error: 'value hunter2-long for A is bad, token tok-abc too' } })
+    const r = await client.setSecrets('payments', [{ name: 'A', secret: 'hunter2-long' }])
+    expect(r).toEqual({
+      kind: 'rejected',
+      status: 400,
+      reason: 'value [redacted] for A is bad, token [redacted] too',
+    })
+  })
+
+  it('is dead on 404 and other 4xx', async () => {
+    expect(await client.setSecrets('nope', [{ name: 'A', secret: 'x' }])).toMatchObject({
+      kind: 'dead',
+      status: 404,
+      reason: expect.stringMatching(/^RWX answered 404: unknown vault\?/),
+    })
+    fake.failNext(1, { status: 404 })
+    expect(await client.setSecrets('payments', [{ name: 'A', secret: 'x' }])).toEqual({
+      kind: 'dead',
+      status: 404,
+      reason: 'RWX answered 404: unknown vault?',
+    })
+    fake.failNext(1, { status: 413 })
+    expect(await client.setSecrets('payments', [{ name: 'A', secret: 'x' }])).toMatchObject({
+      kind: 'dead',
+      status: 413,
+    })
+  })
+
+  it.each([408, 429, 500, 502, 503])('retries on %i', async (status) => {
+    fake.failNext(1, { status, body: { error: 'busy' } })
+    expect(await client.setSecrets('payments', [{ name: 'A', secret: 'x' }])).toEqual({
+      kind: 'retry',
+      status,
+      reason: 'busy',
+    })
+  })
+
+  it('reads Retry-After in seconds and as an HTTP-date', async () => {
+    fake.failNext(1, { status: 429, retryAfter: 7 })
+    expect(await client.setSecrets('payments', [{ name: 'A', secret: 'x' }])).toMatchObject({
+      kind: 'retry',
+      retryAfterMs: 7_000,
+    })
+    fake.failNext(1, { status: 503, retryAfter: new Date(Date.now() + 60_000).toUTCString() })
+    const r = await client.setSecrets('payments', [{ name: 'A', secret: 'x' }])
+    expect(r.kind === 'retry' && r.retryAfterMs).toBeGreaterThan(55_000)
+  })
+
+  it('does not follow redirects', async () => {
+    fake.failNext(1, { status: 307, headers: { location: `${fake.url}/elsewhere` } })
+    expect(await client.setSecrets('payments', [{ name: 'A', secret: 'x' }])).toMatchObject({
+      kind: 'retry',
+      status: 307,
+    })
+    expect(fake.requests).toHaveLength(1)
+  })
+
+  it('retries an unreadable 200', async () => {
+    fake.failNext(1, { status: 200, body: 'not json' })
+    expect(await client.setSecrets('payments', [{ name: 'A', secret: 'x' }])).toMatchObject({
+      kind: 'retry',
+      status: 200,
+    })
+    fake.failNext(1, { status: 200, body: { versions: {} } })
+    expect(await client.setSecrets('payments', [{ name: 'A', secret: 'x' }])).toMatchObject({
+      kind: 'retry',
+      status: 200,
+    })
+  })
+
+  it('retries when RWX is down, and works again once it is up', async () => {
+    await fake.down()
+    const r = await client.setSecrets('payments', [{ name: 'A', secret: 'x' }])
+    expect(r).toMatchObject({ kind: 'retry', reason: expect.stringMatching(/RWX|connection/) })
+    await fake.up()
+    expect(await client.setSecrets('payments', [{ name: 'A', secret: 'x' }])).toMatchObject({ kind: 'ok' })
+  })
+
+  it('retries an answer slower than the request timeout', async () => {
+    const c = make(fake.url, () => 'tok-abc', 150)
+    fake.delay(1_000, 1)
+    const started = Date.now()
+    expect(await c.setSecrets('payments', [{ name: 'A', secret: 'x' }])).toEqual({
+      kind: 'retry',
+      reason: 'RWX request timed out',
+    })
+    expect(Date.now() - started).toBeLessThan(600)
+    await c.close()
+  })
+
+  it('gives a retry when the caller cancels', async () => {
+    fake.delay(1_000, 1)
+    const ac = new AbortController()
+    const pending = client.setSecrets('payments', [{ name: 'A', secret: 'x' }], { signal: ac.signal })
+    await fake.waitFor((_, requests) => requests.length === 1)
+    ac.abort()
+    expect(await pending).toMatchObject({ kind: 'retry', reason: expect.stringContaining('cancelled') })
+  })
+})

@@ -1,0 +1,137 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { verifySchema } from '../../src/config/schema.js'
+import { createVerifier, type VerifierDeps } from '../../src/verify/registry.js'
+import {
+  generateSigningKey,
+  type JwksServer,
+  makeJwt,
+  type SigningKey,
+  startJwksServer,
+} from '../support/signers.js'
+
+const NOW = 1_893_456_000_000
+const T = NOW / 1000
+const CLAIMS = {
+  iss: 'https://k8s.example',
+  aud: 'vault-relay',
+  sub: 'system:serviceaccount:ops:rotator',
+  iat: T,
+}
+let current: SigningKey
+let next: SigningKey
+const servers: JwksServer[] = []
+
+beforeAll(async () => {
+  current = await generateSigningKey('ES256', 'key-2029')
+  next = await generateSigningKey('ES256', 'key-2030')
+})
+
+afterEach(async () => {
+  vi.useRealTimers()
+  await Promise.all(servers.splice(0).map((s) => s.close()))
+})
+
+async function serve(keys = [current.publicJwk]) {
+  const server = await startJwksServer(keys)
+  servers.push(server)
+  return server
+}
+
+function jwks(url: string, deps: VerifierDeps = {}) {
+  const config = {
+    type: 'jwt',
+    jwksUrl: url,
+    issuer: 'https://k8s.example',
+    audience: 'vault-relay',
+    algorithms: ['ES256'],
+  }
+  return createVerifier(verifySchema.parse(config), deps)
+}
+
+const input = (token: string) => ({ headers: {}, body: Buffer.from(token), now: NOW })
+
+describe('jwt verifier with a remote JWKS', () => {
+  it('verifies with keys fetched from jwksUrl, and caches them', async () => {
+    const server = await serve()
+    const verifier = jwks(server.url)
+    await expect(verifier.verify(input(await makeJwt(CLAIMS, current)))).resolves.toMatchObject({
+      payload: CLAIMS,
+    })
+    await expect(verifier.verify(input(await makeJwt(CLAIMS, current)))).resolves.toBeDefined()
+    expect(server.requests).toBe(1)
+  })
+
+  it('refetches on an unknown kid after the cooldown, so a rotated key is picked up', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const server = await serve()
+    const verifier = jwks(server.url)
+    await verifier.verify(input(await makeJwt(CLAIMS, current)))
+    server.setKeys([current.publicJwk, next.publicJwk])
+
+    const rotated = await makeJwt(CLAIMS, next)
+    await expect(verifier.verify(input(rotated))).rejects.toMatchObject({
+      code: 'ERR_TOKEN_INVALID',
+      message: 'no matching signing key',
+    })
+    expect(server.requests).toBe(1)
+
+    vi.setSystemTime(Date.now() + 31_000)
+    await expect(verifier.verify(input(rotated))).resolves.toMatchObject({ payload: CLAIMS })
+    expect(server.requests).toBe(2)
+  })
+
+  it('refuses a token signed by a key the JWKS does not hold', async () => {
+    const server = await serve()
+    const stranger = await generateSigningKey('ES256', 'key-2029')
+    await expect(jwks(server.url).verify(input(await makeJwt(CLAIMS, stranger)))).rejects.toMatchObject({
+      code: 'ERR_TOKEN_INVALID',
+    })
+  })
+
+  it('tries each key when several match a token without kid', async () => {
+    const server = await serve([
+      { ...current.publicJwk, kid: undefined },
+      { ...next.publicJwk, kid: undefined },
+    ])
+    const token = await makeJwt(CLAIMS, { alg: 'ES256', privateKey: next.privateKey })
+    await expect(jwks(server.url).verify(input(token))).resolves.toMatchObject({ payload: CLAIMS })
+  })
+
+  it('answers 503 "signing keys unavailable" when the JWKS answers an error', async () => {
+    const server = await serve()
+    server.setStatus(500)
+    await expect(jwks(server.url).verify(input(await makeJwt(CLAIMS, current)))).rejects.toMatchObject({
+      code: 'ERR_KEYS_UNAVAILABLE',
+      status: 503,
+      message: 'signing keys unavailable',
+    })
+  })
+
+  it('answers 503 "signing keys unavailable" when nothing listens at jwksUrl', async () => {
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const { port } = closed.address() as AddressInfo
+    await new Promise((resolve) => closed.close(resolve))
+    const verifier = jwks(`http://127.0.0.1:${port}/jwks.json`)
+    await expect(verifier.verify(input(await makeJwt(CLAIMS, current)))).rejects.toMatchObject({
+      code: 'ERR_KEYS_UNAVAILABLE',
+      status: 503,
+      message: 'signing keys unavailable',
+    })
+  })
+
+  it('fetches the JWKS through the injected fetch', async () => {
+    const server = await serve()
+    const seen: string[] = []
+    const counting: typeof fetch = (resource, init) => {
+      seen.push(String(resource))
+      return fetch(resource, init)
+    }
+    await expect(
+      jwks(server.url, { fetch: counting }).verify(input(await makeJwt(CLAIMS, current))),
+    ).resolves.toBeDefined()
+    expect(seen).toEqual([server.url])
+  })
+})
