@@ -1,0 +1,147 @@
+// The embedded queue store on SQLite: durable commits, group-committed enqueues, leases for one process.
+import { RelayError } from '../errors.js'
+import { createSqliteAdmin } from './sqlite-admin.js'
+import { checkNewEvent, createEventWriter, createNeverRegress } from './sqlite-enqueue.js'
+import { createGroupCommit } from './sqlite-group-commit.js'
+import { createSqliteLeases } from './sqlite-leases.js'
+import { openQueueDatabase } from './sqlite-schema.js'
+import { type EnqueueResult, type NewEvent, SECRET_STATUSES, type SecretStatus, type Store } from './store.js'
+
+export interface SqliteStoreOptions {
+  /** Database file (the part after `sqlite:` in the `store` setting); its directory is created. */
+  path: string
+}
+
+/** What the store has done, for tests and metrics. */
+export interface SqliteStoreStats {
+  /** Enqueue transactions committed or attempted: each holds every enqueue of one tick. */
+  enqueueTransactions: number
+  /** Events passed to enqueue (duplicates included). */
+  enqueuedEvents: number
+  /** WAL checkpoints run to push erased values off the disk. */
+  checkpoints: number
+}
+
+/** A Store on SQLite, with a view of its own work. */
+export interface SqliteStore extends Store {
+  readonly kind: 'sqlite'
+  stats(): SqliteStoreStats
+  /**
+   * Copies the WAL into the database and truncates it. Runs by itself after every change that erases a
+   * value (delivered, dead, superseded, discarded), so no erased value outlives that change on disk.
+   */
+  checkpoint(): Promise<void>
+}
+
+function unavailable(err: unknown): RelayError {
+  return new RelayError('ERR_STORE_UNAVAILABLE', 'the queue store cannot take the event now', {
+    cause: err,
+    retryAfter: 1,
+  })
+}
+
+/** Opens (or creates) the queue database at `options.path`, migrated to the latest schema. */
+export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  const db = openQueueDatabase(options.path)
+  // One process owns an embedded database: leases left by a previous run (a crash, kill -9) are
+  // stale by definition, so its work is due again now instead of after the lease runs out.
+  db.prepare('UPDATE secrets SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL').run()
+  const rules = createNeverRegress(db)
+  const writer = createEventWriter(db, rules)
+  let closed = false
+  let enqueuedEvents = 0
+  let checkpoints = 0
+
+  function checkpoint(): void {
+    db.pragma('wal_checkpoint(TRUNCATE)')
+    checkpoints++
+  }
+  /** After a commit that erased values: best effort, the commit stands even if this fails. */
+  function eraseFromWal(): void {
+    try {
+      checkpoint()
+    } catch {
+      // the next erasing change, or close, checkpoints again
+    }
+  }
+
+  const admin = createSqliteAdmin(db, rules, eraseFromWal)
+  const leases = createSqliteLeases(db)
+  const writeEvents = db.transaction((events: NewEvent[]) => events.map((e) => writer.write(e)))
+  const enqueues = createGroupCommit<NewEvent, EnqueueResult>((events) => {
+    const erasedBefore = writer.erased
+    const results = writeEvents.immediate(events)
+    if (writer.erased > erasedBefore) eraseFromWal()
+    return results
+  }, unavailable)
+
+  const countAll = db.prepare<[], { status: SecretStatus; n: number }>(
+    'SELECT status, COUNT(*) AS n FROM secrets GROUP BY status',
+  )
+
+  return {
+    kind: 'sqlite',
+
+    async enqueue(event) {
+      if (closed) throw unavailable(new Error('the queue store is closed'))
+      checkNewEvent(event)
+      enqueuedEvents++
+      return enqueues.submit(event)
+    },
+
+    async claim(options) {
+      return leases.claim(options)
+    },
+    async settle(owner, now, outcomes) {
+      if (leases.settle(owner, now, outcomes) > 0) eraseFromWal()
+    },
+    async release(owner) {
+      leases.release(owner)
+    },
+    async nextDueAt() {
+      return leases.nextDueAt()
+    },
+
+    async counts() {
+      const counts = Object.fromEntries(SECRET_STATUSES.map((s) => [s, 0])) as Record<SecretStatus, number>
+      for (const { status, n } of countAll.all()) counts[status] = n
+      return counts
+    },
+
+    async listEvents(query) {
+      return admin.listEvents(query)
+    },
+    async getEvent(source, eventId) {
+      return admin.getEvent(source, eventId)
+    },
+    async retryEvent(source, eventId, now) {
+      return admin.retryEvent(source, eventId, now)
+    },
+    async discardEvent(source, eventId, now) {
+      return admin.discardEvent(source, eventId, now)
+    },
+
+    async ping() {
+      try {
+        db.prepare('SELECT 1').get()
+      } catch (err) {
+        throw unavailable(err)
+      }
+    },
+
+    async close() {
+      if (closed) return
+      closed = true
+      enqueues.flush()
+      db.close()
+    },
+
+    stats() {
+      return { enqueueTransactions: enqueues.batches, enqueuedEvents, checkpoints }
+    },
+
+    async checkpoint() {
+      checkpoint()
+    },
+  }
+}
