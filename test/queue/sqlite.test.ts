@@ -9,7 +9,7 @@ import { isRelayError } from '../../src/errors.js'
 import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite.js'
 import { MIGRATIONS } from '../../src/queue/sqlite-schema.js'
 import { storeContract } from './store-contract.js'
-import { claim, LEASE_MS, newEvent, opened, sealed, T0 } from './store-contract-helpers.js'
+import { claim, newEvent, opened, sealed, T0 } from './store-contract-helpers.js'
 
 storeContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'relay-store-'))
