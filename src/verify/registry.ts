@@ -2,6 +2,7 @@
 import type { VerifyConfig } from '../config/schema.js'
 import { RelayError } from '../errors.js'
 import { createApiKeyVerifier } from './api-key.js'
+import { createSnsVerifier } from './aws-sns.js'
 import { createBasicVerifier } from './basic.js'
 import { createHmacVerifier } from './hmac.js'
 import { createJwtVerifier } from './jwt.js'
@@ -28,6 +29,7 @@ const FACTORIES: { [T in VerifyType]?: Factory<T> } = {
   'api-key': createApiKeyVerifier,
   basic: createBasicVerifier,
   jwt: createJwtVerifier,
+  'aws-sns': (c, d) => createSnsVerifier(c, d),
 }
 
 /**

@@ -14,14 +14,10 @@ describe('verifier registry', () => {
     { type: 'api-key', header: 'x-api-key', keys: ['k'] },
     { type: 'basic', credentials: ['u:p'] },
     { type: 'jwt', jwksUrl: 'http://127.0.0.1:1/jwks', issuer: 'i', audience: 'a', algorithms: ['ES256'] },
+    { type: 'aws-sns', topicArns: ['arn:aws:sns:eu-west-1:1:t'] },
   ])('creates a $type verifier that refuses an unsigned request', async (config) => {
     const verifier = createVerifier(verifySchema.parse(config), {})
     await expect(verifier.verify(input)).rejects.toBeInstanceOf(RelayError)
-  })
-
-  it('says aws-sns is not available yet', () => {
-    const config = verifySchema.parse({ type: 'aws-sns', topicArns: ['arn:aws:sns:eu-west-1:1:t'] })
-    expect(() => createVerifier(config, {})).toThrow('aws-sns verifier not available')
   })
 
   it('throws a config error naming the key but not its value when a key cannot be read', () => {

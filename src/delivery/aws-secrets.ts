@@ -1,0 +1,196 @@
+// Resolves `awsSecretsManager` value references at delivery time: finished rotations only, never regressing.
+import {
+  GetSecretValueCommand,
+  type GetSecretValueCommandOutput,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager'
+import type { AwsValueRef } from '../config/schema.js'
+import type { ReferenceResolver, Resolved } from './values.js'
+
+/** How long to wait before asking again about a version that is still AWSPENDING (rotation in progress). */
+export const PENDING_RETRY_MS = 30_000
+/** Missing or refused AWS credentials: wait this long, a credentials fix must not lose secrets. */
+export const CREDENTIALS_RETRY_MS = 60_000
+
+/** The part of a pino logger the resolver uses. */
+export interface AwsResolverLog {
+  warn(obj: object, msg: string): void
+}
+
+/** Where the resolver gets its Secrets Manager clients. */
+export interface AwsResolverOptions {
+  /** One client for every secret, whatever its region (tests). Not destroyed by `close()`. */
+  client?: SecretsManagerClient
+  /** A client for a region (`undefined`: the SDK's default region); called once per region. */
+  clientFor?(region: string | undefined): SecretsManagerClient
+  log?: AwsResolverLog
+}
+
+/** A resolver that owns clients; `close()` destroys them. */
+export type AwsResolver = ReferenceResolver & { close(): void }
+
+/** The region of a Secrets Manager ARN, or undefined for a secret name. */
+export function regionOf(secretId: string): string | undefined {
+  return /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):/.exec(secretId)?.[1]
+}
+
+/**
+ * The default client: the SDK's credential chain, region and endpoint settings (AWS_REGION,
+ * AWS_ENDPOINT_URL_SECRETS_MANAGER), explicit timeouts, and no SDK retries: the delivery worker
+ * already retries with backoff, and a hidden retry would hold a delivery slot for seconds.
+ */
+function defaultClient(region: string | undefined): SecretsManagerClient {
+  return new SecretsManagerClient({
+    ...(region === undefined ? {} : { region }),
+    maxAttempts: 1,
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 15_000 },
+  })
+}
+
+const DEAD_REASONS: Readonly<Record<string, string>> = {
+  AccessDeniedException: 'the relay may not read this secret (secretsmanager:GetSecretValue, kms:Decrypt)',
+  ResourceNotFoundException: 'no such secret or version',
+  DecryptionFailure: 'the secret could not be decrypted with its KMS key (kms:Decrypt)',
+  InvalidParameterException: 'Secrets Manager refused the request parameters',
+  InvalidRequestException:
+    'the secret cannot be read in its current state (deleted or scheduled for deletion)',
+}
+const THROTTLING = new Set(['ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded'])
+const CREDENTIALS = new Set([
+  'CredentialsProviderError',
+  'ExpiredTokenException',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+])
+
+interface SdkError {
+  name?: unknown
+  code?: unknown
+  $fault?: unknown
+  $metadata?: { httpStatusCode?: number }
+  $retryable?: { throttling?: boolean }
+}
+
+/** Turns an SDK or network error into retry or dead. Reasons name the error, never a value. */
+export function classifyAwsError(err: unknown): Resolved {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as SdkError
+  const name = typeof e.name === 'string' ? e.name : 'Error'
+  const dead = DEAD_REASONS[name]
+  if (dead !== undefined) return { kind: 'dead', error: `${name}: ${dead}` }
+  if (THROTTLING.has(name) || e.$retryable?.throttling === true) {
+    return { kind: 'retry', error: `${name}: Secrets Manager is throttling` }
+  }
+  if (CREDENTIALS.has(name)) {
+    return {
+      kind: 'retry',
+      error: `${name}: AWS credentials missing or refused`,
+      afterMs: CREDENTIALS_RETRY_MS,
+    }
+  }
+  const status = e.$metadata?.httpStatusCode
+  if (e.$fault === 'client' && status !== undefined && status < 500) {
+    return { kind: 'dead', error: `${name}: Secrets Manager refused the request (HTTP ${status})` }
+  }
+  const code = typeof e.code === 'string' ? ` (${e.code})` : ''
+  const what =
+    status === undefined ? 'Secrets Manager unreachable' : `Secrets Manager answered HTTP ${status}`
+  return { kind: 'retry', error: `${name}${code}: ${what}` }
+}
+
+function nonEmpty(value: string): Resolved {
+  return value === '' ? { kind: 'dead', error: 'the secret value is empty' } : { kind: 'value', value }
+}
+
+/** The value to deliver: SecretString (or one JSON field of it), or SecretBinary as base64. */
+function extractValue(out: GetSecretValueCommandOutput, jsonKey: string | undefined): Resolved {
+  if (out.SecretString !== undefined) {
+    if (jsonKey === undefined) return nonEmpty(out.SecretString)
+    let doc: unknown
+    try {
+      doc = JSON.parse(out.SecretString)
+    } catch {
+      return { kind: 'dead', error: 'jsonKey is set but the secret string is not JSON' }
+    }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+      return { kind: 'dead', error: 'jsonKey is set but the secret string is not a JSON object' }
+    }
+    if (!Object.hasOwn(doc, jsonKey))
+      return { kind: 'dead', error: `jsonKey "${jsonKey}" is not in the secret` }
+    const field = (doc as Record<string, unknown>)[jsonKey]
+    if (field === null) return { kind: 'dead', error: `jsonKey "${jsonKey}" is null in the secret` }
+    return nonEmpty(typeof field === 'string' ? field : JSON.stringify(field))
+  }
+  if (out.SecretBinary !== undefined) {
+    if (jsonKey !== undefined) return { kind: 'dead', error: 'jsonKey is set but the secret is binary' }
+    return nonEmpty(Buffer.from(out.SecretBinary).toString('base64'))
+  }
+  return { kind: 'dead', error: 'the secret version holds no value' }
+}
+
+/**
+ * Only a finished rotation is forwarded. GetSecretValue with the VersionId returns the value together
+ * with that version's staging labels in one answer (and needs no permission beyond GetSecretValue):
+ * AWSCURRENT gives the value, AWSPENDING waits, anything else is older than the current version.
+ */
+function judge(out: GetSecretValueCommandOutput, ref: AwsValueRef, versionId: string | undefined): Resolved {
+  if (versionId !== undefined) {
+    const stages = out.VersionStages ?? []
+    if (!stages.includes('AWSCURRENT')) {
+      if (stages.includes('AWSPENDING')) {
+        return { kind: 'retry', error: 'version is still AWSPENDING', afterMs: PENDING_RETRY_MS }
+      }
+      const labels = stages.length === 0 ? 'no staging label' : stages.join(', ')
+      return {
+        kind: 'superseded',
+        error: `version is no longer AWSCURRENT (${labels}): a newer one is current`,
+      }
+    }
+  }
+  return extractValue(out, ref.jsonKey)
+}
+
+/**
+ * Creates the resolver the delivery worker calls for secrets whose value lives in AWS Secrets Manager.
+ * One client per region (from the ARN, else the SDK default), made on first use and cached.
+ */
+export function createAwsResolver(options: AwsResolverOptions = {}): AwsResolver {
+  const clients = new Map<string, SecretsManagerClient>()
+  const make = options.clientFor ?? defaultClient
+
+  const clientFor = (secretId: string): SecretsManagerClient => {
+    if (options.client !== undefined) return options.client
+    const region = regionOf(secretId)
+    const key = region ?? ''
+    let client = clients.get(key)
+    if (client === undefined) {
+      client = make(region)
+      clients.set(key, client)
+    }
+    return client
+  }
+
+  return {
+    async resolve(ref: AwsValueRef): Promise<Resolved> {
+      const versionId = ref.versionId?.trim() || undefined
+      try {
+        const out = await clientFor(ref.secretId).send(
+          new GetSecretValueCommand({
+            SecretId: ref.secretId,
+            ...(versionId === undefined ? {} : { VersionId: versionId }),
+          }),
+        )
+        return judge(out, ref, versionId)
+      } catch (err) {
+        const result = classifyAwsError(err)
+        if (result.kind === 'retry' && result.afterMs === CREDENTIALS_RETRY_MS) {
+          options.log?.warn({ reason: result.error }, 'AWS Secrets Manager credentials problem')
+        }
+        return result
+      }
+    },
+    close() {
+      for (const client of clients.values()) client.destroy()
+      clients.clear()
+    },
+  }
+}
