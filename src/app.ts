@@ -54,7 +54,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   await app.register(rateLimit, { global: false })
 
   const notify = () => deps.delivery?.notify()
-  const ingest = createIngest({ sources: deps.sources, store: deps.store, sealer: deps.sealer, clock, onQueued: notify })
+  const ingest = createIngest({
+    sources: deps.sources,
+    store: deps.store,
+    sealer: deps.sealer,
+    clock,
+    onQueued: notify,
+  })
   await app.register(hookRoutes, { config, ingest, metrics, isClosing })
   await app.register(healthRoutes, {
     store: deps.store,

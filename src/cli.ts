@@ -16,17 +16,25 @@ Usage:
 Exit codes: 0 ok, 1 runtime failure, 2 bad config or usage.`
 
 function describe(config: Config): string {
-  const lines = [`store: ${config.store.startsWith('sqlite:') ? config.store : 'postgres'}`, `rwx: ${config.rwx.url}`]
+  const lines = [
+    `store: ${config.store.startsWith('sqlite:') ? config.store : 'postgres'}`,
+    `rwx: ${config.rwx.url}`,
+  ]
   lines.push(`sources: ${config.sources.length}`)
   for (const s of config.sources) {
-    lines.push(`  POST /hooks/${s.id}  verify=${s.verify.type}  rules=${s.rules.length}  bodyLimit=${s.bodyLimit}`)
+    lines.push(
+      `  POST /hooks/${s.id}  verify=${s.verify.type}  rules=${s.rules.length}  bodyLimit=${s.bodyLimit}`,
+    )
     s.rules.forEach((rule, i) => {
       const when = Object.entries(rule.when)
         .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
         .join(' ')
       lines.push(`    rule ${i}${when ? ` when ${when}` : ' (always)'}`)
       for (const sec of rule.secrets) {
-        const from = typeof sec.value === 'string' ? sec.value : `awsSecretsManager ${sec.value.awsSecretsManager.secretId}`
+        const from =
+          typeof sec.value === 'string'
+            ? sec.value
+            : `awsSecretsManager ${sec.value.awsSecretsManager.secretId}`
         lines.push(`      -> vault ${sec.vault} name ${sec.name} <- ${from}`)
       }
     })
@@ -35,7 +43,11 @@ function describe(config: Config): string {
 }
 
 function check(args: string[], env: Env): number {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } }, allowPositionals: false })
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: 'string', short: 'c' } },
+    allowPositionals: false,
+  })
   const path = values.config ?? resolveConfigPath(env, process.cwd())
   const config = loadConfig(path, env)
   process.stdout.write(`config ok: ${path}\n${describe(config)}\n`)
@@ -48,7 +60,9 @@ async function serve(env: Env): Promise<void> {
   const stop = (signal: string) => {
     relay.app.log.info({ signal }, 'signal received')
     const timer = setTimeout(() => {
-      relay.app.log.error('shutdown took longer than the grace period: exiting; leased work is retried after restart')
+      relay.app.log.error(
+        'shutdown took longer than the grace period: exiting; leased work is retried after restart',
+      )
       process.exit(1)
     }, grace)
     timer.unref()

@@ -40,7 +40,10 @@ export async function startRelay(env: Env, cwd: string): Promise<RunningRelay> {
   const log = createLogger(config.logLevel)
   for (const s of config.sources) {
     if (JSON.stringify(s.verify).includes('DEMO-ONLY')) {
-      log.warn({ source: s.id }, 'source uses a public DEMO-ONLY signing secret from the example config: set your own')
+      log.warn(
+        { source: s.id },
+        'source uses a public DEMO-ONLY signing secret from the example config: set your own',
+      )
     }
   }
   const { store, sealer } = await openStore(config, log, cwd)

@@ -41,13 +41,16 @@ function expandString(
   const parts = text.split('$${')
   return parts
     .map((part) =>
-      part.replace(PATTERN, (_m, name: string, hasDefault: string | undefined, fallback: string | undefined) => {
-        const value = env[name]
-        if (value !== undefined && (value !== '' || hasDefault === undefined)) return value
-        if (hasDefault !== undefined) return fallback ?? ''
-        problems.push({ path, message: `environment variable ${name} is not set` })
-        return ''
-      }),
+      part.replace(
+        PATTERN,
+        (_m, name: string, hasDefault: string | undefined, fallback: string | undefined) => {
+          const value = env[name]
+          if (value !== undefined && (value !== '' || hasDefault === undefined)) return value
+          if (hasDefault !== undefined) return fallback ?? ''
+          problems.push({ path, message: `environment variable ${name} is not set` })
+          return ''
+        },
+      ),
     )
     .join('${')
 }

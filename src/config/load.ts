@@ -100,7 +100,9 @@ export function parseConfig(text: string, env: Env, file = 'config'): Config {
   if (yaml.errors.length > 0) {
     throw new ConfigError(
       file,
-      yaml.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: ${e.code.toLowerCase().replaceAll('_', ' ')}`),
+      yaml.errors.map(
+        (e) => `line ${e.linePos?.[0]?.line ?? '?'}: ${e.code.toLowerCase().replaceAll('_', ' ')}`,
+      ),
     )
   }
   const raw = yaml.toJS() ?? {}

@@ -137,7 +137,12 @@ export const sourceSchema = z.strictObject({
   rules: z.array(rule).default([]),
   eventId: z.string().optional(),
   eventTime: z.string().optional(),
-  bodyLimit: z.number().int().positive().max(16 * 1024 * 1024).default(262_144),
+  bodyLimit: z
+    .number()
+    .int()
+    .positive()
+    .max(16 * 1024 * 1024)
+    .default(262_144),
 })
 
 export const configSchema = z
@@ -172,7 +177,11 @@ export const configSchema = z
     delivery: z
       .strictObject({
         maxAttempts: z.number().int().positive().default(50),
-        maxAgeSeconds: z.number().int().positive().default(7 * 86_400),
+        maxAgeSeconds: z
+          .number()
+          .int()
+          .positive()
+          .default(7 * 86_400),
         /** Secrets per RWX request. */
         batchSize: z.number().int().min(1).max(500).default(100),
         /** How long the worker waits for more secrets before sending a batch. */
@@ -208,7 +217,8 @@ export const configSchema = z
   .superRefine((c, ctx) => {
     const seen = new Set<string>()
     c.sources.forEach((s, i) => {
-      if (seen.has(s.id)) ctx.addIssue({ code: 'custom', path: ['sources', i, 'id'], message: 'duplicate id' })
+      if (seen.has(s.id))
+        ctx.addIssue({ code: 'custom', path: ['sources', i, 'id'], message: 'duplicate id' })
       seen.add(s.id)
     })
   })

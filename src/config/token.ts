@@ -4,7 +4,10 @@ import { readFileSync, statSync } from 'node:fs'
 /** Returns the current token; throws when none is configured or the file cannot be read. */
 export type TokenSource = () => string
 
-export function createTokenSource(rwx: { token?: string | undefined; tokenFile?: string | undefined }): TokenSource {
+export function createTokenSource(rwx: {
+  token?: string | undefined
+  tokenFile?: string | undefined
+}): TokenSource {
   if (rwx.tokenFile !== undefined && !rwx.token) {
     const file = rwx.tokenFile
     let cached = ''

@@ -19,7 +19,11 @@ export interface Source {
 export function buildSources(configs: readonly SourceConfig[], deps: VerifierDeps): Map<string, Source> {
   const sources = new Map<string, Source>()
   for (const config of configs) {
-    sources.set(config.id, { config, verifier: createVerifier(config.verify, deps), rules: compileRules(config) })
+    sources.set(config.id, {
+      config,
+      verifier: createVerifier(config.verify, deps),
+      rules: compileRules(config),
+    })
   }
   return sources
 }
@@ -56,19 +60,30 @@ export function createIngest(deps: IngestDeps): Ingest {
       const source = sources.get(sourceId)
       if (source === undefined) throw new RelayError('ERR_SOURCE_NOT_FOUND', 'no such source')
       if (body.length > source.config.bodyLimit) {
-        throw new RelayError('ERR_BODY_TOO_LARGE', `body is over this source's limit of ${source.config.bodyLimit} bytes`)
+        throw new RelayError(
+          'ERR_BODY_TOO_LARGE',
+          `body is over this source's limit of ${source.config.bodyLimit} bytes`,
+        )
       }
       const now = clock()
       const verified = await source.verifier.verify({ headers, body, now })
       const eventId = source.rules.eventId?.(verified.payload) ?? verified.eventId ?? sha256(body)
-      if (verified.handled !== undefined) return { status: 200, body: { event: eventId, handled: verified.handled } }
+      if (verified.handled !== undefined)
+        return { status: 200, body: { event: eventId, handled: verified.handled } }
       const eventTime = source.rules.eventTime?.(verified.payload) ?? verified.eventTime ?? now
       const mapped = source.rules.map(verified.payload)
       // An event no rule wants is not recorded: if the rules change, the provider's resend still counts.
       if (mapped.length === 0) return { status: 200, body: { event: eventId, secrets: 0 } }
       const secrets: NewSecret[] = mapped.map((m) =>
         'ref' in m
-          ? { vault: m.vault, name: m.name, description: m.description, sealed: null, ref: m.ref, fingerprint: null }
+          ? {
+              vault: m.vault,
+              name: m.name,
+              description: m.description,
+              sealed: null,
+              ref: m.ref,
+              fingerprint: null,
+            }
           : {
               vault: m.vault,
               name: m.name,

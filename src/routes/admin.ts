@@ -24,7 +24,10 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
   app.addHook('onRequest', async (request) => {
     const given = request.headers.authorization ?? ''
     if (!timingSafeEqual(digest(given), expected)) {
-      throw new RelayError('ERR_ADMIN_UNAUTHORIZED', 'admin API needs Authorization: Bearer <RELAY_ADMIN_TOKEN>')
+      throw new RelayError(
+        'ERR_ADMIN_UNAUTHORIZED',
+        'admin API needs Authorization: Bearer <RELAY_ADMIN_TOKEN>',
+      )
     }
   })
 
@@ -57,7 +60,8 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
 
   app.post<{ Params: EventParams }>('/admin/events/:source/:eventId/retry', async (request) => {
     const { source, eventId } = request.params
-    if ((await opts.store.getEvent(source, eventId)) === null) throw new RelayError('ERR_NOT_FOUND', 'no such event')
+    if ((await opts.store.getEvent(source, eventId)) === null)
+      throw new RelayError('ERR_NOT_FOUND', 'no such event')
     const queued = await opts.store.retryEvent(source, eventId, opts.clock())
     if (queued > 0) opts.onRequeued?.()
     request.log.info({ source, event: eventId, queued }, 'admin retry')
@@ -66,14 +70,16 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
 
   app.post<{ Params: EventParams }>('/admin/events/:source/:eventId/discard', async (request) => {
     const { source, eventId } = request.params
-    if ((await opts.store.getEvent(source, eventId)) === null) throw new RelayError('ERR_NOT_FOUND', 'no such event')
+    if ((await opts.store.getEvent(source, eventId)) === null)
+      throw new RelayError('ERR_NOT_FOUND', 'no such event')
     const discarded = await opts.store.discardEvent(source, eventId, opts.clock())
     request.log.info({ source, event: eventId, discarded }, 'admin discard')
     return { event: eventId, discarded }
   })
 }
 
-const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString())
+const iso = (ms: number | null | undefined) =>
+  ms === null || ms === undefined ? null : new Date(ms).toISOString()
 
 /** The admin view of an event: metadata only; the store's records carry no value to leak. */
 function present(e: Awaited<ReturnType<Store['getEvent']>> & object) {

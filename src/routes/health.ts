@@ -37,12 +37,18 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
         ? undefined
         : {
             auth: delivery.authFailing ? 'failing' : 'ok',
-            ...(delivery.authFailing ? { detail: 'RWX refuses the token (401/403): fix RWX_ACCESS_TOKEN' } : {}),
+            ...(delivery.authFailing
+              ? { detail: 'RWX refuses the token (401/403): fix RWX_ACCESS_TOKEN' }
+              : {}),
             ...(delivery.lastSuccessAt !== undefined
               ? { lastSuccessAt: new Date(delivery.lastSuccessAt).toISOString() }
               : {}),
           }
-    return { status: delivery?.authFailing ? 'degraded' : 'ready', store: opts.store.kind, ...(rwx ? { rwx } : {}) }
+    return {
+      status: delivery?.authFailing ? 'degraded' : 'ready',
+      store: opts.store.kind,
+      ...(rwx ? { rwx } : {}),
+    }
   })
 
   app.get('/metrics', async (_request, reply) => {

@@ -24,7 +24,8 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
       ? {
           max: config.rateLimit.max,
           timeWindow: config.rateLimit.windowSeconds * 1000,
-          keyGenerator: (req: { params: unknown; ip: string }) => `${(req.params as HookParams).source}|${req.ip}`,
+          keyGenerator: (req: { params: unknown; ip: string }) =>
+            `${(req.params as HookParams).source}|${req.ip}`,
         }
       : false
 
@@ -44,7 +45,10 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
         if (source === undefined) throw new RelayError('ERR_SOURCE_NOT_FOUND', 'no such source')
         const declared = Number(request.headers['content-length'])
         if (declared > source.config.bodyLimit) {
-          throw new RelayError('ERR_BODY_TOO_LARGE', `body is over this source's limit of ${source.config.bodyLimit} bytes`)
+          throw new RelayError(
+            'ERR_BODY_TOO_LARGE',
+            `body is over this source's limit of ${source.config.bodyLimit} bytes`,
+          )
         }
       },
     },
@@ -59,7 +63,10 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
         const answer = await ingest.receive(sourceId, request.headers, body)
         metrics.hooks.inc({ source: sourceId, status: String(answer.status) })
         if (answer.status === 202) metrics.secretsAccepted.inc({ source: sourceId }, answer.body.secrets)
-        request.log.info({ source: sourceId, event: answer.body.event, status: answer.status }, 'hook answered')
+        request.log.info(
+          { source: sourceId, event: answer.body.event, status: answer.status },
+          'hook answered',
+        )
         return reply.code(answer.status).send(answer.body)
       } catch (err) {
         if (isRelayError(err) && ingest.source(sourceId) !== undefined) {

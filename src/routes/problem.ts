@@ -56,7 +56,8 @@ const FASTIFY_ERRORS: Record<string, [number, string, string]> = {
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (isRelayError(err)) {
-      if (err.status >= 500) request.log.error({ code: err.code, cause: describeCause(err.cause) }, err.message)
+      if (err.status >= 500)
+        request.log.error({ code: err.code, cause: describeCause(err.cause) }, err.message)
       return sendProblem(reply, problem(err.status, err.code, err.message), err.retryAfter)
     }
     const known = err.code === undefined ? undefined : FASTIFY_ERRORS[err.code]

@@ -37,7 +37,9 @@ describe('config loading', () => {
   })
 
   it('names an unset variable and where it is used', () => {
-    expect(problemsOf(minimal())).toContain('sources[0].verify.secrets[0]: environment variable CI_SECRET is not set')
+    expect(problemsOf(minimal())).toContain(
+      'sources[0].verify.secrets[0]: environment variable CI_SECRET is not set',
+    )
   })
 
   it('lets the environment override the file', () => {

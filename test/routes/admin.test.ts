@@ -35,7 +35,11 @@ describe('admin API', () => {
   it('refuses a missing or wrong token', async () => {
     h = await startHarness(config())
     expect((await h.app.inject({ method: 'GET', url: '/admin/events' })).statusCode).toBe(401)
-    const wrong = await h.app.inject({ method: 'GET', url: '/admin/events', headers: { authorization: 'Bearer x' } })
+    const wrong = await h.app.inject({
+      method: 'GET',
+      url: '/admin/events',
+      headers: { authorization: 'Bearer x' },
+    })
     expect(wrong.statusCode).toBe(401)
   })
 
@@ -46,7 +50,12 @@ describe('admin API', () => {
     expect(list.statusCode).toBe(200)
     expect(list.json().events.map((e: { event: string }) => e.event)).toEqual([id])
     const one = await h.app.inject({ method: 'GET', url: `/admin/events/src/${id}`, headers: auth })
-    expect(one.json().secrets[0]).toMatchObject({ vault: 'v', name: 'A', status: 'queued', valueFrom: 'payload' })
+    expect(one.json().secrets[0]).toMatchObject({
+      vault: 'v',
+      name: 'A',
+      status: 'queued',
+      valueFrom: 'payload',
+    })
     expect(one.json().secrets[0].fingerprint).toEqual(expect.any(String))
     for (const body of [list.body, one.body]) {
       expect(body).not.toContain(VALUE)
@@ -59,7 +68,11 @@ describe('admin API', () => {
     const id = await send('B')
     const retry = await h.app.inject({ method: 'POST', url: `/admin/events/src/${id}/retry`, headers: auth })
     expect(retry.json()).toEqual({ event: id, queued: 1 })
-    const discard = await h.app.inject({ method: 'POST', url: `/admin/events/src/${id}/discard`, headers: auth })
+    const discard = await h.app.inject({
+      method: 'POST',
+      url: `/admin/events/src/${id}/discard`,
+      headers: auth,
+    })
     expect(discard.json()).toEqual({ event: id, discarded: 1 })
     expect((await h.store.counts()).discarded).toBe(1)
     const missing = await h.app.inject({ method: 'POST', url: '/admin/events/src/nope/retry', headers: auth })

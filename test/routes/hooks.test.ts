@@ -113,7 +113,9 @@ describe('POST /hooks/:source', () => {
   })
 
   it('answers 429 with Retry-After past the per-source limit', async () => {
-    h = await startHarness(config().replace('rateLimit: { max: 0 }', 'rateLimit: { max: 2, windowSeconds: 60 }'))
+    h = await startHarness(
+      config().replace('rateLimit: { max: 0 }', 'rateLimit: { max: 2, windowSeconds: 60 }'),
+    )
     const body = JSON.stringify({ type: 'other' })
     expect((await post(body)).statusCode).toBe(200)
     expect((await post(body)).statusCode).toBe(200)

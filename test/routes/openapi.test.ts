@@ -30,6 +30,7 @@ describe('openapi.yaml', () => {
 
   it('documents every status the hook route answers in the contract', () => {
     const statuses = Object.keys(spec.paths['/hooks/{source}']?.post?.responses ?? {})
-    for (const s of ['200', '202', '400', '401', '404', '413', '422', '429', '503']) expect(statuses).toContain(s)
+    for (const s of ['200', '202', '400', '401', '404', '413', '422', '429', '503'])
+      expect(statuses).toContain(s)
   })
 })
