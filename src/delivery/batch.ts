@@ -1,7 +1,7 @@
 // One delivery round's work: split leased secrets into requests, send one, and decide each outcome.
 import type { Logger } from 'pino'
 import type { DeliveryConfig } from '../config/schema.js'
-import type { Sealer } from '../queue/crypto.js'
+import { type Sealer, valueAad } from '../queue/crypto.js'
 import type { Claimed, Outcome } from '../queue/store.js'
 import { retryDelayMs } from './backoff.js'
 import type { RwxClient, RwxSecret, SetSecretsResult } from './rwx-client.js'
@@ -15,10 +15,6 @@ export interface DeliveryEvents {
   onRequest?(status: string, secrets: number, ms: number): void
 }
 
-/** The associated data a queued value is sealed with: binds the ciphertext to its vault and name. */
-export function valueAad(vault: string, name: string): string {
-  return `${vault}/${name}`
-}
 
 /** What delivering one batch needs. */
 export interface BatchContext {

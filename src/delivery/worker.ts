@@ -7,7 +7,7 @@ import { type BatchContext, countedRetry, type DeliveryEvents, deliverBatch, pla
 import type { RwxClient, SetSecretsResult } from './rwx-client.js'
 import type { ReferenceResolver } from './values.js'
 
-export { type DeliveryEvents, valueAad } from './batch.js'
+export type { DeliveryEvents } from './batch.js'
 
 export interface DeliveryWorkerOptions {
   store: Store

@@ -7,13 +7,8 @@ import { pino } from 'pino'
 import type { AwsValueRef, DeliveryConfig } from '../../src/config/schema.js'
 import { createRwxClient, type RwxClient } from '../../src/delivery/rwx-client.js'
 import type { ReferenceResolver } from '../../src/delivery/values.js'
-import {
-  createDeliveryWorker,
-  type DeliveryEvents,
-  type DeliveryWorker,
-  valueAad,
-} from '../../src/delivery/worker.js'
-import { createSealer, type Sealer } from '../../src/queue/crypto.js'
+import { createDeliveryWorker, type DeliveryEvents, type DeliveryWorker } from '../../src/delivery/worker.js'
+import { createSealer, type Sealer, valueAad } from '../../src/queue/crypto.js'
 import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite.js'
 import type { SecretRecord } from '../../src/queue/store.js'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'

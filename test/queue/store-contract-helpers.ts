@@ -1,7 +1,7 @@
 // Shared fixtures of the store contract: a real sealer, event builders and short reads of a store.
 import { randomBytes } from 'node:crypto'
 import type { AwsValueRef } from '../../src/config/schema.js'
-import { createSealer } from '../../src/queue/crypto.js'
+import { createSealer, valueAad } from '../../src/queue/crypto.js'
 import type {
   Claimed,
   NewEvent,
@@ -27,7 +27,7 @@ export const T0 = 1_700_000_000_000
 export const LEASE_MS = 30_000
 
 export const sealer = createSealer(randomBytes(32))
-export const aad = (vault: string, name: string): string => `${vault}/${name}`
+export const aad = valueAad
 
 /** A secret whose value is sealed now, as the ingest service queues it. */
 export function sealed(vault: string, name: string, value: string, description?: string): NewSecret {
