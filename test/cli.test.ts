@@ -1,0 +1,77 @@
+// The `vault-relay` binary: check and serve's start-up refusals, run as a real process.
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+
+const CLI = resolve('dist/cli.js')
+const dir = mkdtempSync(join(tmpdir(), 'relay-cli-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const res = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
+  })
+  return { code: res.status, out: res.stdout, err: res.stderr }
+}
+
+describe('vault-relay check', () => {
+  it('validates the shipped example and lists its sources and routes', () => {
+    const res = run(['check', '--config', resolve('relay.example.yaml')])
+    expect(res.code).toBe(0)
+    expect(res.out).toContain('POST /hooks/stripe  verify=stripe')
+    expect(res.out).toContain('POST /hooks/rotator  verify=standard-webhooks')
+    expect(res.out).toContain('-> vault payments name {{ /data/object/name | upper }} <- /data/object/value')
+  })
+
+  it('exits 2 listing every problem, without echoing a secret', () => {
+    const file = join(dir, 'bad.yaml')
+    writeFileSync(
+      file,
+      `
+encryptionKey: not-a-key-SECRET123
+sources:
+  - id: a
+    verify: { type: stripe, secrets: [whsec_SECRET123] , toleranceSeconds: -5 }
+  - id: b
+    verify: { type: hmac, header: x }
+`,
+    )
+    const res = run(['check', '--config', file])
+    expect(res.code).toBe(2)
+    expect(res.err).toContain('sources[1].verify.secrets: required')
+    expect(res.err).toContain('sources[0].verify.toleranceSeconds')
+    expect(res.err).toContain('encryptionKey: must be base64 of exactly 32 bytes')
+    expect(res.err).not.toContain('SECRET123')
+  })
+
+  it('exits 2 for a config file that does not exist', () => {
+    const res = run(['check', '--config', join(dir, 'missing.yaml')])
+    expect(res.code).toBe(2)
+    expect(res.err).toContain('not found')
+  })
+})
+
+describe('vault-relay serve', () => {
+  it('says what to set and exits 2 without an RWX token', () => {
+    const res = run(['serve'], { RELAY_CONFIG: resolve('relay.example.yaml') })
+    expect(res.code).toBe(2)
+    expect(res.err).toContain('RWX_ACCESS_TOKEN')
+  })
+
+  it('exits 2 on an unknown command and prints usage', () => {
+    const res = run(['frobnicate'])
+    expect(res.code).toBe(2)
+    expect(res.err).toContain('Usage:')
+  })
+
+  it('prints its version', () => {
+    const res = run(['--version'])
+    expect(res.code).toBe(0)
+    expect(res.out.trim()).toMatch(/^\d+\.\d+\.\d+$/)
+  })
+})
