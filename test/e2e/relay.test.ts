@@ -28,7 +28,7 @@ rwx: { url: "${rwxUrl}" }
 store: sqlite:./data/relay.db
 logLevel: \${LOG_LEVEL:-trace}
 rateLimit: { max: 0 }
-delivery: { backoffBaseMs: 50, backoffMaxMs: 400, batchWindowMs: 10, leaseSeconds: 30 }
+delivery: { backoffBaseMs: 50, backoffMaxMs: 400, batchWindowMs: 10, leaseSeconds: 30, authRetrySeconds: 1 }
 sources:
   - id: ci
     verify: { type: hmac, header: x-sig, prefix: "sha256=", secrets: ["${HMAC_SECRET}"] }
@@ -197,6 +197,24 @@ describe('vault-relay end to end', () => {
     expect((await sendCi('ORDERED', late, 50)).status).toBe(202)
     expect(rwx.writes.some((w) => w.secret === late)).toBe(false)
     expect(stored('ci', 'ORDERED')).toBe(newest)
+  })
+
+  it('keeps secrets while RWX refuses the token, says so in /readyz, and delivers once it is fixed', async () => {
+    freshDir()
+    await start()
+    rwx.setToken('a-token-the-relay-does-not-have')
+    const v = `auth-value-${randomUUID()}`
+    expect((await sendCi('AUTH', v, 1)).status).toBe(202)
+    await until(async () => {
+      const res = await fetch(`${relay!.url}/readyz`)
+      return res.status === 200 && ((await res.json()) as { rwx?: { auth?: string } }).rwx?.auth === 'failing'
+    }, '/readyz to report the refused token')
+    rwx.setToken(TOKEN)
+    await rwx.waitFor((w) => w.some((x) => x.secret === v), 15_000)
+    await until(async () => {
+      const body = (await (await fetch(`${relay!.url}/readyz`)).json()) as { status: string }
+      return body.status === 'ready'
+    }, '/readyz to be ready again')
   })
 
   it('drains and exits 0 on SIGTERM', async () => {
