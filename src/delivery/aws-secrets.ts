@@ -7,8 +7,6 @@ import {
 import type { AwsValueRef } from '../config/schema.js'
 import type { ReferenceResolver, Resolved } from './values.js'
 
-/** How long to wait before asking again about a version that is still AWSPENDING (rotation in progress). */
-export const PENDING_RETRY_MS = 30_000
 /** Missing or refused AWS credentials: wait this long, a credentials fix must not lose secrets. */
 export const CREDENTIALS_RETRY_MS = 60_000
 
@@ -85,6 +83,7 @@ export function classifyAwsError(err: unknown): Resolved {
       kind: 'retry',
       error: `${name}: AWS credentials missing or refused`,
       afterMs: CREDENTIALS_RETRY_MS,
+      countAttempt: false,
     }
   }
   const status = e.$metadata?.httpStatusCode
@@ -137,7 +136,12 @@ function judge(out: GetSecretValueCommandOutput, ref: AwsValueRef, versionId: st
     const stages = out.VersionStages ?? []
     if (!stages.includes('AWSCURRENT')) {
       if (stages.includes('AWSPENDING')) {
-        return { kind: 'retry', error: 'version is still AWSPENDING', afterMs: PENDING_RETRY_MS }
+        // No afterMs: the worker's own backoff (delivery.backoffBaseMs, doubling, capped at backoffMaxMs)
+        // paces the re-checks. A rotation finishes within seconds to minutes, so asking again soon and
+        // then less often forwards it promptly; a fixed delay would burn maxAttempts at a steady rate
+        // (50 x 30 s = 25 min before a slow rotation's secret is dead) and could not be tuned, while the
+        // backoff is the operator's knob for every retry and lets tests use milliseconds.
+        return { kind: 'retry', error: 'version is still AWSPENDING' }
       }
       const labels = stages.length === 0 ? 'no staging label' : stages.join(', ')
       return {

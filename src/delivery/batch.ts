@@ -15,7 +15,6 @@ export interface DeliveryEvents {
   onRequest?(status: string, secrets: number, ms: number): void
 }
 
-
 /** What delivering one batch needs. */
 export interface BatchContext {
   client: RwxClient
@@ -179,6 +178,10 @@ async function valueFor(ctx: BatchContext, item: Claimed): Promise<string | Outc
       if (got.value === '') return { id: item.id, kind: 'dead', error: 'resolved value is empty' }
       return got.value
     case 'retry':
+      if (got.countAttempt === false) {
+        const at = ctx.clock() + (got.afterMs ?? ctx.config.authRetrySeconds * 1000)
+        return { id: item.id, kind: 'retry', at, error: got.error, countAttempt: false }
+      }
       return countedRetry(ctx, item, ctx.clock(), got.error, got.afterMs)
     case 'dead':
       return { id: item.id, kind: 'dead', error: got.error }

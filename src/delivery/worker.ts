@@ -148,23 +148,29 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       )
     }
     let next = 0
+    const sent: Claimed[] = []
+    const outcomes: Outcome[] = []
     const lanes = Array.from({ length: Math.min(config.concurrency, batches.length) }, async () => {
       // Batches not started when stopping stay leased until stop() releases them.
-      while (!stopping && next < batches.length) await runBatch(batches[next++]!)
+      while (!stopping && next < batches.length) {
+        const batch = batches[next++]!
+        sent.push(...batch)
+        outcomes.push(...(await runBatch(batch)))
+      }
     })
     await Promise.all(lanes)
+    // One transaction (and one WAL checkpoint) for the round's requests, not one per request.
+    await settle(sent, outcomes)
   }
 
-  async function runBatch(batch: Claimed[]): Promise<void> {
-    let outcomes: Outcome[]
+  async function runBatch(batch: Claimed[]): Promise<Outcome[]> {
     try {
-      outcomes = await deliverBatch(ctx, batch[0]!.vault, batch)
+      return await deliverBatch(ctx, batch[0]!.vault, batch)
     } catch (err) {
       log.error({ err: errorFields(err), vault: batch[0]!.vault }, 'delivering a batch failed')
       const now = clock()
-      outcomes = batch.map((c) => countedRetry(ctx, c, now, 'internal error while delivering'))
+      return batch.map((c) => countedRetry(ctx, c, now, 'internal error while delivering'))
     }
-    await settle(batch, outcomes)
   }
 
   async function settle(items: Claimed[], outcomes: Outcome[]): Promise<void> {

@@ -3,7 +3,14 @@ import type { AwsValueRef, SecretRuleConfig, SourceConfig } from '../config/sche
 import { NAME_PATTERN } from '../config/schema.js'
 import { compilePointer, describePointer, PointerSyntaxError } from './pointer.js'
 import type { Template } from './template.js'
-import { compileTemplate, isStatic, kindOf, TemplateSyntaxError, unmappable } from './template.js'
+import {
+  compileFallback,
+  compileTemplate,
+  isStatic,
+  kindOf,
+  TemplateSyntaxError,
+  unmappable,
+} from './template.js'
 
 /** One secret an event asks to set: its value from the payload, or a reference resolved at delivery. */
 export type MappedSecret =
@@ -55,9 +62,9 @@ class Compiler {
     return undefined
   }
 
-  pointer(pointer: string, path: string): Read | undefined {
+  pointer(pointer: string, path: string, compile = compilePointer): Read | undefined {
     try {
-      return compilePointer(pointer)
+      return compile(pointer)
     } catch (err) {
       if (err instanceof PointerSyntaxError) return this.problem(path, err.message)
       throw err
@@ -97,12 +104,15 @@ class Compiler {
     return this.template(text, path, (out) => (out === '' ? 'renders empty' : undefined))
   }
 
-  /** All keys must match; a list matches any of its scalars (strict equality, no type coercion). */
+  /**
+   * All keys must match; a list matches any of its scalars (strict equality, no type coercion).
+   * A key may be a fallback, `/a ?? /b`: the first of its pointers that is present is compared.
+   */
   when(when: Record<string, unknown>, path: string): Matcher {
     const tests: Matcher[] = []
     for (const [pointer, expected] of Object.entries(when)) {
       const at = `${path}.when[${JSON.stringify(pointer)}]`
-      const read = this.pointer(pointer, at)
+      const read = this.pointer(pointer, at, compileFallback)
       if (Array.isArray(expected) && expected.length > 0 && expected.every(isScalar)) {
         const any = new Set<unknown>(expected)
         if (read) tests.push((p) => any.has(read(p)))

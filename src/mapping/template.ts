@@ -51,15 +51,77 @@ export function isStatic(text: string): boolean {
   return !text.includes('{{')
 }
 
-function compileHole(expr: string, where: string | undefined): Template {
-  const [pointerText = '', ...filterNames] = expr.split('|').map((s) => s.trim())
-  let read: (doc: unknown) => unknown
+/** Separates the alternatives of a fallback: `/a ?? /b ?? /c`. */
+const FALLBACK = '??'
+
+/**
+ * Splits `text` on `??` into trimmed JSON Pointers; a text without `??` is one pointer, as it is.
+ * Throws PointerSyntaxError for an empty alternative (`/a ??`) or a bad pointer.
+ */
+function alternatives(text: string): string[] {
+  if (!text.includes(FALLBACK)) return [text]
+  return text.split(FALLBACK).map((part) => {
+    const pointer = part.trim()
+    if (pointer === '') {
+      throw new PointerSyntaxError(`empty pointer beside "??" in ${JSON.stringify(text.trim())}`)
+    }
+    return pointer
+  })
+}
+
+/**
+ * Compiles a pointer, or a fallback `/a ?? /b ?? /c`, into a reader with the semantics of `??`: the
+ * value at the first pointer that is present (neither missing nor null), else the last one's value.
+ * Used for `when` keys, so a rule can match a field that events carry in several places.
+ * Throws PointerSyntaxError for bad syntax.
+ */
+export function compileFallback(text: string): (doc: unknown) => unknown {
+  const readers = alternatives(text).map(compilePointer)
+  if (readers.length === 1) return readers[0]!
+  return (doc) => {
+    let value: unknown
+    for (const read of readers) {
+      value = read(doc)
+      if (value !== undefined && value !== null) return value
+    }
+    return value
+  }
+}
+
+/** What a hole read: the value, and the pointer it came from (for errors). */
+interface Read {
+  value: unknown
+  label: string
+}
+
+/** Reads the first present value of the hole's pointers, or throws naming every pointer tried. */
+function compileRead(expr: string, where: string | undefined): (payload: unknown) => Read {
+  let readers: { read: (doc: unknown) => unknown; label: string }[]
   try {
-    read = compilePointer(pointerText)
+    readers = alternatives(expr).map((p) => ({ read: compilePointer(p), label: describePointer(p) }))
   } catch (err) {
     if (err instanceof PointerSyntaxError) throw new TemplateSyntaxError(err.message)
     throw err
   }
+  if (readers.length === 1) {
+    const { read, label } = readers[0]!
+    return (payload) => ({ value: read(payload), label })
+  }
+  return (payload) => {
+    const tried: string[] = []
+    for (const { read, label } of readers) {
+      const value = read(payload)
+      if (value !== undefined && value !== null) return { value, label }
+      tried.push(`${label} is ${kindOf(value)}`)
+    }
+    // "/a is missing, /b is null and /c is missing": every pointer tried, never a value.
+    throw unmappable(where, `${tried.slice(0, -1).join(', ')} and ${tried.at(-1)}`)
+  }
+}
+
+function compileHole(expr: string, where: string | undefined): Template {
+  const [pointerText = '', ...filterNames] = expr.split('|').map((s) => s.trim())
+  const read = compileRead(pointerText, where)
   const filters = filterNames.map((name) => {
     if (name === '') throw new TemplateSyntaxError('empty filter after "|"')
     const f = FILTERS.get(name)
@@ -68,9 +130,8 @@ function compileHole(expr: string, where: string | undefined): Template {
     }
     return f
   })
-  const label = describePointer(pointerText)
   return (payload) => {
-    const value = read(payload)
+    const { value, label } = read(payload)
     let text: string
     if (typeof value === 'string') text = value
     else if (typeof value === 'number' || typeof value === 'boolean') text = String(value)
@@ -90,8 +151,10 @@ function compileHole(expr: string, where: string | undefined): Template {
  * Compiles `text` once. Each `{{ pointer | filter | ... }}` is replaced by the payload's scalar at that
  * JSON Pointer (strings as they are, numbers and booleans as their JSON text), passed through the filters
  * left to right. `where` (e.g. `rules[0].secrets[1].name`) prefixes render errors.
+ * `{{ /a ?? /b ?? /c | filter }}` reads the first pointer that is present (neither missing nor null);
+ * when none is, the error names every pointer tried.
  *
- * Pointers inside `{{ }}` cannot contain `|` or `}}`, and surrounding spaces are trimmed.
+ * Pointers inside `{{ }}` cannot contain `|`, `??` or `}}`, and surrounding spaces are trimmed.
  * Throws TemplateSyntaxError for an unclosed or nested `{{`, a bad pointer or an unknown filter.
  * The returned function throws RelayError ERR_UNMAPPABLE, naming the pointer, when a value is missing,
  * null, an object or a list.

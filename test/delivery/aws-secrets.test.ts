@@ -1,7 +1,7 @@
 // The AWS resolver with the real SDK against a local Secrets Manager speaking the JSON 1.1 protocol.
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createAwsResolver, PENDING_RETRY_MS, regionOf } from '../../src/delivery/aws-secrets.js'
+import { createAwsResolver, regionOf } from '../../src/delivery/aws-secrets.js'
 import { type FakeSecretsManager, startFakeSecretsManager } from '../support/fake-secrets-manager.js'
 
 const ENV_KEYS = [
@@ -62,7 +62,8 @@ describe('aws resolver: versions', () => {
     const { arn } = sm.create(unique('app/db'), 'old')
     const pending = sm.putPending(arn, 'new-value')
     const held = await resolver.resolve({ secretId: arn, versionId: pending })
-    expect(held).toEqual({ kind: 'retry', error: 'version is still AWSPENDING', afterMs: PENDING_RETRY_MS })
+    // No afterMs of its own: the worker's backoff paces the re-checks.
+    expect(held).toEqual({ kind: 'retry', error: 'version is still AWSPENDING' })
     sm.promote(arn, pending)
     expect(await resolver.resolve({ secretId: arn, versionId: pending })).toEqual({
       kind: 'value',

@@ -114,6 +114,32 @@ describe('delivery worker', () => {
     expect(h.fake.secrets('payments').get('A')?.secret).toBe('resolved-db')
   })
 
+  it('keeps retrying a reference without using attempts while the resolver says the fix is outside', async () => {
+    let calls = 0
+    h = await createHarness({
+      config: { maxAttempts: 2 },
+      resolver: {
+        async resolve() {
+          calls++
+          if (calls <= 4) {
+            return {
+              kind: 'retry',
+              error: 'CredentialsProviderError: refused',
+              afterMs: 5,
+              countAttempt: false,
+            }
+          }
+          return { kind: 'value', value: 'after-credentials-fix' }
+        },
+      },
+    })
+    const id = await h.enqueue([{ name: 'A', ref: { secretId: 'db' } }])
+    await h.until(() => allIn(h, id, 'delivered'))
+    expect(calls).toBe(5)
+    expect((await h.secrets(id))[0]!.attempts).toBe(1)
+    expect(h.fake.secrets('payments').get('A')?.secret).toBe('after-credentials-fix')
+  })
+
   it('makes references dead when there is no resolver', async () => {
     h = await createHarness()
     const id = await h.enqueue([{ name: 'A', ref: { secretId: 'db' } }])

@@ -8,6 +8,7 @@ import { type ExpandProblem, expandEnv } from '../../src/config/expand.js'
 import { parseConfig } from '../../src/config/load.js'
 import { type Config, configSchema } from '../../src/config/schema.js'
 import { compileRules } from '../../src/mapping/rules.js'
+import { labelUpdatedEvent, putSecretValueEvent, rotationSucceededEvent } from '../support/aws-events.js'
 
 const DB_ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/app/db-AbCdEf'
 const TOKEN_ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/partner-token-GhIjKl'
@@ -32,17 +33,8 @@ function mapThrough(config: Config, sourceId: string, event: unknown) {
   return { secrets: rules.map(event), eventId: rules.eventId?.(event), eventTime: rules.eventTime?.(event) }
 }
 
-const envelope = <D>(detailType: string, detail: D, resources: string[] = []) => ({
-  version: '0',
-  id: '6a7e8feb-b491-4cf7-a9f1-bf3703467718',
-  'detail-type': detailType,
-  source: 'aws.secretsmanager',
-  account: '111122223333',
-  time: '2030-01-01T00:00:00Z',
-  region: 'eu-west-1',
-  resources,
-  detail,
-})
+const ID = '6a7e8feb-b491-4cf7-a9f1-bf3703467718'
+const AT = { id: ID, time: '2030-01-01T00:00:00Z' }
 
 describe('examples/aws', () => {
   it('ships three configs, each loading with only its documented variables set', () => {
@@ -57,17 +49,14 @@ describe('examples/aws', () => {
 
   it('Secret Label Updated: the named version of the secret in resources[0]', () => {
     const config = load('secret-label-updated.yaml')
-    const event = envelope(
-      'Secret Label Updated',
-      { name: 'prod/app/db', labelUpdated: 'AWSCURRENT', versionId: 'v-9' },
-      [DB_ARN],
-    )
+    const event = labelUpdatedEvent(DB_ARN, 'v-9', AT)
     const out = mapThrough(config, 'aws-label-updated', event)
     expect(out.secrets).toMatchObject([
       {
         vault: 'production',
         name: 'DATABASE_PASSWORD',
         ref: { secretId: DB_ARN, versionId: 'v-9', jsonKey: 'password' },
+        description: 'Secrets Manager prod/app/db, version v-9',
       },
       {
         vault: 'production',
@@ -75,19 +64,13 @@ describe('examples/aws', () => {
         ref: { secretId: DB_ARN, versionId: 'v-9', jsonKey: 'username' },
       },
     ])
-    expect(out).toMatchObject({ eventId: event.id, eventTime: Date.parse(event.time) })
+    expect(out).toMatchObject({ eventId: ID, eventTime: Date.parse(AT.time) })
     const other = { ...event, detail: { ...event.detail, labelUpdated: 'MYLABEL' } }
     expect(mapThrough(config, 'aws-label-updated', other).secrets).toEqual([])
   })
 
   it('PutSecretValue: the ClientRequestToken is the version, the response ARN the secret', () => {
-    const event = envelope('AWS API Call via CloudTrail', {
-      eventSource: 'secretsmanager.amazonaws.com',
-      eventName: 'PutSecretValue',
-      userIdentity: { arn: 'arn:aws:iam::111122223333:role/deployer' },
-      requestParameters: { secretId: 'prod/partner-token', clientRequestToken: 'tok-1' },
-      responseElements: { arn: TOKEN_ARN, versionId: 'tok-1' },
-    })
+    const event = putSecretValueEvent(TOKEN_ARN, 'tok-1', AT)
     const out = mapThrough(load('put-secret-value.yaml'), 'aws-put-secret-value', event)
     expect(out.secrets).toEqual([
       {
@@ -99,37 +82,70 @@ describe('examples/aws', () => {
     ])
   })
 
-  it.each([
-    ['aws-rotation-additional', { additionalEventData: { SecretId: DB_ARN } }, []],
-    ['aws-rotation-service', { serviceEventDetails: { secretId: DB_ARN } }, []],
-    ['aws-rotation-resources', {}, [DB_ARN]],
-  ])('RotationSucceeded: %s reads the ARN where that shape carries it', (sourceId, fields, resources) => {
-    const detail = { eventSource: 'secretsmanager.amazonaws.com', eventName: 'RotationSucceeded', ...fields }
-    const out = mapThrough(
-      load('rotation-succeeded.yaml'),
-      sourceId,
-      envelope('AWS Service Event via CloudTrail', detail, resources),
-    )
-    expect(out.secrets).toMatchObject([
-      { name: 'DATABASE_PASSWORD', ref: { secretId: DB_ARN, jsonKey: 'password' } },
-    ])
-    expect(out.secrets[0]).not.toHaveProperty('ref.versionId')
+  it.each(['additionalEventData', 'serviceEventDetails', 'resources'] as const)(
+    'RotationSucceeded: one source reads the ARN from %s',
+    (place) => {
+      const event = rotationSucceededEvent(place, DB_ARN, AT)
+      const out = mapThrough(load('rotation-succeeded.yaml'), 'aws-rotation-succeeded', event)
+      expect(out.secrets).toEqual([
+        {
+          vault: 'production',
+          name: 'DATABASE_PASSWORD',
+          ref: { secretId: DB_ARN, jsonKey: 'password' },
+          description: `rotated by Secrets Manager (${ID})`,
+        },
+      ])
+    },
+  )
+
+  it('RotationSucceeded: another secret, or no ARN anywhere, matches nothing', () => {
+    const config = load('rotation-succeeded.yaml')
+    const map = (event: unknown) => mapThrough(config, 'aws-rotation-succeeded', event).secrets
+    expect(map(rotationSucceededEvent('additionalEventData', TOKEN_ARN))).toEqual([])
+    // The first present place decides: a later one naming the secret does not override it.
+    const both = rotationSucceededEvent('additionalEventData', TOKEN_ARN, { resources: [DB_ARN] })
+    expect(map(both)).toEqual([])
+    expect(map(rotationSucceededEvent('resources', DB_ARN, { resources: [] }))).toEqual([])
   })
 })
 
+/** The YAML code blocks of docs/aws.md. */
+function docBlocks(): string[] {
+  return [...readFileSync('docs/aws.md', 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!)
+}
+
 describe('docs/aws.md', () => {
+  it('has a RotationSucceeded rule with the fallback, the same as the example', () => {
+    const block = docBlocks().find((b) => b.includes('RotationSucceeded'))
+    expect(block).toBeDefined()
+    const problems: ExpandProblem[] = []
+    const raw = expandEnv(parse(block!).rules, ENV, problems)
+    expect(problems).toEqual([])
+    const source = configSchema.parse({
+      sources: [{ id: 'doc', verify: { type: 'api-key', header: 'x', keys: ['k'] }, rules: raw }],
+    }).sources[0]!
+    // The same fallback as the shipped example, in `when` and in the secretId template.
+    const example = load('rotation-succeeded.yaml').sources[0]!.rules[0]!
+    const doc = source.rules[0]!
+    const fallback = (when: Record<string, unknown>) => Object.keys(when).find((k) => k.includes('??'))
+    expect(fallback(doc.when)).toBe(fallback(example.when))
+    expect(doc.secrets[0]!.value).toEqual(example.secrets[0]!.value)
+    const rules = compileRules(source)
+    for (const place of ['additionalEventData', 'serviceEventDetails', 'resources'] as const) {
+      const event = rotationSucceededEvent(place, DB_ARN)
+      expect(rules.map(event)).toMatchObject([{ ref: { secretId: DB_ARN, jsonKey: 'password' } }])
+    }
+  })
+
   it('has an SNS source config that loads and maps an EventBridge event', () => {
-    const blocks = [...readFileSync('docs/aws.md', 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map(
-      (m) => m[1]!,
-    )
-    expect(blocks).toHaveLength(1)
-    // Schema and mapping only: parseConfig also builds the verifier, which needs aws-sns in the registry.
+    const block = docBlocks().find((b) => b.includes('type: aws-sns'))
+    expect(block).toBeDefined()
+    // Schema and mapping only, as the block is written (without the relay's own checks).
     const problems: ExpandProblem[] = []
     const env = { ...ENV, SNS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:1:rotations' }
-    const config = configSchema.parse(expandEnv(parse(blocks[0]!), env, problems))
+    const config = configSchema.parse(expandEnv(parse(block!), env, problems))
     expect(problems).toEqual([])
-    const detail = { name: 'prod/app/db', labelUpdated: 'AWSCURRENT', versionId: 'v-3' }
-    const out = mapThrough(config, 'aws-sns', envelope('Secret Label Updated', detail, [DB_ARN]))
+    const out = mapThrough(config, 'aws-sns', labelUpdatedEvent(DB_ARN, 'v-3'))
     expect(out.secrets).toMatchObject([{ ref: { secretId: DB_ARN, versionId: 'v-3', jsonKey: 'password' } }])
   })
 })

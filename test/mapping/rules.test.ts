@@ -90,6 +90,15 @@ describe('compileRules: matching', () => {
     expect(m.map({ version: 2, live: true, v: 'x' })).toEqual([])
   })
 
+  it('compares the first present pointer of a ?? key', () => {
+    const m = rules({ when: { '/a/id ?? /b/id ?? /list/0': 'x1' }, secrets: [secret()] })
+    expect(m.map({ a: { id: 'x1' }, v: 'x' })).toHaveLength(1)
+    expect(m.map({ b: { id: 'x1' }, list: ['other'], v: 'x' })).toHaveLength(1)
+    expect(m.map({ a: { id: null }, list: ['x1'], v: 'x' })).toHaveLength(1)
+    expect(m.map({ a: { id: 'other' }, b: { id: 'x1' }, v: 'x' })).toEqual([])
+    expect(m.map({ v: 'x' })).toEqual([])
+  })
+
   it('never matches an inherited property', () => {
     const m = rules({ when: { '/constructor/name': 'Object' }, secrets: [secret()] })
     expect(m.map(JSON.parse('{"v":"x"}'))).toEqual([])

@@ -1,7 +1,13 @@
-// Templates: holes, filters, compile errors and render errors that name pointers, never values.
+// Templates: holes, filters, `??` fallbacks, compile errors and render errors that name pointers, never values.
 import { describe, expect, it } from 'vitest'
 import { RelayError } from '../../src/errors.js'
-import { compileTemplate, isStatic, slug, TemplateSyntaxError } from '../../src/mapping/template.js'
+import {
+  compileFallback,
+  compileTemplate,
+  isStatic,
+  slug,
+  TemplateSyntaxError,
+} from '../../src/mapping/template.js'
 
 const SECRET = 'sk_live_SENTINEL_51H'
 
@@ -110,5 +116,88 @@ describe('compileTemplate', () => {
   it('does not read inherited properties', () => {
     expect(renderError('{{ /constructor }}', {}).message).toContain('/constructor is missing')
     expect(renderError('{{ /x/length }}', { x: 'abc' }).message).toContain('/x/length is missing')
+  })
+})
+
+describe('compileTemplate: ?? fallback', () => {
+  const ID =
+    '{{ /detail/additionalEventData/SecretId ?? /detail/serviceEventDetails/secretId ?? /resources/0 }}'
+  const ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:app/db-AbCdEf'
+
+  it.each([
+    ['the first pointer', { detail: { additionalEventData: { SecretId: ARN } }, resources: [] }],
+    ['the second when the first is missing', { detail: { serviceEventDetails: { secretId: ARN } } }],
+    ['the third when the others are missing', { detail: {}, resources: [ARN] }],
+    [
+      'the third when the others are null',
+      { detail: { additionalEventData: { SecretId: null }, serviceEventDetails: null }, resources: [ARN] },
+    ],
+  ])('reads %s', (_what, payload) => {
+    expect(compileTemplate(ID)(payload)).toBe(ARN)
+  })
+
+  it('takes the first present pointer even when a later one is present too', () => {
+    const t = compileTemplate('{{ /a ?? /b }}')
+    expect(t({ a: 'first', b: 'second' })).toBe('first')
+  })
+
+  it('counts falsy scalars as present', () => {
+    const t = compileTemplate('{{ /a ?? /b }}')
+    expect(t({ a: '', b: 'second' })).toBe('')
+    expect(t({ a: 0, b: 'second' })).toBe('0')
+    expect(t({ a: false, b: 'second' })).toBe('false')
+  })
+
+  it('applies filters to the value it took', () => {
+    const t = compileTemplate('x-{{/a??/b|upper}}-{{ /c }}')
+    expect(t({ b: 'db_pass', c: 'z' })).toBe('x-DB_PASS-z')
+  })
+
+  it('names every pointer tried, and the field, when none is present', () => {
+    const payload = { detail: { serviceEventDetails: { secretId: null } }, resources: [] }
+    const err = renderError(ID, payload, 'rules[0].secrets[0].value.awsSecretsManager.secretId')
+    expect(err.code).toBe('ERR_UNMAPPABLE')
+    expect(err.status).toBe(422)
+    expect(err.message).toBe(
+      'rules[0].secrets[0].value.awsSecretsManager.secretId: /detail/additionalEventData/SecretId is missing, ' +
+        '/detail/serviceEventDetails/secretId is null and /resources/0 is missing',
+    )
+  })
+
+  it('names the pointer it took, not the value, when that is not a scalar', () => {
+    const err = renderError('{{ /a ?? /b ?? /c }}', { b: { token: SECRET }, c: SECRET })
+    expect(err.message).toBe('/b is an object, not a string, number or boolean')
+    expect(err.message).not.toContain(SECRET)
+  })
+
+  it('never quotes a value in the all-missing error', () => {
+    const err = renderError('{{ /a ?? /b }}', { a: null, other: SECRET })
+    expect(err.message).toBe('/a is null and /b is missing')
+  })
+
+  it.each([
+    ['{{ /a ?? }}', /empty pointer beside "\?\?" in "\/a \?\?"/],
+    ['{{ ?? /a }}', /empty pointer beside "\?\?"/],
+    ['{{ /a ?? ?? /b }}', /empty pointer beside "\?\?"/],
+    ['{{ /a ?? b }}', /invalid JSON Pointer "b"/],
+  ])('refuses to compile %j', (text, message) => {
+    expect(() => compileTemplate(text)).toThrow(TemplateSyntaxError)
+    expect(() => compileTemplate(text)).toThrow(message)
+  })
+})
+
+describe('compileFallback', () => {
+  it('reads a lone pointer as it is', () => {
+    expect(compileFallback('/a')({ a: null })).toBeNull()
+    expect(compileFallback('')({ a: 1 })).toEqual({ a: 1 })
+  })
+
+  it('has the semantics of ??: the first present value, else the last one', () => {
+    const read = compileFallback('/a ?? /b/0 ?? /c')
+    expect(read({ a: { x: 1 }, c: 'c' })).toEqual({ x: 1 })
+    expect(read({ a: null, b: ['b'], c: 'c' })).toBe('b')
+    expect(read({ b: [], c: 'c' })).toBe('c')
+    expect(read({ c: null })).toBeNull()
+    expect(read({})).toBeUndefined()
   })
 })
