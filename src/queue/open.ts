@@ -16,6 +16,7 @@ export function sqlitePath(store: string, cwd: string): string {
   return resolve(cwd, store.slice('sqlite:'.length))
 }
 
+/** Opens the store `config.store` names, with the sealer for its values. */
 export async function openStore(config: Config, log: Logger, cwd: string): Promise<OpenedStore> {
   if (config.store.startsWith('sqlite:')) {
     const path = sqlitePath(config.store, cwd)
@@ -34,5 +35,15 @@ export async function openStore(config: Config, log: Logger, cwd: string): Promi
     }
     return { store: createSqliteStore({ path }), sealer: createSealer(key) }
   }
-  throw new Error('the PostgreSQL store is not built yet: use sqlite:<path>')
+  // Replicas share the database, so each needs the same key, and none is made up here.
+  if (config.encryptionKey === '') throw new Error('encryptionKey is required with a PostgreSQL store')
+  const sealer = createSealer(parseKey(config.encryptionKey))
+  // Loaded only when configured: a SQLite deployment never loads pg.
+  const { createPostgresStore } = await import('./postgres.js')
+  const store = await createPostgresStore({
+    url: config.store,
+    poolSize: config.postgres.poolSize,
+    log: log.child({ component: 'store' }),
+  })
+  return { store, sealer }
 }

@@ -1,0 +1,116 @@
+// The PostgreSQL queue schema: versioned migrations, applied under an advisory lock so replicas can start together.
+import type pg from 'pg'
+import { transaction } from './postgres-pool.js'
+
+/**
+ * Schema versions, applied in order; `schema_migrations` holds one row per version applied. Append new
+ * versions, never edit a shipped one: databases in the field have already run it.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE events (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    event_time BIGINT NOT NULL,
+    received_at BIGINT NOT NULL,
+    UNIQUE (source, event_id)
+  );
+  CREATE INDEX events_received ON events (received_at, id);
+  CREATE INDEX events_source_received ON events (source, received_at, id);
+
+  -- vault and name sort by bytes ("C"), so every process locks names in the same order as it sorts them
+  CREATE TABLE secrets (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event BIGINT NOT NULL REFERENCES events (id),
+    vault TEXT COLLATE "C" NOT NULL,
+    name TEXT COLLATE "C" NOT NULL,
+    description TEXT,
+    sealed BYTEA,
+    ref TEXT,
+    fingerprint TEXT,
+    event_time BIGINT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'delivered', 'dead', 'superseded', 'discarded')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT,
+    lease_owner TEXT,
+    lease_until BIGINT,
+    solo BOOLEAN NOT NULL DEFAULT FALSE,
+    last_error TEXT,
+    rwx_version BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    delivered_at BIGINT,
+    -- a value lives only while it waits: any other status without erasing it is a bug, so refuse it
+    CHECK (status = 'queued' OR sealed IS NULL)
+  );
+  CREATE INDEX secrets_due ON secrets (next_attempt_at, id) WHERE status = 'queued';
+  CREATE INDEX secrets_name ON secrets (vault, name, status);
+  CREATE INDEX secrets_event ON secrets (event, status);
+  CREATE INDEX secrets_leased ON secrets (vault, name, lease_until) WHERE lease_owner IS NOT NULL;
+  CREATE INDEX secrets_owner ON secrets (lease_owner) WHERE lease_owner IS NOT NULL;
+
+  -- One row per vault and name: the lock that serializes every writer of the name across replicas,
+  -- and the never-regress watermark (the newest value, by event time then arrival, written to RWX).
+  CREATE TABLE names (
+    vault TEXT COLLATE "C" NOT NULL,
+    name TEXT COLLATE "C" NOT NULL,
+    delivered_event_time BIGINT,
+    delivered_secret_id BIGINT,
+    rwx_version BIGINT,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (vault, name),
+    CHECK ((delivered_event_time IS NULL) = (delivered_secret_id IS NULL))
+  );
+
+  -- An erased value (sealed = NULL) stays in the old row version until vacuum removes it: vacuum these
+  -- tables after a fixed number of changed rows, not after a fraction of a table that keeps growing.
+  ALTER TABLE secrets SET (
+    autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 100,
+    autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 1000,
+    toast.autovacuum_vacuum_scale_factor = 0, toast.autovacuum_vacuum_threshold = 100
+  );
+  ALTER TABLE names SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 500);
+  `,
+]
+
+/** The advisory lock key migrations run under (any fixed number; "vrelay" in ASCII). */
+export const MIGRATION_LOCK_KEY = 0x7672_656c_6179
+
+/** How long migrating (or waiting for another replica's migration) may take. */
+const MIGRATION_TIMEOUT_MS = 5 * 60_000
+
+/** A statement allowed the migration timeout on the client side too (pg takes `query_timeout` per query). */
+function long(text: string, values?: unknown[]): pg.QueryConfig {
+  return { text, values, query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig
+}
+
+/**
+ * Brings the database to the latest schema version in one transaction, holding a transaction-level
+ * advisory lock: replicas starting together apply each version once, and the others wait, then find it
+ * done. Throws when the database is newer than this relay. Returns the versions it applied.
+ */
+export async function migrate(pool: pg.Pool): Promise<number> {
+  return transaction(pool, async (client) => {
+    // another replica may hold the lock while it migrates: wait longer than a normal statement
+    await client.query(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`)
+    await client.query(long('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]))
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`)
+    const { rows } = await client.query<{ version: number }>(
+      'SELECT COALESCE(MAX(version), 0)::int AS version FROM schema_migrations',
+    )
+    const current = rows[0]?.version ?? 0
+    if (current > MIGRATIONS.length) {
+      throw new Error(
+        `queue database schema version ${current} is newer than this relay knows (${MIGRATIONS.length})`,
+      )
+    }
+    for (const [i, sql] of MIGRATIONS.entries()) {
+      if (i < current) continue
+      await client.query(long(sql))
+      await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [i + 1])
+    }
+    return MIGRATIONS.length - current
+  })
+}

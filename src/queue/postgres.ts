@@ -1,0 +1,107 @@
+// The queue store on PostgreSQL, shared by several relay replicas: a connection pool, migrations on start,
+// leases across processes, and every failure reported as the store being unavailable.
+import type { Logger } from 'pino'
+import { createPostgresAdmin } from './postgres-admin.js'
+import { writeEvent } from './postgres-enqueue.js'
+import { createPostgresLeases } from './postgres-leases.js'
+import { createPool, describeError, ping, transaction, unavailable } from './postgres-pool.js'
+import { migrate } from './postgres-schema.js'
+import { checkNewEvent } from './sqlite-enqueue.js'
+import type { EnqueueResult, Store } from './store.js'
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:port/db` (the `store` setting); never logged. */
+  url: string
+  /** Connections this replica opens at most (`postgres.poolSize`). */
+  poolSize: number
+  log?: Logger | undefined
+  /** How long to wait for a connection before the store reports itself unavailable. Default 5000. */
+  connectTimeoutMs?: number
+  /** Longest a statement, or a wait for a lock, may take on the server. Default 10000. */
+  statementTimeoutMs?: number
+}
+
+/**
+ * Opens a pool on the database and migrates it to the latest schema (replicas starting together are
+ * safe: migrations run under an advisory lock). Throws when the database cannot be reached or is newer
+ * than this relay; afterwards, every failure is a RelayError `ERR_STORE_UNAVAILABLE` with `retryAfter`,
+ * and the pool reconnects by itself once the database is back.
+ */
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const pool = createPool({
+    url: options.url,
+    max: options.poolSize,
+    connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+    statementTimeoutMs: options.statementTimeoutMs ?? 10_000,
+    log: options.log,
+  })
+  try {
+    const applied = await migrate(pool)
+    if (applied > 0) options.log?.info({ applied }, 'PostgreSQL queue schema migrated')
+  } catch (err) {
+    await pool.end().catch(() => {})
+    const { code, message } = describeError(err)
+    throw new Error(`cannot open the PostgreSQL queue store: ${code ? `${code} ` : ''}${message}`, {
+      cause: err,
+    })
+  }
+  const leases = createPostgresLeases(pool)
+  const admin = createPostgresAdmin(pool)
+  let closed = false
+
+  /** Runs a store call, turning any failure into ERR_STORE_UNAVAILABLE. */
+  async function guarded<T>(call: () => Promise<T>): Promise<T> {
+    if (closed) throw unavailable(new Error('the queue store is closed'))
+    try {
+      return await call()
+    } catch (err) {
+      throw unavailable(err)
+    }
+  }
+
+  // Enqueues of one event id in this process run one after another, so the first caller is the one
+  // that records it (the unique index alone would let either win). Across replicas the index decides.
+  const sameEvent = new Map<string, Promise<unknown>>()
+  function oneAtATime<T>(key: string, call: () => Promise<T>): Promise<T> {
+    const before = sameEvent.get(key)
+    const run = before === undefined ? call() : before.then(call, call)
+    const tail = run.catch(() => {})
+    sameEvent.set(key, tail)
+    void tail.then(() => {
+      if (sameEvent.get(key) === tail) sameEvent.delete(key)
+    })
+    return run
+  }
+
+  return {
+    kind: 'postgres',
+
+    async enqueue(event): Promise<EnqueueResult> {
+      checkNewEvent(event)
+      return oneAtATime(`${event.source}\u0000${event.eventId}`, () =>
+        guarded(() => transaction(pool, (db) => writeEvent(db, event))),
+      )
+    },
+
+    claim: (options) => guarded(() => leases.claim(options)),
+    settle: (owner, now, outcomes) => guarded(() => leases.settle(owner, now, outcomes)),
+    release: (owner) => guarded(() => leases.release(owner)),
+    nextDueAt: () => guarded(() => leases.nextDueAt()),
+
+    counts: () => guarded(() => admin.counts()),
+    listEvents: (query) => guarded(() => admin.listEvents(query)),
+    getEvent: (source, eventId) => guarded(() => admin.getEvent(source, eventId)),
+    retryEvent: (source, eventId, now) => guarded(() => admin.retryEvent(source, eventId, now)),
+    discardEvent: (source, eventId, now) => guarded(() => admin.discardEvent(source, eventId, now)),
+
+    async ping() {
+      await guarded(() => ping(pool))
+    },
+
+    async close() {
+      if (closed) return
+      closed = true
+      await pool.end()
+    },
+  }
+}

@@ -1,0 +1,365 @@
+// The PostgreSQL store: the shared contract on a real server, plus what only several processes on one
+// database can get wrong: migrations racing, leases and dedup across stores, outages and recovery.
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
+import { buildApp } from '../../src/app.js'
+import { parseConfig } from '../../src/config/load.js'
+import { isRelayError } from '../../src/errors.js'
+import { createLogger } from '../../src/log.js'
+import { createSealer } from '../../src/queue/crypto.js'
+import { createPostgresStore, type PostgresStoreOptions } from '../../src/queue/postgres.js'
+import { MIGRATIONS } from '../../src/queue/postgres-schema.js'
+import type { Outcome, Store } from '../../src/queue/store.js'
+import { buildSources } from '../../src/receive/ingest.js'
+import {
+  adminQuery,
+  createTestDatabase,
+  startEmbeddedPostgres,
+  type TestDatabase,
+} from '../support/postgres.js'
+import { until } from '../support/relay-process.js'
+import { storeContract } from './store-contract.js'
+import { LEASE_MS, newEvent, opened, sealed, T0 } from './store-contract-helpers.js'
+
+const adminUrl = inject('pgAdminUrl')
+let contractDb: TestDatabase | undefined
+let contractPool: pg.Pool | undefined
+
+beforeAll(async () => {
+  contractDb = await createTestDatabase(adminUrl)
+  contractPool = new pg.Pool({ connectionString: contractDb.url, max: 1 })
+})
+afterAll(async () => {
+  await contractPool?.end()
+  await contractDb?.drop()
+})
+
+// One database for the contract, emptied before each test: far quicker than a database per test.
+storeContract('postgres', async () => {
+  const store = await createPostgresStore({ url: contractDb!.url, poolSize: 4 })
+  await contractPool!.query('TRUNCATE secrets, events, names RESTART IDENTITY')
+  return { store, cleanup: () => store.close() }
+})
+
+describe('postgres store', () => {
+  const stores: Store[] = []
+  const databases: TestDatabase[] = []
+  const open = async (url: string, options: Partial<PostgresStoreOptions> = {}): Promise<Store> => {
+    const store = await createPostgresStore({ url, poolSize: 4, ...options })
+    stores.push(store)
+    return store
+  }
+  const freshDb = async (): Promise<TestDatabase> => {
+    const db = await createTestDatabase(adminUrl)
+    databases.push(db)
+    return db
+  }
+  afterEach(async () => {
+    for (const store of stores.splice(0)) await store.close().catch(() => {})
+    for (const db of databases.splice(0)) await db.drop()
+  })
+
+  describe('migrations', () => {
+    it('applies each version once when several replicas start together, and again finds nothing to do', async () => {
+      const db = await freshDb()
+      const [first, ...others] = await Promise.all(Array.from({ length: 5 }, () => open(db.url)))
+      await open(db.url)
+      const { rows } = await adminQuery<{ version: number }>(
+        db.url,
+        'SELECT version FROM schema_migrations ORDER BY version',
+      )
+      expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((_, i) => i + 1))
+      await first!.enqueue(newEvent(T0, [sealed('v', 'A', 'a')]))
+      expect(
+        (await others[3]!.claim({ owner: 'w', now: T0, leaseMs: LEASE_MS, limit: 10 })).map(opened),
+      ).toEqual(['a'])
+    })
+
+    it('refuses a database written by a newer version of the relay', async () => {
+      const db = await freshDb()
+      await (await open(db.url)).close()
+      await adminQuery(db.url, 'INSERT INTO schema_migrations (version) VALUES ($1)', [MIGRATIONS.length + 1])
+      await expect(createPostgresStore({ url: db.url, poolSize: 1 })).rejects.toThrow(
+        /newer than this relay knows/,
+      )
+    })
+
+    it('fails to open, without the password, when the database cannot be reached', async () => {
+      const url = 'postgres://relay:hunter2-password@127.0.0.1:1/relay'
+      const failed = await createPostgresStore({ url, poolSize: 1, connectTimeoutMs: 1000 }).catch(
+        (e: Error) => e,
+      )
+      expect(failed).toBeInstanceOf(Error)
+      expect((failed as Error).message).toMatch(/cannot open the PostgreSQL queue store/)
+      expect((failed as Error).message).not.toContain('hunter2')
+    })
+  })
+
+  describe('several stores on one database', () => {
+    it('records an event sent to three replicas at once exactly once', async () => {
+      const db = await freshDb()
+      const three = await Promise.all([open(db.url), open(db.url), open(db.url)])
+      const events = Array.from({ length: 20 }, (_, i) =>
+        newEvent(T0 + i, [sealed('v', `N${i % 5}`, `x${i}`)]),
+      )
+      const results = await Promise.all(events.flatMap((e) => three.map((s) => s.enqueue({ ...e }))))
+      const accepted = results.filter((r) => !r.duplicate)
+      expect(accepted).toHaveLength(20)
+      expect(results.filter((r) => r.duplicate)).toHaveLength(40)
+      expect(await three[0]!.counts()).toMatchObject({ queued: 5, superseded: 15 })
+      expect((await three[1]!.listEvents({ limit: 100 })).length).toBe(20)
+    })
+
+    it('queues events naming the same names in any order from several stores without a deadlock', async () => {
+      const db = await freshDb()
+      const three = await Promise.all([open(db.url), open(db.url), open(db.url)])
+      const names = ['A', 'B', 'C', 'D', 'E', 'F']
+      // each event names four of the six, in its own order
+      const events = Array.from({ length: 90 }, (_, i) => {
+        const picked = names.map((n, k) => ({ n, key: (i * 31 + k * 17) % 11 })).sort((a, b) => a.key - b.key)
+        return newEvent(
+          T0 + i,
+          picked.slice(0, 4).map(({ n }) => sealed('v', n, `${n}@${i}`)),
+        )
+      })
+      await Promise.all(events.map((e, i) => three[i % 3]!.enqueue(e)))
+      const newest = new Map<string, string>()
+      events.forEach((e, i) => {
+        for (const s of e.secrets) newest.set(s.name, `${s.name}@${i}`)
+      })
+      const claimed = await three[1]!.claim({ owner: 'w', now: T0, leaseMs: LEASE_MS, limit: 10 })
+      expect(new Map(claimed.map((c) => [c.name, opened(c)]))).toEqual(newest)
+      // every backend reports its deadlocks when it exits
+      for (const store of three) await store.close()
+      await until(async () => {
+        const { rows } = await adminQuery<{ n: number }>(
+          adminUrl,
+          'SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+          [db.name],
+        )
+        return rows[0]?.n === 0
+      }, 'the stores to disconnect')
+      const { rows } = await adminQuery<{ n: number }>(
+        adminUrl,
+        'SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = $1',
+        [db.name],
+      )
+      expect(rows[0]?.n).toBe(0)
+    })
+
+    it('never leases one name to two stores at once, and writes each name’s newest value last', async () => {
+      const db = await freshDb()
+      const three = await Promise.all([open(db.url), open(db.url), open(db.url)])
+      const names = Array.from({ length: 60 }, (_, i) => `NAME_${i}`)
+      // three values per name, sent through different stores in scrambled order
+      const values = names.flatMap((name, n) => [0, 1, 2].map((v) => ({ name, time: T0 + v * 1000 + n, v })))
+      values.sort((a, b) => ((a.time * 7919) % 97) - ((b.time * 7919) % 97))
+      await Promise.all(
+        values.map((x, i) =>
+          three[i % 3]!.enqueue(newEvent(x.time, [sealed('v', x.name, `${x.name}@${x.v}`)])),
+        ),
+      )
+      let seed = 42
+      const random = () => {
+        seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+        return seed / 2_147_483_648
+      }
+      /** Live leases as the test knows them: name -> lease end. */
+      const held = new Map<string, number>()
+      const newestValue = new Map(names.map((name) => [name, `${name}@2`]))
+      const lastDelivered = new Map<string, string>()
+      let now = T0 + 10_000
+      let claims = 0
+      let contended = 0
+      let extra = 0
+      for (let round = 0; round < 300; round++) {
+        now += round % 25 === 24 ? LEASE_MS : 1 // now and then every unsettled lease runs out
+        for (const [name, until] of held) if (until <= now) held.delete(name)
+        const late = random() < 0.5 ? names[Math.floor(random() * names.length)]! : undefined
+        const [claimed] = await Promise.all([
+          Promise.all(three.map((s, i) => s.claim({ owner: `s${i}`, now, leaseMs: LEASE_MS, limit: 3 }))),
+          // a newer value arriving while the others claim
+          ...(late
+            ? [
+                three[round % 3]!.enqueue(
+                  newEvent(T0 + 5000 + round, [sealed('v', late, `${late}@r${round}`)]),
+                ),
+              ]
+            : []),
+        ])
+        if (late) {
+          newestValue.set(late, `${late}@r${round}`)
+          extra++
+        }
+        if (claimed.filter((c) => c.length > 0).length > 1) contended++
+        const seen = new Set<string>()
+        for (const batch of claimed) {
+          for (const c of batch) {
+            expect(held.has(c.name), `${c.name} leased while another lease lives`).toBe(false)
+            expect(seen.has(c.name), `${c.name} leased twice in one round`).toBe(false)
+            seen.add(c.name)
+            held.set(c.name, now + LEASE_MS)
+            claims++
+          }
+        }
+        const live = await adminQuery(
+          db.url,
+          `SELECT vault, name FROM secrets WHERE lease_owner IS NOT NULL AND lease_until > $1
+           GROUP BY vault, name HAVING COUNT(*) > 1`,
+          [now],
+        )
+        expect(live.rows).toEqual([])
+        // settle most of what was claimed: delivered, retried now, or left to run out (a replica died)
+        for (const [i, batch] of claimed.entries()) {
+          const outcomes = batch.flatMap((c): Outcome[] => {
+            const r = random()
+            if (r < 0.35) return [{ id: c.id, kind: 'delivered', version: 1 }]
+            if (r < 0.9) return [{ id: c.id, kind: 'retry', at: now, error: 'try again', countAttempt: true }]
+            return []
+          })
+          await three[i]!.settle(`s${i}`, now, outcomes)
+          for (const o of outcomes) {
+            const c = batch.find((x) => x.id === o.id)!
+            held.delete(c.name)
+            if (o.kind === 'delivered') lastDelivered.set(c.name, opened(c))
+          }
+        }
+        if ((await three[0]!.counts()).queued === 0 && round > 50) break
+      }
+      expect((await three[0]!.counts()).queued).toBe(0)
+      expect(claims).toBeGreaterThan(names.length)
+      expect(contended).toBeGreaterThan(10)
+      expect(extra).toBeGreaterThan(10)
+      // the watermark and the last value delivered for each name are the newest ever queued for it
+      const newest = await adminQuery<{ name: string; id: string }>(
+        db.url,
+        `SELECT DISTINCT ON (name) name, id FROM secrets ORDER BY name, event_time DESC, id DESC`,
+      )
+      const watermarks = await adminQuery<{ name: string; delivered_secret_id: string }>(
+        db.url,
+        'SELECT name, delivered_secret_id FROM names',
+      )
+      const marks = new Map(watermarks.rows.map((r) => [r.name, Number(r.delivered_secret_id)]))
+      for (const row of newest.rows) expect(marks.get(row.name), row.name).toBe(Number(row.id))
+      for (const name of names) expect(lastDelivered.get(name), name).toBe(newestValue.get(name))
+    }, 60_000)
+  })
+
+  describe('outages', () => {
+    const yaml = `
+rateLimit: { max: 0 }
+sources:
+  - id: ops
+    verify: { type: api-key, header: x-key, keys: ["k"] }
+    rules:
+      - secrets: [{ vault: ops, name: "{{ /name }}", value: /value }]
+`
+    const sealer = createSealer(randomBytes(32))
+    async function appOn(store: Store) {
+      const config = parseConfig(yaml, { RWX_ACCESS_TOKEN: 't' })
+      const app = await buildApp(config, {
+        store,
+        sealer,
+        sources: buildSources(config.sources, {}),
+        logger: createLogger('silent'),
+      })
+      await app.ready()
+      return app
+    }
+    const hook = (name: string) => ({
+      method: 'POST' as const,
+      url: '/hooks/ops',
+      headers: { 'x-key': 'k', 'content-type': 'application/json' },
+      payload: JSON.stringify({ name, value: `v-${name}` }),
+    })
+
+    /** Runs the outage checks around `down`/`up`, with a store (and app) that is never reopened. */
+    async function survives(url: string, down: () => Promise<void>, up: () => Promise<void>): Promise<void> {
+      const store = await open(url, { connectTimeoutMs: 1000, statementTimeoutMs: 2000 })
+      const app = await appOn(store)
+      try {
+        const before = newEvent(T0, [sealed('v', 'BEFORE', 'kept')])
+        await store.enqueue(before)
+        expect((await app.inject(hook('FIRST'))).statusCode).toBe(202)
+        await down()
+        const refused = await store
+          .enqueue(newEvent(T0, [sealed('v', 'DURING', 'x')]))
+          .catch((e: unknown) => e)
+        expect(isRelayError(refused, 'ERR_STORE_UNAVAILABLE')).toBe(true)
+        expect((refused as { retryAfter?: number }).retryAfter).toBeGreaterThanOrEqual(1)
+        await expect(store.ping()).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', retryAfter: 5 })
+        await expect(store.claim({ owner: 'w', now: T0, leaseMs: 1, limit: 1 })).rejects.toMatchObject({
+          code: 'ERR_STORE_UNAVAILABLE',
+        })
+        const during = await app.inject(hook('DURING'))
+        expect(during.statusCode).toBe(503)
+        expect(during.headers['retry-after']).toBeDefined()
+        expect(during.json()).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' })
+        const ready = await app.inject({ method: 'GET', url: '/readyz' })
+        expect(ready.statusCode).toBe(503)
+        expect(ready.headers['retry-after']).toBeDefined()
+        await up()
+        // the same store and app recover on their own once the database answers again
+        await until(
+          () =>
+            store.ping().then(
+              () => true,
+              () => false,
+            ),
+          'the store to reach the database',
+          20_000,
+        )
+        expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200)
+        expect((await app.inject(hook('DURING'))).statusCode).toBe(202)
+        expect(await store.enqueue(before)).toMatchObject({ duplicate: true })
+        const claimed = await store.claim({
+          owner: 'w',
+          now: Date.now() + 1000,
+          leaseMs: LEASE_MS,
+          limit: 10,
+        })
+        expect(claimed.map((c) => c.name).sort()).toEqual(['BEFORE', 'DURING', 'FIRST'])
+      } finally {
+        await app.close()
+      }
+    }
+
+    it('answers 503 while connections are cut and refused, then recovers without a restart', async () => {
+      const db = await freshDb()
+      await survives(
+        db.url,
+        async () => {
+          await adminQuery(adminUrl, `ALTER DATABASE ${db.name} ALLOW_CONNECTIONS false`)
+          await adminQuery(
+            adminUrl,
+            'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+            [db.name],
+          )
+        },
+        async () => {
+          await adminQuery(adminUrl, `ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`)
+        },
+      )
+    })
+
+    it.skipIf(!inject('pgEmbedded'))(
+      'answers 503 while the server is stopped, then recovers when it is started again',
+      async () => {
+        const server = await startEmbeddedPostgres()
+        try {
+          const db = await createTestDatabase(server.url)
+          await survives(
+            db.url,
+            () => server.stop(),
+            () => server.start(),
+          )
+        } finally {
+          for (const store of stores.splice(0)) await store.close().catch(() => {})
+          await server.destroy()
+        }
+      },
+      60_000,
+    )
+  })
+})
