@@ -1,6 +1,8 @@
 // The admin side of the PostgreSQL queue: counts, listing and showing events (never a value), retrying,
 // discarding.
+
 import type pg from 'pg'
+import { type EventRow, type StatusCount, toEventRecords } from './event-rows.js'
 import { lockNames, type NameKey, place, supersedeOthers } from './postgres-names.js'
 import { type Queryable, transaction } from './postgres-pool.js'
 import { type RecordRow, toRecord } from './sqlite-rows.js'
@@ -10,14 +12,6 @@ import { type EventRecord, type ListQuery, SECRET_STATUSES, type SecretStatus } 
 const RECORD_COLUMNS =
   's.id, s.vault, s.name, s.description, s.ref, s.fingerprint, s.event_time, s.status, s.attempts, ' +
   's.next_attempt_at, s.last_error, s.rwx_version, s.created_at, s.updated_at, s.delivered_at'
-
-interface EventRow {
-  id: number
-  source: string
-  event_id: string
-  event_time: number
-  received_at: number
-}
 
 /** The admin half of a Store, in PostgreSQL. */
 export interface PostgresAdmin {
@@ -46,26 +40,13 @@ async function lockEventNames(db: Queryable, event: number): Promise<void> {
 
 export function createPostgresAdmin(pool: pg.Pool): PostgresAdmin {
   async function toEvents(rows: EventRow[]): Promise<EventRecord[]> {
-    const counts = new Map<number, Partial<Record<SecretStatus, number>>>()
-    if (rows.length > 0) {
-      const found = await pool.query<{ event: number; status: SecretStatus; n: number }>(
-        `SELECT event, status, COUNT(*) AS n FROM secrets WHERE event = ANY($1::bigint[])
-         GROUP BY event, status`,
-        [rows.map((r) => r.id)],
-      )
-      for (const c of found.rows) {
-        const forEvent = counts.get(c.event) ?? {}
-        forEvent[c.status] = c.n
-        counts.set(c.event, forEvent)
-      }
-    }
-    return rows.map((r) => ({
-      source: r.source,
-      eventId: r.event_id,
-      eventTime: r.event_time,
-      receivedAt: r.received_at,
-      counts: counts.get(r.id) ?? {},
-    }))
+    if (rows.length === 0) return []
+    const found = await pool.query<StatusCount>(
+      `SELECT event, status, COUNT(*) AS n FROM secrets WHERE event = ANY($1::bigint[])
+       GROUP BY event, status`,
+      [rows.map((r) => r.id)],
+    )
+    return toEventRecords(rows, found.rows)
   }
 
   return {

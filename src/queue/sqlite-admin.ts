@@ -1,16 +1,9 @@
 // The admin side of the SQLite queue: listing and showing events (never a value), retrying, discarding.
 import type Database from 'better-sqlite3'
+import { type EventRow, type StatusCount, toEventRecords } from './event-rows.js'
 import type { NeverRegress } from './sqlite-enqueue.js'
 import { RECORD_COLUMNS, type RecordRow, toRecord } from './sqlite-rows.js'
 import type { EventRecord, ListQuery, SecretStatus } from './store.js'
-
-interface EventRow {
-  id: number
-  source: string
-  event_id: string
-  event_time: number
-  received_at: number
-}
 
 /** The admin half of a Store, in SQLite. */
 export interface SqliteAdmin {
@@ -29,7 +22,7 @@ export function createSqliteAdmin(
   const findEvent = db.prepare<[string, string], EventRow>(
     'SELECT id, source, event_id, event_time, received_at FROM events WHERE source = ? AND event_id = ?',
   )
-  const countsOf = db.prepare<[string], { event: number; status: SecretStatus; n: number }>(
+  const countsOf = db.prepare<[string], StatusCount>(
     `SELECT event, status, COUNT(*) AS n FROM secrets WHERE event IN (SELECT value FROM json_each(?))
        GROUP BY event, status`,
   )
@@ -56,19 +49,7 @@ export function createSqliteAdmin(
   )
 
   function toEvents(rows: EventRow[]): EventRecord[] {
-    const counts = new Map<number, Partial<Record<SecretStatus, number>>>()
-    for (const c of countsOf.all(JSON.stringify(rows.map((r) => r.id)))) {
-      const forEvent = counts.get(c.event) ?? {}
-      forEvent[c.status] = c.n
-      counts.set(c.event, forEvent)
-    }
-    return rows.map((r) => ({
-      source: r.source,
-      eventId: r.event_id,
-      eventTime: r.event_time,
-      receivedAt: r.received_at,
-      counts: counts.get(r.id) ?? {},
-    }))
+    return toEventRecords(rows, countsOf.all(JSON.stringify(rows.map((r) => r.id))))
   }
 
   return {
