@@ -174,12 +174,25 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   }
 
   async function settle(items: Claimed[], outcomes: Outcome[]): Promise<void> {
-    try {
-      await store.settle(owner, clock(), outcomes)
-    } catch (err) {
-      // The leases run out and the secrets are delivered again: at least once, never lost.
-      log.error({ err: errorFields(err), secrets: outcomes.length }, 'could not record delivery outcomes')
-      return
+    // A store outage (PostgreSQL restarting) must not turn sent secrets into duplicates: keep trying
+    // while the leases are surely ours; past that, the leases run out and the secrets are sent again
+    // (at least once, never lost).
+    const deadline = clock() + (config.leaseSeconds * 1000) / 2
+    for (let wait = 200; ; wait = Math.min(wait * 2, 2_000)) {
+      try {
+        await store.settle(owner, clock(), outcomes)
+        break
+      } catch (err) {
+        const last = clock() + wait > deadline
+        log.error(
+          { err: errorFields(err), secrets: outcomes.length },
+          last
+            ? 'could not record delivery outcomes; they are sent again'
+            : 'could not record delivery outcomes; retrying',
+        )
+        if (last) return
+        await new Promise((r) => setTimeout(r, wait))
+      }
     }
     const byId = new Map(items.map((c) => [c.id, c]))
     for (const o of outcomes) {

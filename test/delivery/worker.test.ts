@@ -140,6 +140,25 @@ describe('delivery worker', () => {
     expect(h.fake.secrets('payments').get('A')?.secret).toBe('after-credentials-fix')
   })
 
+  it('retries recording outcomes through a short store outage instead of sending again', async () => {
+    h = await createHarness({ start: false })
+    const settle = h.store.settle.bind(h.store)
+    let failures = 0
+    h.store.settle = async (...args) => {
+      if (failures < 2) {
+        failures++
+        throw new Error('store unavailable')
+      }
+      return settle(...args)
+    }
+    const id = await h.enqueue([{ name: 'A', value: 'once' }])
+    h.worker.start()
+    await h.until(() => allIn(h, id, 'delivered'))
+    expect(failures).toBe(2)
+    expect(h.fake.writes.filter((w) => w.name === 'A')).toHaveLength(1)
+    expect(h.logs.join('\n')).toContain('could not record delivery outcomes; retrying')
+  })
+
   it('makes references dead when there is no resolver', async () => {
     h = await createHarness()
     const id = await h.enqueue([{ name: 'A', ref: { secretId: 'db' } }])
