@@ -14,18 +14,30 @@ export interface SqliteLeases {
 }
 
 export function createSqliteLeases(db: Database.Database): SqliteLeases {
-  const claimable = db.prepare<{ now: number; limit: number }, ClaimRow>(
-    `SELECT s.id, e.source, e.event_id, s.vault, s.name, s.description, s.sealed, s.ref, s.attempts,
-       s.event_time, s.created_at, s.solo
-     FROM secrets s JOIN events e ON e.id = s.event
-     WHERE s.status = 'queued' AND s.next_attempt_at <= @now
+  // Due, not under a live lease, no other value of its name in flight, and the newest queued of its name.
+  const claimableWhere = `s.status = 'queued' AND s.next_attempt_at <= @now
        AND (s.lease_until IS NULL OR s.lease_until <= @now)
        AND NOT EXISTS (SELECT 1 FROM secrets o WHERE o.vault = s.vault AND o.name = s.name AND o.id <> s.id
          AND o.lease_owner IS NOT NULL AND o.lease_until > @now)
        AND NOT EXISTS (SELECT 1 FROM secrets n WHERE n.vault = s.vault AND n.name = s.name
-         AND n.status = 'queued' AND (n.event_time > s.event_time OR (n.event_time = s.event_time AND n.id > s.id)))
-     ORDER BY s.next_attempt_at, s.id LIMIT @limit`,
+         AND n.status = 'queued' AND (n.event_time > s.event_time OR (n.event_time = s.event_time AND n.id > s.id)))`
+  const claimColumns = `s.id, e.source, e.event_id, s.vault, s.name, s.description, s.sealed, s.ref, s.attempts,
+       s.event_time, s.created_at, s.solo`
+  const claimable = db.prepare<{ now: number; limit: number }, ClaimRow>(
+    `SELECT ${claimColumns} FROM secrets s JOIN events e ON e.id = s.event
+     WHERE ${claimableWhere} ORDER BY s.next_attempt_at, s.id LIMIT @limit`,
   )
+  const claimableInVault = db.prepare<{ now: number; limit: number; vault: string }, ClaimRow>(
+    `SELECT ${claimColumns} FROM secrets s INDEXED BY secrets_vault_due JOIN events e ON e.id = s.event
+     WHERE s.vault = @vault AND ${claimableWhere} ORDER BY s.next_attempt_at, s.id LIMIT @limit`,
+  )
+  // The vaults of the oldest due secrets, in the order their oldest one has waited.
+  const dueVaults = db
+    .prepare<{ now: number; limit: number }, string>(
+      `SELECT vault FROM secrets INDEXED BY secrets_due WHERE status = 'queued' AND next_attempt_at <= @now
+       ORDER BY next_attempt_at, id LIMIT @limit`,
+    )
+    .pluck()
   const lease = db.prepare<[string, number, number]>(
     'UPDATE secrets SET lease_owner = ?, lease_until = ? WHERE id = ?',
   )
@@ -40,6 +52,7 @@ export function createSqliteLeases(db: Database.Database): SqliteLeases {
     'UPDATE secrets SET lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?',
   )
   // Delivered while superseded (the in-flight case) stays superseded, but RWX did get it: record that.
+  // Gives the lease back in the same write (one row update instead of two: most outcomes are this one).
   const delivered = db.prepare<{
     id: number
     now: number
@@ -48,7 +61,7 @@ export function createSqliteLeases(db: Database.Database): SqliteLeases {
   }>(
     `UPDATE secrets SET status = CASE status WHEN 'queued' THEN 'delivered' ELSE status END, sealed = NULL,
        next_attempt_at = NULL, attempts = attempts + 1, delivered_at = @now, rwx_version = @version,
-       fingerprint = COALESCE(@fingerprint, fingerprint), updated_at = @now
+       fingerprint = COALESCE(@fingerprint, fingerprint), updated_at = @now, lease_owner = NULL, lease_until = NULL
      WHERE id = @id`,
   )
   const watermark = db.prepare<{
@@ -98,9 +111,29 @@ export function createSqliteLeases(db: Database.Database): SqliteLeases {
     )
     .pluck()
 
+  // A request carries one vault. When more is due than one claim takes, the claim takes whole vaults, the
+  // longest-waiting first: a backlog spread over many vaults then goes out in full requests instead of a
+  // few secrets of every vault each. When everything due fits, it is taken in due order.
   const claimTx = db.transaction((owner: string, now: number, leaseMs: number, limit: number) => {
-    const rows = claimable.all({ now, limit })
-    for (const row of rows) lease.run(owner, now + leaseMs, row.id)
+    const rows: ClaimRow[] = []
+    const taken = new Set<number>()
+    const take = (found: ClaimRow[]) => {
+      for (const row of found) {
+        if (rows.length >= limit || taken.has(row.id)) continue
+        lease.run(owner, now + leaseMs, row.id)
+        taken.add(row.id)
+        rows.push(row)
+      }
+    }
+    const due = dueVaults.all({ now, limit })
+    if (due.length === limit) {
+      for (const vault of new Set(due)) {
+        if (rows.length >= limit) break
+        take(claimableInVault.all({ now, vault, limit: limit - rows.length }))
+      }
+    }
+    // Everything due (it fits), or what the vaults above could not fill (taken rows are leased: skipped).
+    if (rows.length < limit) take(claimable.all({ now, limit: limit - rows.length }))
     return rows.map(toClaimed)
   })
 
@@ -109,7 +142,7 @@ export function createSqliteLeases(db: Database.Database): SqliteLeases {
     for (const o of outcomes) {
       const row = leased.get(o.id, owner)
       if (row === undefined) continue
-      unlease.run(now, o.id)
+      if (o.kind !== 'delivered') unlease.run(now, o.id)
       if (o.kind === 'retry') {
         const solo = o.solo === undefined ? null : o.solo ? 1 : 0
         retry.run({ id: o.id, now, at: o.at, error: o.error, count: o.countAttempt ? 1 : 0, solo })

@@ -60,6 +60,10 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (vault, name)
   ) WITHOUT ROWID;
   `,
+  `
+  -- claims take whole vaults (a request carries one vault): a vault's due secrets without scanning others
+  CREATE INDEX secrets_vault_due ON secrets (vault, next_attempt_at, id) WHERE status = 'queued';
+  `,
 ]
 
 /** Brings `db` to the latest schema version, each step in its own transaction. */
