@@ -6,7 +6,6 @@ import { buildApp } from './app.js'
 import { type Env, loadConfig, resolveConfigPath } from './config/load.js'
 import type { Config } from './config/schema.js'
 import { createTokenSource } from './config/token.js'
-import { createAwsResolver } from './delivery/aws-secrets.js'
 import { createRwxClient } from './delivery/rwx-client.js'
 import { createDeliveryWorker } from './delivery/worker.js'
 import { createLogger } from './log.js'
@@ -48,7 +47,13 @@ export async function startRelay(env: Env, cwd: string): Promise<RunningRelay> {
   }
   const { store, sealer } = await openStore(config, log, cwd)
   const metrics = createMetrics(store)
-  const resolver = createAwsResolver({ log })
+  // The AWS SDK costs ~16 MiB: load it only when a rule fetches values from Secrets Manager.
+  const usesAws = config.sources.some((s) =>
+    s.rules.some((r) => r.secrets.some((x) => typeof x.value !== 'string')),
+  )
+  const resolver = usesAws
+    ? (await import('./delivery/aws-secrets.js')).createAwsResolver({ log })
+    : undefined
   const client = createRwxClient({
     url: config.rwx.url,
     token,
@@ -90,7 +95,7 @@ export async function startRelay(env: Env, cwd: string): Promise<RunningRelay> {
       await worker.stop()
       await store.close()
       await client.close()
-      resolver.close()
+      resolver?.close()
       for (const s of sources.values()) s.verifier.close?.()
       log.info('stopped')
     })()

@@ -86,7 +86,13 @@ export async function deliverBatch(ctx: BatchContext, vault: string, items: Clai
   const status =
     result.kind === 'ok' ? '200' : 'status' in result && result.status ? String(result.status) : 'error'
   ctx.events?.onRequest?.(status, secrets.length, ms)
-  ctx.log.debug({ vault, secrets: secrets.length, status, ms: Math.round(ms) }, 'RWX request')
+  // One line per failed request (not per secret): an RWX outage must not flood the log.
+  if (result.kind === 'ok')
+    ctx.log.debug({ vault, secrets: secrets.length, status, ms: Math.round(ms) }, 'RWX request')
+  else {
+    const fields = { vault, secrets: secrets.length, status, ms: Math.round(ms), reason: result.reason }
+    ctx.log.warn(fields, 'RWX request failed')
+  }
   ctx.onAnswer(result)
 
   const now = ctx.clock()

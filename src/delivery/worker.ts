@@ -215,7 +215,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       log.info({ ...fields, outcome: o.kind, version: o.version }, 'secret delivered to RWX')
     } else if (o.kind === 'retry') {
       const at = new Date(o.at).toISOString()
-      log.warn(
+      // The failed request was logged once at warn; per secret this is detail.
+      log.debug(
         { ...fields, outcome: o.kind, at, counted: o.countAttempt, error: o.error },
         'secret will be retried',
       )
