@@ -1,4 +1,5 @@
-// The delivery run (its own process): queue N secrets in SQLite, then time the real worker draining them to RWX.
+// The delivery run (its own process): queue N secrets in SQLite or PostgreSQL, then time the real worker
+// draining them to RWX.
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { configSchema } from '../dist/config/schema.js'
@@ -10,7 +11,22 @@ import { createSqliteStore } from '../dist/queue/sqlite.js'
 import { USER_AGENT } from '../dist/version.js'
 import { memoryOf, VAULTS, withTimeout } from './lib.mjs'
 
-const { dir, rwxUrl, token, secrets: total, chunk, timeoutMs } = JSON.parse(process.argv[2])
+const {
+  store: storeOption,
+  dir,
+  rwxUrl,
+  token,
+  secrets: total,
+  chunk,
+  timeoutMs,
+} = JSON.parse(process.argv[2])
+
+/** `sqlite`: a file in `dir`; else the PostgreSQL URL, with the relay's default pool, as `serve` opens it. */
+async function openStore(poolSize) {
+  if (storeOption === 'sqlite') return createSqliteStore({ path: join(dir, 'delivery.db') })
+  const { createPostgresStore } = await import('../dist/queue/postgres.js')
+  return createPostgresStore({ url: storeOption, poolSize })
+}
 
 function reply(msg) {
   process.send(msg, () => process.exit(0))
@@ -18,11 +34,13 @@ function reply(msg) {
 
 async function main() {
   // The relay's own defaults (batchSize 100, batchWindowMs 25, concurrency 4...), as `serve` would use them.
-  const config = configSchema.parse({}).delivery
-  const store = createSqliteStore({ path: join(dir, 'delivery.db') })
+  const defaults = configSchema.parse({})
+  const config = defaults.delivery
+  const store = await openStore(defaults.postgres.poolSize)
   const sealer = createSealer(randomBytes(32))
 
-  // One secret per event, vaults interleaved the way webhooks arrive; `chunk` enqueues share a commit.
+  // One secret per event, vaults interleaved the way webhooks arrive; `chunk` enqueues at a time (SQLite
+  // group-commits them, PostgreSQL runs them on its pool, a transaction each).
   const enqueueStarted = performance.now()
   const now = Date.now()
   for (let from = 0; from < total; from += chunk) {
@@ -90,6 +108,8 @@ async function main() {
     },
   })
 
+  process.send({ type: 'delivering' })
+  const cpuBefore = process.cpuUsage()
   const started = performance.now()
   worker.start()
   try {
@@ -98,13 +118,16 @@ async function main() {
     await worker.stop()
   }
   const ms = performance.now() - started
+  const cpu = process.cpuUsage(cpuBefore)
   const counts = await store.counts()
   const memory = memoryOf(process.pid)
   await client.close()
   await store.close()
   reply({
     type: 'result',
+    store: store.kind,
     config: {
+      ...(store.kind === 'postgres' ? { poolSize: defaults.postgres.poolSize } : {}),
       batchSize: config.batchSize,
       batchWindowMs: config.batchWindowMs,
       concurrency: config.concurrency,
@@ -117,6 +140,7 @@ async function main() {
     otherOutcomes: other,
     counts,
     secretsPerSec: (delivered / ms) * 1000,
+    cpuCores: (cpu.user + cpu.system) / 1000 / ms,
     requests,
     requestsPer1000: (requests / delivered) * 1000,
     batchSizes: { min: Math.min(...sizes), max: Math.max(...sizes), mean: delivered / requests },

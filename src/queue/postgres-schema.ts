@@ -72,6 +72,15 @@ export const MIGRATIONS: readonly string[] = [
   );
   ALTER TABLE names SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 500);
   `,
+  `
+  -- claims take whole vaults (a request carries one vault): a vault's due secrets in due order, without
+  -- reading other vaults' or sorting the vault's backlog. Every queued secret has a next_attempt_at; the
+  -- predicate says so that only queries bounding it (the claim) can use this index: a look-up by vault,
+  -- name and status without statistics (a new database) would otherwise walk the vault's whole backlog
+  -- here instead of using secrets_name.
+  CREATE INDEX secrets_vault_due ON secrets (vault, next_attempt_at, id)
+    WHERE status = 'queued' AND next_attempt_at IS NOT NULL;
+  `,
 ]
 
 /** The advisory lock key migrations run under (any fixed number; "vrelay" in ASCII). */
