@@ -1,10 +1,10 @@
 // The receive service: verify → map → seal → durably queue one webhook, and say what happened.
-import { createHash } from 'node:crypto'
 import type { SourceConfig } from '../config/schema.js'
-import { RelayError } from '../errors.js'
+import { isRelayError, RelayError } from '../errors.js'
 import { type CompiledRules, compileRules } from '../mapping/rules.js'
 import { type Sealer, valueAad } from '../queue/crypto.js'
 import type { NewSecret, Store } from '../queue/store.js'
+import { sha256Hex } from '../verify/compare.js'
 import { createVerifier, type VerifierDeps } from '../verify/registry.js'
 import type { Headers, Verifier } from '../verify/types.js'
 
@@ -48,8 +48,9 @@ export interface Ingest {
   receive(sourceId: string, headers: Headers, body: Buffer): Promise<IngestAnswer>
 }
 
-function sha256(body: Buffer): string {
-  return createHash('sha256').update(body).digest('hex')
+/** The 413 for a body over a source's limit: thrown before reading (declared length) and after. */
+export function bodyTooLarge(limit: number): RelayError {
+  return new RelayError('ERR_BODY_TOO_LARGE', `body is over this source's limit of ${limit} bytes`)
 }
 
 export function createIngest(deps: IngestDeps): Ingest {
@@ -60,14 +61,11 @@ export function createIngest(deps: IngestDeps): Ingest {
       const source = sources.get(sourceId)
       if (source === undefined) throw new RelayError('ERR_SOURCE_NOT_FOUND', 'no such source')
       if (body.length > source.config.bodyLimit) {
-        throw new RelayError(
-          'ERR_BODY_TOO_LARGE',
-          `body is over this source's limit of ${source.config.bodyLimit} bytes`,
-        )
+        throw bodyTooLarge(source.config.bodyLimit)
       }
       const now = clock()
       const verified = await source.verifier.verify({ headers, body, now })
-      const eventId = source.rules.eventId?.(verified.payload) ?? verified.eventId ?? sha256(body)
+      const eventId = source.rules.eventId?.(verified.payload) ?? verified.eventId ?? sha256Hex(body)
       if (verified.handled !== undefined)
         return { status: 200, body: { event: eventId, handled: verified.handled } }
       const eventTime = source.rules.eventTime?.(verified.payload) ?? verified.eventTime ?? now
@@ -97,6 +95,8 @@ export function createIngest(deps: IngestDeps): Ingest {
       try {
         result = await store.enqueue({ source: sourceId, eventId, eventTime, receivedAt: now, secrets })
       } catch (err) {
+        // The stores already say ERR_STORE_UNAVAILABLE with their own Retry-After; anything else is wrapped.
+        if (isRelayError(err)) throw err
         throw new RelayError('ERR_STORE_UNAVAILABLE', 'the queue cannot take the event now', {
           retryAfter: 5,
           cause: err,

@@ -1,8 +1,8 @@
 // /admin: list, show, retry and discard events (Bearer RELAY_ADMIN_TOKEN). Never returns a value.
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { RelayError } from '../errors.js'
 import { SECRET_STATUSES, type SecretStatus, type Store } from '../queue/store.js'
+import { secretEqual } from '../verify/compare.js'
 
 export interface AdminRouteOptions {
   token: string
@@ -17,13 +17,11 @@ interface EventParams {
   eventId: string
 }
 
-const digest = (s: string) => createHash('sha256').update(s).digest()
-
 export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions): Promise<void> {
-  const expected = digest(`Bearer ${opts.token}`)
+  const expected = `Bearer ${opts.token}`
   app.addHook('onRequest', async (request) => {
     const given = request.headers.authorization ?? ''
-    if (!timingSafeEqual(digest(given), expected)) {
+    if (!secretEqual(given, expected)) {
       throw new RelayError(
         'ERR_ADMIN_UNAUTHORIZED',
         'admin API needs Authorization: Bearer <RELAY_ADMIN_TOKEN>',

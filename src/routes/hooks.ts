@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config/schema.js'
 import { isRelayError, RelayError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
-import type { Ingest } from '../receive/ingest.js'
+import { bodyTooLarge, type Ingest } from '../receive/ingest.js'
 
 interface HookParams {
   source: string
@@ -45,10 +45,7 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
         if (source === undefined) throw new RelayError('ERR_SOURCE_NOT_FOUND', 'no such source')
         const declared = Number(request.headers['content-length'])
         if (declared > source.config.bodyLimit) {
-          throw new RelayError(
-            'ERR_BODY_TOO_LARGE',
-            `body is over this source's limit of ${source.config.bodyLimit} bytes`,
-          )
+          throw bodyTooLarge(source.config.bodyLimit)
         }
       },
     },
