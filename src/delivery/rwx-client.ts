@@ -150,13 +150,17 @@ function translate(
   return { kind: 'retry', status, reason: `RWX answered ${status}` }
 }
 
-function parseSuccess(text: string): SetSecretsResult | undefined {
-  let doc: unknown
+/** Parses a JSON body, or undefined when it is not JSON. */
+function parseJson(text: string): unknown {
   try {
-    doc = JSON.parse(text)
+    return JSON.parse(text)
   } catch {
     return undefined
   }
+}
+
+function parseSuccess(text: string): SetSecretsResult | undefined {
+  const doc = parseJson(text)
   if (!isObject(doc) || !Array.isArray(doc['set_secrets'])) return undefined
   const set = new Set(doc['set_secrets'].filter((n): n is string => typeof n === 'string'))
   const versions: Record<string, number> = {}
@@ -170,12 +174,7 @@ function parseSuccess(text: string): SetSecretsResult | undefined {
 
 /** RWX's error text, from the body shapes its own clients parse; undefined when there is none. */
 function errorMessage(text: string): string | undefined {
-  let doc: unknown
-  try {
-    doc = JSON.parse(text)
-  } catch {
-    return undefined
-  }
+  const doc = parseJson(text)
   if (!isObject(doc)) return undefined
   if (typeof doc['error'] === 'string' && doc['error']) return doc['error']
   const errors = doc['errors']
