@@ -37,7 +37,7 @@ const settings = {
   // 'fake': the relay's worker delivers to the local fake RWX during the run (the steady state);
   // 'down': RWX refuses connections: ingest during an outage, with the worker's retries of every secret.
   rwx: env.BENCH_RWX === 'down' ? 'down' : 'fake',
-  // Extra node flags for the relay and delivery processes, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
+  // Extra node flags for the ceiling, relay and delivery processes, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
   nodeArgs: (env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
   // A subset of 'ingest,delivery' while working on one of them (targets of skipped parts are not judged).
   only: (env.BENCH_ONLY ?? 'ingest,delivery').split(','),
@@ -164,7 +164,7 @@ async function benchCeiling() {
   const proc = startScript(
     'ceiling-server',
     { secret, header: SIGNATURE_HEADER, prefix: SIGNATURE_PREFIX },
-    { cpus: SERVER_CPU },
+    { nodeArgs: settings.nodeArgs, cpus: SERVER_CPU },
   )
   try {
     const { url } = await nextMessage(proc, 'listening', 10_000)

@@ -76,11 +76,27 @@ export function createEventWriter(db: Database.Database, rules: NeverRegress): E
     `INSERT INTO events (source, event_id, event_time, received_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (source, event_id) DO NOTHING`,
   )
-  const insertSecret = db.prepare(
+  // Positional parameters: this runs for every queued secret, and binding by name costs more.
+  const insertSecret = db.prepare<
+    [
+      event: number | bigint,
+      vault: string,
+      name: string,
+      description: string | null,
+      sealed: Buffer | null,
+      ref: string | null,
+      fingerprint: string | null,
+      eventTime: number,
+      status: string,
+      nextAttemptAt: number | null,
+      lastError: string | null,
+      createdAt: number,
+      updatedAt: number,
+    ]
+  >(
     `INSERT INTO secrets (event, vault, name, description, sealed, ref, fingerprint, event_time, status,
        next_attempt_at, last_error, created_at, updated_at)
-     VALUES (@event, @vault, @name, @description, @sealed, @ref, @fingerprint, @eventTime, @status,
-       @nextAttemptAt, @lastError, @now, @now)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   )
   let erased = 0
   return {
@@ -91,21 +107,22 @@ export function createEventWriter(db: Database.Database, rules: NeverRegress): E
       for (const s of event.secrets) {
         const placement = rules.place(s.vault, s.name, event.eventTime)
         const queued = placement.status === 'queued'
-        const { lastInsertRowid } = insertSecret.run({
-          event: inserted.lastInsertRowid,
-          vault: s.vault,
-          name: s.name,
-          description: s.description ?? null,
+        const { lastInsertRowid } = insertSecret.run(
+          inserted.lastInsertRowid,
+          s.vault,
+          s.name,
+          s.description ?? null,
           // a superseded value is never written at all
-          sealed: queued ? s.sealed : null,
-          ref: refToText(s.ref),
-          fingerprint: s.fingerprint,
-          eventTime: event.eventTime,
-          status: placement.status,
-          nextAttemptAt: queued ? event.receivedAt : null,
-          lastError: queued ? null : placement.error,
-          now: event.receivedAt,
-        })
+          queued ? s.sealed : null,
+          refToText(s.ref),
+          s.fingerprint,
+          event.eventTime,
+          placement.status,
+          queued ? event.receivedAt : null,
+          queued ? null : placement.error,
+          event.receivedAt,
+          event.receivedAt,
+        )
         if (queued) {
           erased += rules.supersedeOthers(s.vault, s.name, Number(lastInsertRowid), event.receivedAt)
           result.queued++

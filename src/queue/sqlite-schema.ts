@@ -66,6 +66,9 @@ export const MIGRATIONS: readonly string[] = [
   `,
 ]
 
+/** Bytes of WAL kept for reuse between checkpoints (the default auto-checkpoint needs about 4 MiB). */
+const WAL_SIZE_LIMIT = 16 * 1024 * 1024
+
 /** Brings `db` to the latest schema version, each step in its own transaction. */
 export function migrate(db: Database.Database): void {
   const current = db.pragma('user_version', { simple: true }) as number
@@ -95,8 +98,10 @@ export function openQueueDatabase(path: string): Database.Database {
     db.pragma('synchronous = FULL')
     db.pragma('foreign_keys = ON')
     db.pragma('secure_delete = ON')
-    // Stale WAL frames can hold erased values; truncate the log whenever it restarts.
-    db.pragma('journal_size_limit = 0')
+    // The WAL is reused after each checkpoint rather than truncated: growing a file costs more per commit
+    // than overwriting it. Stale frames can hold erased values, so the store truncates the WAL on purpose
+    // soon after every erase (sqlite.ts); this only caps what a burst leaves behind.
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`)
     migrate(db)
     return db
   } catch (err) {

@@ -10,7 +10,16 @@ import { type EnqueueResult, type NewEvent, SECRET_STATUSES, type SecretStatus, 
 export interface SqliteStoreOptions {
   /** Database file (the part after `sqlite:` in the `store` setting); its directory is created. */
   path: string
+  /**
+   * How soon after a change that erases values (delivered, dead, superseded, discarded) the WAL is
+   * checkpointed and truncated, so the erased ciphertext leaves the disk: every erase within this window
+   * shares one checkpoint. Default ERASE_DELAY_MS.
+   */
+  eraseDelayMs?: number
 }
+
+/** Default `eraseDelayMs`: at most one WAL checkpoint a second however many values are erased. */
+export const ERASE_DELAY_MS = 1_000
 
 /** What the store has done, for tests and metrics. */
 export interface SqliteStoreStats {
@@ -27,8 +36,8 @@ export interface SqliteStore extends Store {
   readonly kind: 'sqlite'
   stats(): SqliteStoreStats
   /**
-   * Copies the WAL into the database and truncates it. Runs by itself after every change that erases a
-   * value (delivered, dead, superseded, discarded), so no erased value outlives that change on disk.
+   * Copies the WAL into the database and truncates it, now. Runs by itself within `eraseDelayMs` of every
+   * change that erases a value (delivered, dead, superseded, discarded), and when the store closes.
    */
   checkpoint(): Promise<void>
 }
@@ -52,17 +61,31 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   let enqueuedEvents = 0
   let checkpoints = 0
 
+  const eraseDelayMs = options.eraseDelayMs ?? ERASE_DELAY_MS
+  let eraseTimer: NodeJS.Timeout | undefined
+
   function checkpoint(): void {
     db.pragma('wal_checkpoint(TRUNCATE)')
     checkpoints++
   }
-  /** After a commit that erased values: best effort, the commit stands even if this fails. */
+  /**
+   * After a commit that erased values: the secure_delete already zeroed them in the database pages, but
+   * older WAL frames still hold their ciphertext. One checkpoint within `eraseDelayMs` truncates the WAL
+   * for every erase meanwhile (a checkpoint per erase would cost a database fsync each). Best effort: the
+   * commit stands if it fails, and the next erase, or close, checkpoints again.
+   */
   function eraseFromWal(): void {
-    try {
-      checkpoint()
-    } catch {
-      // the next erasing change, or close, checkpoints again
-    }
+    if (eraseTimer !== undefined || closed) return
+    eraseTimer = setTimeout(() => {
+      eraseTimer = undefined
+      if (closed) return
+      try {
+        checkpoint()
+      } catch {
+        // the next erasing change, or close, checkpoints again
+      }
+    }, eraseDelayMs)
+    eraseTimer.unref()
   }
 
   const admin = createSqliteAdmin(db, rules, eraseFromWal)
@@ -132,7 +155,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     async close() {
       if (closed) return
       closed = true
+      clearTimeout(eraseTimer)
       enqueues.flush()
+      // The last connection's close checkpoints the WAL and removes it: erased values leave with it.
       db.close()
     },
 

@@ -1,4 +1,5 @@
 // Shared pieces of every verifier: constant-time comparison, digests, strict decoding and safe JSON bodies.
+import { isUtf8 } from 'node:buffer'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { RelayError } from '../errors.js'
 
@@ -59,15 +60,16 @@ export function withinTolerance(timestampSeconds: number, now: number, tolerance
   return Math.abs(now - timestampSeconds * 1000) <= toleranceSeconds * 1000
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
-
 /**
  * Parses a request body as JSON. Invalid UTF-8, an empty body or bad JSON is ERR_BODY_INVALID; the error
  * never quotes the body.
  */
 export function parseJsonBody(body: Uint8Array): unknown {
   try {
-    return JSON.parse(utf8.decode(body))
+    if (!isUtf8(body)) throw new Error('not UTF-8')
+    // A leading byte order mark is not JSON; skip it as a UTF-8 decoder does.
+    const start = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0
+    return JSON.parse(Buffer.from(body.buffer, body.byteOffset + start, body.byteLength - start).toString('utf8'))
   } catch {
     throw new RelayError('ERR_BODY_INVALID', 'body is not valid JSON')
   }

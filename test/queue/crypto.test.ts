@@ -23,6 +23,16 @@ describe('sealer', () => {
     expect(one.equals(two)).toBe(false)
   })
 
+  it('draws a fresh nonce for every seal, across refills of its nonce pool', () => {
+    const ivs = new Set<string>()
+    for (let i = 0; i < 1000; i++) {
+      const box = sealer.seal(`v${i}`, 'v/A')
+      ivs.add(box.subarray(1, 13).toString('hex'))
+      expect(sealer.open(box, 'v/A')).toBe(`v${i}`)
+    }
+    expect(ivs.size).toBe(1000)
+  })
+
   it('refuses to open a value under another vault or name', () => {
     const box = sealer.seal('x', 'payments/A')
     expect(() => sealer.open(box, 'payments/B')).toThrow()

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { isRelayError } from '../../src/errors.js'
 import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite.js'
 import { MIGRATIONS } from '../../src/queue/sqlite-schema.js'
@@ -27,8 +27,8 @@ describe('sqlite store', () => {
   let dir: string
   let path: string
   const open: SqliteStore[] = []
-  const openStore = (): SqliteStore => {
-    const store = createSqliteStore({ path })
+  const openStore = (options: { eraseDelayMs?: number } = {}): SqliteStore => {
+    const store = createSqliteStore({ path, ...options })
     open.push(store)
     return store
   }
@@ -187,8 +187,8 @@ describe('sqlite store', () => {
     }
 
     for (const [kind, erase] of Object.entries(scenarios)) {
-      it(`leaves no trace of a ${kind} value in the database or WAL files`, async () => {
-        const store = openStore()
+      it(`leaves no trace of a ${kind} value in the database or WAL files soon after`, async () => {
+        const store = openStore({ eraseDelayMs: 50 })
         // one value checkpointed into the database file (spanning overflow pages), one still in the WAL
         const large = sealed('v', 'A', randomBytes(6000).toString('base64'))
         const small = sealed('v', 'B', 'value-small')
@@ -196,9 +196,25 @@ describe('sqlite store', () => {
         await store.checkpoint()
         await store.enqueue(newEvent(T0, [small]))
         expect([onDisk(large.sealed!), onDisk(small.sealed!)]).toEqual([true, true])
+        const before = store.stats().checkpoints
         await erase(store)
+        await vi.waitFor(() => expect(store.stats().checkpoints).toBe(before + 1), { timeout: 5_000 })
         expect([onDisk(large.sealed!), onDisk(small.sealed!)]).toEqual([false, false])
       })
     }
+
+    it('shares one checkpoint among the erases of its window, and checkpoints on close', async () => {
+      const store = openStore({ eraseDelayMs: 60_000 })
+      const values = ['A', 'B', 'C'].map((name) => sealed('v', name, `value-${name}`))
+      for (const v of values) await store.enqueue(newEvent(T0, [v]))
+      const claimed = await claim(store, T0)
+      // three erasing commits, well inside the window: none checkpoints by itself
+      for (const c of claimed) await store.settle('w1', T0, [{ id: c.id, kind: 'delivered', version: 1 }])
+      expect(store.stats().checkpoints).toBe(0)
+      expect(values.some((v) => onDisk(v.sealed!))).toBe(true)
+      await store.close()
+      expect(existsSync(`${path}-wal`)).toBe(false)
+      expect(values.map((v) => onDisk(v.sealed!))).toEqual([false, false, false])
+    })
   })
 })

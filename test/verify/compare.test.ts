@@ -37,6 +37,9 @@ describe('verifier helpers', () => {
 
   it('parses JSON bodies and refuses empty, malformed or non-UTF-8 ones with ERR_BODY_INVALID', () => {
     expect(parseJsonBody(Buffer.from('{"a":[1]}'))).toEqual({ a: [1] })
+    // a byte order mark is skipped; a view into a larger buffer reads only its own bytes
+    expect(parseJsonBody(Buffer.from('\ufeff{"b":"ü"}'))).toEqual({ b: 'ü' })
+    expect(parseJsonBody(Buffer.from('xx{"c":2}yy').subarray(2, 9))).toEqual({ c: 2 })
     for (const bad of [Buffer.from(''), Buffer.from('{'), Buffer.from([0x22, 0xff, 0x22])]) {
       expect(() => parseJsonBody(bad)).toThrow(expect.objectContaining({ code: 'ERR_BODY_INVALID' }))
     }
