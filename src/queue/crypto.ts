@@ -1,5 +1,12 @@
 // Encryption of queued values (AES-256-GCM) and their keyed fingerprints; the key file for SQLite.
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, randomFillSync } from 'node:crypto'
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  randomFillSync,
+} from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 
@@ -74,10 +81,9 @@ export function createSealer(key: Buffer): Sealer {
       const decipher = createDecipheriv('aes-256-gcm', encKey, iv)
       decipher.setAAD(Buffer.from(aad, 'utf8'))
       decipher.setAuthTag(tag)
-      return Buffer.concat([
-        decipher.update(sealed.subarray(HEADER_BYTES)),
-        decipher.final(),
-      ]).toString('utf8')
+      return Buffer.concat([decipher.update(sealed.subarray(HEADER_BYTES)), decipher.final()]).toString(
+        'utf8',
+      )
     },
     fingerprint(value) {
       return createHmac('sha256', macKey).update(value, 'utf8').digest('base64url').slice(0, 22)

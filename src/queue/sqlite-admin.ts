@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3'
 import { type EventRow, type StatusCount, toEventRecords } from './event-rows.js'
 import type { NeverRegress } from './sqlite-enqueue.js'
 import { RECORD_COLUMNS, type RecordRow, toRecord } from './sqlite-rows.js'
-import type { EventRecord, ListQuery, SecretStatus } from './store.js'
+import type { EventRecord, ListQuery } from './store.js'
 
 /** The admin half of a Store, in SQLite. */
 export interface SqliteAdmin {

@@ -69,7 +69,9 @@ export function parseJsonBody(body: Uint8Array): unknown {
     if (!isUtf8(body)) throw new Error('not UTF-8')
     // A leading byte order mark is not JSON; skip it as a UTF-8 decoder does.
     const start = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0
-    return JSON.parse(Buffer.from(body.buffer, body.byteOffset + start, body.byteLength - start).toString('utf8'))
+    return JSON.parse(
+      Buffer.from(body.buffer, body.byteOffset + start, body.byteLength - start).toString('utf8'),
+    )
   } catch {
     throw new RelayError('ERR_BODY_INVALID', 'body is not valid JSON')
   }
