@@ -120,6 +120,33 @@ export function freePort() {
   })
 }
 
+/**
+ * A loopback server that accepts connections and never answers: an RWX that hangs. The relay's worker
+ * sends its first requests and waits on them, so nothing else it does competes with ingest. `close()`
+ * drops every connection, and the waiting requests fail at once.
+ */
+export function startSilentServer() {
+  return new Promise((resolve, reject) => {
+    const sockets = new Set()
+    const srv = createServer((socket) => {
+      sockets.add(socket)
+      socket.on('error', () => {})
+      socket.on('close', () => sockets.delete(socket))
+      socket.resume()
+    })
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      resolve({
+        url: `http://127.0.0.1:${srv.address().port}`,
+        close() {
+          for (const socket of sockets) socket.destroy()
+          return new Promise((done) => srv.close(() => done()))
+        },
+      })
+    })
+  })
+}
+
 /** VmRSS and VmHWM (peak RSS) of a process in MiB, from /proc; undefined once it is gone. */
 export function memoryOf(pid) {
   try {

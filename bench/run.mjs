@@ -19,6 +19,7 @@ import {
   SIGNATURE_PREFIX,
   startChild,
   startScript,
+  startSilentServer,
   stopChild,
   watchProcess,
   withTimeout,
@@ -37,6 +38,10 @@ const settings = {
   // 'fake': the relay's worker delivers to the local fake RWX during the run (the steady state);
   // 'down': RWX refuses connections: ingest during an outage, with the worker's retries of every secret.
   rwx: env.BENCH_RWX === 'down' ? 'down' : 'fake',
+  // Stores whose ingest is also measured alone, as the issue defines it (verify, map, durable commit, 202):
+  // RWX accepts connections and never answers, so the worker waits on its first requests and does nothing
+  // else meanwhile. A subset of 'sqlite,postgres'; '' for none.
+  alone: (env.BENCH_ALONE ?? 'sqlite').split(',').filter((s) => STORES.includes(s)),
   // Extra node flags for the ceiling, relay and delivery processes, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
   nodeArgs: (env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
   // A subset of 'ingest,delivery' while working on one of them (targets of skipped parts are not judged).
@@ -212,9 +217,14 @@ async function waitReady(url, proc) {
   throw new Error(`the relay did not become ready:\n${proc.output()}`)
 }
 
-async function benchRelay(store) {
+/**
+ * One ingest run of the relay on `store`. `rwx`: 'fake' (the worker delivers meanwhile), 'down' (a closed
+ * port: the worker retries every secret) or 'silent' (RWX never answers: ingest alone).
+ */
+async function benchRelay(store, rwx) {
   const port = await freePort()
-  const rwxUrl = settings.rwx === 'fake' ? fake.url : `http://127.0.0.1:${await freePort()}`
+  const silent = rwx === 'silent' ? await startSilentServer() : undefined
+  const rwxUrl = rwx === 'fake' ? fake.url : (silent?.url ?? `http://127.0.0.1:${await freePort()}`)
   const db = await storeFor(store, 'relay.db')
   const config = join(dir, `relay-${store}.yaml`)
   writeFileSync(config, relayConfig(port, rwxUrl, db.url))
@@ -228,13 +238,14 @@ async function benchRelay(store) {
     await waitReady(url, proc)
     fake.reset()
     const watch = watchServer(proc.child.pid, store)
-    const load = await runLoad(url, store === 'sqlite' ? 'r' : 'p', watch)
+    // distinct bodies per run: the runs could share no event id even on one database
+    const load = await runLoad(url, `${store === 'sqlite' ? 'r' : 'p'}${rwx === 'silent' ? 'a' : ''}`, watch)
     const { server, database } = watch.stop()
     const duringRun = fake.writes.length
     // Every 202 is one queued secret: how long the worker needs to catch up once the load stops.
     const acceptedTotal = load.accepted + load.warmupAccepted
     let drainMs = Number.NaN
-    if (settings.rwx === 'fake') {
+    if (rwx === 'fake') {
       const started = performance.now()
       await fake.waitFor((writes) => writes.length >= acceptedTotal, 30_000).catch(() => {})
       if (fake.writes.length >= acceptedTotal) drainMs = performance.now() - started
@@ -242,7 +253,7 @@ async function benchRelay(store) {
     return withOther({
       ...load,
       store,
-      rwx: settings.rwx,
+      rwx,
       acceptedTotal,
       deliveredDuringRun: duringRun,
       deliveredTotal: fake.writes.length,
@@ -252,6 +263,7 @@ async function benchRelay(store) {
       database,
     })
   } finally {
+    await silent?.close()
     await stopChild(proc, { graceMs: 15_000 })
     await db.drop()
   }
@@ -315,9 +327,13 @@ const STORE_NAMES = { sqlite: 'SQLite', postgres: 'PostgreSQL' }
 /** The stores measured in `byStore` ({ sqlite?, postgres? }), in table order. */
 const measured = (byStore) => STORES.filter((s) => byStore?.[s] !== undefined)
 
-/** The ingest runs side by side: the ceiling, then the relay on each store, one column each. */
-function ingestTable(ceiling, relay) {
-  const runs = [['ceiling', ceiling], ...measured(relay).map((s) => [`relay, ${STORE_NAMES[s]}`, relay[s]])]
+/** The ingest runs side by side: the ceiling, then the relay on each store (and alone), one column each. */
+function ingestTable(ceiling, relay, alone) {
+  const runs = [['ceiling', ceiling]]
+  for (const s of STORES) {
+    if (relay[s]) runs.push([`relay, ${STORE_NAMES[s]}`, relay[s]])
+    if (alone?.[s]) runs.push([`${STORE_NAMES[s]}, ingest alone`, alone[s]])
+  }
   const row = (label, value) => [label, ...runs.map(([, r]) => value(r))]
   const relayOnly = (value) => (r) => (r === ceiling ? '' : value(r))
   return table([
@@ -343,7 +359,9 @@ function ingestTable(ceiling, relay) {
     ),
     row(
       'delivered during the run',
-      relayOnly((r) => (r.rwx === 'fake' ? fmt(r.deliveredDuringRun) : 'RWX down')),
+      relayOnly((r) =>
+        r.rwx === 'fake' ? fmt(r.deliveredDuringRun) : r.rwx === 'silent' ? 'RWX silent' : 'RWX down',
+      ),
     ),
     row(
       'RWX requests',
@@ -381,7 +399,7 @@ function deliveryTable(delivery) {
 }
 
 function report(out) {
-  const { ceiling, relay, delivery } = out
+  const { ceiling, relay, alone, delivery } = out
   const lines = [
     `vault-relay bench  ${out.date}  node ${out.machine.node}  ${out.machine.cpus}x ${out.machine.cpuModel}  ` +
       `fsync of 4 KiB in ${tmpdir()}: p50 ${fmt(out.machine.fsync4KiB.p50Ms, 2)} ms, p99 ${fmt(out.machine.fsync4KiB.p99Ms, 2)} ms`,
@@ -397,10 +415,13 @@ function report(out) {
       `load: autocannon in its own process, ${settings.connections} connections, ${settings.warmupSeconds} s warm-up + ` +
         `${settings.durationSeconds} s; ${settings.pin ? 'server pinned to cpu 1, load generator and this process to cpu 0' : 'no cpu pinning'}`,
       '',
-      ingestTable(ceiling, relay),
-      ...measured(relay)
-        .filter((s) => relay[s].accepted !== relay[s].ok)
-        .map((s) => `WARNING: ${fmt(relay[s].ok - relay[s].accepted)} relay 2xx answers were not 202 (${s})`),
+      ingestTable(ceiling, relay, alone),
+      ...[
+        ...measured(relay).map((s) => [s, relay[s]]),
+        ...measured(alone).map((s) => [`${s}, alone`, alone[s]]),
+      ]
+        .filter(([, r]) => r.accepted !== r.ok)
+        .map(([s, r]) => `WARNING: ${fmt(r.ok - r.accepted)} relay 2xx answers were not 202 (${s})`),
       '',
     )
   }
@@ -429,7 +450,7 @@ function report(out) {
 }
 
 /** Each target, judged on each store measured: `{ name, goal, sqlite?: {measured, value, pass}, postgres? }`. */
-function judge(ceiling, relay, delivery) {
+function judge(ceiling, relay, alone, delivery) {
   const targets = []
   const add = (name, goal, digits, byStore, value, passes) => {
     const target = { name, goal }
@@ -448,6 +469,16 @@ function judge(ceiling, relay, delivery) {
       (r) => r.reqPerSec / ceiling.reqPerSec,
       (v) => v >= TARGETS.ratio,
     )
+    if (measured(alone).length > 0) {
+      add(
+        'ingest ratio, ingest alone',
+        `>= ${TARGETS.ratio}`,
+        2,
+        alone,
+        (r) => r.reqPerSec / ceiling.reqPerSec,
+        (v) => v >= TARGETS.ratio,
+      )
+    }
     add(
       'relay peak RSS, ingest run (MiB)',
       `< ${TARGETS.rssMiB}`,
@@ -506,6 +537,7 @@ async function main() {
   let ceiling
   let postgresInfo
   const relay = ingest ? {} : undefined
+  const alone = ingest ? {} : undefined
   const delivery = deliver ? {} : undefined
   if (ingest) {
     process.stderr.write('bench: ceiling (bare Fastify + HMAC)...\n')
@@ -526,7 +558,11 @@ async function main() {
     }
     if (ingest) {
       process.stderr.write(`bench: relay ingest (vault-relay serve, ${STORE_NAMES[store]})...\n`)
-      relay[store] = await benchRelay(store)
+      relay[store] = await benchRelay(store, settings.rwx)
+      if (settings.alone.includes(store)) {
+        process.stderr.write(`bench: relay ingest alone, RWX silent (${STORE_NAMES[store]})...\n`)
+        alone[store] = await benchRelay(store, 'silent')
+      }
     }
     if (deliver) {
       process.stderr.write(
@@ -539,9 +575,12 @@ async function main() {
   await postgres?.close()
   postgres = undefined
 
-  const ratio = relay
-    ? Object.fromEntries(measured(relay).map((s) => [s, relay[s].reqPerSec / ceiling.reqPerSec]))
-    : undefined
+  const ratios = (runs) =>
+    runs
+      ? Object.fromEntries(measured(runs).map((s) => [s, runs[s].reqPerSec / ceiling.reqPerSec]))
+      : undefined
+  const ratio = ratios(relay)
+  const ratioAlone = ratios(alone)
   const out = {
     date: new Date().toISOString(),
     machine: {
@@ -555,8 +594,10 @@ async function main() {
     ceiling,
     relay,
     ratio,
+    alone,
+    ratioAlone,
     delivery,
-    targets: judge(ceiling, relay, delivery),
+    targets: judge(ceiling, relay, alone, delivery),
     totalSeconds: (performance.now() - started) / 1000,
   }
   process.stdout.write(`\n${report(out)}\n\nbench took ${fmt(out.totalSeconds)} s\n`)
@@ -567,7 +608,14 @@ async function main() {
   writeFileSync(latest, json)
   const files = [latest]
   // Only a full run (both parts, both stores, the default load) replaces the committed baseline.
-  const standard = ['BENCH_DURATION', 'BENCH_WARMUP', 'BENCH_CONNECTIONS', 'BENCH_SECRETS', 'BENCH_RWX']
+  const standard = [
+    'BENCH_DURATION',
+    'BENCH_WARMUP',
+    'BENCH_CONNECTIONS',
+    'BENCH_SECRETS',
+    'BENCH_RWX',
+    'BENCH_ALONE',
+  ]
   const full = relay && delivery && STORES.every((s) => settings.stores.includes(s))
   if (full && standard.every((k) => env[k] === undefined)) {
     writeFileSync(BASELINE, json)
