@@ -15,6 +15,8 @@ export interface Metrics {
   rwxRequests: Counter<'result'>
   rwxLatency: Histogram<'result'>
   rwxAuthFailing: Gauge
+  /** Finished events deleted by retention (their secrets went with them). */
+  purgedEvents: Counter
 }
 
 export function createMetrics(store: Store): Metrics {
@@ -61,6 +63,11 @@ export function createMetrics(store: Store): Metrics {
     rwxAuthFailing: new Gauge({
       name: 'relay_rwx_auth_failing',
       help: '1 while RWX refuses the token (401/403)',
+      registers: [registry],
+    }),
+    purgedEvents: new Counter({
+      name: 'relay_purged_events_total',
+      help: 'Finished events deleted with their secrets after retention.days',
       registers: [registry],
     }),
   }

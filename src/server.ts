@@ -11,6 +11,7 @@ import { createDeliveryWorker } from './delivery/worker.js'
 import { createLogger } from './log.js'
 import { createMetrics } from './metrics.js'
 import { openStore } from './queue/open.js'
+import { createRetentionJob } from './queue/retention.js'
 import { buildSources } from './receive/ingest.js'
 import { USER_AGENT } from './version.js'
 
@@ -79,12 +80,29 @@ export async function startRelay(env: Env, cwd: string): Promise<RunningRelay> {
       },
     },
   })
+  // Opt-in: unset keeps every event's metadata, as the relay always has.
+  const retention =
+    config.retention.days === undefined
+      ? undefined
+      : createRetentionJob({
+          store,
+          days: config.retention.days,
+          log: log.child({ component: 'retention' }),
+          purged: metrics.purgedEvents,
+        })
   const sources = buildSources(config.sources, {})
   const app = await buildApp(config, { store, sealer, sources, logger: log, metrics, delivery: worker })
   const url = await app.listen({ host: config.server.host, port: config.server.port })
   worker.start()
+  retention?.start()
   log.info(
-    { url, store: store.kind, sources: config.sources.map((s) => s.id), rwx: config.rwx.url },
+    {
+      url,
+      store: store.kind,
+      sources: config.sources.map((s) => s.id),
+      rwx: config.rwx.url,
+      retentionDays: config.retention.days ?? null,
+    },
     'vault-relay listening',
   )
 
@@ -93,6 +111,8 @@ export async function startRelay(env: Env, cwd: string): Promise<RunningRelay> {
     closing ??= (async () => {
       log.info('shutting down: draining HTTP, finishing deliveries')
       await app.close()
+      // no purge starts while deliveries drain; one under way ends after its chunk
+      await retention?.stop()
       await worker.stop()
       await store.close()
       await client.close()

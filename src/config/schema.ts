@@ -9,6 +9,9 @@ const secretList = z.array(nonEmpty).min(1, 'required: at least one')
 const stringOrList = z.union([nonEmpty, z.array(nonEmpty).min(1)])
 const tolerance = z.number().int().positive().max(86_400).default(300)
 
+/** Shortest `retention.days`: longer than any provider keeps retrying a webhook (dedup keys go with events). */
+export const MIN_RETENTION_DAYS = 7
+
 const stripe = z.strictObject({
   type: z.literal('stripe'),
   secrets: secretList,
@@ -212,6 +215,23 @@ export const configSchema = z
     postgres: z
       .strictObject({ poolSize: z.number().int().min(1).max(100).default(10) })
       .default({ poolSize: 10 }),
+    retention: z
+      .strictObject({
+        /**
+         * Days to keep finished events (every secret delivered, dead, superseded or discarded) before
+         * they and their secrets are deleted; unset keeps them forever. Their dedup keys go with them, so
+         * it must outlast providers' retries.
+         */
+        days: z
+          .number()
+          .int('must be a whole number of days')
+          .min(
+            MIN_RETENTION_DAYS,
+            `must be at least ${MIN_RETENTION_DAYS}: a purged event's id is accepted again as new, and providers retry for days (Stripe up to 3, Standard Webhooks/Svix about 5)`,
+          )
+          .optional(),
+      })
+      .default({}),
     sources: z.array(sourceSchema).default([]),
   })
   .superRefine((c, ctx) => {

@@ -22,11 +22,24 @@ export interface PostgresAdmin {
   discardEvent(source: string, eventId: string, now: number): Promise<number>
 }
 
+const FIND_EVENT =
+  'SELECT id, source, event_id, event_time, received_at FROM events WHERE source = $1 AND event_id = $2'
+
 async function findEvent(db: Queryable, source: string, eventId: string): Promise<EventRow | undefined> {
-  const { rows } = await db.query<EventRow>(
-    'SELECT id, source, event_id, event_time, received_at FROM events WHERE source = $1 AND event_id = $2',
-    [source, eventId],
-  )
+  const { rows } = await db.query<EventRow>(FIND_EVENT, [source, eventId])
+  return rows[0]
+}
+
+/**
+ * Finds an event and keeps it until the transaction ends: a purge (postgres-retention.ts) skips a locked
+ * event, and one already under way holds it until it is gone, so a secret re-queued here is never deleted.
+ */
+async function findAndHoldEvent(
+  db: Queryable,
+  source: string,
+  eventId: string,
+): Promise<EventRow | undefined> {
+  const { rows } = await db.query<EventRow>(`${FIND_EVENT} FOR KEY SHARE`, [source, eventId])
   return rows[0]
 }
 
@@ -97,7 +110,7 @@ export function createPostgresAdmin(pool: pg.Pool): PostgresAdmin {
 
     retryEvent(source, eventId, now) {
       return transaction(pool, async (db) => {
-        const row = await findEvent(db, source, eventId)
+        const row = await findAndHoldEvent(db, source, eventId)
         if (row === undefined) return 0
         await lockEventNames(db, row.id)
         const retried = await db.query(

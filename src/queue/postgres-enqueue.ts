@@ -1,57 +1,39 @@
 // Recording an event in PostgreSQL: dedup by source and event id across replicas, then each secret queued
-// or superseded under its name's lock.
-import { lockNames, place, supersedeOthers } from './postgres-names.js'
-import type { Queryable } from './postgres-pool.js'
-import { refToText } from './sqlite-rows.js'
+// or superseded under its name's lock, all in the database function relay_enqueue (postgres-schema.ts).
+import type pg from 'pg'
+import { statement } from './postgres-pool.js'
+import { OLDER_THAN_DELIVERED, refToText, SUPERSEDED_BY_NEWER } from './sqlite-rows.js'
 import type { EnqueueResult, NewEvent } from './store.js'
 
 /**
- * Writes `event` in the caller's transaction. The UNIQUE (source, event_id) index decides duplicates:
- * a replica inserting the same event at the same moment waits for the first one's commit, then finds
- * the row and writes nothing. The names are locked before any secret is placed, so two replicas
- * queueing values of one name decide in turn, each seeing the other's committed value.
+ * Writes `event` in one statement, its own transaction. The UNIQUE (source, event_id) index decides
+ * duplicates: a replica inserting the same event at the same moment waits for the first one's commit,
+ * then finds the row and writes nothing. The names are locked (in one order) before any secret is
+ * placed, so two replicas queueing values of one name decide in turn, each seeing the other's committed
+ * value. One round trip instead of a statement per step: each would be a trip to the server and back.
  */
-export async function writeEvent(db: Queryable, event: NewEvent): Promise<EnqueueResult> {
-  const inserted = await db.query<{ id: number }>(
-    `INSERT INTO events (source, event_id, event_time, received_at) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (source, event_id) DO NOTHING RETURNING id`,
-    [event.source, event.eventId, event.eventTime, event.receivedAt],
+export async function writeEvent(pool: pg.Pool, event: NewEvent): Promise<EnqueueResult> {
+  const { secrets } = event
+  const { rows } = await statement<EnqueueResult>(
+    pool,
+    `SELECT duplicate, queued, superseded
+     FROM relay_enqueue($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    [
+      event.source,
+      event.eventId,
+      event.eventTime,
+      event.receivedAt,
+      secrets.map((s) => s.vault),
+      secrets.map((s) => s.name),
+      secrets.map((s) => s.description ?? null),
+      secrets.map((s) => s.sealed),
+      secrets.map((s) => refToText(s.ref)),
+      secrets.map((s) => s.fingerprint),
+      OLDER_THAN_DELIVERED,
+      SUPERSEDED_BY_NEWER,
+    ],
   )
-  const eventRow = inserted.rows[0]
-  if (eventRow === undefined) return { duplicate: true, queued: 0, superseded: 0 }
-  const result: EnqueueResult = { duplicate: false, queued: 0, superseded: 0 }
-  if (event.secrets.length === 0) return result
-  const now = event.receivedAt
-  await lockNames(db, event.secrets, { now })
-  for (const s of event.secrets) {
-    const placement = await place(db, s, event.eventTime)
-    const queued = placement.status === 'queued'
-    const { rows } = await db.query<{ id: number }>(
-      `INSERT INTO secrets (event, vault, name, description, sealed, ref, fingerprint, event_time, status,
-         next_attempt_at, last_error, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id`,
-      [
-        eventRow.id,
-        s.vault,
-        s.name,
-        s.description ?? null,
-        // a superseded value is never written at all
-        queued ? s.sealed : null,
-        refToText(s.ref),
-        s.fingerprint,
-        event.eventTime,
-        placement.status,
-        queued ? now : null,
-        queued ? null : placement.error,
-        now,
-      ],
-    )
-    if (queued) {
-      await supersedeOthers(db, s, rows[0]!.id, now)
-      result.queued++
-    } else {
-      result.superseded++
-    }
-  }
+  const result = rows[0]
+  if (result === undefined) throw new Error('relay_enqueue returned no row')
   return result
 }

@@ -1,10 +1,42 @@
 // The PostgreSQL connection pool of the queue: timeouts, BIGINT as numbers, transactions, and store errors.
+import { createHash } from 'node:crypto'
 import pg from 'pg'
 import type { Logger } from 'pino'
 import { RelayError } from '../errors.js'
 
 /** What a query needs: a pooled client inside a transaction, or the pool itself. */
-export type Queryable = Pick<pg.PoolClient, 'query'>
+export interface Queryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: readonly unknown[],
+  ): Promise<pg.QueryResult<R>>
+}
+
+/** Statement names by SQL text: one short name per distinct statement, the same on every connection. */
+const statementNames = new Map<string, string>()
+
+function statementName(text: string): string {
+  let name = statementNames.get(text)
+  if (name === undefined) {
+    name = `relay_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`
+    statementNames.set(text, name)
+  }
+  return name
+}
+
+/**
+ * Runs every statement with parameters as a named prepared statement: PostgreSQL parses and plans it
+ * once per connection instead of on every call (the store's statements are a fixed set, so the number
+ * prepared per connection stays small). Statements without parameters (DDL, BEGIN) run as they are.
+ */
+export function prepared(db: Pick<pg.PoolClient, 'query'> | pg.Pool): Queryable {
+  return {
+    query<R extends pg.QueryResultRow>(text: string, values?: readonly unknown[]) {
+      if (values === undefined) return db.query<R>(text)
+      return db.query<R>({ name: statementName(text), text, values: values as unknown[] })
+    },
+  }
+}
 
 export interface PoolOptions {
   url: string
@@ -59,10 +91,34 @@ const ATTEMPTS = 3
 
 /**
  * Runs `fn` in one transaction on a pooled connection: COMMIT when it resolves, ROLLBACK when it throws.
+ * `fn` gets the connection as prepared statements (`db`), and as it is (`client`, for DDL and options).
  * A deadlock or serialization failure (the lock order should prevent them) runs it again. A connection
  * that failed is destroyed rather than given back to the pool.
  */
-export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export function transaction<T>(
+  pool: pg.Pool,
+  fn: (db: Queryable, client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  return onConnection(pool, true, (client) => fn(prepared(client), client))
+}
+
+/**
+ * Runs one prepared statement on its own: it is its own transaction (one round trip, no BEGIN and
+ * COMMIT), retried and cleaned up as `transaction` does.
+ */
+export function statement<R extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  text: string,
+  values: readonly unknown[],
+): Promise<pg.QueryResult<R>> {
+  return onConnection(pool, false, (client) => prepared(client).query<R>(text, values))
+}
+
+async function onConnection<T>(
+  pool: pg.Pool,
+  inTransaction: boolean,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const client = await connect(pool)
     // A checked-out client has no listener of the pool's: an error between queries would crash.
@@ -72,14 +128,14 @@ export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) 
     }
     client.on('error', onError)
     try {
-      await client.query('BEGIN')
+      if (inTransaction) await client.query('BEGIN')
       const result = await fn(client)
-      await client.query('COMMIT')
+      if (inTransaction) await client.query('COMMIT')
       return result
     } catch (err) {
       // a connection that failed or timed out is in no state to roll back: closing it rolls back
       if (isConnectionError(err)) broken ??= err as Error
-      else
+      else if (inTransaction)
         await client.query('ROLLBACK').catch((rollbackFailed: Error) => {
           broken ??= rollbackFailed
         })

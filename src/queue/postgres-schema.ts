@@ -81,6 +81,73 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX secrets_vault_due ON secrets (vault, next_attempt_at, id)
     WHERE status = 'queued' AND next_attempt_at IS NOT NULL;
   `,
+  `
+  -- One event recorded in one statement (one round trip, its own transaction): the dedup insert, then
+  -- the names locked in one order (created first if new), then each secret placed by the never-regress
+  -- rules, inserted, and, if queued, superseding the name's other queued values. The same steps, in the
+  -- same order, as postgres-names.ts takes for the other writers of a name.
+  CREATE FUNCTION relay_enqueue(
+    p_source TEXT, p_event_id TEXT, p_event_time BIGINT, p_received_at BIGINT,
+    p_vaults TEXT[], p_names TEXT[], p_descriptions TEXT[], p_sealed BYTEA[], p_refs TEXT[],
+    p_fingerprints TEXT[], p_older_than_delivered TEXT, p_superseded_by_newer TEXT,
+    OUT duplicate BOOLEAN, OUT queued INTEGER, OUT superseded INTEGER
+  ) LANGUAGE plpgsql AS $fn$
+  DECLARE
+    v_event BIGINT;
+    v_secret BIGINT;
+    v_error TEXT;
+    -- a secret not inserted yet arrives after every row already there
+    v_not_yet CONSTANT BIGINT := 9007199254740991;
+  BEGIN
+    duplicate := FALSE;
+    queued := 0;
+    superseded := 0;
+    INSERT INTO events (source, event_id, event_time, received_at)
+      VALUES (p_source, p_event_id, p_event_time, p_received_at)
+      ON CONFLICT (source, event_id) DO NOTHING RETURNING id INTO v_event;
+    IF v_event IS NULL THEN
+      duplicate := TRUE;
+      RETURN;
+    END IF;
+    IF COALESCE(cardinality(p_vaults), 0) = 0 THEN
+      RETURN;
+    END IF;
+    INSERT INTO names (vault, name, updated_at)
+      SELECT DISTINCT v, n, p_received_at FROM unnest(p_vaults, p_names) AS k(v, n)
+      ORDER BY v, n
+      ON CONFLICT (vault, name) DO NOTHING;
+    PERFORM 1 FROM names WHERE (vault, name) IN (SELECT * FROM unnest(p_vaults, p_names))
+      ORDER BY vault, name FOR UPDATE;
+    FOR i IN 1 .. cardinality(p_vaults) LOOP
+      v_error := NULL;
+      IF EXISTS (SELECT 1 FROM names WHERE vault = p_vaults[i] AND name = p_names[i]
+          AND (delivered_event_time > p_event_time
+            OR (delivered_event_time = p_event_time AND delivered_secret_id > v_not_yet))) THEN
+        v_error := p_older_than_delivered;
+      ELSIF EXISTS (SELECT 1 FROM secrets WHERE vault = p_vaults[i] AND name = p_names[i]
+          AND status = 'queued'
+          AND (event_time > p_event_time OR (event_time = p_event_time AND id > v_not_yet))) THEN
+        v_error := p_superseded_by_newer;
+      END IF;
+      INSERT INTO secrets (event, vault, name, description, sealed, ref, fingerprint, event_time, status,
+          next_attempt_at, last_error, created_at, updated_at)
+        VALUES (v_event, p_vaults[i], p_names[i], p_descriptions[i],
+          CASE WHEN v_error IS NULL THEN p_sealed[i] END, p_refs[i], p_fingerprints[i], p_event_time,
+          CASE WHEN v_error IS NULL THEN 'queued' ELSE 'superseded' END,
+          CASE WHEN v_error IS NULL THEN p_received_at END, v_error, p_received_at, p_received_at)
+        RETURNING id INTO v_secret;
+      IF v_error IS NULL THEN
+        UPDATE secrets SET status = 'superseded', sealed = NULL, next_attempt_at = NULL,
+            last_error = p_superseded_by_newer, updated_at = p_received_at
+          WHERE vault = p_vaults[i] AND name = p_names[i] AND status = 'queued' AND id <> v_secret;
+        queued := queued + 1;
+      ELSE
+        superseded := superseded + 1;
+      END IF;
+    END LOOP;
+  END
+  $fn$;
+  `,
 ]
 
 /** The advisory lock key migrations run under (any fixed number; "vrelay" in ASCII). */
@@ -100,7 +167,7 @@ function long(text: string, values?: unknown[]): pg.QueryConfig {
  * done. Throws when the database is newer than this relay. Returns the versions it applied.
  */
 export async function migrate(pool: pg.Pool): Promise<number> {
-  return transaction(pool, async (client) => {
+  return transaction(pool, async (_db, client) => {
     // another replica may hold the lock while it migrates: wait longer than a normal statement
     await client.query(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`)
     await client.query(long('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]))

@@ -4,7 +4,8 @@ import type { Logger } from 'pino'
 import { createPostgresAdmin } from './postgres-admin.js'
 import { writeEvent } from './postgres-enqueue.js'
 import { createPostgresLeases } from './postgres-leases.js'
-import { createPool, describeError, ping, transaction, unavailable } from './postgres-pool.js'
+import { createPool, describeError, ping, unavailable } from './postgres-pool.js'
+import { createPostgresRetention } from './postgres-retention.js'
 import { migrate } from './postgres-schema.js'
 import { checkNewEvent } from './sqlite-enqueue.js'
 import type { EnqueueResult, Store } from './store.js'
@@ -47,6 +48,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   }
   const leases = createPostgresLeases(pool)
   const admin = createPostgresAdmin(pool)
+  const retention = createPostgresRetention(pool)
   let closed = false
 
   /** Runs a store call, turning any failure into ERR_STORE_UNAVAILABLE. */
@@ -78,9 +80,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
     async enqueue(event): Promise<EnqueueResult> {
       checkNewEvent(event)
-      return oneAtATime(`${event.source}\u0000${event.eventId}`, () =>
-        guarded(() => transaction(pool, (db) => writeEvent(db, event))),
-      )
+      return oneAtATime(`${event.source}\u0000${event.eventId}`, () => guarded(() => writeEvent(pool, event)))
     },
 
     claim: (options) => guarded(() => leases.claim(options)),
@@ -93,6 +93,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     getEvent: (source, eventId) => guarded(() => admin.getEvent(source, eventId)),
     retryEvent: (source, eventId, now) => guarded(() => admin.retryEvent(source, eventId, now)),
     discardEvent: (source, eventId, now) => guarded(() => admin.discardEvent(source, eventId, now)),
+    purge: (before, limit) => guarded(() => retention.purge(before, limit)),
 
     async ping() {
       await guarded(() => ping(pool))

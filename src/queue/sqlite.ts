@@ -4,6 +4,7 @@ import { createSqliteAdmin } from './sqlite-admin.js'
 import { checkNewEvent, createEventWriter, createNeverRegress } from './sqlite-enqueue.js'
 import { createGroupCommit } from './sqlite-group-commit.js'
 import { createSqliteLeases } from './sqlite-leases.js'
+import { createSqliteRetention } from './sqlite-retention.js'
 import { openQueueDatabase } from './sqlite-schema.js'
 import { type EnqueueResult, type NewEvent, SECRET_STATUSES, type SecretStatus, type Store } from './store.js'
 
@@ -90,6 +91,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   const admin = createSqliteAdmin(db, rules, eraseFromWal)
   const leases = createSqliteLeases(db)
+  const retention = createSqliteRetention(db)
   const writeEvents = db.transaction((events: NewEvent[]) => events.map((e) => writer.write(e)))
   const enqueues = createGroupCommit<NewEvent, EnqueueResult>((events) => {
     const erasedBefore = writer.erased
@@ -142,6 +144,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
     async discardEvent(source, eventId, now) {
       return admin.discardEvent(source, eventId, now)
+    },
+
+    async purge(before, limit) {
+      if (closed) throw unavailable(new Error('the queue store is closed'))
+      return retention.purge(before, limit)
     },
 
     async ping() {

@@ -147,6 +147,14 @@ export interface Store {
   retryEvent(source: string, eventId: string, now: number): Promise<number>
   /** Discards an event's queued secrets, erasing their values. Returns how many. */
   discardEvent(source: string, eventId: string, now: number): Promise<number>
+  /**
+   * Deletes up to `limit` events received before `before` (epoch ms, oldest first) that are finished:
+   * every secret delivered, dead, superseded or discarded (or none at all), and no lease that lasts past
+   * `before` (a superseded value may still be in flight). Their secrets go with them, in one transaction.
+   * Returns how many events it deleted. The never-regress watermark per vault and name is kept, so a late
+   * older event is still superseded; the dedup key goes, so a purged event id is accepted again as new.
+   */
+  purge(before: number, limit: number): Promise<number>
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>
   close(): Promise<void>

@@ -120,6 +120,30 @@ sources:
     expect(problems.some((p) => p.includes('colour'))).toBe(true)
   })
 
+  it('keeps every event unless retention is set', () => {
+    expect(parseConfig(minimal(), { CI_SECRET: 's' }).retention).toEqual({})
+    expect(parseConfig(minimal('retention: { days: 30 }'), { CI_SECRET: 's' }).retention).toEqual({
+      days: 30,
+    })
+  })
+
+  it('refuses retention shorter than providers retry, or not in whole days', () => {
+    const short = problemsOf(minimal('retention: { days: 6 }'), { CI_SECRET: 's' })
+    expect(short).toEqual([
+      expect.stringMatching(/^retention\.days: must be at least 7: .*id is accepted again/),
+    ])
+    expect(short[0]).toMatch(/Stripe up to 3, Standard Webhooks\/Svix about 5/)
+    expect(problemsOf(minimal('retention: { days: 7.5 }'), { CI_SECRET: 's' })).toEqual([
+      'retention.days: must be a whole number of days',
+    ])
+    expect(problemsOf(minimal('retention: { days: "30" }'), { CI_SECRET: 's' })).toEqual([
+      expect.stringMatching(/^retention\.days: /),
+    ])
+    expect(problemsOf(minimal('retention: { keep: 30 }'), { CI_SECRET: 's' })).toEqual([
+      'retention: unknown key keep',
+    ])
+  })
+
   it('reports YAML syntax errors by line', () => {
     const problems = problemsOf('sources: [\n  - id: a\n')
     expect(problems[0]).toMatch(/^line \d+:/)

@@ -4,6 +4,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createSqliteStore } from '../../src/queue/sqlite.js'
+import { newEvent, sealed } from '../queue/store-contract-helpers.js'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
 import { type RelayProcess, startRelayProcess, until } from '../support/relay-process.js'
 import {
@@ -226,6 +228,48 @@ describe('vault-relay end to end', () => {
     await rwx.waitFor((_w, r) => r.length >= 1, 10_000)
     expect(await relay!.kill('SIGTERM')).toBe(0)
     expect(stored('ci', 'TERM')).toBe(v)
+  })
+
+  it('purges finished events past retention.days at start-up, counts them, and stops on SIGTERM', async () => {
+    freshDir()
+    // A store an earlier run left: three events delivered ten days ago, and a late older value for one of
+    // their names that arrived today (superseded on arrival: finished, but recent, so it stays).
+    const store = createSqliteStore({ path: join(dir, 'data', 'relay.db') })
+    const tenDaysAgo = Date.now() - 10 * 86_400_000
+    for (const name of ['OLD_A', 'OLD_B', 'OLD_C']) {
+      const value = `old-value-${randomUUID()}`
+      sentValues.push(value)
+      await store.enqueue(newEvent(2000, [sealed('ci', name, value)], { receivedAt: tenDaysAgo }))
+    }
+    const claimed = await store.claim({ owner: 'earlier', now: tenDaysAgo, leaseMs: 30_000, limit: 10 })
+    await store.settle(
+      'earlier',
+      tenDaysAgo,
+      claimed.map((c) => ({ id: c.id, kind: 'delivered' as const, version: 1 })),
+    )
+    const late = `late-value-${randomUUID()}`
+    sentValues.push(late)
+    const today = newEvent(1000, [sealed('ci', 'OLD_A', late)], { receivedAt: Date.now() })
+    expect(await store.enqueue(today)).toMatchObject({ superseded: 1 })
+    await store.close()
+
+    relay = await startRelayProcess(dir, `${config(rwx.url)}retention: { days: 7 }\n`, {
+      RWX_ACCESS_TOKEN: TOKEN,
+    })
+    const purgedLine = () =>
+      relay!
+        .output()
+        .split('\n')
+        .find((l) => l.includes('"msg":"purged finished events past retention"'))
+    await until(() => purgedLine() !== undefined, 'the purge at start-up')
+    expect(JSON.parse(purgedLine()!)).toMatchObject({
+      level: 30,
+      component: 'retention',
+      deleted: 3,
+      days: 7,
+    })
+    expect(await (await fetch(`${relay.url}/metrics`)).text()).toContain('relay_purged_events_total 3')
+    expect(await relay.kill('SIGTERM')).toBe(0)
   })
 
   it('leaks no value, signing secret or token into output or the store files', () => {

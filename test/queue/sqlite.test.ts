@@ -9,7 +9,7 @@ import { isRelayError } from '../../src/errors.js'
 import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite.js'
 import { MIGRATIONS } from '../../src/queue/sqlite-schema.js'
 import { storeContract } from './store-contract.js'
-import { claim, newEvent, opened, sealed, T0 } from './store-contract-helpers.js'
+import { claim, newEvent, opened, recordOf, sealed, T0 } from './store-contract-helpers.js'
 
 storeContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'relay-store-'))
@@ -106,6 +106,31 @@ describe('sqlite store', () => {
       const refused = await store.enqueue(newEvent(T0, [])).catch((err: unknown) => err)
       expect(isRelayError(refused, 'ERR_STORE_UNAVAILABLE')).toBe(true)
       await expect(store.ping()).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' })
+      await expect(store.purge(T0, 10)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' })
+    })
+  })
+
+  describe('retention', () => {
+    it('keeps the newest secret’s event, so no secret id is handed out twice', async () => {
+      // SQLite gives a new row the largest rowid plus one: were the newest secret purged, the next one would
+      // take its id again, while the names watermark orders a name's values by (event time, secret id).
+      const store = openStore()
+      const events = ['A', 'B', 'C'].map((name) => newEvent(T0, [sealed('v', name, name)]))
+      for (const e of events) await store.enqueue(e)
+      const claimed = await claim(store, T0)
+      await store.settle(
+        'w1',
+        T0,
+        claimed.map((c) => ({ id: c.id, kind: 'delivered' as const, version: 1 })),
+      )
+      const newestId = Math.max(...claimed.map((c) => c.id))
+      expect(await store.purge(T0 + 1, 100)).toBe(2)
+      expect((await store.listEvents({ limit: 10 })).map((e) => e.eventId)).toEqual([events[2]!.eventId])
+      const next = newEvent(T0, [sealed('v', 'D', 'd')])
+      await store.enqueue(next)
+      expect((await recordOf(store, next)).id).toBeGreaterThan(newestId)
+      // no longer the newest: it goes now
+      expect(await store.purge(T0 + 1, 100)).toBe(1)
     })
   })
 
