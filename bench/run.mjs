@@ -56,6 +56,8 @@ const LOAD_CPU = settings.pin ? '0' : undefined
 const TARGETS = { ratio: 0.6, secretsPerSec: 5_000, requestsPer1000: 20, rssMiB: 150 }
 const TOKEN = 'bench-rwx-token'
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname
+/** The node flags the relay ships with (`npm start`, the Dockerfile's CMD). */
+const RELAY_NODE_FLAGS = ['--max-semi-space-size=8']
 const RESULTS = new URL('./results/', import.meta.url).pathname
 const BASELINE = new URL('./baseline.json', import.meta.url).pathname
 
@@ -228,7 +230,7 @@ async function benchRelay(store, rwx) {
   const db = await storeFor(store, 'relay.db')
   const config = join(dir, `relay-${store}.yaml`)
   writeFileSync(config, relayConfig(port, rwxUrl, db.url))
-  const proc = startChild(process.execPath, [...settings.nodeArgs, CLI, 'serve'], {
+  const proc = startChild(process.execPath, [...RELAY_NODE_FLAGS, ...settings.nodeArgs, CLI, 'serve'], {
     cwd: dir,
     cpus: SERVER_CPU,
     env: { PATH: env.PATH ?? '', RELAY_CONFIG: config, NODE_ENV: 'production' },

@@ -25,11 +25,11 @@ function statementName(text: string): string {
 }
 
 /**
- * Runs every statement with parameters as a named prepared statement: PostgreSQL parses and plans it
- * once per connection instead of on every call (the store's statements are a fixed set, so the number
- * prepared per connection stays small). Statements without parameters (DDL, BEGIN) run as they are.
+ * Runs statements with parameters as named prepared statements: PostgreSQL parses each once per
+ * connection instead of on every call (`statement` uses it for the hot single-statement calls).
+ * Statements without parameters run as they are.
  */
-export function prepared(db: Pick<pg.PoolClient, 'query'> | pg.Pool): Queryable {
+function prepared(db: Pick<pg.PoolClient, 'query'>): Queryable {
   return {
     query<R extends pg.QueryResultRow>(text: string, values?: readonly unknown[]) {
       if (values === undefined) return db.query<R>(text)
@@ -95,15 +95,11 @@ const ATTEMPTS = 3
 
 /**
  * Runs `fn` in one transaction on a pooled connection: COMMIT when it resolves, ROLLBACK when it throws.
- * `fn` gets the connection as prepared statements (`db`), and as it is (`client`, for DDL and options).
  * A deadlock or serialization failure (the lock order should prevent them) runs it again. A connection
  * that failed is destroyed rather than given back to the pool.
  */
-export function transaction<T>(
-  pool: pg.Pool,
-  fn: (db: Queryable, client: pg.PoolClient) => Promise<T>,
-): Promise<T> {
-  return onConnection(pool, true, (client) => fn(prepared(client), client))
+export function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return onConnection(pool, true, fn)
 }
 
 /**

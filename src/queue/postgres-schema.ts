@@ -167,7 +167,7 @@ function long(text: string, values?: unknown[]): pg.QueryConfig {
  * done. Throws when the database is newer than this relay. Returns the versions it applied.
  */
 export async function migrate(pool: pg.Pool): Promise<number> {
-  return transaction(pool, async (_db, client) => {
+  return transaction(pool, async (client) => {
     // another replica may hold the lock while it migrates: wait longer than a normal statement
     await client.query(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`)
     await client.query(long('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]))
