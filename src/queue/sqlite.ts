@@ -89,6 +89,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     eraseTimer.unref()
   }
 
+  // A run that ended inside an erase window (kill -9, power loss) may have left erased values in the WAL.
+  checkpoint()
+
   const admin = createSqliteAdmin(db, rules, eraseFromWal)
   const leases = createSqliteLeases(db)
   const retention = createSqliteRetention(db)

@@ -1,6 +1,6 @@
 // The SQLite store: the shared contract on real files, plus durability, group commit and erasure on disk.
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -230,16 +230,34 @@ describe('sqlite store', () => {
 
     it('shares one checkpoint among the erases of its window, and checkpoints on close', async () => {
       const store = openStore({ eraseDelayMs: 60_000 })
+      const opened = store.stats().checkpoints
       const values = ['A', 'B', 'C'].map((name) => sealed('v', name, `value-${name}`))
       for (const v of values) await store.enqueue(newEvent(T0, [v]))
       const claimed = await claim(store, T0)
       // three erasing commits, well inside the window: none checkpoints by itself
       for (const c of claimed) await store.settle('w1', T0, [{ id: c.id, kind: 'delivered', version: 1 }])
-      expect(store.stats().checkpoints).toBe(0)
+      expect(store.stats().checkpoints).toBe(opened)
       expect(values.some((v) => onDisk(v.sealed!))).toBe(true)
       await store.close()
       expect(existsSync(`${path}-wal`)).toBe(false)
       expect(values.map((v) => onDisk(v.sealed!))).toEqual([false, false, false])
+    })
+
+    it('truncates a WAL a crash left holding erased values when it opens', async () => {
+      // a run killed inside its erase window: the erased value's old frames are still in the WAL
+      const crashed = openStore({ eraseDelayMs: 60_000 })
+      const value = sealed('v', 'A', 'value-erased-before-the-crash')
+      await crashed.enqueue(newEvent(T0, [value]))
+      const [c] = await claim(crashed, T0)
+      await crashed.settle('w1', T0, [{ id: c!.id, kind: 'delivered', version: 1 }])
+      const walCopy = readFileSync(`${path}-wal`)
+      expect(walCopy.includes(value.sealed!.subarray(0, 24))).toBe(true)
+      await crashed.close()
+      // put the WAL back as the crash left it (close checkpointed and removed it), then open again
+      writeFileSync(`${path}-wal`, walCopy)
+      const reopened = openStore()
+      expect(onDisk(value.sealed!)).toBe(false)
+      expect((await reopened.counts()).delivered).toBe(1)
     })
   })
 })
