@@ -71,10 +71,6 @@ export function createPool(options: PoolOptions): pg.Pool {
     // a relay frozen inside a transaction must not hold names locks for long
     idle_in_transaction_session_timeout: options.statementTimeoutMs * 2,
     application_name: 'vault-relay',
-    // Plan each statement for the data it meets. A plan cached while the tables were small (a new
-    // database, or a replica started on one) would keep scanning them whole as they grow, until the next
-    // ANALYZE; prepared statements still save the parsing.
-    options: '-c plan_cache_mode=force_custom_plan',
     keepAlive: true,
     types,
   })

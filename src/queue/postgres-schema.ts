@@ -91,7 +91,11 @@ export const MIGRATIONS: readonly string[] = [
     p_vaults TEXT[], p_names TEXT[], p_descriptions TEXT[], p_sealed BYTEA[], p_refs TEXT[],
     p_fingerprints TEXT[], p_older_than_delivered TEXT, p_superseded_by_newer TEXT,
     OUT duplicate BOOLEAN, OUT queued INTEGER, OUT superseded INTEGER
-  ) LANGUAGE plpgsql AS $fn$
+  ) LANGUAGE plpgsql
+  -- PL/pgSQL caches its statements' plans: one made while a new database was empty would go on scanning
+  -- the tables whole as they grow (until the next ANALYZE). Plan each call for the data it meets.
+  SET plan_cache_mode = force_custom_plan
+  AS $fn$
   DECLARE
     v_event BIGINT;
     v_secret BIGINT;
