@@ -30,5 +30,5 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # SIGTERM drains HTTP and finishes in-flight deliveries (server.shutdownGraceSeconds).
 STOPSIGNAL SIGTERM
-# A young generation of 8 MiB semi-spaces: about 15 MiB less peak RSS under load, same throughput (bench/).
-CMD ["node", "--max-semi-space-size=8", "dist/cli.js", "serve"]
+# A young generation of 4 MiB semi-spaces: ~20 MiB less peak RSS under load for ~5 % fewer req/s (bench/).
+CMD ["node", "--max-semi-space-size=4", "dist/cli.js", "serve"]

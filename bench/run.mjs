@@ -57,7 +57,7 @@ const TARGETS = { ratio: 0.6, secretsPerSec: 5_000, requestsPer1000: 20, rssMiB:
 const TOKEN = 'bench-rwx-token'
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname
 /** The node flags the relay ships with (`npm start`, the Dockerfile's CMD). */
-const RELAY_NODE_FLAGS = ['--max-semi-space-size=8']
+const RELAY_NODE_FLAGS = ['--max-semi-space-size=4']
 const RESULTS = new URL('./results/', import.meta.url).pathname
 const BASELINE = new URL('./baseline.json', import.meta.url).pathname
 
