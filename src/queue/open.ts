@@ -39,8 +39,8 @@ export async function openStore(config: Config, log: Logger, cwd: string): Promi
   if (config.encryptionKey === '') throw new Error('encryptionKey is required with a PostgreSQL store')
   const sealer = createSealer(parseKey(config.encryptionKey))
   // Loaded only when configured: a SQLite deployment never loads pg.
-  const { createPostgresStore } = await import('./postgres.js')
-  const store = await createPostgresStore({
+  const { createPostgresStoreWhenReachable } = await import('./postgres.js')
+  const store = await createPostgresStoreWhenReachable({
     url: config.store,
     poolSize: config.postgres.poolSize,
     log: log.child({ component: 'store' }),

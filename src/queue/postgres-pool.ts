@@ -190,7 +190,15 @@ function codeOf(err: unknown): string {
  * shutting down or starting (SQLSTATE classes 08 and 57P), too many connections (53300), timeouts.
  */
 export function isConnectionError(err: unknown): boolean {
-  if (err instanceof ConnectError) return true
+  return err instanceof ConnectError || isUnreachable(err)
+}
+
+/**
+ * Whether `err` says the server cannot be reached or is not ready yet (refused or dropped connections,
+ * starting or shutting down, too many connections, timeouts), as opposed to turning this relay away (a
+ * refused password, a missing database): the former is worth waiting for.
+ */
+export function isUnreachable(err: unknown): boolean {
   const code = codeOf(err)
   if (/^(08|57P)/.test(code) || code === '53300' || /^E[A-Z]+$/.test(code)) return true
   const message = err instanceof Error ? err.message : ''

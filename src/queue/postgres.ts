@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import { createPostgresAdmin } from './postgres-admin.js'
 import { writeEvent } from './postgres-enqueue.js'
 import { createPostgresLeases } from './postgres-leases.js'
-import { createPool, describeError, ping, unavailable } from './postgres-pool.js'
+import { createPool, describeError, isUnreachable, ping, unavailable } from './postgres-pool.js'
 import { createPostgresRetention } from './postgres-retention.js'
 import { migrate } from './postgres-schema.js'
 import { checkNewEvent } from './sqlite-enqueue.js'
@@ -104,5 +104,38 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       closed = true
       await pool.end()
     },
+  }
+}
+
+/** How a relay waits for its database at start-up: the first pause, doubled after each try up to the last. */
+export interface StartupWait {
+  firstDelayMs: number
+  maxDelayMs: number
+}
+
+export const STARTUP_WAIT: StartupWait = { firstDelayMs: 1_000, maxDelayMs: 30_000 }
+
+/**
+ * Opens the store, waiting for the database while it cannot be reached: a relay started before its
+ * database (compose, a Kubernetes rollout, a database restarting) keeps trying, with one warning a try,
+ * instead of exiting and being restarted. Anything else (a refused password, a missing database, a
+ * schema newer than this relay) fails at once.
+ */
+export async function createPostgresStoreWhenReachable(
+  options: PostgresStoreOptions,
+  wait: StartupWait = STARTUP_WAIT,
+): Promise<Store> {
+  for (let delay = wait.firstDelayMs; ; delay = Math.min(delay * 2, wait.maxDelayMs)) {
+    try {
+      return await createPostgresStore(options)
+    } catch (err) {
+      const cause = err instanceof Error ? err.cause : undefined
+      if (!isUnreachable(cause)) throw err
+      options.log?.warn(
+        { err: describeError(cause), retryInMs: delay },
+        'PostgreSQL cannot be reached yet: waiting for it before serving',
+      )
+      await new Promise((resolve) => setTimeout(resolve, delay))
+    }
   }
 }

@@ -8,7 +8,11 @@ import { parseConfig } from '../../src/config/load.js'
 import { isRelayError } from '../../src/errors.js'
 import { createLogger } from '../../src/log.js'
 import { createSealer } from '../../src/queue/crypto.js'
-import { createPostgresStore, type PostgresStoreOptions } from '../../src/queue/postgres.js'
+import {
+  createPostgresStore,
+  createPostgresStoreWhenReachable,
+  type PostgresStoreOptions,
+} from '../../src/queue/postgres.js'
 import { MIGRATIONS } from '../../src/queue/postgres-schema.js'
 import type { Claimed, Outcome, Store } from '../../src/queue/store.js'
 import { buildSources } from '../../src/receive/ingest.js'
@@ -534,6 +538,57 @@ sources:
           await adminQuery(adminUrl, `ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`)
         },
       )
+    })
+
+    /** A warn-level logger whose lines the test reads. */
+    function capturedLog() {
+      const lines: string[] = []
+      const log = createLogger('warn', { write: (line: string) => lines.push(line) })
+      return { log, lines }
+    }
+
+    it.skipIf(!inject('pgEmbedded'))(
+      'waits at start-up for a database that cannot be reached yet, then opens on it',
+      async () => {
+        const server = await startEmbeddedPostgres()
+        try {
+          const db = await createTestDatabase(server.url)
+          await server.stop()
+          const { log, lines } = capturedLog()
+          const opening = createPostgresStoreWhenReachable(
+            { url: db.url, poolSize: 2, log, connectTimeoutMs: 2_000 },
+            { firstDelayMs: 50, maxDelayMs: 200 },
+          )
+          // a warning a try, and still trying
+          await until(() => lines.length >= 2, 'two warnings while the database is down', 20_000)
+          await server.start()
+          const store = await opening
+          stores.push(store)
+          await store.ping()
+          expect(await store.enqueue(newEvent(T0, [sealed('v', 'A', 'after-the-wait')]))).toMatchObject({
+            queued: 1,
+          })
+          expect(lines.every((l) => l.includes('PostgreSQL cannot be reached yet'))).toBe(true)
+          // the URL (it holds the password) is never in the log
+          expect(lines.join('\n')).not.toContain(new URL(db.url).password || db.url)
+        } finally {
+          for (const store of stores.splice(0)) await store.close().catch(() => {})
+          await server.destroy()
+        }
+      },
+      60_000,
+    )
+
+    it('does not wait for a database that turns the relay away: it fails at once', async () => {
+      const { log, lines } = capturedLog()
+      const missing = new URL(adminUrl)
+      missing.pathname = `/no_such_database_${randomBytes(4).toString('hex')}`
+      const opening = createPostgresStoreWhenReachable(
+        { url: missing.toString(), poolSize: 1, log },
+        { firstDelayMs: 60_000, maxDelayMs: 60_000 },
+      )
+      await expect(opening).rejects.toThrow(/3D000|does not exist/)
+      expect(lines).toEqual([])
     })
 
     it.skipIf(!inject('pgEmbedded'))(
