@@ -5,12 +5,7 @@ import type { Logger } from 'pino'
 import { RelayError } from '../errors.js'
 
 /** What a query needs: a pooled client inside a transaction, or the pool itself. */
-export interface Queryable {
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    text: string,
-    values?: readonly unknown[],
-  ): Promise<pg.QueryResult<R>>
-}
+export type Queryable = Pick<pg.PoolClient, 'query'>
 
 /** Statement names by SQL text: one short name per distinct statement, the same on every connection. */
 const statementNames = new Map<string, string>()
@@ -22,20 +17,6 @@ function statementName(text: string): string {
     statementNames.set(text, name)
   }
   return name
-}
-
-/**
- * Runs statements with parameters as named prepared statements: PostgreSQL parses each once per
- * connection instead of on every call (`statement` uses it for the hot single-statement calls).
- * Statements without parameters run as they are.
- */
-function prepared(db: Pick<pg.PoolClient, 'query'>): Queryable {
-  return {
-    query<R extends pg.QueryResultRow>(text: string, values?: readonly unknown[]) {
-      if (values === undefined) return db.query<R>(text)
-      return db.query<R>({ name: statementName(text), text, values: values as unknown[] })
-    },
-  }
 }
 
 export interface PoolOptions {
@@ -99,15 +80,16 @@ export function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Pro
 }
 
 /**
- * Runs one prepared statement on its own: it is its own transaction (one round trip, no BEGIN and
- * COMMIT), retried and cleaned up as `transaction` does.
+ * Runs one statement on its own: it is its own transaction (one round trip, no BEGIN and COMMIT),
+ * retried and cleaned up as `transaction` does. It runs as a named prepared statement, so each
+ * connection parses it once, not on every call.
  */
 export function statement<R extends pg.QueryResultRow>(
   pool: pg.Pool,
   text: string,
-  values: readonly unknown[],
+  values: unknown[],
 ): Promise<pg.QueryResult<R>> {
-  return onConnection(pool, false, (client) => prepared(client).query<R>(text, values))
+  return onConnection(pool, false, (client) => client.query<R>({ name: statementName(text), text, values }))
 }
 
 async function onConnection<T>(
