@@ -56,7 +56,7 @@ const LOAD_CPU = settings.pin ? '0' : undefined
 const TARGETS = { ratio: 0.6, secretsPerSec: 5_000, requestsPer1000: 20, rssMiB: 150 }
 const TOKEN = 'bench-rwx-token'
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname
-/** The node flags the relay ships with (`npm start`, the Dockerfile's CMD). */
+/** The node flags the relay ships with (`npm start`, the Dockerfile's CMD): the relay runs and delivery runs use them. */
 const RELAY_NODE_FLAGS = ['--max-semi-space-size=4']
 const RESULTS = new URL('./results/', import.meta.url).pathname
 const BASELINE = new URL('./baseline.json', import.meta.url).pathname
@@ -285,7 +285,7 @@ async function benchDelivery(store) {
       chunk: 500,
       timeoutMs: 60_000,
     },
-    { nodeArgs: settings.nodeArgs, cpus: SERVER_CPU },
+    { nodeArgs: [...RELAY_NODE_FLAGS, ...settings.nodeArgs], cpus: SERVER_CPU },
   )
   try {
     const answer = nextMessage(proc, 'result', 150_000)
