@@ -1,5 +1,6 @@
 // One vault and name at a time across replicas: the `names` row lock every writer of a name takes first,
 // and the never-regress rules it guards (where an arriving or re-queued secret goes, what it supersedes).
+// The rules themselves are database functions (postgres-schema.ts), shared with relay_enqueue.
 import type { Queryable } from './postgres-pool.js'
 import { OLDER_THAN_DELIVERED, SUPERSEDED_BY_NEWER } from './sqlite-rows.js'
 
@@ -33,21 +34,11 @@ export async function lockNames(
 ): Promise<void> {
   const sorted = sortedNames(keys)
   if (sorted.length === 0) return
-  const vaults = sorted.map((k) => k.vault)
-  const names = sorted.map((k) => k.name)
-  if (create) {
-    await db.query(
-      `INSERT INTO names (vault, name, updated_at)
-       SELECT v, n, $3::bigint FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(v, n, i) ORDER BY i
-       ON CONFLICT (vault, name) DO NOTHING`,
-      [vaults, names, create.now],
-    )
-  }
-  await db.query(
-    `SELECT 1 FROM names WHERE (vault, name) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-     ORDER BY vault, name FOR UPDATE`,
-    [vaults, names],
-  )
+  await db.query('SELECT relay_lock_names($1::text[], $2::text[], $3::bigint)', [
+    sorted.map((k) => k.vault),
+    sorted.map((k) => k.name),
+    create?.now ?? null,
+  ])
 }
 
 /** The arrival id of a secret not inserted yet: it arrives after every row already there. */
@@ -63,17 +54,12 @@ export async function place(
   eventTime: number,
   id = NOT_YET_INSERTED,
 ): Promise<Placement> {
-  const { rows } = await db.query<{ older: boolean; newer: boolean }>(
-    `SELECT
-       EXISTS (SELECT 1 FROM names WHERE vault = $1 AND name = $2
-         AND (delivered_event_time > $3 OR (delivered_event_time = $3 AND delivered_secret_id > $4))) AS older,
-       EXISTS (SELECT 1 FROM secrets WHERE vault = $1 AND name = $2 AND status = 'queued'
-         AND (event_time > $3 OR (event_time = $3 AND id > $4))) AS newer`,
-    [key.vault, key.name, eventTime, id],
+  const { rows } = await db.query<{ error: string | null }>(
+    'SELECT relay_place($1, $2, $3, $4, $5, $6) AS error',
+    [key.vault, key.name, eventTime, id, OLDER_THAN_DELIVERED, SUPERSEDED_BY_NEWER],
   )
-  if (rows[0]?.older) return { status: 'superseded', error: OLDER_THAN_DELIVERED }
-  if (rows[0]?.newer) return { status: 'superseded', error: SUPERSEDED_BY_NEWER }
-  return { status: 'queued' }
+  const error = rows[0]?.error ?? null
+  return error === null ? { status: 'queued' } : { status: 'superseded', error }
 }
 
 /**
@@ -82,11 +68,12 @@ export async function place(
  * lives the newer value cannot be claimed, so the newest is always the last one written.
  */
 export async function supersedeOthers(db: Queryable, key: NameKey, id: number, now: number): Promise<number> {
-  const { rowCount } = await db.query(
-    `UPDATE secrets SET status = 'superseded', sealed = NULL, next_attempt_at = NULL, last_error = $1,
-       updated_at = $2
-     WHERE vault = $3 AND name = $4 AND status = 'queued' AND id <> $5`,
-    [SUPERSEDED_BY_NEWER, now, key.vault, key.name, id],
-  )
-  return rowCount ?? 0
+  const { rows } = await db.query<{ n: number }>('SELECT relay_supersede_others($1, $2, $3, $4, $5) AS n', [
+    key.vault,
+    key.name,
+    id,
+    now,
+    SUPERSEDED_BY_NEWER,
+  ])
+  return rows[0]?.n ?? 0
 }
