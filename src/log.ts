@@ -41,3 +41,19 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     destination,
   )
 }
+
+/**
+ * An error as log fields: its type, code, message and its cause's message. Only for the relay's own
+ * errors (store, resolver, delivery), whose messages never quote a value; never a stack (frames can
+ * hold local data).
+ */
+export function errorFields(err: unknown): { type: string; code?: string; message: string; cause?: string } {
+  if (!(err instanceof Error)) return { type: typeof err, message: 'non-error' }
+  const code = (err as { code?: unknown }).code
+  return {
+    type: err.name,
+    ...(typeof code === 'string' ? { code } : {}),
+    message: err.message,
+    ...(err.cause instanceof Error ? { cause: err.cause.message } : {}),
+  }
+}

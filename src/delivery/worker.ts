@@ -1,6 +1,7 @@
 // The delivery worker: leases due secrets from the store, sends them to RWX in batches, settles outcomes.
 import type { Logger } from 'pino'
 import type { DeliveryConfig } from '../config/schema.js'
+import { errorFields } from '../log.js'
 import type { Sealer } from '../queue/crypto.js'
 import type { Claimed, Outcome, Store } from '../queue/store.js'
 import { type BatchContext, countedRetry, type DeliveryEvents, deliverBatch, planBatches } from './batch.js'
@@ -255,11 +256,4 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     },
     status: () => ({ ...state }),
   }
-}
-
-/** An error's type and message for logs; store and resolver errors carry no values. */
-function errorFields(err: unknown): { type: string; message: string } {
-  return err instanceof Error
-    ? { type: err.name, message: err.message }
-    : { type: typeof err, message: 'non-error' }
 }

@@ -3,6 +3,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import type { Counter } from 'prom-client'
+import { errorFields } from '../log.js'
 import type { Store } from './store.js'
 
 export const DAY_MS = 86_400_000
@@ -100,17 +101,5 @@ export function createRetentionJob(options: RetentionJobOptions): RetentionJob {
       clearTimeout(timer)
       await running
     },
-  }
-}
-
-/** An error's type, code and message for logs; store errors carry no values. */
-function errorFields(err: unknown): { type: string; code?: string; message: string; cause?: string } {
-  if (!(err instanceof Error)) return { type: typeof err, message: 'non-error' }
-  const code = (err as { code?: unknown }).code
-  return {
-    type: err.name,
-    ...(typeof code === 'string' ? { code } : {}),
-    message: err.message,
-    ...(err.cause instanceof Error ? { cause: err.cause.message } : {}),
   }
 }
