@@ -16,8 +16,11 @@ export async function writeEvent(pool: pg.Pool, event: NewEvent): Promise<Enqueu
   const { secrets } = event
   const { rows } = await statement<EnqueueResult>(
     pool,
-    `SELECT duplicate, queued, superseded
-     FROM relay_enqueue($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    {
+      name: 'relay_enqueue',
+      text: `SELECT duplicate, queued, superseded
+             FROM relay_enqueue($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    },
     [
       event.source,
       event.eventId,

@@ -1,23 +1,10 @@
 // The PostgreSQL connection pool of the queue: timeouts, BIGINT as numbers, transactions, and store errors.
-import { createHash } from 'node:crypto'
 import pg from 'pg'
 import type { Logger } from 'pino'
 import { RelayError } from '../errors.js'
 
 /** What a query needs: a pooled client inside a transaction, or the pool itself. */
 export type Queryable = Pick<pg.PoolClient, 'query'>
-
-/** Statement names by SQL text: one short name per distinct statement, the same on every connection. */
-const statementNames = new Map<string, string>()
-
-function statementName(text: string): string {
-  let name = statementNames.get(text)
-  if (name === undefined) {
-    name = `relay_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`
-    statementNames.set(text, name)
-  }
-  return name
-}
 
 export interface PoolOptions {
   url: string
@@ -81,15 +68,15 @@ export function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Pro
 
 /**
  * Runs one statement on its own: it is its own transaction (one round trip, no BEGIN and COMMIT),
- * retried and cleaned up as `transaction` does. It runs as a named prepared statement, so each
+ * retried and cleaned up as `transaction` does. It runs as the prepared statement `name`, so each
  * connection parses it once, not on every call.
  */
 export function statement<R extends pg.QueryResultRow>(
   pool: pg.Pool,
-  text: string,
+  prepared: { name: string; text: string },
   values: unknown[],
 ): Promise<pg.QueryResult<R>> {
-  return onConnection(pool, false, (client) => client.query<R>({ name: statementName(text), text, values }))
+  return onConnection(pool, false, (client) => client.query<R>({ ...prepared, values }))
 }
 
 async function onConnection<T>(
