@@ -14,6 +14,17 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 FROM node:24-bookworm-slim
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG CREATED=unknown
+LABEL org.opencontainers.image.title="vault-relay" \
+      org.opencontainers.image.description="Signed webhook relay that forwards rotated credentials to RWX vaults, durably and in order" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.base.name="docker.io/library/node:24-bookworm-slim"
+# No config is built in: mount yours at RELAY_CONFIG (the shipped example's DEMO-ONLY secrets are refused).
 ENV NODE_ENV=production \
     RELAY_CONFIG=/etc/vault-relay/relay.yaml \
     RELAY_STORE=sqlite:/var/lib/vault-relay/relay.db
@@ -21,7 +32,6 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json openapi.yaml relay.example.yaml ./
-COPY relay.example.yaml /etc/vault-relay/relay.yaml
 RUN mkdir -p /var/lib/vault-relay && chown node:node /var/lib/vault-relay
 USER node
 VOLUME ["/var/lib/vault-relay"]

@@ -3,6 +3,7 @@ import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config/schema.js'
+import { edgeOptions, registerEdge } from './http/edge.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import type { Sealer } from './queue/crypto.js'
 import type { Store } from './queue/store.js'
@@ -35,7 +36,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: config.server.trustProxy,
+    ...edgeOptions(config.server),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   })
@@ -51,6 +52,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   })
   const isClosing = () => closing
   installProblemHandlers(app)
+  await registerEdge(app, config, { onShed: (reason) => metrics.shed.inc({ reason }) })
   await app.register(rateLimit, { global: false })
 
   const notify = () => deps.delivery?.notify()

@@ -4,12 +4,15 @@ import { parseArgs } from 'node:util'
 import { ConfigError, type Env, loadConfig, resolveConfigPath } from './config/load.js'
 import type { Config } from './config/schema.js'
 import { StartupError, startRelay } from './server.js'
+import { closeOnSignalsAndErrors } from './shutdown.js'
 import { VERSION } from './version.js'
 
 const USAGE = `vault-relay ${VERSION}
 
 Usage:
-  vault-relay serve                 serve the relay (config: RELAY_CONFIG, ./relay.yaml or ./relay.example.yaml)
+  vault-relay serve [--demo]        serve the relay (config: RELAY_CONFIG, else ./relay.yaml); refuses the
+                                    example's public DEMO-ONLY secrets unless --demo (which also falls back
+                                    to relay.example.yaml when there is no config)
   vault-relay check --config FILE   validate a config and list its sources and routes
   vault-relay --version
 
@@ -54,28 +57,14 @@ function check(args: string[], env: Env): number {
   return 0
 }
 
-async function serve(env: Env): Promise<void> {
-  const relay = await startRelay(env, process.cwd())
-  const grace = relay.config.server.shutdownGraceSeconds * 1000
-  const stop = (signal: string) => {
-    relay.app.log.info({ signal }, 'signal received')
-    const timer = setTimeout(() => {
-      relay.app.log.error(
-        'shutdown took longer than the grace period: exiting; leased work is retried after restart',
-      )
-      process.exit(1)
-    }, grace)
-    timer.unref()
-    relay.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        relay.app.log.error({ err: (err as Error).message }, 'shutdown failed')
-        process.exit(1)
-      },
-    )
-  }
-  process.once('SIGTERM', () => stop('SIGTERM'))
-  process.once('SIGINT', () => stop('SIGINT'))
+async function serve(args: string[], env: Env): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { demo: { type: 'boolean', default: false } },
+    allowPositionals: false,
+  })
+  const relay = await startRelay(env, process.cwd(), { demo: values.demo })
+  closeOnSignalsAndErrors(relay, relay.log, relay.config.server.shutdownGraceSeconds * 1000)
 }
 
 async function main(argv: string[]): Promise<number | undefined> {
@@ -84,7 +73,7 @@ async function main(argv: string[]): Promise<number | undefined> {
   try {
     switch (command) {
       case 'serve':
-        await serve(env)
+        await serve(rest, env)
         return undefined
       case 'check':
         return check(rest, env)

@@ -21,6 +21,8 @@ export const ERROR_STATUS = {
   ERR_RATE_LIMITED: 429,
   ERR_STORE_UNAVAILABLE: 503,
   ERR_SHUTTING_DOWN: 503,
+  /** Load shedding (event-loop delay, memory): the sender should retry after Retry-After. */
+  ERR_OVERLOADED: 503,
   /** The keys to check a signature with cannot be fetched now (JWKS down): the sender should retry. */
   ERR_KEYS_UNAVAILABLE: 503,
   ERR_INTERNAL: 500,

@@ -1,5 +1,5 @@
 // Prometheus metrics: one registry per app, labels only from config names and fixed reason codes.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { SECRET_STATUSES, type Store } from './queue/store.js'
 
 export interface Metrics {
@@ -17,10 +17,16 @@ export interface Metrics {
   rwxAuthFailing: Gauge
   /** Finished events deleted by retention (their secrets went with them). */
   purgedEvents: Counter
+  /** Webhooks answered 503 by load shedding, by reason (eventLoopDelay, heapUsedBytes, rssBytes...). */
+  shed: Counter<'reason'>
 }
+
+/** Prefix of the process and Node.js metrics (relay_process_cpu_seconds_total, relay_nodejs_heap_size_used_bytes...). */
+export const DEFAULT_METRICS_PREFIX = 'relay_'
 
 export function createMetrics(store: Store): Metrics {
   const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: DEFAULT_METRICS_PREFIX })
   const m: Metrics = {
     registry,
     hooks: new Counter({
@@ -68,6 +74,12 @@ export function createMetrics(store: Store): Metrics {
     purgedEvents: new Counter({
       name: 'relay_purged_events_total',
       help: 'Finished events deleted with their secrets after retention.days',
+      registers: [registry],
+    }),
+    shed: new Counter({
+      name: 'relay_load_shed_total',
+      help: 'Webhook requests answered 503 by load shedding, by reason',
+      labelNames: ['reason'],
       registers: [registry],
     }),
   }

@@ -1,13 +1,17 @@
 // The process: load config, make the logger and store, serve, deliver, and shut down with grace.
 import { randomUUID } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { hostname } from 'node:os'
 import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
 import { buildApp } from './app.js'
+import { demoRefusal, demoSecretPaths, noConfig } from './config/demo.js'
 import { type Env, loadConfig, resolveConfigPath } from './config/load.js'
 import type { Config } from './config/schema.js'
 import { createTokenSource } from './config/token.js'
 import { createRwxClient } from './delivery/rwx-client.js'
 import { createDeliveryWorker } from './delivery/worker.js'
+import { createDispatcher, usesProxy } from './http/outbound.js'
 import { createLogger } from './log.js'
 import { createMetrics } from './metrics.js'
 import { openStore } from './queue/open.js'
@@ -18,6 +22,7 @@ import { USER_AGENT } from './version.js'
 export interface RunningRelay {
   app: FastifyInstance
   config: Config
+  log: Logger
   /** The address the relay listens on, e.g. http://127.0.0.1:8080. */
   url: string
   /** Stops taking requests, finishes in-flight deliveries, closes the store. Idempotent. */
@@ -29,23 +34,30 @@ export class StartupError extends Error {
   override readonly name = 'StartupError'
 }
 
-export async function startRelay(env: Env, cwd: string): Promise<RunningRelay> {
-  const config = loadConfig(resolveConfigPath(env, cwd), env)
+export interface StartOptions {
+  /** `serve --demo`: accept the example's public DEMO-ONLY secrets, and fall back to the example config. */
+  demo?: boolean
+}
+
+export async function startRelay(env: Env, cwd: string, options: StartOptions = {}): Promise<RunningRelay> {
+  const path = resolveConfigPath(env, cwd, options)
+  if (!existsSync(path)) throw new StartupError(noConfig(path))
+  const config = loadConfig(path, env)
   const token = createTokenSource(config.rwx)
   try {
     token()
   } catch (err) {
     throw new StartupError(`${(err as Error).message}`)
   }
+  const demoPaths = demoSecretPaths(config)
+  const demo = options.demo === true || config.allowDemoSecrets
+  if (demoPaths.length > 0 && !demo) throw new StartupError(demoRefusal(demoPaths))
   const log = createLogger(config.logLevel)
-  // The example's public defaults: 'DEMO-ONLY' in clear, or in base64 (a whsec_ secret).
-  for (const s of config.sources) {
-    if (/DEMO-ONLY|REVNTy1PTkxZ/.test(JSON.stringify(s.verify))) {
-      log.warn(
-        { source: s.id },
-        'source uses a public DEMO-ONLY signing secret from the example config: set your own',
-      )
-    }
+  if (demoPaths.length > 0) {
+    log.warn(
+      { config: path, demoSecrets: demoPaths },
+      'DEMO MODE: accepting events signed with the PUBLIC DEMO-ONLY secrets of the example config; anyone can forge events into your vaults. Set your own secrets before pointing a provider here.',
+    )
   }
   const { store, sealer } = await openStore(config, log, cwd)
   const metrics = createMetrics(store)
@@ -53,8 +65,19 @@ export async function startRelay(env: Env, cwd: string): Promise<RunningRelay> {
   const usesAws = config.sources.some((s) =>
     s.rules.some((r) => r.secrets.some((x) => typeof x.value !== 'string')),
   )
+  // One proxy-aware dispatcher for RWX (with its timeouts); with a proxy, one for JWKS, SNS and AWS.
+  const rwxDispatcher = createDispatcher(config.proxy, {
+    connect: { timeout: config.delivery.connectTimeoutMs },
+    headersTimeout: config.delivery.requestTimeoutMs,
+    bodyTimeout: config.delivery.requestTimeoutMs,
+    keepAliveTimeout: 30_000,
+  })
+  const proxyDispatcher = usesProxy(config.proxy) ? createDispatcher(config.proxy) : undefined
   const resolver = usesAws
-    ? (await import('./delivery/aws-secrets.js')).createAwsResolver({ log })
+    ? (await import('./delivery/aws-secrets.js')).createAwsResolver({
+        log,
+        ...(proxyDispatcher ? { dispatcher: proxyDispatcher } : {}),
+      })
     : undefined
   const client = createRwxClient({
     url: config.rwx.url,
@@ -62,6 +85,7 @@ export async function startRelay(env: Env, cwd: string): Promise<RunningRelay> {
     userAgent: USER_AGENT,
     connectTimeoutMs: config.delivery.connectTimeoutMs,
     requestTimeoutMs: config.delivery.requestTimeoutMs,
+    dispatcher: rwxDispatcher,
   })
   const worker = createDeliveryWorker({
     store,
@@ -90,7 +114,10 @@ export async function startRelay(env: Env, cwd: string): Promise<RunningRelay> {
           log: log.child({ component: 'retention' }),
           purged: metrics.purgedEvents,
         })
-  const sources = buildSources(config.sources, {})
+  const sources = buildSources(config.sources, {
+    log: log.child({ component: 'verify' }),
+    ...(proxyDispatcher ? { dispatcher: proxyDispatcher } : {}),
+  })
   const app = await buildApp(config, { store, sealer, sources, logger: log, metrics, delivery: worker })
   const url = await app.listen({ host: config.server.host, port: config.server.port })
   worker.start()
@@ -116,11 +143,13 @@ export async function startRelay(env: Env, cwd: string): Promise<RunningRelay> {
       await worker.stop()
       await store.close()
       await client.close()
+      await rwxDispatcher.close()
+      await proxyDispatcher?.close()
       resolver?.close()
       for (const s of sources.values()) s.verifier.close?.()
       log.info('stopped')
     })()
     return closing
   }
-  return { app, config, url, close }
+  return { app, config, log, url, close }
 }

@@ -5,6 +5,7 @@ import { parseDocument } from 'yaml'
 import { compileRules, MappingConfigError } from '../mapping/rules.js'
 import { parseKey } from '../queue/crypto.js'
 import { createVerifier } from '../verify/registry.js'
+import { exampleConfigPath } from './demo.js'
 import { type ExpandProblem, expandEnv } from './expand.js'
 import { formatIssues } from './format.js'
 import { type Config, configSchema, sourceSchema } from './schema.js'
@@ -21,11 +22,14 @@ export class ConfigError extends Error {
   }
 }
 
-/** `RELAY_CONFIG`, else `./relay.yaml`, else the shipped `./relay.example.yaml`. */
-export function resolveConfigPath(env: Env, cwd: string): string {
+/**
+ * `RELAY_CONFIG`, else `./relay.yaml`; only with `demo` (an explicit opt-in) does a missing
+ * `./relay.yaml` fall back to the shipped example.
+ */
+export function resolveConfigPath(env: Env, cwd: string, options: { demo?: boolean } = {}): string {
   if (env.RELAY_CONFIG) return resolve(cwd, env.RELAY_CONFIG)
   const own = resolve(cwd, 'relay.yaml')
-  return existsSync(own) ? own : resolve(cwd, 'relay.example.yaml')
+  return existsSync(own) || !options.demo ? own : exampleConfigPath(cwd)
 }
 
 /** Applies the environment variables that override the file (each wins where both exist). */
@@ -44,6 +48,13 @@ function applyOverrides(doc: Record<string, unknown>, env: Env, problems: string
   if (env.RELAY_ADMIN_TOKEN) section('admin').token = env.RELAY_ADMIN_TOKEN
   if (env.LOG_LEVEL) doc.logLevel = env.LOG_LEVEL
   if (env.HOST) section('server').host = env.HOST
+  // The usual proxy variables, upper or lower case, as curl and undici read them.
+  const httpsProxy = env.HTTPS_PROXY || env.https_proxy
+  const httpProxy = env.HTTP_PROXY || env.http_proxy
+  const noProxy = env.NO_PROXY || env.no_proxy
+  if (httpsProxy) section('proxy').httpsProxy = httpsProxy
+  if (httpProxy) section('proxy').httpProxy = httpProxy
+  if (noProxy) section('proxy').noProxy = noProxy
   if (env.PORT !== undefined && env.PORT !== '') {
     const port = Number(env.PORT)
     if (Number.isInteger(port)) section('server').port = port

@@ -148,6 +148,27 @@ export const sourceSchema = z.strictObject({
     .default(262_144),
 })
 
+const trustProxy = z.union([z.boolean(), z.number().int().min(1).max(32), nonEmpty, z.array(nonEmpty).min(1)])
+
+const LOAD_SHEDDING_DEFAULTS = {
+  maxEventLoopDelayMs: 1_000,
+  maxHeapUsedBytes: 0,
+  maxRssBytes: 0,
+  maxEventLoopUtilization: 0,
+  sampleIntervalMs: 1_000,
+  retryAfterSeconds: 5,
+}
+
+/** When webhooks are answered 503 + Retry-After instead of queuing up (@fastify/under-pressure); 0 turns a check off. */
+const loadShedding = z.strictObject({
+  maxEventLoopDelayMs: z.number().int().min(0).default(LOAD_SHEDDING_DEFAULTS.maxEventLoopDelayMs),
+  maxHeapUsedBytes: z.number().int().min(0).default(0),
+  maxRssBytes: z.number().int().min(0).default(0),
+  maxEventLoopUtilization: z.number().min(0).max(1).default(0),
+  sampleIntervalMs: z.number().int().min(10).max(60_000).default(LOAD_SHEDDING_DEFAULTS.sampleIntervalMs),
+  retryAfterSeconds: z.number().int().min(1).max(3_600).default(LOAD_SHEDDING_DEFAULTS.retryAfterSeconds),
+})
+
 export const configSchema = z
   .strictObject({
     rwx: z
@@ -163,12 +184,38 @@ export const configSchema = z
       .strictObject({
         host: z.string().default('0.0.0.0'),
         port: z.number().int().min(0).max(65_535).default(8080),
-        /** Trust X-Forwarded-For from a proxy in front (for per-client rate limits). */
-        trustProxy: z.boolean().default(false),
+        /**
+         * Which proxies in front to believe about the client address (X-Forwarded-For), as Fastify takes
+         * it: false, true (any: only when nothing else can reach the relay), a hop count, or CIDRs/addresses.
+         */
+        trustProxy: trustProxy.default(false),
         shutdownGraceSeconds: z.number().positive().default(10),
+        /** Milliseconds a client has to send a whole request (headers and body); then 408 and close. */
+        requestTimeout: z.number().int().positive().max(600_000).default(30_000),
+        /** Milliseconds a connection may sit idle before it is closed. */
+        connectionTimeout: z.number().int().positive().max(600_000).default(60_000),
+        loadShedding: loadShedding.default(LOAD_SHEDDING_DEFAULTS),
       })
-      .default({ host: '0.0.0.0', port: 8080, trustProxy: false, shutdownGraceSeconds: 10 }),
+      .default({
+        host: '0.0.0.0',
+        port: 8080,
+        trustProxy: false,
+        shutdownGraceSeconds: 10,
+        requestTimeout: 30_000,
+        connectionTimeout: 60_000,
+        loadShedding: LOAD_SHEDDING_DEFAULTS,
+      }),
+    /** Outbound proxy for RWX, JWKS, SNS and AWS (HTTPS_PROXY, HTTP_PROXY, NO_PROXY override these). */
+    proxy: z
+      .strictObject({
+        httpsProxy: z.url().optional(),
+        httpProxy: z.url().optional(),
+        noProxy: z.string().optional(),
+      })
+      .default({}),
     admin: z.strictObject({ token: z.string().optional() }).default({}),
+    /** Accept the example's public DEMO-ONLY signing secrets (trying the relay only; `serve --demo` does the same). */
+    allowDemoSecrets: z.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     rateLimit: z
       .strictObject({

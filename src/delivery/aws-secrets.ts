@@ -3,8 +3,11 @@ import {
   GetSecretValueCommand,
   type GetSecretValueCommandOutput,
   SecretsManagerClient,
+  type SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager'
+import type { Dispatcher } from 'undici'
 import type { AwsValueRef } from '../config/schema.js'
+import { undiciRequestHandler } from '../http/aws-handler.js'
 import type { ReferenceResolver, Resolved } from './values.js'
 
 /** Missing or refused AWS credentials: wait this long, a credentials fix must not lose secrets. */
@@ -22,6 +25,8 @@ export interface AwsResolverOptions {
   /** A client for a region (`undefined`: the SDK's default region); called once per region. */
   clientFor?(region: string | undefined): SecretsManagerClient
   log?: AwsResolverLog
+  /** Sends the default clients' requests over this undici dispatcher (the configured proxy). */
+  dispatcher?: Dispatcher
 }
 
 /** A resolver that owns clients; `close()` destroys them. */
@@ -37,11 +42,14 @@ export function regionOf(secretId: string): string | undefined {
  * AWS_ENDPOINT_URL_SECRETS_MANAGER), explicit timeouts, and no SDK retries: the delivery worker
  * already retries with backoff, and a hidden retry would hold a delivery slot for seconds.
  */
-function defaultClient(region: string | undefined): SecretsManagerClient {
+function defaultClient(region: string | undefined, dispatcher?: Dispatcher): SecretsManagerClient {
   return new SecretsManagerClient({
     ...(region === undefined ? {} : { region }),
     maxAttempts: 1,
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 15_000 },
+    requestHandler:
+      dispatcher === undefined
+        ? { connectionTimeout: 5_000, requestTimeout: 15_000 }
+        : (undiciRequestHandler(dispatcher) as unknown as SecretsManagerClientConfig['requestHandler']),
   })
 }
 
@@ -159,7 +167,8 @@ function judge(out: GetSecretValueCommandOutput, ref: AwsValueRef, versionId: st
  */
 export function createAwsResolver(options: AwsResolverOptions = {}): AwsResolver {
   const clients = new Map<string, SecretsManagerClient>()
-  const make = options.clientFor ?? defaultClient
+  const make =
+    options.clientFor ?? ((region: string | undefined) => defaultClient(region, options.dispatcher))
 
   const clientFor = (secretId: string): SecretsManagerClient => {
     if (options.client !== undefined) return options.client

@@ -42,7 +42,14 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
       preParsing: async (request) => {
         if (opts.isClosing()) throw new RelayError('ERR_SHUTTING_DOWN', 'shutting down', { retryAfter: 5 })
         const source = ingest.source(request.params.source)
-        if (source === undefined) throw new RelayError('ERR_SOURCE_NOT_FOUND', 'no such source')
+        if (source === undefined) {
+          // The id is the caller's text: logged cut short, as probing for sources is worth seeing.
+          request.log.warn(
+            { source: request.params.source.slice(0, 64), code: 'ERR_SOURCE_NOT_FOUND' },
+            'hook refused: unknown source',
+          )
+          throw new RelayError('ERR_SOURCE_NOT_FOUND', 'no such source')
+        }
         const declared = Number(request.headers['content-length'])
         if (declared > source.config.bodyLimit) {
           throw bodyTooLarge(source.config.bodyLimit)

@@ -63,7 +63,13 @@ export function installProblemHandlers(app: FastifyInstance): void {
     const known = err.code === undefined ? undefined : FASTIFY_ERRORS[err.code]
     if (known) return sendProblem(reply, problem(known[0], known[1], err.validation ? err.message : known[2]))
     if (err.statusCode === 429) {
-      return sendProblem(reply, problem(429, 'ERR_RATE_LIMITED', 'rate limit reached for this source'), 1)
+      // @fastify/rate-limit has set the real Retry-After (seconds to the window's end): keep it.
+      const limiterSet = reply.getHeader('retry-after') !== undefined
+      return sendProblem(
+        reply,
+        problem(429, 'ERR_RATE_LIMITED', 'rate limit reached for this source'),
+        limiterSet ? undefined : 1,
+      )
     }
     if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
       return sendProblem(reply, problem(err.statusCode, 'ERR_BAD_REQUEST', 'bad request'))

@@ -1,8 +1,10 @@
 // Maps `verify.type` to its verifier, and makes every verifier fail closed.
+import type { Dispatcher } from 'undici'
 import type { VerifyConfig } from '../config/schema.js'
 import { RelayError } from '../errors.js'
+import { dispatcherFetch } from '../http/outbound.js'
 import { createApiKeyVerifier } from './api-key.js'
-import { createSnsVerifier } from './aws-sns.js'
+import { createSnsVerifier, type SnsLog } from './aws-sns.js'
 import { createBasicVerifier } from './basic.js'
 import { createHmacVerifier } from './hmac.js'
 import { createJwtVerifier } from './jwt.js'
@@ -13,6 +15,10 @@ import type { Verifier } from './types.js'
 /** What verifiers may be given from outside: the fetch used for remote keys (global fetch by default). */
 export interface VerifierDeps {
   fetch?: typeof fetch
+  /** undici dispatcher for remote keys and certificates (the proxy-aware one); used when `fetch` is unset. */
+  dispatcher?: Dispatcher
+  /** Where verifiers log what they did on their own (SNS subscription confirmations, certificate failures). */
+  log?: SnsLog
 }
 
 type VerifyType = VerifyConfig['type']
@@ -57,5 +63,9 @@ export function failClosed(inner: Verifier): Verifier {
 export function createVerifier(config: VerifyConfig, deps: VerifierDeps = {}): Verifier {
   const factory = FACTORIES[config.type] as Factory<VerifyType> | undefined
   if (factory === undefined) throw new Error(`${config.type} verifier not available`)
-  return failClosed(factory(config, deps))
+  const withFetch =
+    deps.fetch === undefined && deps.dispatcher !== undefined
+      ? { ...deps, fetch: dispatcherFetch(deps.dispatcher) }
+      : deps
+  return failClosed(factory(config, withFetch))
 }

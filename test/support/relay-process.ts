@@ -29,17 +29,27 @@ export async function until(
   }
 }
 
-/** Writes `yaml` as the relay's config in `dir` and starts the relay there on a free port. */
+/**
+ * Writes `yaml` as the relay's config in `dir` and starts the relay there on a free port; with `yaml`
+ * null no config is written or named (what `serve` finds on its own). `args` follow `serve`.
+ */
 export async function startRelayProcess(
   dir: string,
-  yaml: string,
+  yaml: string | null,
   env: Record<string, string> = {},
+  args: string[] = [],
 ): Promise<RelayProcess> {
   const config = join(dir, 'relay.yaml')
-  writeFileSync(config, yaml)
-  const child = spawn(process.execPath, [CLI, 'serve'], {
+  if (yaml !== null) writeFileSync(config, yaml)
+  const child = spawn(process.execPath, [CLI, 'serve', ...args], {
     cwd: dir,
-    env: { PATH: process.env.PATH ?? '', RELAY_CONFIG: config, PORT: '0', HOST: '127.0.0.1', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...(yaml === null ? {} : { RELAY_CONFIG: config }),
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''

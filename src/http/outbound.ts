@@ -1,0 +1,31 @@
+// Outbound HTTP through the configured proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY): one dispatcher shape for every caller.
+import { Agent, type Dispatcher, EnvHttpProxyAgent, fetch as undiciFetch } from 'undici'
+import type { Config } from '../config/schema.js'
+
+export type ProxyConfig = Config['proxy']
+
+/** True when a proxy is configured. */
+export function usesProxy(proxy: ProxyConfig): boolean {
+  return proxy.httpsProxy !== undefined || proxy.httpProxy !== undefined
+}
+
+/**
+ * An undici dispatcher with `options` (timeouts, keep-alive) that goes through the proxy when one is
+ * configured, except for hosts in `noProxy`. The proxy settings come from the config, never from
+ * process.env here: an unset one is passed as an empty string so undici does not read the environment.
+ */
+export function createDispatcher(proxy: ProxyConfig, options: Agent.Options = {}): Dispatcher {
+  if (!usesProxy(proxy)) return new Agent(options)
+  return new EnvHttpProxyAgent({
+    ...options,
+    httpProxy: proxy.httpProxy ?? '',
+    httpsProxy: proxy.httpsProxy ?? proxy.httpProxy ?? '',
+    noProxy: proxy.noProxy ?? '',
+  })
+}
+
+/** A WHATWG fetch over `dispatcher` (for jose's JWKS fetch and other fetch-shaped callers). */
+export function dispatcherFetch(dispatcher: Dispatcher): typeof fetch {
+  return ((input: string | URL, init?: RequestInit) =>
+    undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof fetch
+}
