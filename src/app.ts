@@ -3,7 +3,7 @@ import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config/schema.js'
-import { edgeOptions, registerEdge } from './http/edge.js'
+import { edgeOptions, REQUEST_ID_LOG_LABEL, registerEdge } from './http/edge.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import type { Sealer } from './queue/crypto.js'
 import type { Store } from './queue/store.js'
@@ -35,7 +35,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const metrics = deps.metrics ?? createMetrics(deps.store)
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: REQUEST_ID_LOG_LABEL,
+    }),
     ...edgeOptions(config.server),
     return503OnClosing: true,
     forceCloseConnections: 'idle',

@@ -165,7 +165,7 @@ const loadShedding = z.strictObject({
   maxHeapUsedBytes: z.number().int().min(0).default(0),
   maxRssBytes: z.number().int().min(0).default(0),
   maxEventLoopUtilization: z.number().min(0).max(1).default(0),
-  sampleIntervalMs: z.number().int().min(10).max(60_000).default(LOAD_SHEDDING_DEFAULTS.sampleIntervalMs),
+  sampleIntervalMs: z.number().int().min(100).max(60_000).default(LOAD_SHEDDING_DEFAULTS.sampleIntervalMs),
   retryAfterSeconds: z.number().int().min(1).max(3_600).default(LOAD_SHEDDING_DEFAULTS.retryAfterSeconds),
 })
 

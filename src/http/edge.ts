@@ -9,6 +9,9 @@ import { RelayError } from '../errors.js'
 /** An `X-Request-Id` the relay takes as its own: short, and only characters safe in a log line and a header. */
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/
 
+/** The log field that carries the request id. */
+export const REQUEST_ID_LOG_LABEL = 'requestId'
+
 /** The caller's `X-Request-Id` when it is well formed, else a fresh UUID. */
 export function requestId(req: IncomingMessage): string {
   const given = req.headers['x-request-id']
@@ -25,9 +28,13 @@ export function edgeOptions(server: Config['server']): FastifyServerOptions & { 
     // an idle socket closes after connectionTimeout. Node checks the first at connectionsCheckingInterval.
     requestTimeout: server.requestTimeout,
     connectionTimeout: server.connectionTimeout,
-    http: { connectionsCheckingInterval: Math.min(30_000, Math.max(100, server.requestTimeout / 4)) },
+    // Node skips the request timeout while headersTimeout (default 60 s) is longer, so bound both.
+    http: {
+      requestTimeout: server.requestTimeout,
+      headersTimeout: Math.min(60_000, server.requestTimeout),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, server.requestTimeout / 4)),
+    },
     requestIdHeader: false,
-    requestIdLogLabel: 'requestId',
     genReqId: requestId,
   }
 }
