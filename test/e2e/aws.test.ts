@@ -177,6 +177,8 @@ describe('AWS Secrets Manager end to end (shipped examples, real SDK, real proce
     expect(confirmed.status).toBe(200)
     expect(await confirmed.json()).toMatchObject({ handled: 'subscription confirmed' })
     expect(aws.sns.requests).toContain('/confirm?Action=ConfirmSubscription&Token=t-1')
+    // The process hands its logger to every verifier: the confirmation is in the log, not silent.
+    expect(aws.relay.output()).toMatch(/"component":"verify".*"msg":"SNS subscription confirmed"/)
 
     const { password, version } = rotateDb()
     const message = JSON.stringify(labelUpdated(aws.db, version))
