@@ -11,6 +11,7 @@ const USAGE = `vault-relay ${VERSION}
 Usage:
   vault-relay serve                 serve the relay (config: RELAY_CONFIG, ./relay.yaml or ./relay.example.yaml)
   vault-relay check --config FILE   validate a config and list its sources and routes
+  vault-relay watch --config FILE   watch Kubernetes Secrets and send their changes to a relay (watch.yaml)
   vault-relay --version
 
 Exit codes: 0 ok, 1 runtime failure, 2 bad config or usage.`
@@ -88,6 +89,8 @@ async function main(argv: string[]): Promise<number | undefined> {
         return undefined
       case 'check':
         return check(rest, env)
+      case 'watch':
+        return void (await (await import('./watch/run.js')).watch(rest, env))
       case '--version':
       case '-v':
         process.stdout.write(`${VERSION}\n`)
