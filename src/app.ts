@@ -11,6 +11,7 @@ import { createIngest, type Source } from './receive/ingest.js'
 import { adminRoutes } from './routes/admin.js'
 import { type DeliveryStatus, healthRoutes } from './routes/health.js'
 import { hookRoutes } from './routes/hooks.js'
+import { jwksRoutes } from './routes/jwks.js'
 import { installProblemHandlers } from './routes/problem.js'
 
 export interface AppDeps {
@@ -67,6 +68,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     onQueued: notify,
   })
   await app.register(hookRoutes, { config, ingest, metrics, isClosing })
+  await app.register(jwksRoutes, { config })
   await app.register(healthRoutes, {
     store: deps.store,
     metrics,

@@ -14,6 +14,7 @@ Usage:
                                     example's public DEMO-ONLY secrets unless --demo (which also falls back
                                     to relay.example.yaml when there is no config)
   vault-relay check --config FILE   validate a config and list its sources and routes
+  vault-relay watch --config FILE   watch Kubernetes Secrets and send their changes to a relay (watch.yaml)
   vault-relay --version
 
 Exit codes: 0 ok, 1 runtime failure, 2 bad config or usage.`
@@ -77,6 +78,8 @@ async function main(argv: string[]): Promise<number | undefined> {
         return undefined
       case 'check':
         return check(rest, env)
+      case 'watch':
+        return void (await (await import('./watch/run.js')).watch(rest, env))
       case '--version':
       case '-v':
         process.stdout.write(`${VERSION}\n`)

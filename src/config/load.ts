@@ -104,9 +104,16 @@ function checkSources(doc: Record<string, unknown>, problems: string[]): void {
   })
 }
 
-/** Parses config text (YAML) from `file` with `env`; throws ConfigError listing every problem. */
-export function parseConfig(text: string, env: Env, file = 'config'): Config {
-  const problems: string[] = []
+/**
+ * Reads YAML config text into a mapping with every `${VAR}` expanded, adding a line to `problems` per
+ * unset variable; throws ConfigError for text that is not a YAML mapping.
+ */
+export function readYamlConfig(
+  text: string,
+  env: Env,
+  file: string,
+  problems: string[],
+): Record<string, unknown> {
   const yaml = parseDocument(text)
   if (yaml.errors.length > 0) {
     throw new ConfigError(
@@ -123,6 +130,23 @@ export function parseConfig(text: string, env: Env, file = 'config'): Config {
   const expandProblems: ExpandProblem[] = []
   const doc = expandEnv(raw, env, expandProblems) as Record<string, unknown>
   for (const p of expandProblems) problems.push(`${p.path}: ${p.message}`)
+  return doc
+}
+
+/** Reads the file at `path` as text; a missing or unreadable file is a ConfigError. */
+export function readConfigFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new ConfigError(path, [code === 'ENOENT' ? '(file): not found' : `(file): cannot read (${code})`])
+  }
+}
+
+/** Parses config text (YAML) from `file` with `env`; throws ConfigError listing every problem. */
+export function parseConfig(text: string, env: Env, file = 'config'): Config {
+  const problems: string[] = []
+  const doc = readYamlConfig(text, env, file, problems)
   applyOverrides(doc, env, problems)
   const parsed = configSchema.safeParse(doc)
   if (!parsed.success) problems.push(...formatIssues(parsed.error.issues, doc))
@@ -134,12 +158,5 @@ export function parseConfig(text: string, env: Env, file = 'config'): Config {
 
 /** Reads and parses the config at `path`. */
 export function loadConfig(path: string, env: Env): Config {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    throw new ConfigError(path, [code === 'ENOENT' ? '(file): not found' : `(file): cannot read (${code})`])
-  }
-  return parseConfig(text, env, path)
+  return parseConfig(readConfigFile(path), env, path)
 }

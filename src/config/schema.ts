@@ -59,13 +59,37 @@ const basic = z.strictObject({
 
 const jwkOrPem = z.union([nonEmpty, z.record(z.string(), z.unknown())])
 
+/** A Kubernetes name (DNS label or subdomain), as namespaces and service accounts are named. */
+const KUBE_NAME = '[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?'
+
+const kubernetesIssuer = z.strictObject({
+  /** The cluster's `--service-account-issuer`; its keys are found by OIDC discovery. */
+  issuer: z.url(),
+  /** The JWKS itself (or a public mirror of it): skips discovery. */
+  jwksUrl: z.url().optional(),
+  /** PEM CA bundle for the API server's TLS (e.g. the pod's serviceaccount/ca.crt). */
+  caFile: nonEmpty.optional(),
+  /** A bearer token to fetch discovery and JWKS with, where they are not served anonymously. */
+  tokenFile: nonEmpty.optional(),
+})
+
+/** Tokens of one service account, from one or several clusters. */
+const kubernetes = z.strictObject({
+  /** `<namespace>:<serviceaccount>`: pins `sub` to `system:serviceaccount:<namespace>:<serviceaccount>`. */
+  serviceAccount: z
+    .string()
+    .regex(new RegExp(`^${KUBE_NAME}:${KUBE_NAME}$`), 'must be <namespace>:<serviceaccount>'),
+  issuers: z.array(kubernetesIssuer).min(1, 'required: at least one'),
+})
+
 const jwt = z
   .strictObject({
     type: z.literal('jwt'),
     in: z.enum(['body', 'header']).default('body'),
     jwksUrl: z.url().optional(),
     keys: z.array(jwkOrPem).optional(),
-    issuer: stringOrList,
+    issuer: stringOrList.optional(),
+    kubernetes: kubernetes.optional(),
     audience: stringOrList,
     algorithms: z
       .array(nonEmpty)
@@ -80,8 +104,20 @@ const jwt = z
     keyManagementAlgorithms: z.array(nonEmpty).default(['ECDH-ES+A256KW', 'RSA-OAEP-256']),
     contentEncryptionAlgorithms: z.array(nonEmpty).default(['A256GCM']),
   })
-  .refine((v) => v.jwksUrl !== undefined || (v.keys?.length ?? 0) > 0, {
+  .refine((v) => v.jwksUrl !== undefined || (v.keys?.length ?? 0) > 0 || v.kubernetes !== undefined, {
     message: 'required: jwksUrl or keys',
+    path: ['keys'],
+  })
+  .refine((v) => v.issuer !== undefined || v.kubernetes !== undefined, {
+    message: 'required',
+    path: ['issuer'],
+  })
+  .refine((v) => v.kubernetes === undefined || v.claims.sub === undefined, {
+    message: 'kubernetes.serviceAccount sets sub',
+    path: ['claims', 'sub'],
+  })
+  .refine((v) => v.issuer === undefined || v.jwksUrl !== undefined || (v.keys?.length ?? 0) > 0, {
+    message: 'required: jwksUrl or keys for issuer',
     path: ['keys'],
   })
 

@@ -12,7 +12,14 @@ export interface HttpAnswer {
  * Fetches `url` with GET, following no redirect, giving up after `timeoutMs` and refusing bodies over
  * `maxBytes`. Throws on network errors, timeouts and oversized bodies.
  */
-export type HttpGet = (url: string, limits: { timeoutMs: number; maxBytes: number }) => Promise<HttpAnswer>
+export type HttpGet = (url: string, limits: HttpGetLimits) => Promise<HttpAnswer>
+
+/** The bounds of one GET, and any request headers (e.g. a bearer token for a Kubernetes API server). */
+export interface HttpGetLimits {
+  timeoutMs: number
+  maxBytes: number
+  headers?: Record<string, string>
+}
 
 /** Outbound timeout for the certificate and SubscribeURL fetches (SNS waits about 15 s for an answer). */
 export const SNS_FETCH_TIMEOUT_MS = 5_000
@@ -22,9 +29,10 @@ const SUBSCRIBE_MAX_BYTES = 64 * 1024
 
 /** A GET over undici: no redirects (undici's `request` never follows them), a timeout and a size cap. */
 export function undiciGet(dispatcher?: Dispatcher): HttpGet {
-  return async (url, { timeoutMs, maxBytes }) => {
+  return async (url, { timeoutMs, maxBytes, headers }) => {
     const res = await request(url, {
       method: 'GET',
+      ...(headers === undefined ? {} : { headers }),
       ...(dispatcher === undefined ? {} : { dispatcher }),
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
@@ -49,9 +57,10 @@ export function undiciGet(dispatcher?: Dispatcher): HttpGet {
  * comes back as a failure instead of being followed, with the same timeout and size cap.
  */
 export function fetchGet(fetchFn: typeof fetch): HttpGet {
-  return async (url, { timeoutMs, maxBytes }) => {
+  return async (url, { timeoutMs, maxBytes, headers }) => {
     const res = await fetchFn(url, {
       method: 'GET',
+      ...(headers === undefined ? {} : { headers }),
       redirect: 'manual',
       signal: AbortSignal.timeout(timeoutMs),
     })

@@ -1,21 +1,12 @@
 // JWT verification with jose: a signed (or signed-then-encrypted) token as the body, or a Bearer token.
-import {
-  createPrivateKey,
-  createPublicKey,
-  createSecretKey,
-  type JsonWebKey,
-  type KeyObject,
-  X509Certificate,
-} from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 import {
   type CryptoKey,
   compactDecrypt,
-  createRemoteJWKSet,
-  customFetch,
+  decodeJwt,
   decodeProtectedHeader,
   errors,
   type JWTPayload,
-  type JWTVerifyGetKey,
   type JWTVerifyOptions,
   jwtVerify,
   UnsecuredJWT,
@@ -23,6 +14,8 @@ import {
 import type { VerifyConfig } from '../config/schema.js'
 import { RelayError } from '../errors.js'
 import { field, parseJsonBody, secondsToMs } from './compare.js'
+import { candidates, loadKey, remoteKeys, type Trust } from './jwt-keys.js'
+import { kubernetesTrust, notifierEventMeta, serviceAccountSubject } from './kubernetes.js'
 import type { Verified, Verifier, VerifyInput } from './types.js'
 import { header } from './types.js'
 
@@ -34,54 +27,8 @@ export interface JwtDeps {
   fetch?: typeof fetch
 }
 
-/** How long one JWKS fetch may take. */
-const JWKS_TIMEOUT_MS = 5_000
 const COMPACT = /^[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){2}(?:(?:\.[A-Za-z0-9_-]*){2})?$/
 const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i
-
-interface LoadedKey {
-  key: KeyObject
-  kid?: string | undefined
-  alg?: string | undefined
-}
-
-type KeyInput = string | Record<string, unknown>
-
-/** Loads a configured key: a JWK, a PEM SPKI/PKCS#8 key or a PEM X.509 certificate; throws naming only the path. */
-function loadKey(input: KeyInput, kind: 'public' | 'private', path: string): LoadedKey {
-  try {
-    if (typeof input === 'string') {
-      if (kind === 'public' && input.includes('-----BEGIN CERTIFICATE-----')) {
-        return { key: new X509Certificate(input).publicKey }
-      }
-      return { key: kind === 'public' ? createPublicKey(input) : createPrivateKey(input) }
-    }
-    const use = input.use
-    if (use !== undefined && use !== (kind === 'public' ? 'sig' : 'enc')) throw new Error('wrong use')
-    const meta = {
-      kid: typeof input.kid === 'string' ? input.kid : undefined,
-      alg: typeof input.alg === 'string' ? input.alg : undefined,
-    }
-    if (input.kty === 'oct') {
-      if (typeof input.k !== 'string' || input.k === '') throw new Error('empty key')
-      return { key: createSecretKey(Buffer.from(input.k, 'base64url')), ...meta }
-    }
-    const jwk = { key: input as JsonWebKey, format: 'jwk' as const }
-    return { key: kind === 'public' ? createPublicKey(jwk) : createPrivateKey(jwk), ...meta }
-  } catch {
-    throw new Error(`jwt: ${path} is not a valid ${kind} key`)
-  }
-}
-
-/** The keys worth trying for a token: a matching kid first, then keys without a kid; alg must fit if set. */
-function candidates(keys: readonly LoadedKey[], h: { kid?: string | undefined; alg?: string | undefined }) {
-  const fits = keys.filter(
-    (k) =>
-      (k.alg === undefined || k.alg === h.alg) &&
-      (h.kid === undefined || k.kid === undefined || k.kid === h.kid),
-  )
-  return [...fits.filter((k) => k.kid !== undefined), ...fits.filter((k) => k.kid === undefined)]
-}
 
 /** The protected header of a compact token; anything unreadable is a malformed token. */
 function protectedHeader(token: string) {
@@ -135,23 +82,13 @@ function checkMaxTokenAge(maxTokenAge: JwtConfig['maxTokenAge']): void {
   }
 }
 
-/** Wraps jose's remote JWKS so a fetch failure reads as 'signing keys unavailable', never as a bad token: a 503 the sender retries. */
-function remoteKeys(url: string, deps: JwtDeps): JWTVerifyGetKey {
-  const injected = deps.fetch
-  const jwks = createRemoteJWKSet(new URL(url), {
-    timeoutDuration: JWKS_TIMEOUT_MS,
-    ...(injected === undefined
-      ? {}
-      : { [customFetch]: (href: string, init: RequestInit) => injected(href, init) }),
-  })
-  return async (protectedHeader, token) => {
-    try {
-      return await jwks(protectedHeader, token)
-    } catch (err) {
-      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err
-      if (err instanceof errors.JOSENotSupported) throw err
-      throw new RelayError('ERR_KEYS_UNAVAILABLE', 'signing keys unavailable', { retryAfter: 30 })
-    }
+/** The unverified `iss` of a token, only to pick which issuer's keys to check it with. */
+function unverifiedIssuer(token: string): string | undefined {
+  try {
+    const { iss } = decodeJwt(token)
+    return iss
+  } catch {
+    throw new errors.JWTInvalid('malformed token')
   }
 }
 
@@ -159,26 +96,50 @@ function remoteKeys(url: string, deps: JwtDeps): JWTVerifyGetKey {
  * Verifies JWTs with jose. `in: body`: the body is a compact JWS whose claims are the payload, or, when
  * `decryptionKeys` are set, a compact JWE that must hold a signed JWT (`cty: JWT`), since asymmetric
  * encryption alone does not say who sent it. `in: header`: `Authorization: Bearer <jwt>` authenticates and
- * the JSON body is the payload. Keys come from `keys` (tried by kid, then each) and/or `jwksUrl`.
+ * the JSON body is the payload; with `decryptionKeys` the body is a compact JWE of that JSON (the bearer
+ * already says who sent it). Keys come from `keys` (tried by kid, then each) and/or `jwksUrl`, and for
+ * `kubernetes` from each cluster's issuer by OIDC discovery, the token's `iss` choosing the cluster.
  * Event id and time are the `jti` and `iat` claims of a body token only: a Bearer token is often reused
- * across many events, so its `jti` would make them all look like duplicates.
+ * across many events, so its `jti` would make them all look like duplicates. From the watch notifier
+ * (`kubernetes`), they are the event's own `id` (Secret uid and resourceVersion) and `time`.
  */
 export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifier {
   checkMaxTokenAge(config.maxTokenAge)
-  const keys = (config.keys ?? []).map((k, i) => loadKey(k, 'public', `keys[${i}]`))
   const decryptionKeys = (config.decryptionKeys ?? []).map((k, i) =>
     loadKey(k, 'private', `decryptionKeys[${i}]`),
   )
-  const remote = config.jwksUrl === undefined ? undefined : remoteKeys(config.jwksUrl, deps)
-  const expected = Object.entries(config.claims)
+  const trusts: Trust[] = []
+  if (config.issuer !== undefined) {
+    trusts.push({
+      issuer: config.issuer,
+      keys: (config.keys ?? []).map((k, i) => loadKey(k, 'public', `keys[${i}]`)),
+      remote: config.jwksUrl === undefined ? undefined : remoteKeys(config.jwksUrl, deps.fetch),
+    })
+  }
+  const cluster = config.kubernetes === undefined ? undefined : kubernetesTrust(config.kubernetes, deps)
+  if (cluster !== undefined) trusts.push(...cluster.trusts)
+  const expected = Object.entries({
+    ...config.claims,
+    ...(config.kubernetes === undefined ? {} : { sub: serviceAccountSubject(config.kubernetes) }),
+  })
+
+  /** The issuer a token claims to be from; with one, the token is checked against it whatever it says. */
+  function trustFor(token: string): Trust {
+    if (trusts.length === 1) return trusts[0]!
+    const iss = unverifiedIssuer(token)
+    const trust = trusts.find((t) => [t.issuer].flat().includes(iss ?? ''))
+    if (trust === undefined) throw new RelayError('ERR_CLAIM_MISMATCH', 'issuer mismatch')
+    return trust
+  }
 
   async function verifySigned(token: string, now: number): Promise<JWTPayload> {
     const h = protectedHeader(token)
     if (typeof h.alg !== 'string' || !config.algorithms.includes(h.alg)) {
       throw new RelayError('ERR_TOKEN_INVALID', 'algorithm not allowed')
     }
+    const { issuer, keys, remote } = trustFor(token)
     const options: JWTVerifyOptions = {
-      issuer: config.issuer,
+      issuer,
       audience: config.audience,
       algorithms: config.algorithms,
       clockTolerance: config.clockToleranceSeconds,
@@ -211,7 +172,8 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
     throw new RelayError('ERR_TOKEN_INVALID', 'no key verified the token')
   }
 
-  async function decryptNested(jwe: string): Promise<string> {
+  /** Decrypts a compact JWE with the first key that can; a body token must hold a signed JWT. */
+  async function decrypt(jwe: string, nested: boolean): Promise<string> {
     const options = {
       keyManagementAlgorithms: config.keyManagementAlgorithms,
       contentEncryptionAlgorithms: config.contentEncryptionAlgorithms,
@@ -219,7 +181,7 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
     for (const { key } of candidates(decryptionKeys, protectedHeader(jwe))) {
       try {
         const { plaintext, protectedHeader } = await compactDecrypt(jwe, key, options)
-        if (protectedHeader.cty?.toUpperCase() !== 'JWT') {
+        if (nested && protectedHeader.cty?.toUpperCase() !== 'JWT') {
           throw new RelayError('ERR_TOKEN_INVALID', 'encrypted token does not hold a signed JWT')
         }
         return new TextDecoder().decode(plaintext)
@@ -227,26 +189,46 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
         if (!keyMismatch(err)) throw err
       }
     }
-    throw new RelayError('ERR_TOKEN_INVALID', 'no key decrypted the token')
+    throw new RelayError('ERR_TOKEN_INVALID', `no key decrypted the ${nested ? 'token' : 'body'}`)
   }
 
-  async function fromBody(body: Buffer, now: number): Promise<Verified> {
-    const text = body.toString('latin1').trim()
-    if (!COMPACT.test(text)) throw new RelayError('ERR_BODY_INVALID', 'body is not a compact token')
+  /** Whether `text` is a compact JWE, checking it is one exactly when decryption keys are set. */
+  function encryptedAsExpected(text: string, noun: 'token' | 'body'): boolean {
+    if (!COMPACT.test(text)) {
+      throw new RelayError('ERR_BODY_INVALID', `body is not a compact ${noun === 'token' ? 'token' : 'JWE'}`)
+    }
     const encrypted = text.split('.').length === 5
     if (encrypted !== decryptionKeys.length > 0) {
       throw new RelayError(
         'ERR_BODY_INVALID',
-        encrypted ? 'encrypted token not expected' : 'encrypted token required',
+        encrypted ? `encrypted ${noun} not expected` : `encrypted ${noun} required`,
       )
     }
-    const claims = await verifySigned(encrypted ? await decryptNested(text) : text, now)
+    return encrypted
+  }
+
+  async function fromBody(body: Buffer, now: number): Promise<Verified> {
+    const text = body.toString('latin1').trim()
+    const encrypted = encryptedAsExpected(text, 'token')
+    const claims = await verifySigned(encrypted ? await decrypt(text, true) : text, now)
     const eventTime = secondsToMs(claims.iat)
     return {
       payload: claims,
       ...(typeof claims.jti === 'string' && claims.jti !== '' ? { eventId: claims.jti } : {}),
       ...(eventTime === undefined ? {} : { eventTime }),
     }
+  }
+
+  /** The JSON payload beside a Bearer token: the body itself, or the JWE it is when keys are set. */
+  async function headerPayload(body: Buffer): Promise<Verified> {
+    if (decryptionKeys.length === 0) return { payload: parseJsonBody(body) }
+    const text = body.toString('latin1').trim()
+    encryptedAsExpected(text, 'body')
+    const plaintext = await decrypt(text, false).catch((err: unknown) => {
+      throw refusal(err, 'ERR_BODY_INVALID')
+    })
+    const payload = parseJsonBody(Buffer.from(plaintext))
+    return { payload, ...(cluster === undefined ? {} : notifierEventMeta(payload)) }
   }
 
   return {
@@ -271,10 +253,11 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
           if (field(verified.payload, name) !== value)
             throw new RelayError('ERR_CLAIM_MISMATCH', 'claim mismatch')
         }
-        return inHeader ? { payload: parseJsonBody(body) } : verified
+        return inHeader ? await headerPayload(body) : verified
       } catch (err) {
         throw refusal(err, inHeader ? 'ERR_TOKEN_INVALID' : 'ERR_BODY_INVALID')
       }
     },
+    close: () => cluster?.close(),
   }
 }

@@ -1,0 +1,138 @@
+// Configured JOSE keys: JWK or PEM in, KeyObjects out; the key candidates for a token; public JWKs to publish.
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  type JsonWebKey,
+  type KeyObject,
+  X509Certificate,
+} from 'node:crypto'
+import { createRemoteJWKSet, customFetch, errors, type JWTVerifyGetKey } from 'jose'
+import { RelayError } from '../errors.js'
+
+/** A configured key, with the kid and alg its JWK named. */
+export interface LoadedKey {
+  key: KeyObject
+  kid?: string | undefined
+  alg?: string | undefined
+}
+
+/** A key as config lists it: PEM text or a JWK object. */
+export type KeyInput = string | Record<string, unknown>
+
+/** The members RFC 7638 hashes for each key type, in lexicographic order. */
+const THUMBPRINT_MEMBERS: Record<string, string[]> = {
+  EC: ['crv', 'kty', 'x', 'y'],
+  OKP: ['crv', 'kty', 'x'],
+  RSA: ['e', 'kty', 'n'],
+}
+
+/** The RFC 7638 SHA-256 thumbprint of an asymmetric key's public half, base64url. */
+export function thumbprint(key: KeyObject): string {
+  const jwk = (key.type === 'private' ? createPublicKey(key) : key).export({ format: 'jwk' })
+  const members = THUMBPRINT_MEMBERS[String(jwk.kty)] ?? []
+  const json = JSON.stringify(Object.fromEntries(members.map((m) => [m, jwk[m]])))
+  return createHash('sha256').update(json).digest('base64url')
+}
+
+/** Loads a configured key: a JWK, a PEM SPKI/PKCS#8 key or a PEM X.509 certificate; throws naming only the path. */
+export function loadKey(input: KeyInput, kind: 'public' | 'private', path: string): LoadedKey {
+  try {
+    if (typeof input === 'string') {
+      if (kind === 'public' && input.includes('-----BEGIN CERTIFICATE-----')) {
+        return { key: new X509Certificate(input).publicKey }
+      }
+      return { key: kind === 'public' ? createPublicKey(input) : createPrivateKey(input) }
+    }
+    const use = input.use
+    if (use !== undefined && use !== (kind === 'public' ? 'sig' : 'enc')) throw new Error('wrong use')
+    const meta = {
+      kid: typeof input.kid === 'string' ? input.kid : undefined,
+      alg: typeof input.alg === 'string' ? input.alg : undefined,
+    }
+    if (input.kty === 'oct') {
+      if (typeof input.k !== 'string' || input.k === '') throw new Error('empty key')
+      return { key: createSecretKey(Buffer.from(input.k, 'base64url')), ...meta }
+    }
+    const jwk = { key: input as JsonWebKey, format: 'jwk' as const }
+    return { key: kind === 'public' ? createPublicKey(jwk) : createPrivateKey(jwk), ...meta }
+  } catch {
+    throw new Error(`jwt: ${path} is not a valid ${kind} key`)
+  }
+}
+
+/** The keys worth trying for a token: a matching kid first, then keys without a kid; alg must fit if set. */
+export function candidates(
+  keys: readonly LoadedKey[],
+  h: { kid?: string | undefined; alg?: string | undefined },
+): LoadedKey[] {
+  const fits = keys.filter(
+    (k) =>
+      (k.alg === undefined || k.alg === h.alg) &&
+      (h.kid === undefined || k.kid === undefined || k.kid === h.kid),
+  )
+  return [...fits.filter((k) => k.kid !== undefined), ...fits.filter((k) => k.kid === undefined)]
+}
+
+/** The JWE key-management algorithm a sender should use with a key of this type. */
+function defaultEncAlg(key: KeyObject): string {
+  return key.asymmetricKeyType === 'rsa' ? 'RSA-OAEP-256' : 'ECDH-ES+A256KW'
+}
+
+/**
+ * The public halves of decryption keys as a JWK Set, in order (the first is the one to encrypt to),
+ * each with `kid`, `use: enc` and `alg`. Symmetric keys are never published; repeats are listed once.
+ */
+export function publicEncryptionJwks(inputs: readonly KeyInput[]): { keys: Record<string, unknown>[] } {
+  const keys: Record<string, unknown>[] = []
+  const seen = new Set<string>()
+  inputs.forEach((input, i) => {
+    const loaded = loadKey(input, 'private', `decryptionKeys[${i}]`)
+    if (loaded.key.type !== 'private') return
+    const print = thumbprint(loaded.key)
+    if (seen.has(print)) return
+    seen.add(print)
+    const { kty, crv, x, y, n, e } = createPublicKey(loaded.key).export({ format: 'jwk' })
+    const members = Object.entries({ kty, crv, x, y, n, e }).filter(([, v]) => v !== undefined)
+    keys.push({
+      ...Object.fromEntries(members),
+      kid: loaded.kid ?? print,
+      use: 'enc',
+      alg: loaded.alg ?? defaultEncAlg(loaded.key),
+    })
+  })
+  return { keys }
+}
+
+/** One trusted issuer (or list of them) and the keys its tokens are signed with. */
+export interface Trust {
+  issuer: string | string[]
+  keys: LoadedKey[]
+  remote?: JWTVerifyGetKey | undefined
+}
+
+/** How long one JWKS fetch may take. */
+export const JWKS_TIMEOUT_MS = 5_000
+
+/** The fetch jose's remote key set calls (the global fetch when absent). */
+export type JwksFetch = (href: string, init: RequestInit) => Promise<Response>
+
+/** Wraps jose's remote JWKS so a fetch failure reads as 'signing keys unavailable', never as a bad token: a 503 the sender retries. */
+export function remoteKeys(url: string, fetchImpl?: JwksFetch): JWTVerifyGetKey {
+  const jwks = createRemoteJWKSet(new URL(url), {
+    timeoutDuration: JWKS_TIMEOUT_MS,
+    ...(fetchImpl === undefined
+      ? {}
+      : { [customFetch]: (href: string, init: RequestInit) => fetchImpl(href, init) }),
+  })
+  return async (protectedHeader, token) => {
+    try {
+      return await jwks(protectedHeader, token)
+    } catch (err) {
+      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err
+      if (err instanceof errors.JOSENotSupported) throw err
+      throw new RelayError('ERR_KEYS_UNAVAILABLE', 'signing keys unavailable', { retryAfter: 30 })
+    }
+  }
+}

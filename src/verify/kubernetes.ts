@@ -1,0 +1,107 @@
+// The `kubernetes` convenience of jwt sources: each cluster's service-account issuer, its signing keys
+// found by OIDC discovery (with the cluster's CA and a bearer token where the JWKS is not anonymous),
+// the service account pinned as `sub`, and the event id and time of the watch notifier's events.
+import { readFileSync } from 'node:fs'
+import type { JWTVerifyGetKey } from 'jose'
+import { Agent } from 'undici'
+import type { VerifyConfig } from '../config/schema.js'
+import { createTokenSource } from '../config/token.js'
+import { RelayError } from '../errors.js'
+import { fetchGet, type HttpGet, undiciGet } from './aws-sns-cert.js'
+import { JWKS_TIMEOUT_MS, type JwksFetch, remoteKeys, type Trust } from './jwt-keys.js'
+import type { Verified } from './types.js'
+
+/** The `kubernetes` block of a jwt source. */
+export type KubernetesConfig = NonNullable<Extract<VerifyConfig, { type: 'jwt' }>['kubernetes']>
+type IssuerConfig = KubernetesConfig['issuers'][number]
+
+/** A discovery document or a JWKS is a few KiB; anything far larger is not one. */
+const MAX_BYTES = 256 * 1024
+
+/** `<namespace>:<name>` as the `sub` claim of that service account's tokens. */
+export function serviceAccountSubject(config: KubernetesConfig): string {
+  return `system:serviceaccount:${config.serviceAccount}`
+}
+
+/** The issuers' trusts, and `close` for their connection pools. */
+export interface KubernetesTrust {
+  trusts: Trust[]
+  close(): void
+}
+
+/** The signing keys of one cluster: its JWKS URL (configured, or discovered once and again after a failure). */
+function issuerKeys(issuer: IssuerConfig, get: HttpGet, headers: () => Record<string, string>) {
+  const jwksFetch: JwksFetch = async (href) => {
+    const res = await get(href, { timeoutMs: JWKS_TIMEOUT_MS, maxBytes: MAX_BYTES, headers: headers() })
+    return new Response(new Uint8Array(res.body), { status: res.status })
+  }
+  async function discover(): Promise<string> {
+    const url = `${issuer.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`
+    const res = await get(url, { timeoutMs: JWKS_TIMEOUT_MS, maxBytes: MAX_BYTES, headers: headers() })
+    if (res.status !== 200) throw new Error(`discovery answered ${res.status}`)
+    const doc = JSON.parse(res.body.toString('utf8')) as { issuer?: unknown; jwks_uri?: unknown }
+    // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer it was fetched for.
+    if (doc.issuer !== issuer.issuer) throw new Error('discovery names another issuer')
+    if (typeof doc.jwks_uri !== 'string') throw new Error('discovery has no jwks_uri')
+    return new URL(doc.jwks_uri).href
+  }
+  let keys: Promise<JWTVerifyGetKey> | undefined
+  const getKey: JWTVerifyGetKey = async (protectedHeader, token) => {
+    keys ??= (async () => remoteKeys(issuer.jwksUrl ?? (await discover()), jwksFetch))()
+    const current = keys
+    let jwks: JWTVerifyGetKey
+    try {
+      jwks = await current
+    } catch {
+      if (keys === current) keys = undefined
+      throw new RelayError('ERR_KEYS_UNAVAILABLE', 'signing keys unavailable', { retryAfter: 30 })
+    }
+    return jwks(protectedHeader, token)
+  }
+  return getKey
+}
+
+/**
+ * One trust per configured issuer. A `caFile` is read now (a missing file is a start-up error naming
+ * its path); a `tokenFile` is re-read when it changes, as the kubelet refreshes it.
+ */
+export function kubernetesTrust(config: KubernetesConfig, deps: { fetch?: typeof fetch }): KubernetesTrust {
+  const agents: Agent[] = []
+  const trusts = config.issuers.map((issuer, i): Trust => {
+    let get: HttpGet
+    if (issuer.caFile !== undefined) {
+      let ca: Buffer
+      try {
+        ca = readFileSync(issuer.caFile)
+      } catch {
+        throw new Error(`jwt: kubernetes.issuers[${i}].caFile ${issuer.caFile} cannot be read`)
+      }
+      const agent = new Agent({ connect: { ca } })
+      agents.push(agent)
+      get = undiciGet(agent)
+    } else get = deps.fetch === undefined ? undiciGet() : fetchGet(deps.fetch)
+    const token =
+      issuer.tokenFile === undefined ? undefined : createTokenSource({ tokenFile: issuer.tokenFile })
+    const headers = (): Record<string, string> => {
+      if (token === undefined) return {}
+      try {
+        return { authorization: `Bearer ${token()}` }
+      } catch {
+        throw new RelayError('ERR_KEYS_UNAVAILABLE', 'signing keys unavailable', { retryAfter: 30 })
+      }
+    }
+    return { issuer: issuer.issuer, keys: [], remote: issuerKeys(issuer, get, headers) }
+  })
+  return { trusts, close: () => agents.forEach((a) => void a.close()) }
+}
+
+/** The id (`<uid>:<resourceVersion>`) and time (RFC 3339) the watch notifier puts in each event. */
+export function notifierEventMeta(payload: unknown): Pick<Verified, 'eventId' | 'eventTime'> {
+  if (typeof payload !== 'object' || payload === null) return {}
+  const { id, time } = payload as { id?: unknown; time?: unknown }
+  const eventTime = typeof time === 'string' ? Date.parse(time) : Number.NaN
+  return {
+    ...(typeof id === 'string' && id !== '' ? { eventId: id } : {}),
+    ...(Number.isFinite(eventTime) ? { eventTime } : {}),
+  }
+}

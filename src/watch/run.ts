@@ -1,0 +1,91 @@
+// `vault-relay watch --config watch.yaml`: the in-cluster notifier, from Secret changes to relay events.
+import { parseArgs } from 'node:util'
+import type { Env } from '../config/load.js'
+import { createTokenSource } from '../config/token.js'
+import { createLogger } from '../log.js'
+import { type ChangeTracker, createChangeTracker } from './changes.js'
+import { loadWatchConfig, type WatchConfig, type WatchSpec } from './config.js'
+import { createRelayKeys } from './relay-keys.js'
+import { createSender, type Sender } from './sender.js'
+import { loadKubeConfig, startWatcher, type Watcher } from './watcher.js'
+
+export interface RunningWatch {
+  config: WatchConfig
+  sender: Sender
+  watcher: Watcher
+  close(): Promise<void>
+}
+
+/** Starts the notifier from `args` (`--config FILE`, default ./watch.yaml). Throws ConfigError. */
+export async function startWatch(args: string[], env: Env): Promise<RunningWatch> {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: 'string', short: 'c' } },
+    allowPositionals: false,
+  })
+  const config = loadWatchConfig(values.config ?? 'watch.yaml', env)
+  const log = createLogger(config.logLevel).child({ component: 'watch' })
+  const relayUrl = config.relay.url.replace(/\/+$/, '')
+  const keys = createRelayKeys({
+    jwksUrl: config.relay.jwksUrl ?? `${relayUrl}/.well-known/jwks.json`,
+    kid: config.relay.kid,
+    timeoutMs: config.relay.timeoutMs,
+  })
+  const sender = createSender({
+    relay: config.relay,
+    retry: config.retry,
+    token: createTokenSource({ tokenFile: config.relay.tokenFile }),
+    keys,
+    log,
+  })
+  const trackers = new Map<WatchSpec, ChangeTracker>(config.watches.map((w) => [w, createChangeTracker(w)]))
+  const watcher = startWatcher(config, {
+    kubeConfig: loadKubeConfig(config.kubeconfig),
+    log,
+    retry: config.retry,
+    onSecret(spec, secret) {
+      const event = trackers.get(spec)!.seen(secret)
+      const at = { source: spec.source, namespace: secret.metadata?.namespace, name: secret.metadata?.name }
+      if (event === undefined) {
+        log.trace({ ...at, resourceVersion: secret.metadata?.resourceVersion }, 'no watched value changed')
+        return
+      }
+      log.info({ ...at, event: event.id }, 'watched value changed: sending')
+      sender.send(spec.source, event)
+    },
+    onDelete(spec, secret) {
+      trackers.get(spec)!.forget(secret)
+      log.info(
+        { source: spec.source, namespace: secret.metadata?.namespace, name: secret.metadata?.name },
+        'secret deleted',
+      )
+    },
+  })
+  log.info(
+    { relay: relayUrl, watches: config.watches.map((w) => ({ source: w.source, namespaces: w.namespaces })) },
+    'vault-relay watch started',
+  )
+  return {
+    config,
+    sender,
+    watcher,
+    async close() {
+      sender.stop()
+      await watcher.stop()
+      log.info({ unsent: sender.pending() }, 'stopped')
+    },
+  }
+}
+
+/** The CLI command: runs until SIGTERM or SIGINT. */
+export async function watch(args: string[], env: Env): Promise<void> {
+  const running = await startWatch(args, env)
+  const stop = () => {
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
+  }
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+}

@@ -1,0 +1,123 @@
+// Lists and watches Secrets with @kubernetes/client-node's ListWatch (the informer), one per watched
+// namespace, restarted with backoff when the API server fails; relists after 410 Gone are its own.
+import { CoreV1Api, KubeConfig, ListWatch, type V1Secret, Watch } from '@kubernetes/client-node'
+import type { Logger } from 'pino'
+import { backoffMs } from '../delivery/backoff.js'
+import type { WatchConfig, WatchSpec } from './config.js'
+
+/**
+ * A Watch that asks for BOOKMARK events: the API server then tells a quiet watch how far it is, so a
+ * reconnect resumes from a recent resourceVersion instead of one etcd compacted (410 and a full relist).
+ */
+class BookmarkWatch extends Watch {
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    return super.watch(path, { ...queryParams, allowWatchBookmarks: true }, callback, done)
+  }
+}
+
+export interface WatcherDeps {
+  kubeConfig: KubeConfig
+  log: Logger
+  retry: WatchConfig['retry']
+  /** A Secret was added or updated (also once for each Secret at every list). */
+  onSecret(spec: WatchSpec, secret: V1Secret): void
+  onDelete(spec: WatchSpec, secret: V1Secret): void
+}
+
+export interface Watcher {
+  /** Resolves once every namespace has been listed once. */
+  synced: Promise<void>
+  stop(): Promise<void>
+}
+
+/** The kubeconfig: the file given (or KUBECONFIG, resolved by the config), else the pod's service account. */
+export function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig()
+  if (path !== undefined) kc.loadFromFile(path)
+  else kc.loadFromCluster()
+  return kc
+}
+
+/** A short, value-free description of a client error: its HTTP status or code, never its body. */
+function describe(err: unknown): { status?: number; code?: string } {
+  const e = err as { statusCode?: unknown; code?: unknown } | undefined
+  return {
+    ...(typeof e?.statusCode === 'number' ? { status: e.statusCode } : {}),
+    ...(typeof e?.code === 'number'
+      ? { status: e.code }
+      : typeof e?.code === 'string'
+        ? { code: e.code }
+        : {}),
+  }
+}
+
+export function startWatcher(config: WatchConfig, deps: WatcherDeps): Watcher {
+  const api = deps.kubeConfig.makeApiClient(CoreV1Api)
+  const informers: ListWatch<V1Secret>[] = []
+  const timers = new Set<NodeJS.Timeout>()
+  const syncs: Promise<void>[] = []
+  let stopped = false
+
+  for (const spec of config.watches) {
+    for (const namespace of spec.namespaces) {
+      const log = deps.log.child({ source: spec.source, namespace })
+      let failures = 0
+      let listed!: () => void
+      syncs.push(new Promise<void>((resolve) => (listed = resolve)))
+      const list = async () => {
+        const result = await api.listNamespacedSecret({
+          namespace,
+          ...(spec.labelSelector === undefined ? {} : { labelSelector: spec.labelSelector }),
+        })
+        failures = 0
+        log.debug(
+          { secrets: result.items.length, resourceVersion: result.metadata?.resourceVersion },
+          'listed',
+        )
+        // Callbacks for the listed items run once this returns, in the informer.
+        setImmediate(listed)
+        return result
+      }
+      const informer = new ListWatch<V1Secret>(
+        `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`,
+        new BookmarkWatch(deps.kubeConfig),
+        list,
+        false,
+        spec.labelSelector,
+      )
+      informer.on('add', (s) => deps.onSecret(spec, s))
+      informer.on('update', (s) => deps.onSecret(spec, s))
+      informer.on('delete', (s) => deps.onDelete(spec, s))
+      informer.on('connect', () =>
+        log.debug({ resourceVersion: informer.latestResourceVersion() }, 'watching'),
+      )
+      // The informer stops on any error but 410: start it again (from its last resourceVersion).
+      informer.on('error', (err) => {
+        if (stopped) return
+        failures += 1
+        const delayMs = Math.max(100, backoffMs(failures, deps.retry))
+        log.warn({ ...describe(err), attempt: failures, delayMs }, 'watch failed: restarting')
+        const timer = setTimeout(() => {
+          timers.delete(timer)
+          if (!stopped) void informer.start()
+        }, delayMs)
+        timers.add(timer)
+      })
+      informers.push(informer)
+      void informer.start()
+    }
+  }
+  return {
+    synced: Promise.all(syncs).then(() => undefined),
+    async stop() {
+      stopped = true
+      for (const t of timers) clearTimeout(t)
+      await Promise.all(informers.map((i) => i.stop()))
+    },
+  }
+}
