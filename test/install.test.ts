@@ -30,6 +30,10 @@ describe('npm ci --omit=dev', () => {
     expect(pkg.scripts.prepack).toContain('build')
   })
 
+  it('npm start builds if needed and opts in to demo mode visibly (serve --demo)', () => {
+    expect(pkg.scripts.start).toMatch(/^npm run build --silent && node .*dist\/cli\.js serve --demo$/)
+  })
+
   it('installs, runs the root lifecycle scripts without dev tools, and the built relay serves', {
     timeout: 300_000,
   }, async () => {
