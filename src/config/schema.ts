@@ -1,4 +1,5 @@
 // The relay's configuration, as one zod schema: what relay.yaml may say, with defaults and limits.
+import { isIP } from 'node:net'
 import { z } from 'zod'
 
 /** Vault and secret names, as RWX accepts them. */
@@ -184,7 +185,23 @@ export const sourceSchema = z.strictObject({
     .default(262_144),
 })
 
-const trustProxy = z.union([z.boolean(), z.number().int().min(1).max(32), nonEmpty, z.array(nonEmpty).min(1)])
+/** An address, a CIDR, or one of proxy-addr's names (as Fastify's trustProxy takes them). */
+function isProxyAddress(entry: string): boolean {
+  const [ip = '', prefix, ...rest] = entry.trim().split('/')
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(ip) && prefix === undefined) return true
+  const family = isIP(ip)
+  if (family === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  return /^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)
+}
+
+const proxyAddresses = 'each must be an IP address, a CIDR, or loopback, linklocal, uniquelocal'
+const trustProxy = z.union([
+  z.boolean(),
+  z.number().int().min(1).max(32),
+  nonEmpty.refine((v) => v.split(',').every(isProxyAddress), proxyAddresses),
+  z.array(nonEmpty.refine(isProxyAddress, proxyAddresses)).min(1),
+])
 
 const LOAD_SHEDDING_DEFAULTS = {
   maxEventLoopDelayMs: 1_000,

@@ -57,7 +57,16 @@ describe('server.trustProxy', () => {
   })
 
   it('refuses a trustProxy that Fastify would not take', async () => {
-    await expect(startHarness(config('server: { trustProxy: 0 }'))).rejects.toThrow(/server\.trustProxy/)
+    for (const bad of ['0', '"true"', '["10.0.0.0/33"]', '"10.0.0.1, nope"']) {
+      await expect(startHarness(config(`server: { trustProxy: ${bad} }`)), bad).rejects.toThrow(
+        /server\.trustProxy/,
+      )
+    }
+  })
+
+  it('takes an address string with several entries and proxy-addr names', async () => {
+    h = await startHarness(config('server: { trustProxy: "loopback, 10.0.0.0/8, fd00::/8" }'))
+    expect(h.config.server.trustProxy).toBe('loopback, 10.0.0.0/8, fd00::/8')
   })
 })
 
