@@ -3,7 +3,8 @@
 // restarts on the same port), and the service-account issuer's OIDC discovery and JWKS, with tokens
 // signed by a key it owns.
 import { randomUUID } from 'node:crypto'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { createServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
 
@@ -91,7 +92,14 @@ function parseSelector(text: string | null): (labels: Record<string, string>) =>
     })
 }
 
-export async function startFakeKubeApi(): Promise<FakeKubeApi> {
+/** The server's TLS certificate (for 127.0.0.1) and key, PEM; clients trust it with the CA that issued it. */
+export interface KubeTls {
+  certPem: string
+  keyPem: string
+}
+
+/** Starts the API server over HTTPS on 127.0.0.1 and a free port. */
+export async function startFakeKubeApi(tls: KubeTls): Promise<FakeKubeApi> {
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true })
   const foreign = await generateKeyPair('RS256')
   const kid = randomUUID()
@@ -107,7 +115,7 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
   let jwksToken: string | undefined
   let port = 0
   let server: Server | undefined
-  const base = () => `http://127.0.0.1:${port}`
+  const base = () => `https://127.0.0.1:${port}`
 
   const send = (w: Watcher, type: string, object: unknown) =>
     w.res.write(`${JSON.stringify({ type, object })}\n`)
@@ -183,8 +191,8 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
   }
 
   async function start(): Promise<void> {
-    const s = createServer(handle)
-    s.on('connection', (socket) => {
+    const s = createServer({ cert: tls.certPem, key: tls.keyPem }, handle)
+    s.on('secureConnection', (socket) => {
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
     })

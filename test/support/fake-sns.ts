@@ -2,55 +2,12 @@
 import { createPrivateKey, type KeyObject, sign, webcrypto } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type * as X509 from '@peculiar/x509'
-
-installReflectMetadata()
-// Imported after the shim: @peculiar/x509 (through tsyringe) throws on load without Reflect metadata.
-const x509: typeof X509 = await import('@peculiar/x509')
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0])
-
-const RSA = {
-  name: 'RSASSA-PKCS1-v1_5',
-  hash: 'SHA-256',
-  publicExponent: new Uint8Array([1, 0, 1]),
-  modulusLength: 2048,
-}
-const DAY = 86_400_000
-
-/** The few `reflect-metadata` calls tsyringe makes, so the tests need no extra package. */
-function installReflectMetadata(): void {
-  type Store = Map<unknown, unknown>
-  const r = Reflect as unknown as Record<string, unknown>
-  if (typeof r['getMetadata'] === 'function') return
-  const stores = new WeakMap<object, Map<PropertyKey | undefined, Store>>()
-  const own = (target: object, prop?: PropertyKey): Store | undefined => stores.get(target)?.get(prop)
-  r['defineMetadata'] = (key: unknown, value: unknown, target: object, prop?: PropertyKey) => {
-    const byProp = stores.get(target) ?? new Map<PropertyKey | undefined, Store>()
-    stores.set(target, byProp)
-    const store = byProp.get(prop) ?? new Map()
-    byProp.set(prop, store)
-    store.set(key, value)
-  }
-  r['getOwnMetadata'] = (key: unknown, target: object, prop?: PropertyKey) => own(target, prop)?.get(key)
-  r['getMetadata'] = (key: unknown, target: object, prop?: PropertyKey) => {
-    for (let t: object | null = target; t !== null; t = Object.getPrototypeOf(t)) {
-      const store = own(t, prop)
-      if (store?.has(key)) return store.get(key)
-    }
-    return undefined
-  }
-  r['metadata'] = (key: unknown, value: unknown) => (target: object, prop?: PropertyKey) =>
-    (r['defineMetadata'] as (...a: unknown[]) => void)(key, value, target, prop)
-}
+import { DAY, rsaKeys, x509 } from './x509.js'
 
 /** A certificate and the private key that signs with it. */
 export interface TestSigner {
   pem: string
   key: KeyObject
-}
-
-async function rsaKeys(): Promise<webcrypto.CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(RSA, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair
 }
 
 async function toKeyObject(key: webcrypto.CryptoKey): Promise<KeyObject> {

@@ -1,0 +1,157 @@
+// The real relay and the real notifier (`vault-relay watch`), configured from the shipped Kubernetes
+// examples, against a fake Kubernetes API (Secrets, OIDC discovery, JWKS) and a fake RWX.
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parse, stringify } from 'yaml'
+import { type FakeKubeApi, startFakeKubeApi } from './fake-kube-api.js'
+import { type FakeRwx, startFakeRwx } from './fake-rwx.js'
+import { type CliProcess, type RelayProcess, spawnCli, startRelayProcess, until } from './relay-process.js'
+import { generateEncryptionKey } from './signers.js'
+import { issueTlsCertificate } from './x509.js'
+
+export const EXAMPLES = 'examples/kubernetes'
+export const RELAY_EXAMPLES = ['cloudnativepg.yaml', 'zalando.yaml', 'crunchy-pgo.yaml']
+export const ADMIN = `admin-${randomUUID()}`
+
+export interface KubeRelay {
+  kube: FakeKubeApi
+  rwx: FakeRwx
+  relay: RelayProcess
+  watch: CliProcess
+  dir: string
+  /** Every value a Secret ever held: none may rest in a log or a store file. */
+  values: string[]
+  remember(value: string): string
+  /** Replaces the notifier's relay token (as the kubelet does when it refreshes it). */
+  writeToken(token: string): void
+  /** Everything the relay processes so far printed, across restarts. */
+  relayOutput(): string
+  stopRelay(): Promise<void>
+  /** Starts the relay again on the same port and store. */
+  startRelay(): Promise<void>
+  close(): Promise<void>
+}
+
+/** One relay config from the three shipped examples, with fast retries and the admin API. */
+function relayConfig(): string {
+  const docs = RELAY_EXAMPLES.map((f) => parse(readFileSync(join(EXAMPLES, f), 'utf8')))
+  return stringify({
+    ...docs[0],
+    sources: docs.flatMap((d) => d.sources),
+    delivery: { backoffBaseMs: 20, backoffMaxMs: 150, batchWindowMs: 5, maxAttempts: 1000 },
+  })
+}
+
+/** The shipped watch.yaml with fast retries. */
+function watchConfig(): string {
+  const doc = parse(readFileSync(join(EXAMPLES, 'watch.yaml'), 'utf8'))
+  return stringify({ ...doc, retry: { baseMs: 50, maxMs: 300 } })
+}
+
+export async function startKubeRelay(): Promise<KubeRelay> {
+  const tls = await issueTlsCertificate()
+  const [kube, rwx, jwe] = await Promise.all([
+    startFakeKubeApi(tls),
+    startFakeRwx({ token: `rwx-token-${randomUUID()}` }),
+    generateEncryptionKey(),
+  ])
+  const dir = mkdtempSync(join(tmpdir(), 'relay-k8s-e2e-'))
+  // The relay fetches discovery and JWKS with its own token, as where discovery is not anonymous.
+  const relaySaToken = await kube.token({ namespace: 'vault-relay', serviceAccount: 'vault-relay' })
+  kube.requireTokenForJwks(relaySaToken)
+  writeFileSync(join(dir, 'relay-sa-token'), relaySaToken)
+  writeFileSync(join(dir, 'ca.crt'), tls.caPem)
+  const tokenFile = join(dir, 'watch-token')
+  writeFileSync(
+    tokenFile,
+    await kube.token({ namespace: 'vault-relay', serviceAccount: 'vault-relay-watch' }),
+  )
+  writeFileSync(
+    join(dir, 'kubeconfig'),
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        {
+          name: 'fake',
+          cluster: {
+            server: kube.url,
+            'certificate-authority-data': Buffer.from(tls.caPem).toString('base64'),
+          },
+        },
+      ],
+      users: [{ name: 'watch', user: { token: kube.apiToken } }],
+      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'watch' } }],
+      'current-context': 'fake',
+    }),
+  )
+  writeFileSync(join(dir, 'watch.yaml'), watchConfig())
+  const relayEnv = {
+    RWX_API_URL: rwx.url,
+    RWX_ACCESS_TOKEN: rwx.token,
+    RELAY_JWE_KEY: jwe.privatePem,
+    KUBE_ISSUER: kube.issuer,
+    KUBE_CA_FILE: join(dir, 'ca.crt'),
+    KUBE_TOKEN_FILE: join(dir, 'relay-sa-token'),
+    RELAY_ADMIN_TOKEN: ADMIN,
+    LOG_LEVEL: 'trace',
+  }
+  const yaml = relayConfig()
+  let relay = await startRelayProcess(dir, yaml, relayEnv)
+  const port = new URL(relay.url).port
+  let earlier = ''
+  const watch = spawnCli(['watch', '--config', join(dir, 'watch.yaml')], dir, {
+    KUBECONFIG: join(dir, 'kubeconfig'),
+    RELAY_URL: relay.url,
+    RELAY_TOKEN_FILE: tokenFile,
+    APP_NAMESPACE: 'app',
+    WATCH_LOG_LEVEL: 'trace',
+  })
+  await until(() => kube.watching >= 3 || watch.child.exitCode !== null, 'the notifier to watch').catch(
+    () => undefined,
+  )
+  if (kube.watching < 3) {
+    await Promise.all([watch.kill('SIGKILL'), relay.kill('SIGKILL'), kube.close(), rwx.close()])
+    throw new Error(`the notifier is not watching:\n${watch.output()}`)
+  }
+  const values: string[] = [
+    relaySaToken,
+    readFileSync(tokenFile, 'utf8'),
+    rwx.token,
+    jwe.privatePem,
+    kube.apiToken,
+  ]
+  return {
+    kube,
+    rwx,
+    get relay() {
+      return relay
+    },
+    watch,
+    dir,
+    values,
+    remember(value) {
+      values.push(value)
+      return value
+    },
+    writeToken(token) {
+      values.push(token)
+      writeFileSync(tokenFile, token)
+    },
+    relayOutput: () => earlier + relay.output(),
+    async stopRelay() {
+      await relay.kill('SIGTERM')
+      earlier += relay.output()
+    },
+    async startRelay() {
+      relay = await startRelayProcess(dir, yaml, { ...relayEnv, PORT: port })
+    },
+    async close() {
+      await Promise.all([watch.kill('SIGKILL'), relay.kill('SIGKILL')])
+      await Promise.all([kube.close(), rwx.close()])
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
