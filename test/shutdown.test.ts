@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type FakeRwx, startFakeRwx } from './support/fake-rwx.js'
-import { startRelayProcess } from './support/relay-process.js'
+import { startRelayProcess, until } from './support/relay-process.js'
 
 const TOKEN = `rwx-token-${randomUUID()}`
 const SECRET = `hmac-${randomUUID()}`
@@ -73,6 +73,8 @@ describe('close with grace', () => {
     const { relay, dir, name, value } = await relayWithDeliveryInFlight()
     expect(await relay.kill('SIGINT')).toBe(0)
     expect(rwx.secrets('ci').get(name)?.secret).toBe(value)
+    // 'exit' can come before the last of stdout: wait for the final line.
+    await until(() => relay.output().includes('"msg":"stopped"'), 'the last log line')
     expect(relay.output()).toContain('"signal":"SIGINT"')
     expect(leased(dir)).toBe(0)
   })
@@ -85,6 +87,7 @@ describe('close with grace', () => {
       })
       relay.child.kill('SIGWINCH')
       expect(await relay.exited).toBe(1)
+      await until(() => relay.output().includes('"msg":"stopped"'), 'the last log line')
       const out = relay.output()
       expect(out).toContain('"msg":"uncaught error: shutting down"')
       expect(out).toContain(kind === 'throw' ? 'test: an uncaught exception' : 'test: an unhandled rejection')

@@ -178,7 +178,10 @@ describe('AWS Secrets Manager end to end (shipped examples, real SDK, real proce
     expect(await confirmed.json()).toMatchObject({ handled: 'subscription confirmed' })
     expect(aws.sns.requests).toContain('/confirm?Action=ConfirmSubscription&Token=t-1')
     // The process hands its logger to every verifier: the confirmation is in the log, not silent.
-    expect(aws.relay.output()).toMatch(/"component":"verify".*"msg":"SNS subscription confirmed"/)
+    await until(
+      () => /"component":"verify".*"msg":"SNS subscription confirmed"/.test(aws.relay.output()),
+      'the SNS confirmation in the relay log',
+    )
 
     const { password, version } = rotateDb()
     const message = JSON.stringify(labelUpdated(aws.db, version))
