@@ -154,27 +154,30 @@ describe('Kubernetes operators end to end (real notifier, real relay, fake API s
     for (const v of [a, b]) expect(order.lastIndexOf(v)).toBeLessThan(last)
   })
 
-  it('410 Gone: relists, sends the change it missed once, and rewrites nothing else', async () => {
-    const lists = k.kube.requests.filter((r) => r.startsWith('list')).length
-    const writes = k.rwx.writes.length
-    const before = hooksAnswered()
-    k.kube.cutStreams()
-    // While the watch is away: a change, then etcd compacts past the version the notifier has.
-    const password = k.remember(`missed-${randomUUID()}`)
-    k.kube.apply(CRUNCHY.ns, CRUNCHY.name, { user: 'app', password }, CRUNCHY.labels)
-    k.kube.compact()
-    await holds('APP_DB_PASSWORD', password)
-    await until(() => k.kube.watching >= 3, 'the watches to be back')
-    expect(k.kube.requests.filter((r) => r.startsWith('list')).length).toBeGreaterThanOrEqual(lists + 3)
-    // One new event (the missed change); the relisted Secrets that did not change sent nothing.
-    expect(hooksAnswered()).toBe(before + 1)
-    expect(
-      k.rwx.writes
-        .slice(writes)
-        .map((w) => w.name)
-        .sort(),
-    ).toEqual(['APP_DB_PASSWORD', 'APP_DB_USER'])
-  })
+  it.each(['event', 'status'] as const)(
+    '410 Gone (as an ERROR %s): relists, sends the change it missed once, and rewrites nothing else',
+    async (as) => {
+      const lists = k.kube.requests.filter((r) => r.startsWith('list')).length
+      const writes = k.rwx.writes.length
+      const before = hooksAnswered()
+      k.kube.cutStreams()
+      // While the watch is away: a change, then etcd compacts past the version the notifier has.
+      const password = k.remember(`missed-${randomUUID()}`)
+      k.kube.apply(CRUNCHY.ns, CRUNCHY.name, { user: 'app', password }, CRUNCHY.labels)
+      k.kube.compact(as)
+      await holds('APP_DB_PASSWORD', password)
+      await until(() => k.kube.watching >= 3, 'the watches to be back')
+      expect(k.kube.requests.filter((r) => r.startsWith('list')).length).toBeGreaterThanOrEqual(lists + 3)
+      // One new event (the missed change); the relisted Secrets that did not change sent nothing.
+      expect(hooksAnswered()).toBe(before + 1)
+      expect(
+        k.rwx.writes
+          .slice(writes)
+          .map((w) => w.name)
+          .sort(),
+      ).toEqual(['APP_DB_PASSWORD', 'APP_DB_USER'])
+    },
+  )
 
   it('bookmarks: after one, a cut stream resumes from its version without a relist', async () => {
     await until(() => k.kube.watching >= 3, 'the watches')
