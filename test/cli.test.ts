@@ -69,6 +69,16 @@ describe('vault-relay serve', () => {
     expect(res.err).toContain('Usage:')
   })
 
+  it('lists watch in its help; watch exits 2 naming each problem of a bad watch.yaml', () => {
+    expect(run(['--help']).out).toContain('vault-relay watch --config FILE')
+    const file = join(dir, 'watch.yaml')
+    writeFileSync(file, 'relay: { url: http://relay }\nwatches: []\n')
+    const res = run(['watch', '--config', file])
+    expect(res.code).toBe(2)
+    expect(res.err).toContain('relay.tokenFile: required')
+    expect(res.err).toContain('watches: required: at least one')
+  })
+
   it('prints its version', () => {
     const res = run(['--version'])
     expect(res.code).toBe(0)

@@ -117,10 +117,14 @@ const jwt = z
     message: 'kubernetes.serviceAccount sets sub',
     path: ['claims', 'sub'],
   })
-  .refine((v) => v.issuer === undefined || v.jwksUrl !== undefined || (v.keys?.length ?? 0) > 0, {
-    message: 'required: jwksUrl or keys for issuer',
-    path: ['keys'],
-  })
+  .refine(
+    (v) =>
+      v.kubernetes === undefined ||
+      v.issuer === undefined ||
+      v.jwksUrl !== undefined ||
+      (v.keys?.length ?? 0) > 0,
+    { message: 'required with issuer: jwksUrl or keys (kubernetes issuers have their own)', path: ['keys'] },
+  )
 
 const awsSns = z.strictObject({
   type: z.literal('aws-sns'),

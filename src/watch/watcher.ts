@@ -30,8 +30,6 @@ export interface WatcherDeps {
 }
 
 export interface Watcher {
-  /** Resolves once every namespace has been listed once. */
-  synced: Promise<void>
   stop(): Promise<void>
 }
 
@@ -60,15 +58,12 @@ export function startWatcher(config: WatchConfig, deps: WatcherDeps): Watcher {
   const api = deps.kubeConfig.makeApiClient(CoreV1Api)
   const informers: ListWatch<V1Secret>[] = []
   const timers = new Set<NodeJS.Timeout>()
-  const syncs: Promise<void>[] = []
   let stopped = false
 
   for (const spec of config.watches) {
     for (const namespace of spec.namespaces) {
       const log = deps.log.child({ source: spec.source, namespace })
       let failures = 0
-      let listed!: () => void
-      syncs.push(new Promise<void>((resolve) => (listed = resolve)))
       const list = async () => {
         const result = await api.listNamespacedSecret({
           namespace,
@@ -79,8 +74,6 @@ export function startWatcher(config: WatchConfig, deps: WatcherDeps): Watcher {
           { secrets: result.items.length, resourceVersion: result.metadata?.resourceVersion },
           'listed',
         )
-        // Callbacks for the listed items run once this returns, in the informer.
-        setImmediate(listed)
         return result
       }
       const informer = new ListWatch<V1Secret>(
@@ -113,7 +106,6 @@ export function startWatcher(config: WatchConfig, deps: WatcherDeps): Watcher {
     }
   }
   return {
-    synced: Promise.all(syncs).then(() => undefined),
     async stop() {
       stopped = true
       for (const t of timers) clearTimeout(t)

@@ -154,27 +154,30 @@ describe('Kubernetes operators end to end (real notifier, real relay, fake API s
     for (const v of [a, b]) expect(order.lastIndexOf(v)).toBeLessThan(last)
   })
 
-  it('410 Gone: relists, sends the change it missed once, and rewrites nothing else', async () => {
-    const lists = k.kube.requests.filter((r) => r.startsWith('list')).length
-    const writes = k.rwx.writes.length
-    const before = hooksAnswered()
-    k.kube.cutStreams()
-    // While the watch is away: a change, then etcd compacts past the version the notifier has.
-    const password = k.remember(`missed-${randomUUID()}`)
-    k.kube.apply(CRUNCHY.ns, CRUNCHY.name, { user: 'app', password }, CRUNCHY.labels)
-    k.kube.compact()
-    await holds('APP_DB_PASSWORD', password)
-    await until(() => k.kube.watching >= 3, 'the watches to be back')
-    expect(k.kube.requests.filter((r) => r.startsWith('list')).length).toBeGreaterThanOrEqual(lists + 3)
-    // One new event (the missed change); the relisted Secrets that did not change sent nothing.
-    expect(hooksAnswered()).toBe(before + 1)
-    expect(
-      k.rwx.writes
-        .slice(writes)
-        .map((w) => w.name)
-        .sort(),
-    ).toEqual(['APP_DB_PASSWORD', 'APP_DB_USER'])
-  })
+  it.each(['event', 'status'] as const)(
+    '410 Gone (as an ERROR %s): relists, sends the change it missed once, and rewrites nothing else',
+    async (as) => {
+      const lists = k.kube.requests.filter((r) => r.startsWith('list')).length
+      const writes = k.rwx.writes.length
+      const before = hooksAnswered()
+      k.kube.cutStreams()
+      // While the watch is away: a change, then etcd compacts past the version the notifier has.
+      const password = k.remember(`missed-${randomUUID()}`)
+      k.kube.apply(CRUNCHY.ns, CRUNCHY.name, { user: 'app', password }, CRUNCHY.labels)
+      k.kube.compact(as)
+      await holds('APP_DB_PASSWORD', password)
+      await until(() => k.kube.watching >= 3, 'the watches to be back')
+      expect(k.kube.requests.filter((r) => r.startsWith('list')).length).toBeGreaterThanOrEqual(lists + 3)
+      // One new event (the missed change); the relisted Secrets that did not change sent nothing.
+      expect(hooksAnswered()).toBe(before + 1)
+      expect(
+        k.rwx.writes
+          .slice(writes)
+          .map((w) => w.name)
+          .sort(),
+      ).toEqual(['APP_DB_PASSWORD', 'APP_DB_USER'])
+    },
+  )
 
   it('bookmarks: after one, a cut stream resumes from its version without a relist', async () => {
     await until(() => k.kube.watching >= 3, 'the watches')
@@ -228,6 +231,48 @@ describe('Kubernetes operators end to end (real notifier, real relay, fake API s
     await holds('APP_DB_PASSWORD', password)
   })
 
+  it('a notifier restart resends each Secret once: the relay has it (duplicate), or takes what it missed', async () => {
+    const writes = k.rwx.writes.length
+    const taken = () => (k.watch.output().match(/"msg":"relay took the change"/g) ?? []).length
+    let missed = ''
+    const exit = await k.restartWatch(async () => {
+      missed = rotateCnpg()
+    })
+    expect(exit).toBe(0)
+    await holds('APP_DB_PASSWORD', missed)
+    // All three watched Secrets were sent again; only the missed change was new to the relay.
+    await until(() => taken() >= 3, 'the three Secrets to be sent again')
+    expect((k.watch.output().match(/"duplicate":true/g) ?? []).length).toBe(2)
+    expect(
+      k.rwx.writes
+        .slice(writes)
+        .map((w) => w.name)
+        .sort(),
+    ).toEqual(['APP_DATABASE_URL', 'APP_DB_PASSWORD', 'APP_DB_USER'])
+  })
+
+  it('a deleted Secret sends nothing; recreated (a new uid) with the same values, it is sent again', async () => {
+    const before = hooksAnswered()
+    const old = k.kube.apply(
+      CRUNCHY.ns,
+      CRUNCHY.name,
+      { user: 'app', password: k.remember(`del-${randomUUID()}`) },
+      CRUNCHY.labels,
+    )
+    await until(() => hooksAnswered() === before + 1, 'the change to be sent')
+    const data = Object.fromEntries(
+      Object.entries(old.data).map(([key, v]) => [key, Buffer.from(v, 'base64').toString()]),
+    )
+    k.kube.remove(CRUNCHY.ns, CRUNCHY.name)
+    await until(
+      () => /"name":"hippo-pguser-app","msg":"secret deleted"/.test(k.watch.output()),
+      'the deletion',
+    )
+    const again = k.kube.apply(CRUNCHY.ns, CRUNCHY.name, data, CRUNCHY.labels)
+    expect(again.metadata.uid).not.toBe(old.metadata.uid)
+    await until(() => hooksAnswered() === before + 2, 'the recreated Secret to be sent')
+  })
+
   describe('the relay refuses, and queues nothing for', () => {
     const event = () => ({
       type: 'secret.changed',
@@ -273,12 +318,12 @@ describe('Kubernetes operators end to end (real notifier, real relay, fake API s
     const { jwk } = await relayKey()
     expect(jwk).toMatchObject({ kty: 'EC', use: 'enc', alg: 'ECDH-ES+A256KW' })
     expect(jwk.d).toBeUndefined()
-    await until(() => k.watch.output().includes('"level":10'), 'trace lines from the notifier')
+    await until(() => k.watchOutput().includes('"level":10'), 'trace lines from the notifier')
     await k.relay.kill('SIGTERM')
     await k.watch.kill('SIGTERM')
     const files = readdirSync(join(k.dir, 'data')).filter((f) => !f.endsWith('.key'))
     expect(files.length).toBeGreaterThan(0)
-    const outputs = { relay: k.relayOutput(), watch: k.watch.output() }
+    const outputs = { relay: k.relayOutput(), watch: k.watchOutput() }
     expect(outputs.relay).toContain('"level":10')
     // The relay did handle these values (RWX holds them), so finding none in its files means something.
     expect(k.values.filter((v) => k.rwx.writes.some((w) => w.secret === v)).length).toBeGreaterThan(8)

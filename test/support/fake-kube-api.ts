@@ -28,6 +28,8 @@ type EventType = 'ADDED' | 'MODIFIED' | 'DELETED'
 
 interface Watcher {
   namespace: string
+  /** Asked for BOOKMARK events (`allowWatchBookmarks=true`), as the API server requires. */
+  bookmarks: boolean
   selector: (labels: Record<string, string>) => boolean
   res: ServerResponse
 }
@@ -60,10 +62,13 @@ export interface FakeKubeApi {
   /** Changes an annotation only: a new resourceVersion, the same data. */
   annotate(namespace: string, name: string): KubeSecret
   remove(namespace: string, name: string): void
-  /** Sends a BOOKMARK with the current resourceVersion to every open watch. */
+  /** Sends a BOOKMARK with the current resourceVersion to every open watch that asked for them. */
   bookmark(): void
-  /** Forgets history: a watch from an older resourceVersion is answered 410 Gone. */
-  compact(): void
+  /**
+   * Forgets history: a watch from an older resourceVersion gets 410 Gone, as an ERROR event in the
+   * stream (what the watch cache does) or as the HTTP status.
+   */
+  compact(as?: 'event' | 'status'): void
   /** Ends every open watch stream (as a load balancer or an API server timeout does). */
   cutStreams(): void
   /** Stops serving (connections refused) until `start`, keeping every Secret. */
@@ -112,6 +117,7 @@ export async function startFakeKubeApi(tls: KubeTls): Promise<FakeKubeApi> {
   const requests: string[] = []
   let rv = 100
   let compactedAt = 0
+  let goneAs: 'event' | 'status' = 'event'
   let jwksToken: string | undefined
   let port = 0
   let server: Server | undefined
@@ -169,8 +175,10 @@ export async function startFakeKubeApi(tls: KubeTls): Promise<FakeKubeApi> {
     }
     const from = Number(url.searchParams.get('resourceVersion') || rv)
     requests.push(`watch ${namespace} rv=${from}`)
+    if (from < compactedAt && goneAs === 'status') return status(res, 410, 'Expired')
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' })
-    const w: Watcher = { namespace, selector, res }
+    const bookmarks = url.searchParams.get('allowWatchBookmarks') === 'true'
+    const w: Watcher = { namespace, selector, res, bookmarks }
     if (from < compactedAt) {
       // What the API server does for a version etcd no longer has: an ERROR event, then the end.
       send(w, 'ERROR', {
@@ -279,11 +287,13 @@ export async function startFakeKubeApi(tls: KubeTls): Promise<FakeKubeApi> {
     },
     bookmark() {
       for (const w of watchers) {
-        send(w, 'BOOKMARK', { kind: 'Secret', apiVersion: 'v1', metadata: { resourceVersion: String(rv) } })
+        if (w.bookmarks)
+          send(w, 'BOOKMARK', { kind: 'Secret', apiVersion: 'v1', metadata: { resourceVersion: String(rv) } })
       }
     },
-    compact() {
+    compact(as = 'event') {
       compactedAt = rv
+      goneAs = as
     },
     cutStreams() {
       for (const w of watchers) w.res.end()

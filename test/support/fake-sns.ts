@@ -2,7 +2,7 @@
 import { createPrivateKey, type KeyObject, sign, webcrypto } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { DAY, rsaKeys, x509 } from './x509.js'
+import { issueLeaf } from './x509.js'
 
 /** A certificate and the private key that signs with it. */
 export interface TestSigner {
@@ -17,24 +17,8 @@ async function toKeyObject(key: webcrypto.CryptoKey): Promise<KeyObject> {
 
 /** A test CA and a leaf it issued, valid from `notBefore` to `notAfter` (default: yesterday to +30 days). */
 export async function issueSigner(window: { notBefore?: Date; notAfter?: Date } = {}): Promise<TestSigner> {
-  const caKeys = await rsaKeys()
-  const ca = await x509.X509CertificateGenerator.createSelfSigned({
-    name: 'CN=vault-relay test CA',
-    keys: caKeys,
-    notBefore: new Date(Date.now() - DAY),
-    notAfter: new Date(Date.now() + 365 * DAY),
-    extensions: [new x509.BasicConstraintsExtension(true, 0, true)],
-  })
-  const leafKeys = await rsaKeys()
-  const leaf = await x509.X509CertificateGenerator.create({
-    subject: 'CN=sns.test.amazonaws.com',
-    issuer: ca.subject,
-    publicKey: leafKeys.publicKey,
-    signingKey: caKeys.privateKey,
-    notBefore: window.notBefore ?? new Date(Date.now() - DAY),
-    notAfter: window.notAfter ?? new Date(Date.now() + 30 * DAY),
-  })
-  return { pem: leaf.toString('pem'), key: await toKeyObject(leafKeys.privateKey) }
+  const leaf = await issueLeaf('CN=sns.test.amazonaws.com', window)
+  return { pem: leaf.cert.toString('pem'), key: await toKeyObject(leaf.keys.privateKey) }
 }
 
 /** Byte-ordered signed keys per type, written from the AWS docs independently of src/. */

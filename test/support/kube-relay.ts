@@ -20,6 +20,10 @@ export interface KubeRelay {
   rwx: FakeRwx
   relay: RelayProcess
   watch: CliProcess
+  /** Everything the notifier processes so far printed, across restarts. */
+  watchOutput(): string
+  /** Stops the notifier (SIGTERM), runs `between`, and starts it again; gives the old one's exit code. */
+  restartWatch(between?: () => Promise<void>): Promise<number | string>
   dir: string
   /** Every value a Secret ever held: none may rest in a log or a store file. */
   values: string[]
@@ -102,20 +106,29 @@ export async function startKubeRelay(): Promise<KubeRelay> {
   let relay = await startRelayProcess(dir, yaml, relayEnv)
   const port = new URL(relay.url).port
   let earlier = ''
-  const watch = spawnCli(['watch', '--config', join(dir, 'watch.yaml')], dir, {
+  const watchEnv = {
     KUBECONFIG: join(dir, 'kubeconfig'),
     RELAY_URL: relay.url,
     RELAY_TOKEN_FILE: tokenFile,
     APP_NAMESPACE: 'app',
     WATCH_LOG_LEVEL: 'trace',
-  })
-  await until(() => kube.watching >= 3 || watch.child.exitCode !== null, 'the notifier to watch').catch(
-    () => undefined,
-  )
-  if (kube.watching < 3) {
-    await Promise.all([watch.kill('SIGKILL'), relay.kill('SIGKILL'), kube.close(), rwx.close()])
-    throw new Error(`the notifier is not watching:\n${watch.output()}`)
   }
+  /** Starts the notifier and waits until its three watches are open. */
+  async function startWatch(): Promise<CliProcess> {
+    const before = kube.watching
+    const cli = spawnCli(['watch', '--config', join(dir, 'watch.yaml')], dir, watchEnv)
+    await until(
+      () => kube.watching >= before + 3 || cli.child.exitCode !== null,
+      'the notifier to watch',
+    ).catch(() => undefined)
+    if (kube.watching < before + 3) {
+      await Promise.all([cli.kill('SIGKILL'), relay.kill('SIGKILL'), kube.close(), rwx.close()])
+      throw new Error(`the notifier is not watching:\n${cli.output()}`)
+    }
+    return cli
+  }
+  let watch = await startWatch()
+  let earlierWatch = ''
   const values: string[] = [
     relaySaToken,
     readFileSync(tokenFile, 'utf8'),
@@ -129,7 +142,18 @@ export async function startKubeRelay(): Promise<KubeRelay> {
     get relay() {
       return relay
     },
-    watch,
+    get watch() {
+      return watch
+    },
+    watchOutput: () => earlierWatch + watch.output(),
+    async restartWatch(between = async () => {}) {
+      const code = await watch.kill('SIGTERM')
+      earlierWatch += watch.output()
+      await until(() => kube.watching === 0, 'the old watches to close')
+      await between()
+      watch = await startWatch()
+      return code
+    },
     dir,
     values,
     remember(value) {

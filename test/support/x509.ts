@@ -13,7 +13,7 @@ const RSA = {
   publicExponent: new Uint8Array([1, 0, 1]),
   modulusLength: 2048,
 }
-export const DAY = 86_400_000
+const DAY = 86_400_000
 
 /** The few `reflect-metadata` calls tsyringe makes, so the tests need no extra package. */
 function installReflectMetadata(): void {
@@ -42,15 +42,18 @@ function installReflectMetadata(): void {
 }
 
 /** A 2048-bit RSA key pair for certificates. */
-export async function rsaKeys(): Promise<webcrypto.CryptoKeyPair> {
+async function rsaKeys(): Promise<webcrypto.CryptoKeyPair> {
   return (await webcrypto.subtle.generateKey(RSA, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair
 }
 
-/** A CA and a server certificate for 127.0.0.1 it signed, in PEM, with the server's PKCS#8 key. */
-export async function issueTlsCertificate(): Promise<{ caPem: string; certPem: string; keyPem: string }> {
+/** A new test CA, and a leaf certificate it issued for `subject`, with the leaf's keys. */
+export async function issueLeaf(
+  subject: string,
+  options: { notBefore?: Date; notAfter?: Date; extensions?: X509.Extension[] } = {},
+) {
   const caKeys = await rsaKeys()
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
-    name: 'CN=vault-relay test cluster CA',
+    name: 'CN=vault-relay test CA',
     keys: caKeys,
     notBefore: new Date(Date.now() - DAY),
     notAfter: new Date(Date.now() + 365 * DAY),
@@ -58,18 +61,27 @@ export async function issueTlsCertificate(): Promise<{ caPem: string; certPem: s
   })
   const keys = await rsaKeys()
   const cert = await x509.X509CertificateGenerator.create({
-    subject: 'CN=kube-apiserver',
+    subject,
     issuer: ca.subject,
     publicKey: keys.publicKey,
     signingKey: caKeys.privateKey,
-    notBefore: new Date(Date.now() - DAY),
-    notAfter: new Date(Date.now() + 30 * DAY),
+    notBefore: options.notBefore ?? new Date(Date.now() - DAY),
+    notAfter: options.notAfter ?? new Date(Date.now() + 30 * DAY),
+    ...(options.extensions === undefined ? {} : { extensions: options.extensions }),
+  })
+  return { ca, cert, keys }
+}
+
+/** A CA and a server certificate for 127.0.0.1 it signed, in PEM, with the server's PKCS#8 key. */
+export async function issueTlsCertificate(): Promise<{ caPem: string; certPem: string; keyPem: string }> {
+  const { ca, cert, keys } = await issueLeaf('CN=kube-apiserver', {
     extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }])],
   })
   const der = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)
-  const keyPem = `-----BEGIN PRIVATE KEY-----\n${Buffer.from(der)
-    .toString('base64')
-    .match(/.{1,64}/g)!
-    .join('\n')}\n-----END PRIVATE KEY-----\n`
+  const body =
+    Buffer.from(der)
+      .toString('base64')
+      .match(/.{1,64}/g) ?? []
+  const keyPem = `-----BEGIN PRIVATE KEY-----\n${body.join('\n')}\n-----END PRIVATE KEY-----\n`
   return { caPem: ca.toString('pem'), certPem: cert.toString('pem'), keyPem }
 }

@@ -165,6 +165,17 @@ describe('jwt config, kubernetes', () => {
     })
     expect(bad.error?.issues[0]?.message).toBe('must be <namespace>:<serviceaccount>')
     expect(verifySchema.safeParse(base).success).toBe(false)
+    // A top-level issuer beside kubernetes needs its own keys.
+    const mixed = verifySchema.safeParse({ ...base, kubernetes: k, issuer: 'https://other' })
+    expect(mixed.error?.issues.map((i) => i.path.join('.'))).toEqual(['keys'])
+    expect(
+      verifySchema.safeParse({
+        ...base,
+        kubernetes: k,
+        issuer: 'https://other',
+        jwksUrl: 'https://other/jwks',
+      }).success,
+    ).toBe(true)
   })
 
   it('a CA file that cannot be read is a start-up error naming its path', () => {
