@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // vault-relay's command line: `serve` (the default) and `check --config F`.
 import { parseArgs } from 'node:util'
+import { demoRefusal, demoSecretPaths } from './config/demo.js'
 import { ConfigError, type Env, loadConfig, resolveConfigPath } from './config/load.js'
 import type { Config } from './config/schema.js'
 import { StartupError, startRelay } from './server.js'
@@ -55,6 +56,12 @@ function check(args: string[], env: Env): number {
   const path = values.config ?? resolveConfigPath(env, process.cwd())
   const config = loadConfig(path, env)
   process.stdout.write(`config ok: ${path}\n${describe(config)}\n`)
+  const demo = demoSecretPaths(config)
+  if (demo.length > 0 && !config.allowDemoSecrets) {
+    process.stderr.write(
+      `warning: ${demoRefusal(demo).replace(/^refusing to serve/, '`serve` will refuse to start')}\n`,
+    )
+  }
   return 0
 }
 

@@ -26,6 +26,10 @@ describe('vault-relay check', () => {
     expect(res.out).toContain('POST /hooks/stripe  verify=stripe')
     expect(res.out).toContain('POST /hooks/rotator  verify=standard-webhooks')
     expect(res.out).toContain('-> vault payments name {{ /data/object/name | upper }} <- /data/object/value')
+    // Valid, but `serve` would refuse it: check says so, by path.
+    expect(res.err).toContain('warning: `serve` will refuse to start')
+    expect(res.err).toContain('sources[0].verify.secrets[0]')
+    expect(res.err).not.toContain('whsec_DEMO-ONLY')
   })
 
   it('exits 2 listing every problem, without echoing a secret', () => {

@@ -169,6 +169,25 @@ describe('slow clients', () => {
   })
 })
 
+describe('idle connections', () => {
+  it('a connection that sends nothing is closed after server.connectionTimeout', async () => {
+    h = await startHarness(config('server: { connectionTimeout: 300, requestTimeout: 30000 }'))
+    const address = await h.app.listen({ host: '127.0.0.1', port: 0 })
+    const socket = connect(Number(new URL(address).port), '127.0.0.1')
+    let closed = false
+    socket.on('close', () => {
+      closed = true
+    })
+    socket.on('error', () => {})
+    try {
+      await until(() => closed, 'the relay to close the idle connection', 10_000)
+    } finally {
+      socket.destroy()
+    }
+    expect(closed).toBe(true)
+  })
+})
+
 describe('logs and metrics', () => {
   it('logs a refusal of an unknown source, cut short', async () => {
     h = await startHarness(config())
