@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// vault-relay's command line: `serve` (the default) and `check --config F`.
+// vault-relay's command line: `serve` (the default), `check --config F` and `watch --config F` (src/watch).
 import { parseArgs } from 'node:util'
 import { demoRefusal, demoSecretPaths } from './config/demo.js'
 import { ConfigError, type Env, loadConfig, resolveConfigPath } from './config/load.js'
