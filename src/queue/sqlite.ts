@@ -4,6 +4,7 @@ import { createSqliteAdmin } from './sqlite-admin.js'
 import { checkNewEvent, createEventWriter, createNeverRegress } from './sqlite-enqueue.js'
 import { createGroupCommit } from './sqlite-group-commit.js'
 import { createSqliteLeases } from './sqlite-leases.js'
+import { createSqliteOperations } from './sqlite-operations.js'
 import { createSqliteRetention } from './sqlite-retention.js'
 import { openQueueDatabase } from './sqlite-schema.js'
 import { type EnqueueResult, type NewEvent, SECRET_STATUSES, type SecretStatus, type Store } from './store.js'
@@ -95,7 +96,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const admin = createSqliteAdmin(db, rules, eraseFromWal)
   const leases = createSqliteLeases(db)
   const retention = createSqliteRetention(db)
-  const writeEvents = db.transaction((events: NewEvent[]) => events.map((e) => writer.write(e)))
+  const operations = createSqliteOperations(db)
+  const writeEvents = db.transaction((events: NewEvent[]) =>
+    events.map((e) => {
+      const result = writer.write(e)
+      if (!result.duplicate) operations.recordIngest(e)
+      return result
+    }),
+  )
   const enqueues = createGroupCommit<NewEvent, EnqueueResult>((events) => {
     const erasedBefore = writer.erased
     const results = writeEvents.immediate(events)
@@ -147,6 +155,22 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
     async discardEvent(source, eventId, now) {
       return admin.discardEvent(source, eventId, now)
+    },
+
+    async recordAttempts(attempts) {
+      operations.recordAttempts(attempts)
+    },
+    async getProvenance(source, eventId) {
+      return operations.getProvenance(source, eventId)
+    },
+    async outsideChanges(limit) {
+      return operations.outsideChanges(limit)
+    },
+    async getControl() {
+      return operations.getControl()
+    },
+    async setPaused(paused, now, reason) {
+      return operations.setPaused(paused, now, reason)
     },
 
     async purge(before, limit) {
