@@ -43,6 +43,8 @@ interface LoadedKey {
   key: KeyObject
   kid?: string | undefined
   alg?: string | undefined
+  /** Where it is configured, e.g. `keys[1]`: named in provenance when it has no kid. */
+  path?: string
 }
 
 type KeyInput = string | Record<string, unknown>
@@ -165,14 +167,18 @@ function remoteKeys(url: string, deps: JwtDeps): JWTVerifyGetKey {
  */
 export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifier {
   checkMaxTokenAge(config.maxTokenAge)
-  const keys = (config.keys ?? []).map((k, i) => loadKey(k, 'public', `keys[${i}]`))
+  const keys = (config.keys ?? []).map((k, i) => ({
+    ...loadKey(k, 'public', `keys[${i}]`),
+    path: `keys[${i}]`,
+  }))
   const decryptionKeys = (config.decryptionKeys ?? []).map((k, i) =>
     loadKey(k, 'private', `decryptionKeys[${i}]`),
   )
   const remote = config.jwksUrl === undefined ? undefined : remoteKeys(config.jwksUrl, deps)
   const expected = Object.entries(config.claims)
 
-  async function verifySigned(token: string, now: number): Promise<JWTPayload> {
+  /** The claims, and which key verified them (`kid:…` or `keys[i]`, `jwks` when the JWKS key has no kid). */
+  async function verifySigned(token: string, now: number): Promise<{ claims: JWTPayload; keyId: string }> {
     const h = protectedHeader(token)
     if (typeof h.alg !== 'string' || !config.algorithms.includes(h.alg)) {
       throw new RelayError('ERR_TOKEN_INVALID', 'algorithm not allowed')
@@ -193,18 +199,19 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
         throw err
       }
     }
-    for (const { key } of candidates(keys, h)) {
-      const payload = await attempt(key)
-      if (payload !== undefined) return payload
+    for (const { key, kid, path } of candidates(keys, h)) {
+      const claims = await attempt(key)
+      if (claims !== undefined) return { claims, keyId: kid === undefined ? (path ?? 'keys') : `kid:${kid}` }
     }
     if (remote !== undefined) {
+      const keyId = typeof h.kid === 'string' ? `jwks kid:${h.kid}` : 'jwks'
       try {
-        return (await jwtVerify(token, remote, options)).payload
+        return { claims: (await jwtVerify(token, remote, options)).payload, keyId }
       } catch (err) {
         if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err
         for await (const key of err) {
-          const payload = await attempt(key)
-          if (payload !== undefined) return payload
+          const claims = await attempt(key)
+          if (claims !== undefined) return { claims, keyId }
         }
       }
     }
@@ -240,10 +247,11 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
         encrypted ? 'encrypted token not expected' : 'encrypted token required',
       )
     }
-    const claims = await verifySigned(encrypted ? await decryptNested(text) : text, now)
+    const { claims, keyId } = await verifySigned(encrypted ? await decryptNested(text) : text, now)
     const eventTime = secondsToMs(claims.iat)
     return {
       payload: claims,
+      keyId,
       ...(typeof claims.jti === 'string' && claims.jti !== '' ? { eventId: claims.jti } : {}),
       ...(eventTime === undefined ? {} : { eventTime }),
     }
@@ -262,8 +270,8 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
           const token = BEARER.exec(value)?.[1]
           if (token === undefined)
             throw new RelayError('ERR_TOKEN_INVALID', 'authorization is not a bearer token')
-          const claims = await verifySigned(token, now)
-          verified = { payload: claims }
+          const { claims, keyId } = await verifySigned(token, now)
+          verified = { payload: claims, keyId }
         } else {
           verified = await fromBody(body, now)
         }
@@ -271,7 +279,7 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
           if (field(verified.payload, name) !== value)
             throw new RelayError('ERR_CLAIM_MISMATCH', 'claim mismatch')
         }
-        return inHeader ? { payload: parseJsonBody(body) } : verified
+        return inHeader ? { ...verified, payload: parseJsonBody(body) } : verified
       } catch (err) {
         throw refusal(err, inHeader ? 'ERR_TOKEN_INVALID' : 'ERR_BODY_INVALID')
       }
