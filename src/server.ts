@@ -6,6 +6,7 @@ import { buildApp } from './app.js'
 import { type Env, loadConfig, resolveConfigPath } from './config/load.js'
 import type { Config } from './config/schema.js'
 import { createTokenSource } from './config/token.js'
+import { createPauseSwitch } from './delivery/pause.js'
 import { createRwxClient } from './delivery/rwx-client.js'
 import { createDeliveryWorker } from './delivery/worker.js'
 import { createLogger } from './log.js'
@@ -63,7 +64,9 @@ export async function startRelay(env: Env, cwd: string): Promise<RunningRelay> {
     connectTimeoutMs: config.delivery.connectTimeoutMs,
     requestTimeoutMs: config.delivery.requestTimeoutMs,
   })
+  const pause = createPauseSwitch({ store, clock: Date.now })
   const worker = createDeliveryWorker({
+    pause,
     store,
     client,
     sealer,
@@ -78,6 +81,7 @@ export async function startRelay(env: Env, cwd: string): Promise<RunningRelay> {
         metrics.rwxRequests.inc({ result })
         metrics.rwxLatency.observe({ result }, ms / 1000)
       },
+      onOutsideChange: (change) => metrics.outsideChanges.inc({ change }),
     },
   })
   // Opt-in: unset keeps every event's metadata, as the relay always has.
@@ -91,7 +95,15 @@ export async function startRelay(env: Env, cwd: string): Promise<RunningRelay> {
           purged: metrics.purgedEvents,
         })
   const sources = buildSources(config.sources, {})
-  const app = await buildApp(config, { store, sealer, sources, logger: log, metrics, delivery: worker })
+  const app = await buildApp(config, {
+    store,
+    sealer,
+    sources,
+    logger: log,
+    metrics,
+    delivery: worker,
+    pause,
+  })
   const url = await app.listen({ host: config.server.host, port: config.server.port })
   worker.start()
   retention?.start()

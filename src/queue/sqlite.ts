@@ -7,7 +7,15 @@ import { createSqliteLeases } from './sqlite-leases.js'
 import { createSqliteOperations } from './sqlite-operations.js'
 import { createSqliteRetention } from './sqlite-retention.js'
 import { openQueueDatabase } from './sqlite-schema.js'
-import { type EnqueueResult, type NewEvent, SECRET_STATUSES, type SecretStatus, type Store } from './store.js'
+import {
+  type Attempt,
+  type EnqueueResult,
+  type NewEvent,
+  type Outcome,
+  SECRET_STATUSES,
+  type SecretStatus,
+  type Store,
+} from './store.js'
 
 export interface SqliteStoreOptions {
   /** Database file (the part after `sqlite:` in the `store` setting); its directory is created. */
@@ -111,6 +119,15 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     return results
   }, unavailable)
 
+  // One commit for a round's outcomes and its provenance.
+  const settleAndRecord = db.transaction(
+    (owner: string, now: number, outcomes: Outcome[], attempts: Attempt[]) => {
+      const erased = leases.settle(owner, now, outcomes)
+      operations.recordAttempts(attempts)
+      return erased
+    },
+  )
+
   const countAll = db.prepare<[], { status: SecretStatus; n: number }>(
     'SELECT status, COUNT(*) AS n FROM secrets GROUP BY status',
   )
@@ -128,8 +145,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     async claim(options) {
       return leases.claim(options)
     },
-    async settle(owner, now, outcomes) {
-      if (leases.settle(owner, now, outcomes) > 0) eraseFromWal()
+    async settle(owner, now, outcomes, attempts = []) {
+      if (settleAndRecord.immediate(owner, now, outcomes, attempts) > 0) eraseFromWal()
     },
     async release(owner) {
       leases.release(owner)

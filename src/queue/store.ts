@@ -191,8 +191,11 @@ export interface Store {
    * another secret under a live lease, so one name is never written twice at once.
    */
   claim(options: ClaimOptions): Promise<Claimed[]>
-  /** Records outcomes of leased secrets; ignores any whose lease `owner` no longer holds. */
-  settle(owner: string, now: number, outcomes: Outcome[]): Promise<void>
+  /**
+   * Records outcomes of leased secrets; ignores any whose lease `owner` no longer holds. `attempts`, if
+   * given, are recorded as by `recordAttempts`, in the same transaction where the store can.
+   */
+  settle(owner: string, now: number, outcomes: Outcome[], attempts?: Attempt[]): Promise<void>
   /** Gives back every lease `owner` holds (graceful shutdown). */
   release(owner: string): Promise<void>
   /** Earliest time a queued secret is due, or null when none is queued. */
