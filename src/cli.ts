@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// vault-relay's command line: `serve` (the default) and `check --config F`.
+// vault-relay's command line: `serve` (the default), `check --config F`, `send`, and the admin commands.
 import { parseArgs } from 'node:util'
+import { ADMIN_COMMANDS, type AdminCommand, AdminError, runAdminCommand } from './cli/admin.js'
+import { runSend } from './cli/send.js'
 import { ConfigError, type Env, loadConfig, resolveConfigPath } from './config/load.js'
 import type { Config } from './config/schema.js'
 import { StartupError, startRelay } from './server.js'
@@ -11,7 +13,14 @@ const USAGE = `vault-relay ${VERSION}
 Usage:
   vault-relay serve                 serve the relay (config: RELAY_CONFIG, ./relay.yaml or ./relay.example.yaml)
   vault-relay check --config FILE   validate a config and list its sources and routes
+  vault-relay send --config FILE SOURCE payload.json   sign a test event as SOURCE's provider and post it
+  vault-relay events [--source S] [--status queued|delivered|dead|...] [--limit N]
+  vault-relay show|retry|discard SOURCE EVENT   one event with provenance / make it due / drop it
+  vault-relay pause [--reason TEXT] | resume | status   stop or restart delivery on every replica
   vault-relay --version
+
+Admin commands take --url URL (else RELAY_URL, else --config's address, else http://127.0.0.1:$PORT),
+the token from RELAY_ADMIN_TOKEN, and --json for the raw answer.
 
 Exit codes: 0 ok, 1 runtime failure, 2 bad config or usage.`
 
@@ -88,6 +97,8 @@ async function main(argv: string[]): Promise<number | undefined> {
         return undefined
       case 'check':
         return check(rest, env)
+      case 'send':
+        return await runSend(rest, env, (t) => process.stdout.write(`${t}\n`))
       case '--version':
       case '-v':
         process.stdout.write(`${VERSION}\n`)
@@ -98,10 +109,18 @@ async function main(argv: string[]): Promise<number | undefined> {
         process.stdout.write(`${USAGE}\n`)
         return 0
       default:
+        if ((ADMIN_COMMANDS as readonly string[]).includes(command))
+          return await runAdminCommand(command as AdminCommand, rest, env, (t) =>
+            process.stdout.write(`${t}\n`),
+          )
         process.stderr.write(`unknown command ${command}\n\n${USAGE}\n`)
         return 2
     }
   } catch (err) {
+    if (err instanceof AdminError) {
+      process.stderr.write(`vault-relay: ${err.message}\n`)
+      return err.exitCode
+    }
     if (err instanceof ConfigError || err instanceof StartupError) {
       process.stderr.write(`vault-relay: ${err.message}\n`)
       return 2

@@ -259,6 +259,14 @@ export const configSchema = z
     })
   })
 
+/** What the CLI's admin commands read from the environment (no config file needed for them). */
+export const cliEnvSchema = z.object({
+  RELAY_ADMIN_TOKEN: z.string().optional(),
+  /** The relay to talk to, e.g. http://127.0.0.1:8080. */
+  RELAY_URL: z.url().optional(),
+  PORT: z.coerce.number().int().min(1).max(65_535).optional(),
+})
+
 export type Config = z.infer<typeof configSchema>
 export type SourceConfig = Config['sources'][number]
 export type VerifyConfig = z.infer<typeof verifySchema>
