@@ -115,7 +115,15 @@ describe('global pause', () => {
     expect(shown.out).toContain('verifier hmac  key secrets[0]')
     expect(shown.out).toMatch(/ci\/DB_PASSWORD {2}delivered {2}rule rules\[0\]\.secrets\[0\]/)
     expect(shown.out).toMatch(/delivered {2}200 v1/)
-    for (const text of [shown.out, status.out, relay.output()]) {
+    const events = await cli(['events', '--url', relay.url, '--source', 'ci', '--json'])
+    expect(JSON.parse(events.out).events.map((e: { event: string }) => e.event)).toEqual([eventId])
+    expect((await cli(['retry', 'ci', eventId, '--url', relay.url])).out).toBe(
+      `event ${eventId}: 0 secret(s) queued\n`,
+    )
+    expect((await cli(['discard', 'ci', eventId, '--url', relay.url])).out).toBe(
+      `event ${eventId}: 0 secret(s) discarded\n`,
+    )
+    for (const text of [shown.out, status.out, events.out, relay.output()]) {
       expect(text).not.toContain(VALUE)
       expect(text).not.toContain(ADMIN)
       expect(text).not.toContain(HMAC_SECRET)

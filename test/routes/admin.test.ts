@@ -154,3 +154,23 @@ describe('admin API, operations', () => {
     expect(one.body).not.toContain(VALUE)
   })
 })
+
+describe('RWX circuit breaker, as reported', () => {
+  it('shows an open breaker in /readyz (degraded, still 200), relay_rwx_breaker_open and /admin/status', async () => {
+    const breaker = { state: 'open' as const, failures: 4, openedAt: 1_000, nextProbeAt: 5_000 }
+    h = await startHarness(config(), { status: () => ({ authFailing: false, breaker }) })
+    const ready = await h.app.inject({ method: 'GET', url: '/readyz' })
+    expect(ready.statusCode).toBe(200)
+    expect(ready.json()).toMatchObject({ status: 'degraded', rwx: { breaker: 'open' } })
+    expect((await h.app.inject({ method: 'GET', url: '/metrics' })).body).toMatch(
+      /^relay_rwx_breaker_open 1$/m,
+    )
+    const status = await h.app.inject({ method: 'GET', url: '/admin/status', headers: auth })
+    expect(status.json().breaker).toEqual({
+      state: 'open',
+      failures: 4,
+      openedAt: new Date(1_000).toISOString(),
+      nextProbeAt: new Date(5_000).toISOString(),
+    })
+  })
+})
