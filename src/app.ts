@@ -3,6 +3,8 @@ import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config/schema.js'
+import type { BreakerStatus } from './delivery/breaker.js'
+import { createPauseSwitch, type PauseSwitch } from './delivery/pause.js'
 import { edgeOptions, REQUEST_ID_LOG_LABEL, registerEdge } from './http/edge.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import type { Sealer } from './queue/crypto.js'
@@ -22,7 +24,9 @@ export interface AppDeps {
   clock?: () => number
   metrics?: Metrics
   /** The delivery worker in this process, if any: woken on new work, asked for RWX status. */
-  delivery?: { notify(): void; status(): DeliveryStatus }
+  delivery?: { notify(): void; status(): DeliveryStatus & { breaker?: BreakerStatus } }
+  /** The global pause switch (the worker's own); default: one on `store`. */
+  pause?: PauseSwitch
 }
 
 declare module 'fastify' {
@@ -69,15 +73,24 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   })
   await app.register(hookRoutes, { config, ingest, metrics, isClosing })
   await app.register(jwksRoutes, { config })
+  const pause = deps.pause ?? createPauseSwitch({ store: deps.store, clock })
   await app.register(healthRoutes, {
     store: deps.store,
     metrics,
+    pause,
     isClosing,
     ...(deps.delivery ? { delivery: () => deps.delivery!.status() } : {}),
   })
   const adminToken = config.admin.token
   if (adminToken !== undefined && adminToken !== '') {
-    await app.register(adminRoutes, { token: adminToken, store: deps.store, clock, onRequeued: notify })
+    await app.register(adminRoutes, {
+      token: adminToken,
+      store: deps.store,
+      clock,
+      onRequeued: notify,
+      pause,
+      delivery: deps.delivery,
+    })
   }
   return app
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// vault-relay's command line: `serve` (the default), `check --config F` and `watch --config F` (src/watch).
+// vault-relay's command line: `serve` (the default), `check`, `watch` (src/watch), `send` and the admin commands.
 import { parseArgs } from 'node:util'
+import { ADMIN_COMMANDS, type AdminCommand, AdminError, runAdminCommand } from './cli/admin.js'
+import { runSend } from './cli/send.js'
 import { demoRefusal, demoSecretPaths } from './config/demo.js'
 import { ConfigError, type Env, loadConfig, resolveConfigPath } from './config/load.js'
 import type { Config } from './config/schema.js'
@@ -16,7 +18,14 @@ Usage:
                                     to relay.example.yaml when there is no config)
   vault-relay check --config FILE   validate a config and list its sources and routes
   vault-relay watch --config FILE   watch Kubernetes Secrets and send their changes to a relay (watch.yaml)
+  vault-relay send --config FILE SOURCE payload.json   sign a test event as SOURCE's provider and post it
+  vault-relay events [--source S] [--status queued|delivered|dead|...] [--limit N]
+  vault-relay show|retry|discard SOURCE EVENT   one event with provenance / make it due / drop it
+  vault-relay pause [--reason TEXT] | resume | status   stop or restart delivery on every replica
   vault-relay --version
+
+Admin commands take --url URL (else RELAY_URL, else --config's address, else http://127.0.0.1:$PORT),
+the token from RELAY_ADMIN_TOKEN, and --json for the raw answer.
 
 Exit codes: 0 ok, 1 runtime failure, 2 bad config or usage.`
 
@@ -87,6 +96,8 @@ async function main(argv: string[]): Promise<number | undefined> {
         return check(rest, env)
       case 'watch':
         return void (await (await import('./watch/run.js')).watch(rest, env))
+      case 'send':
+        return await runSend(rest, env, (t) => process.stdout.write(`${t}\n`))
       case '--version':
       case '-v':
         process.stdout.write(`${VERSION}\n`)
@@ -97,10 +108,18 @@ async function main(argv: string[]): Promise<number | undefined> {
         process.stdout.write(`${USAGE}\n`)
         return 0
       default:
+        if ((ADMIN_COMMANDS as readonly string[]).includes(command))
+          return await runAdminCommand(command as AdminCommand, rest, env, (t) =>
+            process.stdout.write(`${t}\n`),
+          )
         process.stderr.write(`unknown command ${command}\n\n${USAGE}\n`)
         return 2
     }
   } catch (err) {
+    if (err instanceof AdminError) {
+      process.stderr.write(`vault-relay: ${err.message}\n`)
+      return err.exitCode
+    }
     if (err instanceof ConfigError || err instanceof StartupError) {
       process.stderr.write(`vault-relay: ${err.message}\n`)
       return 2

@@ -15,6 +15,12 @@ export interface Metrics {
   rwxRequests: Counter<'result'>
   rwxLatency: Histogram<'result'>
   rwxAuthFailing: Gauge
+  /** 1 while delivery is paused (the global switch). */
+  paused: Gauge
+  /** 1 while the RWX circuit breaker is open. */
+  rwxBreakerOpen: Gauge
+  /** Read-backs that found RWX holding an older version than written, or none. */
+  outsideChanges: Counter<'change'>
   /** Finished events deleted by retention (their secrets went with them). */
   purgedEvents: Counter
   /** Webhooks answered 503 by load shedding, by reason (eventLoopDelay, heapUsedBytes, rssBytes...). */
@@ -69,6 +75,22 @@ export function createMetrics(store: Store): Metrics {
     rwxAuthFailing: new Gauge({
       name: 'relay_rwx_auth_failing',
       help: '1 while RWX refuses the token (401/403)',
+      registers: [registry],
+    }),
+    paused: new Gauge({
+      name: 'relay_paused',
+      help: '1 while delivery to RWX is paused (POST /admin/pause); ingest goes on',
+      registers: [registry],
+    }),
+    rwxBreakerOpen: new Gauge({
+      name: 'relay_rwx_breaker_open',
+      help: '1 while the RWX circuit breaker is open (one probe at a time)',
+      registers: [registry],
+    }),
+    outsideChanges: new Counter({
+      name: 'relay_rwx_outside_changes_total',
+      help: 'Read-backs (delivery.verify) finding RWX with an older version than written, or none',
+      labelNames: ['change'],
       registers: [registry],
     }),
     purgedEvents: new Counter({

@@ -9,6 +9,7 @@ import { demoRefusal, demoSecretPaths, noConfig } from './config/demo.js'
 import { type Env, loadConfig, resolveConfigPath } from './config/load.js'
 import type { Config } from './config/schema.js'
 import { createTokenSource } from './config/token.js'
+import { createPauseSwitch } from './delivery/pause.js'
 import { createRwxClient } from './delivery/rwx-client.js'
 import { createDeliveryWorker } from './delivery/worker.js'
 import { createDispatcher, usesProxy } from './http/outbound.js'
@@ -87,7 +88,9 @@ export async function startRelay(env: Env, cwd: string, options: StartOptions = 
     requestTimeoutMs: config.delivery.requestTimeoutMs,
     dispatcher: rwxDispatcher,
   })
+  const pause = createPauseSwitch({ store, clock: Date.now })
   const worker = createDeliveryWorker({
+    pause,
     store,
     client,
     sealer,
@@ -102,6 +105,7 @@ export async function startRelay(env: Env, cwd: string, options: StartOptions = 
         metrics.rwxRequests.inc({ result })
         metrics.rwxLatency.observe({ result }, ms / 1000)
       },
+      onOutsideChange: (change) => metrics.outsideChanges.inc({ change }),
     },
   })
   // Opt-in: unset keeps every event's metadata, as the relay always has.
@@ -118,7 +122,15 @@ export async function startRelay(env: Env, cwd: string, options: StartOptions = 
     log: log.child({ component: 'verify' }),
     ...(proxyDispatcher ? { dispatcher: proxyDispatcher } : {}),
   })
-  const app = await buildApp(config, { store, sealer, sources, logger: log, metrics, delivery: worker })
+  const app = await buildApp(config, {
+    store,
+    sealer,
+    sources,
+    logger: log,
+    metrics,
+    delivery: worker,
+    pause,
+  })
   const url = await app.listen({ host: config.server.host, port: config.server.port })
   worker.start()
   retention?.start()

@@ -89,3 +89,37 @@ describe('vault-relay serve', () => {
     expect(res.out.trim()).toMatch(/^\d+\.\d+\.\d+$/)
   })
 })
+
+describe('vault-relay admin commands and send, refusing', () => {
+  it('exits 2 without RELAY_ADMIN_TOKEN, or without SOURCE EVENT', () => {
+    const none = run(['events', '--url', 'http://127.0.0.1:1'])
+    expect(none.code).toBe(2)
+    expect(none.err).toContain('set RELAY_ADMIN_TOKEN')
+    const bare = run(['show', 'only-source'], { RELAY_ADMIN_TOKEN: 't' })
+    expect(bare.code).toBe(2)
+    expect(bare.err).toContain('usage: vault-relay show SOURCE EVENT')
+  })
+
+  it('exits 1 saying so when the relay cannot be reached, never printing the token', () => {
+    const res = run(['status', '--url', 'http://127.0.0.1:1'], { RELAY_ADMIN_TOKEN: 'tok-never-printed' })
+    expect(res.code).toBe(1)
+    expect(res.err).toContain('cannot reach the relay at http://127.0.0.1:1')
+    expect(res.err + res.out).not.toContain('tok-never-printed')
+  })
+
+  it('send says clearly when the source holds only public keys, and exits 2', () => {
+    const file = join(dir, 'sns.yaml')
+    writeFileSync(
+      file,
+      'sources:\n  - { id: sns, verify: { type: aws-sns, topicArns: ["arn:aws:sns:eu-west-1:1:t"] } }\n',
+    )
+    const payload = join(dir, 'p.json')
+    writeFileSync(payload, '{"a": 1}')
+    const res = run(['send', '--config', file, 'sns', payload, '--url', 'http://127.0.0.1:1'])
+    expect(res.code).toBe(2)
+    expect(res.err).toContain('cannot sign for source sns (verify.type aws-sns)')
+    const unknown = run(['send', '--config', file, 'nope', payload])
+    expect(unknown.code).toBe(2)
+    expect(unknown.err).toContain('no source nope')
+  })
+})

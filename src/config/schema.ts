@@ -10,6 +10,8 @@ const secretList = z.array(nonEmpty).min(1, 'required: at least one')
 const stringOrList = z.union([nonEmpty, z.array(nonEmpty).min(1)])
 const tolerance = z.number().int().positive().max(86_400).default(300)
 
+const BREAKER_DEFAULTS = { threshold: 3, probeMs: 1_000, probeMaxMs: 30_000 }
+
 /** Shortest `retention.days`: longer than any provider keeps retrying a webhook (dedup keys go with events). */
 export const MIN_RETENTION_DAYS = 7
 
@@ -302,6 +304,18 @@ export const configSchema = z
         authRetrySeconds: z.number().int().positive().default(60),
         connectTimeoutMs: z.number().int().positive().default(5_000),
         requestTimeoutMs: z.number().int().positive().default(15_000),
+        /** After each 200, read each secret's metadata back and record RWX's version (outside changes). */
+        verify: z.boolean().default(false),
+        /** While RWX fails (5xx, network), one probe at a time instead of every due secret. */
+        breaker: z
+          .strictObject({
+            /** Failed requests in a row that open it; 0 turns the breaker off. */
+            threshold: z.number().int().min(0).default(3),
+            /** First wait before a probe, doubled after each failed one up to probeMaxMs. */
+            probeMs: z.number().int().positive().default(1_000),
+            probeMaxMs: z.number().int().positive().default(30_000),
+          })
+          .default(BREAKER_DEFAULTS),
       })
       .default({
         maxAttempts: 50,
@@ -315,6 +329,8 @@ export const configSchema = z
         authRetrySeconds: 60,
         connectTimeoutMs: 5_000,
         requestTimeoutMs: 15_000,
+        verify: false,
+        breaker: BREAKER_DEFAULTS,
       }),
     postgres: z
       .strictObject({ poolSize: z.number().int().min(1).max(100).default(10) })
@@ -346,6 +362,14 @@ export const configSchema = z
       seen.add(s.id)
     })
   })
+
+/** What the CLI's admin commands read from the environment (no config file needed for them). */
+export const cliEnvSchema = z.object({
+  RELAY_ADMIN_TOKEN: z.string().optional(),
+  /** The relay to talk to, e.g. http://127.0.0.1:8080. */
+  RELAY_URL: z.url().optional(),
+  PORT: z.coerce.number().int().min(1).max(65_535).optional(),
+})
 
 export type Config = z.infer<typeof configSchema>
 export type SourceConfig = Config['sources'][number]

@@ -2,8 +2,9 @@
 import type { Logger } from 'pino'
 import type { DeliveryConfig } from '../config/schema.js'
 import { type Sealer, valueAad } from '../queue/crypto.js'
-import type { Claimed, Outcome } from '../queue/store.js'
+import type { Attempt, Claimed, Outcome } from '../queue/store.js'
 import { retryDelayMs } from './backoff.js'
+import { readBack } from './read-back.js'
 import type { RwxClient, RwxSecret, SetSecretsResult } from './rwx-client.js'
 import type { ReferenceResolver } from './values.js'
 
@@ -13,6 +14,8 @@ export interface DeliveryEvents {
   onOutcome?(kind: Outcome['kind'], vault: string): void
   /** Once per RWX request: the status (`200`, `503`, `error`...), secrets sent, and duration. */
   onRequest?(status: string, secrets: number, ms: number): void
+  /** A read-back found RWX holding an older version than written (`older`), or none (`missing`). */
+  onOutsideChange?(kind: 'older' | 'missing'): void
 }
 
 /** What delivering one batch needs. */
@@ -29,6 +32,20 @@ export interface BatchContext {
   signal: AbortSignal
   /** Told every RWX answer, for the worker's status. */
   onAnswer(result: SetSecretsResult): void
+  /** Told what happened to each secret of a batch (requests and read-backs), for provenance. */
+  onAttempts?(attempts: Attempt[]): void
+}
+
+/** The provenance record of one outcome; `status` is RWX's answer, null when nothing was sent. */
+function attemptOf(o: Outcome, status: string | null, at: number): Attempt {
+  return {
+    secretId: o.id,
+    at,
+    outcome: o.kind,
+    status,
+    version: o.kind === 'delivered' ? o.version : null,
+    error: o.kind === 'delivered' ? null : o.error,
+  }
 }
 
 /**
@@ -73,7 +90,11 @@ export async function deliverBatch(ctx: BatchContext, vault: string, items: Clai
     if (typeof got === 'string') ready.push({ item, value: got })
     else outcomes.push(got)
   }
-  if (ready.length === 0) return outcomes
+  if (ready.length === 0) {
+    ctx.onAttempts?.(outcomes.map((o) => attemptOf(o, null, ctx.clock())))
+    return outcomes
+  }
+  const unsent = outcomes.length
 
   const secrets: RwxSecret[] = ready.map(({ item, value }) =>
     item.description === null
@@ -97,6 +118,15 @@ export async function deliverBatch(ctx: BatchContext, vault: string, items: Clai
 
   const now = ctx.clock()
   for (const { item, value } of ready) outcomes.push(outcomeOf(ctx, item, value, result, ready.length, now))
+  const attempts = outcomes.map((o, i) => attemptOf(o, i < unsent ? null : status, now))
+  if (result.kind === 'ok' && ctx.config.verify) {
+    const names = new Map(ready.map(({ item }) => [item.id, item.name]))
+    const written = outcomes.flatMap((o) =>
+      o.kind === 'delivered' ? [{ secretId: o.id, name: names.get(o.id) ?? '', version: o.version }] : [],
+    )
+    attempts.push(...(await readBack(ctx, vault, written)))
+  }
+  ctx.onAttempts?.(attempts)
   return outcomes
 }
 

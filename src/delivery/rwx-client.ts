@@ -22,6 +22,15 @@ export type SetSecretsResult =
   /** Any other 4xx: retrying the same request will not help. */
   | { kind: 'dead'; status: number; reason: string }
 
+/** What reading a secret's metadata back came to (`GET /mint/api/vaults/secrets/{name}`). */
+export type ReadSecretResult =
+  /** 200: RWX holds the name, at this version (null when the answer has none). */
+  | { kind: 'found'; version: number | null }
+  /** 404: RWX does not hold the name (or the vault). */
+  | { kind: 'missing' }
+  /** Anything else: nothing learned. The reason never quotes the token. */
+  | { kind: 'failed'; reason: string; status?: number }
+
 export interface RwxClientOptions {
   /** Base URL, e.g. https://cloud.rwx.com (a trailing slash is ignored). */
   url: string
@@ -43,6 +52,8 @@ export interface RwxClient {
     secrets: RwxSecret[],
     options?: { signal?: AbortSignal },
   ): Promise<SetSecretsResult>
+  /** Reads a secret's metadata (never its value: RWX has no such endpoint). Never throws. */
+  getSecret(vault: string, name: string, options?: { signal?: AbortSignal }): Promise<ReadSecretResult>
   /** Closes idle connections of the client's own Agent. */
   close(): Promise<void>
 }
@@ -115,8 +126,47 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
     }
   }
 
+  async function getSecret(
+    vault: string,
+    name: string,
+    callOptions: { signal?: AbortSignal } = {},
+  ): Promise<ReadSecretResult> {
+    let token: string
+    try {
+      token = await options.token()
+    } catch {
+      return { kind: 'failed', reason: 'RWX token could not be read' }
+    }
+    const url = `${endpoint}/${encodeURIComponent(name)}?vault_name=${encodeURIComponent(vault)}`
+    const deadline = AbortSignal.timeout(options.requestTimeoutMs)
+    const signal = callOptions.signal ? AbortSignal.any([deadline, callOptions.signal]) : deadline
+    try {
+      const res = await request(url, {
+        method: 'GET',
+        dispatcher,
+        signal,
+        headers: { authorization: `Bearer ${token}`, 'user-agent': options.userAgent },
+      })
+      const text = await readText(res.body)
+      if (res.statusCode === 404) return { kind: 'missing' }
+      if (res.statusCode !== 200) {
+        const reason = limit(scrub(errorMessage(text) ?? `RWX answered ${res.statusCode}`, [token]))
+        return { kind: 'failed', status: res.statusCode, reason }
+      }
+      const doc = parseJson(text)
+      const version = isObject(doc) ? doc['version'] : undefined
+      return {
+        kind: 'found',
+        version: typeof version === 'number' && Number.isFinite(version) ? version : null,
+      }
+    } catch (err) {
+      return { kind: 'failed', reason: transportReason(err, deadline.aborted) }
+    }
+  }
+
   return {
     setSecrets,
+    getSecret,
     async close() {
       if (own) await dispatcher.close()
     },

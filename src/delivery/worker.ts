@@ -3,9 +3,12 @@ import type { Logger } from 'pino'
 import type { DeliveryConfig } from '../config/schema.js'
 import { errorFields } from '../log.js'
 import type { Sealer } from '../queue/crypto.js'
-import type { Claimed, Outcome, Store } from '../queue/store.js'
+import type { Attempt, Claimed, Outcome, Store } from '../queue/store.js'
 import { type BatchContext, countedRetry, type DeliveryEvents, deliverBatch, planBatches } from './batch.js'
+import { type BreakerStatus, createBreaker } from './breaker.js'
+import { createPauseSwitch, type PauseSwitch } from './pause.js'
 import type { RwxClient, SetSecretsResult } from './rwx-client.js'
+import { settleRound } from './settle.js'
 import type { ReferenceResolver } from './values.js'
 
 export type { DeliveryEvents } from './batch.js'
@@ -27,6 +30,8 @@ export interface DeliveryWorkerOptions {
   pollMs?: number
   /** Jitter source (tests). Default Math.random. */
   random?: () => number
+  /** The global pause switch (shared with the admin API); default: one on `store`. */
+  pause?: PauseSwitch | undefined
 }
 
 /** What `/readyz` and the admin API report about delivery. */
@@ -37,6 +42,10 @@ export interface DeliveryStatus {
   lastError?: string
   /** When RWX last answered 200 (epoch ms). */
   lastSuccessAt?: number
+  /** Delivery is paused (the global switch, as last read). */
+  paused: boolean
+  /** The circuit breaker for RWX. */
+  breaker: BreakerStatus
 }
 
 export interface DeliveryWorker {
@@ -55,7 +64,12 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   const clock = options.clock ?? Date.now
   const pollMs = options.pollMs ?? 1000
   const abort = new AbortController()
-  const state: DeliveryStatus = { authFailing: false }
+  const state: Omit<DeliveryStatus, 'paused' | 'breaker'> = { authFailing: false }
+  const breaker = createBreaker(config.breaker)
+  const pauseSwitch = options.pause ?? createPauseSwitch({ store, clock })
+  /** What this round's batches did to each secret, recorded with the round's outcomes. */
+  let attempts: Attempt[] = []
+  let wasPaused = false
   let running: Promise<void> | undefined
   let stopped: Promise<void> | undefined
   let stopping = false
@@ -73,9 +87,21 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     events: options.events,
     signal: abort.signal,
     onAnswer: record,
+    onAttempts: (a) => {
+      attempts.push(...a)
+    },
   }
 
   function record(result: SetSecretsResult): void {
+    const change = breaker.record(result, clock())
+    if (change === 'opened') {
+      log.error(
+        { reason: result.kind === 'ok' ? undefined : result.reason },
+        'RWX keeps failing: circuit breaker open, sending one probe at a time',
+      )
+    } else if (change === 'closed') {
+      log.info('RWX answers again: circuit breaker closed, delivering at full speed')
+    }
     if (result.kind === 'ok') {
       state.authFailing = false
       state.lastSuccessAt = clock()
@@ -111,16 +137,37 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     notified = false
   }
 
+  /** True when nothing may be sent now: paused (re-read within its bound), or waiting for a probe. */
+  async function holding(): Promise<boolean> {
+    const { paused, reason } = await pauseSwitch.current()
+    if (paused !== wasPaused) {
+      wasPaused = paused
+      if (paused) log.warn({ reason }, 'delivery paused: nothing is sent to RWX until resumed')
+      else log.info('delivery resumed')
+    }
+    return paused || breaker.waitMs(clock()) > 0
+  }
+
+  /** Waits while paused (a local resume wakes it) or until the breaker's next probe. */
+  async function hold(): Promise<void> {
+    if (pauseSwitch.known().paused) await pause(pollMs, true)
+    else await pause(Math.min(pollMs, breaker.waitMs(clock())), false)
+  }
+
   async function loop(): Promise<void> {
     let idle = false
     while (!stopping) {
       try {
+        if (await holding()) {
+          await hold()
+          continue
+        }
         await waitForWork(idle)
         if (stopping) break
         if (config.batchWindowMs > 0) await pause(config.batchWindowMs, false)
         idle = true
-        while (!stopping) {
-          const limit = config.batchSize * config.concurrency
+        while (!stopping && !(await holding())) {
+          const limit = breaker.claimLimit(config.batchSize * config.concurrency)
           const claimed = await store.claim({
             owner,
             now: clock(),
@@ -151,17 +198,31 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     let next = 0
     const sent: Claimed[] = []
     const outcomes: Outcome[] = []
+    attempts = []
+    // A pause (re-read within its bound before each request), or the breaker opening, stops the batches
+    // not started yet. While open, a round is the probe: its one batch goes.
+    const allowed = async () =>
+      !stopping && !(await pauseSwitch.current()).paused && (!breaker.isOpen() || next === 0)
     const lanes = Array.from({ length: Math.min(config.concurrency, batches.length) }, async () => {
       // Batches not started when stopping stay leased until stop() releases them.
-      while (!stopping && next < batches.length) {
+      while (next < batches.length && (await allowed()) && next < batches.length) {
         const batch = batches[next++]!
         sent.push(...batch)
         outcomes.push(...(await runBatch(batch)))
       }
     })
     await Promise.all(lanes)
+    if (!stopping) {
+      // Given back due now without using an attempt: they go once the pause ends or a probe succeeds.
+      const now = clock()
+      const error = pauseSwitch.known().paused ? 'delivery paused' : 'RWX is failing: waiting for a probe'
+      for (const c of batches.slice(next).flat()) {
+        sent.push(c)
+        outcomes.push({ id: c.id, kind: 'retry', at: now, error, countAttempt: false })
+      }
+    }
     // One transaction (and one WAL checkpoint) for the round's requests, not one per request.
-    await settle(sent, outcomes)
+    await settle(sent, outcomes, attempts)
   }
 
   async function runBatch(batch: Claimed[]): Promise<Outcome[]> {
@@ -174,56 +235,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     }
   }
 
-  async function settle(items: Claimed[], outcomes: Outcome[]): Promise<void> {
-    // A store outage (PostgreSQL restarting) must not turn sent secrets into duplicates: keep trying
-    // while the leases are surely ours; past that, the leases run out and the secrets are sent again
-    // (at least once, never lost).
-    const deadline = clock() + (config.leaseSeconds * 1000) / 2
-    for (let wait = 200; ; wait = Math.min(wait * 2, 2_000)) {
-      try {
-        await store.settle(owner, clock(), outcomes)
-        break
-      } catch (err) {
-        const last = clock() + wait > deadline
-        log.error(
-          { err: errorFields(err), secrets: outcomes.length },
-          last
-            ? 'could not record delivery outcomes; they are sent again'
-            : 'could not record delivery outcomes; retrying',
-        )
-        if (last) return
-        await new Promise((r) => setTimeout(r, wait))
-      }
-    }
-    const byId = new Map(items.map((c) => [c.id, c]))
-    for (const o of outcomes) {
-      const c = byId.get(o.id)
-      if (!c) continue
-      options.events?.onOutcome?.(o.kind, c.vault)
-      logOutcome(c, o)
-    }
-  }
-
-  function logOutcome(c: Claimed, o: Outcome): void {
-    const fields = {
-      vault: c.vault,
-      name: c.name,
-      source: c.source,
-      event: c.eventId,
-      attempt: c.attempts + 1,
-    }
-    if (o.kind === 'delivered') {
-      log.info({ ...fields, outcome: o.kind, version: o.version }, 'secret delivered to RWX')
-    } else if (o.kind === 'retry') {
-      const at = new Date(o.at).toISOString()
-      // The failed request was logged once at warn; per secret this is detail.
-      log.debug(
-        { ...fields, outcome: o.kind, at, counted: o.countAttempt, error: o.error },
-        'secret will be retried',
-      )
-    } else {
-      log.warn({ ...fields, outcome: o.kind, error: o.error }, `secret ${o.kind}`)
-    }
+  function settle(items: Claimed[], outcomes: Outcome[], tried: Attempt[] = []): Promise<void> {
+    return settleRound({ store, owner, config, clock, log, events: options.events }, items, outcomes, tried)
   }
 
   return {
@@ -254,6 +267,6 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       })()
       return stopped
     },
-    status: () => ({ ...state }),
+    status: () => ({ ...state, paused: pauseSwitch.known().paused, breaker: breaker.status() }),
   }
 }

@@ -1,4 +1,5 @@
-// A local stand-in for RWX's set-secrets API (the demo, the benchmark and the tests use it), with programmable faults.
+// A local stand-in for RWX's vault secrets API (set, and read metadata back), with programmable faults;
+// the demo, the benchmark and the tests use it.
 import { once } from 'node:events'
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -79,6 +80,16 @@ export interface FakeRwx {
   rejectNames(pred: ((name: string) => boolean) | null): void
   /** Changes the accepted token. */
   setToken(token: string): void
+  /**
+   * Changes a stored secret behind the relay's back, as someone else would: sets its version (keeping the
+   * value), or deletes it (null). The reads that follow see it.
+   */
+  alter(vault: string, name: string, version: number | null): void
+  /**
+   * Answers metadata reads from `fn` instead of the store: a version to report, null for 404, undefined to
+   * read the store as usual (null clears). Simulates a change between a write and its read-back.
+   */
+  overrideReads(fn: ((vault: string, name: string) => number | null | undefined) | null): void
   /** Leaves names matching `pred` unstored and out of `set_secrets` (null clears). */
   omitFromSetSecrets(pred: ((name: string) => boolean) | null): void
   /**
@@ -107,6 +118,7 @@ export async function startFakeRwx(options: FakeRwxOptions = {}): Promise<FakeRw
   let delayTimes = Number.POSITIVE_INFINITY
   let rejected: ((name: string) => boolean) | null = null
   let omitted: ((name: string) => boolean) | null = null
+  let reads: ((vault: string, name: string) => number | null | undefined) | null = null
 
   const changed = () => {
     for (const w of [...watchers]) w()
@@ -142,10 +154,12 @@ export async function startFakeRwx(options: FakeRwxOptions = {}): Promise<FakeRw
     body: unknown,
     res: ServerResponse,
   ): number {
-    if (method !== 'POST' || url !== PATH) return send(res, 404, { error: 'Not found' })
+    const read = method === 'GET' && url?.startsWith(`${PATH}/`)
+    if (!read && (method !== 'POST' || url !== PATH)) return send(res, 404, { error: 'Not found' })
     const auth = headers.authorization
     if (auth === undefined) return send(res, 403, { error: 'Missing authentication header' })
     if (auth !== `Bearer ${token}`) return send(res, 401, { error: 'Invalid authentication token' })
+    if (read) return readMetadata(new URL(url ?? '', 'http://fake'), res)
     if (!headers['content-type']?.startsWith('application/json')) return send(res, 400)
     if (!isObject(body) || !Array.isArray(body['secrets']))
       return send(res, 400, { error: 'Invalid request body' })
@@ -184,6 +198,22 @@ export async function startFakeRwx(options: FakeRwxOptions = {}): Promise<FakeRw
     if (failures.length > 0)
       return send(res, 400, { error: `Some secrets failed validation: ${failures.join('; ')}` })
     return send(res, 200, { set_secrets: set, versions })
+  }
+
+  /** `GET /mint/api/vaults/secrets/{name}?vault_name=`: metadata `{name, description, version}`, never the value. */
+  function readMetadata(url: URL, res: ServerResponse): number {
+    const name = decodeURIComponent(url.pathname.slice(PATH.length + 1))
+    const vault = url.searchParams.get('vault_name') ?? ''
+    if (known && !known.has(vault)) return send(res, 404, { error: 'Vault not found' })
+    const stored = vaults.get(vault)?.get(name)
+    const version = reads?.(vault, name)
+    if (version === null || (version === undefined && stored === undefined))
+      return send(res, 404, { error: 'Secret not found' })
+    return send(res, 200, {
+      name,
+      description: stored?.description ?? null,
+      version: version ?? stored?.version,
+    })
   }
 
   await listen(0)
@@ -225,6 +255,16 @@ export async function startFakeRwx(options: FakeRwxOptions = {}): Promise<FakeRw
     setToken(t) {
       token = t
     },
+    overrideReads(fn) {
+      reads = fn
+    },
+    alter(vault, name, version) {
+      const stored = vaults.get(vault)
+      const current = stored?.get(name)
+      if (stored === undefined || current === undefined) return
+      if (version === null) stored.delete(name)
+      else stored.set(name, { ...current, version })
+    },
     omitFromSetSecrets(pred) {
       omitted = pred
     },
@@ -260,6 +300,7 @@ export async function startFakeRwx(options: FakeRwxOptions = {}): Promise<FakeRw
       delayMs = 0
       rejected = null
       omitted = null
+      reads = null
     },
     close: stop,
   }

@@ -38,6 +38,8 @@ export class MappingConfigError extends Error {
 export interface CompiledRules {
   /** The secrets of every matching rule, in rule order; [] when none matches. */
   map(payload: unknown): MappedSecret[]
+  /** Like `map`, with the rule that produced each secret (`rules[0].secrets[1]`), for provenance. */
+  mapWithRules(payload: unknown): { secrets: MappedSecret[]; rules: string[] }
   /** The source's `eventId` template; absent when not configured (the verifier's default applies). */
   eventId?: (payload: unknown) => string
   /** The source's `eventTime` in epoch ms; absent when not configured. Configured but unreadable throws. */
@@ -216,20 +218,22 @@ export function compileRules(source: SourceConfig): CompiledRules {
   const eventTime = source.eventTime === undefined ? undefined : c.eventTime(source.eventTime)
   if (c.problems.length > 0) throw new MappingConfigError(c.problems)
 
-  const compiled: CompiledRules = {
-    map(payload) {
-      const out: MappedSecret[] = []
-      const from: string[] = []
-      for (const rule of rules) {
-        if (!rule.matches(payload)) continue
-        for (const s of rule.secrets) {
-          out.push(s.render(payload))
-          from.push(s.path)
-        }
+  const mapWithRules = (payload: unknown) => {
+    const out: MappedSecret[] = []
+    const from: string[] = []
+    for (const rule of rules) {
+      if (!rule.matches(payload)) continue
+      for (const s of rule.secrets) {
+        out.push(s.render(payload))
+        from.push(s.path)
       }
-      if (out.length > 1) assertUnique(out, from)
-      return out
-    },
+    }
+    if (out.length > 1) assertUnique(out, from)
+    return { secrets: out, rules: from }
+  }
+  const compiled: CompiledRules = {
+    map: (payload) => mapWithRules(payload).secrets,
+    mapWithRules,
   }
   if (eventId) compiled.eventId = eventId
   if (eventTime) compiled.eventTime = eventTime

@@ -13,13 +13,18 @@ import type { EnqueueResult, NewEvent } from './store.js'
  * value. One round trip instead of a statement per step: each would be a trip to the server and back.
  */
 export async function writeEvent(pool: pg.Pool, event: NewEvent): Promise<EnqueueResult> {
-  const { secrets } = event
+  const { secrets, provenance: p } = event
+  // The event's provenance goes in the same statement (operations, postgres-operations.ts): recorded
+  // only when the event is new, in the same commit.
   const { rows } = await statement<EnqueueResult>(
     pool,
     {
-      name: 'relay_enqueue',
-      text: `SELECT duplicate, queued, superseded
-             FROM relay_enqueue($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      name: 'relay_enqueue_provenance',
+      text: `WITH r AS (SELECT duplicate, queued, superseded
+               FROM relay_enqueue($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)),
+             p AS (INSERT INTO event_provenance (source, event_id, verifier, key_id, rules)
+               SELECT $1, $2, $13, $14, $15 FROM r WHERE NOT r.duplicate AND $13::text IS NOT NULL)
+             SELECT duplicate, queued, superseded FROM r`,
     },
     [
       event.source,
@@ -34,6 +39,9 @@ export async function writeEvent(pool: pg.Pool, event: NewEvent): Promise<Enqueu
       secrets.map((s) => s.fingerprint),
       OLDER_THAN_DELIVERED,
       SUPERSEDED_BY_NEWER,
+      p?.verifier ?? null,
+      p?.keyId ?? null,
+      p?.rules ?? [],
     ],
   )
   const result = rows[0]

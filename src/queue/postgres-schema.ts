@@ -194,6 +194,40 @@ export const MIGRATIONS: readonly string[] = [
   END
   $fn$;
   `,
+  `
+  -- operations: the global pause switch (one row every replica reads), and provenance (how an event was
+  -- verified and mapped, and every attempt of its secrets); never a key or a value. Both go with their
+  -- event on purge.
+  CREATE TABLE control (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    paused BOOLEAN NOT NULL DEFAULT FALSE,
+    changed_at BIGINT,
+    reason TEXT
+  );
+  INSERT INTO control (id, paused) VALUES (1, FALSE);
+
+  CREATE TABLE event_provenance (
+    source TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    verifier TEXT NOT NULL,
+    key_id TEXT,
+    rules TEXT[] NOT NULL,
+    PRIMARY KEY (source, event_id),
+    FOREIGN KEY (source, event_id) REFERENCES events (source, event_id) ON DELETE CASCADE
+  );
+
+  CREATE TABLE attempts (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    secret BIGINT NOT NULL REFERENCES secrets (id) ON DELETE CASCADE,
+    at BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    status TEXT,
+    version BIGINT,
+    error TEXT
+  );
+  CREATE INDEX attempts_secret ON attempts (secret, id);
+  CREATE INDEX attempts_outside ON attempts (at, id) WHERE outcome = 'outside-change';
+  `,
 ]
 
 /** The advisory lock key migrations run under (any fixed number; "vrelay" in ASCII). */

@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { createPostgresAdmin } from './postgres-admin.js'
 import { writeEvent } from './postgres-enqueue.js'
 import { createPostgresLeases } from './postgres-leases.js'
+import { createPostgresOperations } from './postgres-operations.js'
 import { createPool, describeError, isUnreachable, ping, unavailable } from './postgres-pool.js'
 import { createPostgresRetention } from './postgres-retention.js'
 import { migrate } from './postgres-schema.js'
@@ -49,6 +50,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const leases = createPostgresLeases(pool)
   const admin = createPostgresAdmin(pool)
   const retention = createPostgresRetention(pool)
+  const operations = createPostgresOperations(pool)
   let closed = false
 
   /** Runs a store call, turning any failure into ERR_STORE_UNAVAILABLE. */
@@ -84,7 +86,12 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     },
 
     claim: (options) => guarded(() => leases.claim(options)),
-    settle: (owner, now, outcomes) => guarded(() => leases.settle(owner, now, outcomes)),
+    settle: (owner, now, outcomes, attempts = []) =>
+      guarded(async () => {
+        await leases.settle(owner, now, outcomes)
+        // provenance after the outcomes: a failure here makes the caller settle again, which is harmless
+        await operations.recordAttempts(attempts)
+      }),
     release: (owner) => guarded(() => leases.release(owner)),
     nextDueAt: () => guarded(() => leases.nextDueAt()),
 
@@ -94,6 +101,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     retryEvent: (source, eventId, now) => guarded(() => admin.retryEvent(source, eventId, now)),
     discardEvent: (source, eventId, now) => guarded(() => admin.discardEvent(source, eventId, now)),
     purge: (before, limit) => guarded(() => retention.purge(before, limit)),
+    recordAttempts: (attempts) => guarded(() => operations.recordAttempts(attempts)),
+    getProvenance: (source, eventId) => guarded(() => operations.getProvenance(source, eventId)),
+    outsideChanges: (limit) => guarded(() => operations.outsideChanges(limit)),
+    getControl: () => guarded(() => operations.getControl()),
+    setPaused: (paused, now, reason) => guarded(() => operations.setPaused(paused, now, reason)),
 
     async ping() {
       await guarded(() => ping(pool))

@@ -4,9 +4,18 @@ import { createSqliteAdmin } from './sqlite-admin.js'
 import { checkNewEvent, createEventWriter, createNeverRegress } from './sqlite-enqueue.js'
 import { createGroupCommit } from './sqlite-group-commit.js'
 import { createSqliteLeases } from './sqlite-leases.js'
+import { createSqliteOperations } from './sqlite-operations.js'
 import { createSqliteRetention } from './sqlite-retention.js'
 import { openQueueDatabase } from './sqlite-schema.js'
-import { type EnqueueResult, type NewEvent, SECRET_STATUSES, type SecretStatus, type Store } from './store.js'
+import {
+  type Attempt,
+  type EnqueueResult,
+  type NewEvent,
+  type Outcome,
+  SECRET_STATUSES,
+  type SecretStatus,
+  type Store,
+} from './store.js'
 
 export interface SqliteStoreOptions {
   /** Database file (the part after `sqlite:` in the `store` setting); its directory is created. */
@@ -95,13 +104,29 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const admin = createSqliteAdmin(db, rules, eraseFromWal)
   const leases = createSqliteLeases(db)
   const retention = createSqliteRetention(db)
-  const writeEvents = db.transaction((events: NewEvent[]) => events.map((e) => writer.write(e)))
+  const operations = createSqliteOperations(db)
+  const writeEvents = db.transaction((events: NewEvent[]) =>
+    events.map((e) => {
+      const result = writer.write(e)
+      if (!result.duplicate) operations.recordIngest(e)
+      return result
+    }),
+  )
   const enqueues = createGroupCommit<NewEvent, EnqueueResult>((events) => {
     const erasedBefore = writer.erased
     const results = writeEvents.immediate(events)
     if (writer.erased > erasedBefore) eraseFromWal()
     return results
   }, unavailable)
+
+  // One commit for a round's outcomes and its provenance.
+  const settleAndRecord = db.transaction(
+    (owner: string, now: number, outcomes: Outcome[], attempts: Attempt[]) => {
+      const erased = leases.settle(owner, now, outcomes)
+      operations.recordAttempts(attempts)
+      return erased
+    },
+  )
 
   const countAll = db.prepare<[], { status: SecretStatus; n: number }>(
     'SELECT status, COUNT(*) AS n FROM secrets GROUP BY status',
@@ -120,8 +145,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     async claim(options) {
       return leases.claim(options)
     },
-    async settle(owner, now, outcomes) {
-      if (leases.settle(owner, now, outcomes) > 0) eraseFromWal()
+    async settle(owner, now, outcomes, attempts = []) {
+      if (settleAndRecord.immediate(owner, now, outcomes, attempts) > 0) eraseFromWal()
     },
     async release(owner) {
       leases.release(owner)
@@ -147,6 +172,22 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
     async discardEvent(source, eventId, now) {
       return admin.discardEvent(source, eventId, now)
+    },
+
+    async recordAttempts(attempts) {
+      operations.recordAttempts(attempts)
+    },
+    async getProvenance(source, eventId) {
+      return operations.getProvenance(source, eventId)
+    },
+    async outsideChanges(limit) {
+      return operations.outsideChanges(limit)
+    },
+    async getControl() {
+      return operations.getControl()
+    },
+    async setPaused(paused, now, reason) {
+      return operations.setPaused(paused, now, reason)
     },
 
     async purge(before, limit) {

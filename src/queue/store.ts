@@ -31,6 +31,66 @@ export interface NewEvent {
   eventTime: number
   receivedAt: number
   secrets: NewSecret[]
+  /** How the event was verified and mapped, recorded with it (never a key or a value). */
+  provenance?: IngestProvenance | undefined
+}
+
+/** How an event came in: the verifier, which configured key matched, and the rule behind each secret. */
+export interface IngestProvenance {
+  /** The source's `verify.type`. */
+  verifier: string
+  /** Which key matched, by position or kid (`secrets[1]`, `kid:2024-05`); never the key itself. */
+  keyId: string | null
+  /** Per secret, in `secrets` order: the rule that produced it (`rules[0].secrets[1]`). */
+  rules: string[]
+}
+
+/** One thing that happened to a secret on its way to RWX, for the admin API's provenance. */
+export interface Attempt {
+  secretId: number
+  at: number
+  /**
+   * An outcome of a request (`delivered`, `retry`, `dead`, `superseded`), or what reading the secret back
+   * found (`read-back`, `outside-change`, `read-back-failed`).
+   */
+  outcome: string
+  /** RWX's HTTP status (`200`, `503`), `error` for a network failure, null when nothing was sent. */
+  status: string | null
+  /** RWX's version: written (delivered) or read back. */
+  version: number | null
+  error: string | null
+}
+
+/** An event's provenance as stored: ingest facts and every attempt of its secrets, oldest first. */
+export interface ProvenanceRecord {
+  verifier: string | null
+  keyId: string | null
+  /** Rule by secret id. */
+  rules: Record<number, string>
+  /** Attempts by secret id. */
+  attempts: Record<number, Attempt[]>
+}
+
+/** A read-back that found RWX holding an older version than the one written, or nothing. */
+export interface OutsideChange {
+  source: string
+  eventId: string
+  secretId: number
+  vault: string
+  name: string
+  at: number
+  written: number | null
+  /** Null: RWX answered 404. */
+  readBack: number | null
+}
+
+/** The global pause switch, shared by every replica on the store. */
+export interface ControlState {
+  paused: boolean
+  /** When the switch last changed (epoch ms); null when never. */
+  changedAt: number | null
+  /** What the operator said when pausing. */
+  reason: string | null
 }
 
 export interface EnqueueResult {
@@ -131,8 +191,11 @@ export interface Store {
    * another secret under a live lease, so one name is never written twice at once.
    */
   claim(options: ClaimOptions): Promise<Claimed[]>
-  /** Records outcomes of leased secrets; ignores any whose lease `owner` no longer holds. */
-  settle(owner: string, now: number, outcomes: Outcome[]): Promise<void>
+  /**
+   * Records outcomes of leased secrets; ignores any whose lease `owner` no longer holds. `attempts`, if
+   * given, are recorded as by `recordAttempts`, in the same transaction where the store can.
+   */
+  settle(owner: string, now: number, outcomes: Outcome[], attempts?: Attempt[]): Promise<void>
   /** Gives back every lease `owner` holds (graceful shutdown). */
   release(owner: string): Promise<void>
   /** Earliest time a queued secret is due, or null when none is queued. */
@@ -155,6 +218,16 @@ export interface Store {
    * older event is still superseded; the dedup key goes, so a purged event id is accepted again as new.
    */
   purge(before: number, limit: number): Promise<number>
+  /** Appends attempts to secrets' provenance (the worker calls it with each round's outcomes). */
+  recordAttempts(attempts: Attempt[]): Promise<void>
+  /** The event's provenance, or null when the event is unknown. */
+  getProvenance(source: string, eventId: string): Promise<ProvenanceRecord | null>
+  /** The latest outside changes found by reading back, newest first. */
+  outsideChanges(limit: number): Promise<{ total: number; latest: OutsideChange[] }>
+  /** The pause switch as stored (every replica reads the same row). */
+  getControl(): Promise<ControlState>
+  /** Sets the pause switch; returns the state now stored. */
+  setPaused(paused: boolean, now: number, reason: string | null): Promise<ControlState>
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>
   close(): Promise<void>

@@ -69,7 +69,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       if (verified.handled !== undefined)
         return { status: 200, body: { event: eventId, handled: verified.handled } }
       const eventTime = source.rules.eventTime?.(verified.payload) ?? verified.eventTime ?? now
-      const mapped = source.rules.map(verified.payload)
+      const { secrets: mapped, rules } = source.rules.mapWithRules(verified.payload)
       // An event no rule wants is not recorded: if the rules change, the provider's resend still counts.
       if (mapped.length === 0) return { status: 200, body: { event: eventId, secrets: 0 } }
       const secrets: NewSecret[] = mapped.map((m) =>
@@ -93,7 +93,15 @@ export function createIngest(deps: IngestDeps): Ingest {
       )
       let result: Awaited<ReturnType<Store['enqueue']>>
       try {
-        result = await store.enqueue({ source: sourceId, eventId, eventTime, receivedAt: now, secrets })
+        const provenance = { verifier: source.config.verify.type, keyId: verified.keyId ?? null, rules }
+        result = await store.enqueue({
+          source: sourceId,
+          eventId,
+          eventTime,
+          receivedAt: now,
+          secrets,
+          provenance,
+        })
       } catch (err) {
         // The stores already say ERR_STORE_UNAVAILABLE with their own Retry-After; anything else is wrapped.
         if (isRelayError(err)) throw err

@@ -1,10 +1,18 @@
-// /admin: list, show, retry and discard events (Bearer RELAY_ADMIN_TOKEN). Never returns a value.
+// /admin: list, show (with provenance), retry and discard events, pause and resume (Bearer RELAY_ADMIN_TOKEN).
+// Never returns a value.
 import type { FastifyInstance } from 'fastify'
 import { RelayError } from '../errors.js'
-import { SECRET_STATUSES, type SecretStatus, type Store } from '../queue/store.js'
+import {
+  type Attempt,
+  type ProvenanceRecord,
+  SECRET_STATUSES,
+  type SecretStatus,
+  type Store,
+} from '../queue/store.js'
 import { secretEqual } from '../verify/compare.js'
+import { type AdminOperationsOptions, adminOperationRoutes } from './admin-operations.js'
 
-export interface AdminRouteOptions {
+export interface AdminRouteOptions extends AdminOperationsOptions {
   token: string
   store: Store
   clock: () => number
@@ -51,10 +59,16 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
   )
 
   app.get<{ Params: EventParams }>('/admin/events/:source/:eventId', async (request) => {
-    const event = await opts.store.getEvent(request.params.source, request.params.eventId)
+    const { source, eventId } = request.params
+    const [event, provenance] = await Promise.all([
+      opts.store.getEvent(source, eventId),
+      opts.store.getProvenance(source, eventId),
+    ])
     if (event === null) throw new RelayError('ERR_NOT_FOUND', 'no such event')
-    return present(event)
+    return withProvenance(present(event), provenance)
   })
+
+  adminOperationRoutes(app, opts)
 
   app.post<{ Params: EventParams }>('/admin/events/:source/:eventId/retry', async (request) => {
     const { source, eventId } = request.params
@@ -78,6 +92,45 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
 
 const iso = (ms: number | null | undefined) =>
   ms === null || ms === undefined ? null : new Date(ms).toISOString()
+
+const presentAttempt = (a: Attempt) => ({
+  at: iso(a.at),
+  outcome: a.outcome,
+  status: a.status,
+  version: a.version,
+  error: a.error,
+})
+
+/**
+ * Adds provenance to an event's view: how it was verified (which key, never the key), the rule behind each
+ * secret, every attempt, and the version RWX said it wrote and the one read back.
+ */
+function withProvenance(view: ReturnType<typeof present>, p: ProvenanceRecord | null) {
+  return {
+    ...view,
+    provenance: { receivedAt: view.receivedAt, verifier: p?.verifier ?? null, keyId: p?.keyId ?? null },
+    ...(view.secrets
+      ? {
+          secrets: view.secrets.map((s) => {
+            const attempts = p?.attempts[s.id] ?? []
+            const read = attempts.findLast((a) => a.outcome === 'read-back' || a.outcome === 'outside-change')
+            return {
+              ...s,
+              rule: p?.rules[s.id] ?? null,
+              history: attempts.map(presentAttempt),
+              readBack: read
+                ? {
+                    at: iso(read.at),
+                    version: read.version,
+                    outsideChange: read.outcome === 'outside-change',
+                  }
+                : null,
+            }
+          }),
+        }
+      : {}),
+  }
+}
 
 /** The admin view of an event: metadata only; the store's records carry no value to leak. */
 function present(e: Awaited<ReturnType<Store['getEvent']>> & object) {

@@ -1,5 +1,7 @@
 // GET /healthz (the process answers), /readyz (store reachable; RWX auth reported), /metrics.
 import type { FastifyInstance } from 'fastify'
+import type { BreakerStatus } from '../delivery/breaker.js'
+import type { PauseSwitch } from '../delivery/pause.js'
 import type { Metrics } from '../metrics.js'
 import type { Store } from '../queue/store.js'
 import { problem, sendProblem } from './problem.js'
@@ -9,11 +11,13 @@ export interface DeliveryStatus {
   authFailing: boolean
   lastError?: string | undefined
   lastSuccessAt?: number | undefined
+  breaker?: BreakerStatus | undefined
 }
 
 export interface HealthRouteOptions {
   store: Store
   metrics: Metrics
+  pause: PauseSwitch
   delivery?: () => DeliveryStatus
   isClosing: () => boolean
 }
@@ -32,6 +36,7 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
       return sendProblem(reply, problem(503, 'ERR_STORE_UNAVAILABLE', 'the store is not reachable'), 5)
     }
     const delivery = opts.delivery?.()
+    const breakerOpen = delivery?.breaker?.state === 'open'
     const rwx =
       delivery === undefined
         ? undefined
@@ -43,16 +48,23 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
             ...(delivery.lastSuccessAt !== undefined
               ? { lastSuccessAt: new Date(delivery.lastSuccessAt).toISOString() }
               : {}),
+            ...(delivery.breaker ? { breaker: delivery.breaker.state } : {}),
           }
+    // Paused is still ready: events are taken and queued, only delivery waits.
+    const { paused } = await opts.pause.current()
     return {
-      status: delivery?.authFailing ? 'degraded' : 'ready',
+      status: paused ? 'paused' : delivery?.authFailing || breakerOpen ? 'degraded' : 'ready',
       store: opts.store.kind,
+      paused,
       ...(rwx ? { rwx } : {}),
     }
   })
 
   app.get('/metrics', async (_request, reply) => {
-    opts.metrics.rwxAuthFailing.set(opts.delivery?.().authFailing ? 1 : 0)
+    const delivery = opts.delivery?.()
+    opts.metrics.rwxAuthFailing.set(delivery?.authFailing ? 1 : 0)
+    opts.metrics.rwxBreakerOpen.set(delivery?.breaker?.state === 'open' ? 1 : 0)
+    opts.metrics.paused.set((await opts.pause.current()).paused ? 1 : 0)
     reply.type(opts.metrics.registry.contentType)
     return opts.metrics.registry.metrics()
   })

@@ -1,7 +1,7 @@
 // Static API keys in a header (EventBridge API destinations and similar), compared in constant time.
 import type { VerifyConfig } from '../config/schema.js'
 import { RelayError } from '../errors.js'
-import { parseJsonBody, secretEqualsAny } from './compare.js'
+import { parseJsonBody, secretIndexOf } from './compare.js'
 import type { Verified, Verifier, VerifyInput } from './types.js'
 import { header } from './types.js'
 
@@ -21,8 +21,9 @@ export function createApiKeyVerifier(config: ApiKeyConfig): Verifier {
       const value = header(headers, name)
       if (value === undefined || value === '')
         throw new RelayError('ERR_SIGNATURE_MISSING', `missing ${name} header`)
-      if (!secretEqualsAny(value, keys)) throw new RelayError('ERR_SIGNATURE_INVALID', 'no key matched')
-      return { payload: parseJsonBody(body) }
+      const matched = secretIndexOf(value, keys)
+      if (matched < 0) throw new RelayError('ERR_SIGNATURE_INVALID', 'no key matched')
+      return { payload: parseJsonBody(body), keyId: `keys[${matched}]` }
     },
   }
 }

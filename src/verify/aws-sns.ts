@@ -217,7 +217,8 @@ export function createSnsVerifier(config: SnsVerifyConfig, deps: SnsDeps = {}): 
       const key = await signingKey(certUrl, msg, input.now)
       if (!signatureMatches(msg, algorithm, key)) throw badSignature('signature does not match')
 
-      const base = { eventId: msg.MessageId, eventTime }
+      // the certificate that verified it is public: it names the key without being it
+      const base = { eventId: msg.MessageId, eventTime, keyId: `cert:${certUrl.origin}${certUrl.pathname}` }
       switch (msg.Type) {
         case 'SubscriptionConfirmation':
           return { ...base, payload: msg, handled: await subscribe(msg) }

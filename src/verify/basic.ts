@@ -1,7 +1,7 @@
 // HTTP Basic authentication (`Authorization: Basic base64(user:password)`), compared in constant time.
 import type { VerifyConfig } from '../config/schema.js'
 import { RelayError } from '../errors.js'
-import { decodeBase64, parseJsonBody, secretEqualsAny } from './compare.js'
+import { decodeBase64, parseJsonBody, secretIndexOf } from './compare.js'
 import type { Verified, Verifier, VerifyInput } from './types.js'
 import { header } from './types.js'
 
@@ -27,9 +27,9 @@ export function createBasicVerifier(config: BasicConfig): Verifier {
       const encoded = BASIC.exec(value)?.[1]
       const pair = encoded === undefined ? undefined : decodeBase64(encoded)
       if (pair === undefined) throw new RelayError('ERR_SIGNATURE_INVALID', 'malformed authorization header')
-      if (!secretEqualsAny(pair, credentials))
-        throw new RelayError('ERR_SIGNATURE_INVALID', 'no credentials matched')
-      return { payload: parseJsonBody(body) }
+      const matched = secretIndexOf(pair, credentials)
+      if (matched < 0) throw new RelayError('ERR_SIGNATURE_INVALID', 'no credentials matched')
+      return { payload: parseJsonBody(body), keyId: `credentials[${matched}]` }
     },
   }
 }

@@ -34,9 +34,19 @@ export function secretEqualsAny(
   given: string | Uint8Array,
   expected: readonly (string | Uint8Array)[],
 ): boolean {
+  return secretIndexOf(given, expected) >= 0
+}
+
+/** The index of the first of `expected` that `given` equals, or -1; every candidate is compared. */
+export function secretIndexOf(
+  given: string | Uint8Array,
+  expected: readonly (string | Uint8Array)[],
+): number {
   const digest = sha256(given)
-  let found = false
-  for (const candidate of expected) found = timingSafeEqual(digest, sha256(candidate)) || found
+  let found = -1
+  expected.forEach((candidate, i) => {
+    if (timingSafeEqual(digest, sha256(candidate)) && found < 0) found = i
+  })
   return found
 }
 

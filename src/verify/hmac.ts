@@ -39,11 +39,11 @@ export function createHmacVerifier(config: HmacConfig): Verifier {
       const given = config.encoding === 'hex' ? decodeHex(text) : decodeBase64(text)
       if (given === undefined) throw new RelayError('ERR_SIGNATURE_INVALID', `malformed ${name} header`)
 
-      const matched = keys.some((key) =>
+      const matched = keys.findIndex((key) =>
         bytesEqual(given, createHmac(config.algorithm, key).update(body).digest()),
       )
-      if (!matched) throw new RelayError('ERR_SIGNATURE_INVALID', 'no signature matched')
-      return { payload: parseJsonBody(body) }
+      if (matched < 0) throw new RelayError('ERR_SIGNATURE_INVALID', 'no signature matched')
+      return { payload: parseJsonBody(body), keyId: `secrets[${matched}]` }
     },
   }
 }

@@ -16,6 +16,8 @@ export interface LoadedKey {
   key: KeyObject
   kid?: string | undefined
   alg?: string | undefined
+  /** Where it is configured, e.g. `keys[1]`: named in provenance when it has no kid. */
+  path?: string
 }
 
 /** A key as config lists it: PEM text or a JWK object. */

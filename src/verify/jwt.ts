@@ -112,7 +112,10 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
   if (config.issuer !== undefined) {
     trusts.push({
       issuer: config.issuer,
-      keys: (config.keys ?? []).map((k, i) => loadKey(k, 'public', `keys[${i}]`)),
+      keys: (config.keys ?? []).map((k, i) => ({
+        ...loadKey(k, 'public', `keys[${i}]`),
+        path: `keys[${i}]`,
+      })),
       remote: config.jwksUrl === undefined ? undefined : remoteKeys(config.jwksUrl, deps.fetch),
     })
   }
@@ -132,7 +135,8 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
     return trust
   }
 
-  async function verifySigned(token: string, now: number): Promise<JWTPayload> {
+  /** The claims, and which key verified them (`kid:…` or `keys[i]`, `jwks` when the JWKS key has no kid). */
+  async function verifySigned(token: string, now: number): Promise<{ claims: JWTPayload; keyId: string }> {
     const h = protectedHeader(token)
     if (typeof h.alg !== 'string' || !config.algorithms.includes(h.alg)) {
       throw new RelayError('ERR_TOKEN_INVALID', 'algorithm not allowed')
@@ -154,18 +158,19 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
         throw err
       }
     }
-    for (const { key } of candidates(keys, h)) {
-      const payload = await attempt(key)
-      if (payload !== undefined) return payload
+    for (const { key, kid, path } of candidates(keys, h)) {
+      const claims = await attempt(key)
+      if (claims !== undefined) return { claims, keyId: kid === undefined ? (path ?? 'keys') : `kid:${kid}` }
     }
     if (remote !== undefined) {
+      const keyId = typeof h.kid === 'string' ? `jwks kid:${h.kid}` : 'jwks'
       try {
-        return (await jwtVerify(token, remote, options)).payload
+        return { claims: (await jwtVerify(token, remote, options)).payload, keyId }
       } catch (err) {
         if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err
         for await (const key of err) {
-          const payload = await attempt(key)
-          if (payload !== undefined) return payload
+          const claims = await attempt(key)
+          if (claims !== undefined) return { claims, keyId }
         }
       }
     }
@@ -210,10 +215,11 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
   async function fromBody(body: Buffer, now: number): Promise<Verified> {
     const text = body.toString('latin1').trim()
     const encrypted = encryptedAsExpected(text, 'token')
-    const claims = await verifySigned(encrypted ? await decrypt(text, true) : text, now)
+    const { claims, keyId } = await verifySigned(encrypted ? await decrypt(text, true) : text, now)
     const eventTime = secondsToMs(claims.iat)
     return {
       payload: claims,
+      keyId,
       ...(typeof claims.jti === 'string' && claims.jti !== '' ? { eventId: claims.jti } : {}),
       ...(eventTime === undefined ? {} : { eventTime }),
     }
@@ -244,8 +250,8 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
           const token = BEARER.exec(value)?.[1]
           if (token === undefined)
             throw new RelayError('ERR_TOKEN_INVALID', 'authorization is not a bearer token')
-          const claims = await verifySigned(token, now)
-          verified = { payload: claims }
+          const { claims, keyId } = await verifySigned(token, now)
+          verified = { payload: claims, keyId }
         } else {
           verified = await fromBody(body, now)
         }
@@ -253,7 +259,7 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
           if (field(verified.payload, name) !== value)
             throw new RelayError('ERR_CLAIM_MISMATCH', 'claim mismatch')
         }
-        return inHeader ? await headerPayload(body) : verified
+        return inHeader ? { ...(await headerPayload(body)), keyId: verified.keyId } : verified
       } catch (err) {
         throw refusal(err, inHeader ? 'ERR_TOKEN_INVALID' : 'ERR_BODY_INVALID')
       }

@@ -76,19 +76,25 @@ export function createStandardWebhooksVerifier(config: StandardWebhooksConfig): 
 
       const content = Buffer.concat([Buffer.from(`${id}.${timestamp}.`), body])
       const macs = keys.map((key) => createHmac('sha256', key).update(content).digest())
-      const matched = parsed.some(({ version, given }) => {
-        if (version === 'v1') return macs.some((mac) => bytesEqual(given, mac))
-        if (version === 'v1a' && given.length === 64) {
-          return publicKeys.some((key) => verifySignature(null, content, key, given))
+      let matched: string | undefined
+      for (const { version, given } of parsed) {
+        const i =
+          version === 'v1'
+            ? macs.findIndex((mac) => bytesEqual(given, mac))
+            : version === 'v1a' && given.length === 64
+              ? publicKeys.findIndex((key) => verifySignature(null, content, key, given))
+              : -1
+        if (i >= 0) {
+          matched = version === 'v1' ? `secrets[${i}]` : `publicKeys[${i}]`
+          break
         }
-        return false
-      })
-      if (!matched) throw new RelayError('ERR_SIGNATURE_INVALID', 'no signature matched')
+      }
+      if (matched === undefined) throw new RelayError('ERR_SIGNATURE_INVALID', 'no signature matched')
       const seconds = Number(timestamp)
       if (!withinTolerance(seconds, now, config.toleranceSeconds)) {
         throw new RelayError('ERR_TIMESTAMP_STALE', 'timestamp outside tolerance')
       }
-      return { payload: parseJsonBody(body), eventId: id, eventTime: seconds * 1000 }
+      return { payload: parseJsonBody(body), eventId: id, eventTime: seconds * 1000, keyId: matched }
     },
   }
 }

@@ -60,11 +60,11 @@ export function createStripeVerifier(config: StripeConfig): Verifier {
         throw new RelayError('ERR_SIGNATURE_INVALID', 'malformed stripe-signature header')
       }
 
-      const matched = secrets.some((secret) => {
+      const matched = secrets.findIndex((secret) => {
         const expected = createHmac('sha256', secret).update(`${signature.timestamp}.`).update(body).digest()
         return signature.v1.some((given) => given !== undefined && bytesEqual(given, expected))
       })
-      if (!matched) throw new RelayError('ERR_SIGNATURE_INVALID', 'no v1 signature matched')
+      if (matched < 0) throw new RelayError('ERR_SIGNATURE_INVALID', 'no v1 signature matched')
       if (!withinTolerance(signature.timestamp, now, config.toleranceSeconds)) {
         throw new RelayError('ERR_TIMESTAMP_STALE', 'timestamp outside tolerance')
       }
@@ -74,6 +74,7 @@ export function createStripeVerifier(config: StripeConfig): Verifier {
       const eventTime = secondsToMs(field(payload, 'created'))
       return {
         payload,
+        keyId: `secrets[${matched}]`,
         ...(typeof id === 'string' && id !== '' ? { eventId: id } : {}),
         ...(eventTime === undefined ? {} : { eventTime }),
       }

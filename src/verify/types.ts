@@ -19,6 +19,11 @@ export interface Verified {
   /** The verifier's own event time, epoch milliseconds, when its scheme signs one. */
   eventTime?: number
   /**
+   * Which configured key matched, for provenance: its place in the config (`secrets[1]`) or its kid; a
+   * public identifier at most (an SNS certificate URL), never the key.
+   */
+  keyId?: string
+  /**
    * Set when the message was a protocol exchange that was handled and carries nothing to map
    * (an SNS subscription confirmation): the hook answers 200 with this text as `handled`.
    */

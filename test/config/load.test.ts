@@ -144,6 +144,26 @@ sources:
     ])
   })
 
+  it('leaves verify after write off and the RWX circuit breaker on by default, and checks both', () => {
+    const d = parseConfig(minimal(), { CI_SECRET: 's' }).delivery
+    expect(d.verify).toBe(false)
+    expect(d.breaker).toEqual({ threshold: 3, probeMs: 1000, probeMaxMs: 30000 })
+    const set = parseConfig(minimal('delivery: { verify: true, breaker: { threshold: 0 } }'), {
+      CI_SECRET: 's',
+    })
+    expect(set.delivery).toMatchObject({
+      verify: true,
+      breaker: { threshold: 0, probeMs: 1000 },
+      batchSize: 100,
+    })
+    expect(
+      problemsOf(minimal('delivery: { breaker: { threshold: -1, probe: 5 } }'), { CI_SECRET: 's' }),
+    ).toEqual([
+      expect.stringMatching(/^delivery\.breaker\.threshold: /),
+      'delivery.breaker: unknown key probe',
+    ])
+  })
+
   it('reports YAML syntax errors by line', () => {
     const problems = problemsOf('sources: [\n  - id: a\n')
     expect(problems[0]).toMatch(/^line \d+:/)

@@ -64,6 +64,27 @@ describe('fake RWX', () => {
     ])
   })
 
+  it('serves metadata without the value, 404 for an absent name, and outside changes made with alter', async () => {
+    await post({ vault_name: 'v', secrets: [{ name: 'DB', secret: 'plain-value-1', description: 'd' }] })
+    const get = async (name: string, vault = 'v') => {
+      const res = await request(`${fake.url}/mint/api/vaults/secrets/${name}?vault_name=${vault}`, {
+        headers: { authorization: 'Bearer t0k' },
+      })
+      const text = await res.body.text()
+      return { status: res.statusCode, text }
+    }
+    const found = await get('DB')
+    expect(found.status).toBe(200)
+    expect(JSON.parse(found.text)).toEqual({ name: 'DB', description: 'd', version: 1 })
+    expect(found.text).not.toContain('plain-value-1')
+    expect((await get('NOPE')).status).toBe(404)
+    expect((await get('DB', 'other')).status).toBe(404)
+    fake.alter('v', 'DB', 0)
+    expect(JSON.parse((await get('DB')).text).version).toBe(0)
+    fake.alter('v', 'DB', null)
+    expect((await get('DB')).status).toBe(404)
+  })
+
   it('refuses connections while down, and comes back on the same port', async () => {
     const { port } = fake
     await fake.down()

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import type { AwsValueRef, DeliveryConfig } from '../../src/config/schema.js'
+import type { PauseSwitch } from '../../src/delivery/pause.js'
 import { createRwxClient, type RwxClient } from '../../src/delivery/rwx-client.js'
 import type { ReferenceResolver } from '../../src/delivery/values.js'
 import { createDeliveryWorker, type DeliveryEvents, type DeliveryWorker } from '../../src/delivery/worker.js'
@@ -28,6 +29,8 @@ export const TEST_CONFIG: DeliveryConfig = {
   authRetrySeconds: 1,
   connectTimeoutMs: 1_000,
   requestTimeoutMs: 2_000,
+  verify: false,
+  breaker: { threshold: 3, probeMs: 10, probeMaxMs: 40 },
 }
 
 /** A secret to queue: a value (sealed here) or a reference. */
@@ -63,6 +66,8 @@ export interface HarnessOptions {
   pollMs?: number
   /** Start the worker at once (default true). */
   start?: boolean
+  /** Makes the pause switch given to the worker (default: the worker's own on the store). */
+  pause?: (store: SqliteStore) => PauseSwitch
 }
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -90,6 +95,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     owner: `test-${randomUUID()}`,
     events: options.events,
     pollMs: options.pollMs ?? 50,
+    pause: options.pause?.(store),
   })
   if (options.start !== false) worker.start()
 

@@ -233,3 +233,30 @@ describe('rwx client', () => {
     expect(await pending).toMatchObject({ kind: 'retry', reason: expect.stringContaining('cancelled') })
   })
 })
+
+describe('rwx client, reading a secret back', () => {
+  it('reads the version with a GET carrying the token, and 404 as missing', async () => {
+    await client.setSecrets('payments', [{ name: 'DB_PASSWORD', secret: 'one' }])
+    await client.setSecrets('payments', [{ name: 'DB_PASSWORD', secret: 'two' }])
+    expect(await client.getSecret('payments', 'DB_PASSWORD')).toEqual({ kind: 'found', version: 2 })
+    const req = fake.requests.at(-1)!
+    expect(req.method).toBe('GET')
+    expect(req.path).toBe('/mint/api/vaults/secrets/DB_PASSWORD?vault_name=payments')
+    expect(req.headers.authorization).toBe('Bearer tok-abc')
+    expect(req.headers['user-agent']).toBe('vault-relay/9.9.9')
+    expect(await client.getSecret('payments', 'ABSENT')).toEqual({ kind: 'missing' })
+  })
+
+  it('reports a failure, without the token, for any other answer or a network error', async () => {
+    fake.failNext(1, { status: 503, body: { error: 'down for tok-abc' } })
+    expect(await client.getSecret('payments', 'X')).toEqual({
+      kind: 'failed',
+      status: 503,
+      reason: 'down for [redacted]',
+    })
+    const gone = make('http://127.0.0.1:1')
+    const r = await gone.getSecret('payments', 'X')
+    expect(r.kind).toBe('failed')
+    await gone.close()
+  })
+})

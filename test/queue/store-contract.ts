@@ -5,6 +5,7 @@ import { adminContract } from './store-contract-admin.js'
 import { deliveryContract } from './store-contract-delivery.js'
 import { enqueueContract } from './store-contract-enqueue.js'
 import type { ContractContext, StoreFixture } from './store-contract-helpers.js'
+import { operationsContract } from './store-contract-operations.js'
 import { retentionContract } from './store-contract-retention.js'
 
 export type { StoreFixture } from './store-contract-helpers.js'
@@ -33,5 +34,6 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     deliveryContract(ctx)
     adminContract(ctx)
     retentionContract(ctx)
+    operationsContract(ctx)
   })
 }

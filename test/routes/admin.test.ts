@@ -85,3 +85,92 @@ describe('admin API', () => {
     expect(res.statusCode).toBe(400)
   })
 })
+
+describe('admin API, operations', () => {
+  it('pauses and resumes delivery: the store keeps it, /readyz and relay_paused say so', async () => {
+    h = await startHarness(config())
+    expect((await h.app.inject({ method: 'POST', url: '/admin/pause' })).statusCode).toBe(401)
+    const paused = await h.app.inject({
+      method: 'POST',
+      url: '/admin/pause',
+      headers: auth,
+      payload: { reason: 'RWX maintenance' },
+    })
+    expect(paused.statusCode).toBe(200)
+    expect(paused.json()).toMatchObject({ paused: true, reason: 'RWX maintenance' })
+    expect(await h.store.getControl()).toMatchObject({ paused: true, reason: 'RWX maintenance' })
+    const ready = await h.app.inject({ method: 'GET', url: '/readyz' })
+    expect(ready.statusCode).toBe(200)
+    expect(ready.json()).toMatchObject({ status: 'paused', paused: true })
+    expect((await h.app.inject({ method: 'GET', url: '/metrics' })).body).toMatch(/^relay_paused 1$/m)
+    // ingest goes on while paused
+    await send('P')
+    const status = await h.app.inject({ method: 'GET', url: '/admin/status', headers: auth })
+    expect(status.json()).toMatchObject({ paused: true, queue: { queued: 1 }, outsideChanges: { total: 0 } })
+    const before = h.notified
+    const resumed = await h.app.inject({ method: 'POST', url: '/admin/resume', headers: auth })
+    expect(resumed.json()).toEqual({ paused: false, changedAt: expect.any(String), reason: null })
+    expect(h.notified).toBe(before + 1)
+    expect((await h.app.inject({ method: 'GET', url: '/readyz' })).json()).toMatchObject({ status: 'ready' })
+    expect((await h.app.inject({ method: 'GET', url: '/metrics' })).body).toMatch(/^relay_paused 0$/m)
+  })
+
+  it('refuses a pause reason that is not a short string', async () => {
+    h = await startHarness(config())
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/admin/pause',
+      headers: auth,
+      payload: { reason: 7 },
+    })
+    expect(res.statusCode).toBe(400)
+    expect(res.headers['content-type']).toContain('application/problem+json')
+    expect((await h.store.getControl()).paused).toBe(false)
+  })
+
+  it('shows provenance: verifier, which key matched (never the key), rule, attempts and read-back', async () => {
+    h = await startHarness(config())
+    const id = await send('A')
+    const [secret] = (await h.store.getEvent('src', id))?.secrets ?? []
+    await h.store.recordAttempts([
+      { secretId: secret!.id, at: 1, outcome: 'retry', status: '503', version: null, error: 'down' },
+      { secretId: secret!.id, at: 2, outcome: 'delivered', status: '200', version: 3, error: null },
+      { secretId: secret!.id, at: 3, outcome: 'read-back', status: '200', version: 3, error: null },
+    ])
+    const one = await h.app.inject({ method: 'GET', url: `/admin/events/src/${id}`, headers: auth })
+    const body = one.json()
+    expect(body.provenance).toEqual({ receivedAt: body.receivedAt, verifier: 'api-key', keyId: 'keys[0]' })
+    expect(body.secrets[0]).toMatchObject({
+      rule: 'rules[0].secrets[0]',
+      attempts: 0,
+      readBack: { version: 3, outsideChange: false },
+    })
+    expect(body.secrets[0].history.map((a: { outcome: string }) => a.outcome)).toEqual([
+      'retry',
+      'delivered',
+      'read-back',
+    ])
+    expect(one.body).not.toContain(KEY)
+    expect(one.body).not.toContain(VALUE)
+  })
+})
+
+describe('RWX circuit breaker, as reported', () => {
+  it('shows an open breaker in /readyz (degraded, still 200), relay_rwx_breaker_open and /admin/status', async () => {
+    const breaker = { state: 'open' as const, failures: 4, openedAt: 1_000, nextProbeAt: 5_000 }
+    h = await startHarness(config(), { status: () => ({ authFailing: false, breaker }) })
+    const ready = await h.app.inject({ method: 'GET', url: '/readyz' })
+    expect(ready.statusCode).toBe(200)
+    expect(ready.json()).toMatchObject({ status: 'degraded', rwx: { breaker: 'open' } })
+    expect((await h.app.inject({ method: 'GET', url: '/metrics' })).body).toMatch(
+      /^relay_rwx_breaker_open 1$/m,
+    )
+    const status = await h.app.inject({ method: 'GET', url: '/admin/status', headers: auth })
+    expect(status.json().breaker).toEqual({
+      state: 'open',
+      failures: 4,
+      openedAt: new Date(1_000).toISOString(),
+      nextProbeAt: new Date(5_000).toISOString(),
+    })
+  })
+})

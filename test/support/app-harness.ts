@@ -12,6 +12,7 @@ import { createLogger } from '../../src/log.js'
 import { createSealer, type Sealer } from '../../src/queue/crypto.js'
 import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite.js'
 import { buildSources } from '../../src/receive/ingest.js'
+import type { DeliveryStatus } from '../../src/routes/health.js'
 
 export interface Harness {
   app: FastifyInstance
@@ -28,7 +29,12 @@ export interface Harness {
 /** `yaml` is a relay config; `store` and the RWX token are filled in. */
 export async function startHarness(
   yaml: string,
-  options: { env?: Record<string, string>; clock?: () => number } = {},
+  options: {
+    env?: Record<string, string>
+    clock?: () => number
+    /** What the stand-in delivery worker reports (default: all well). */
+    status?: () => DeliveryStatus
+  } = {},
 ): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'relay-app-'))
   const config = parseConfig(yaml, { RWX_ACCESS_TOKEN: 'test-token', ...options.env })
@@ -66,7 +72,7 @@ export async function startHarness(
       notify: () => {
         harness.notified++
       },
-      status: () => ({ authFailing: false }),
+      status: options.status ?? (() => ({ authFailing: false })),
     },
   })
   await harness.app.ready()

@@ -1,5 +1,5 @@
 // Real signers for tests: the headers and tokens each provider sends, made with node:crypto and jose.
-import { createHmac, KeyObject, randomBytes, randomUUID, sign } from 'node:crypto'
+import { KeyObject, randomBytes, randomUUID, sign } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import {
@@ -18,10 +18,16 @@ import {
 
 type Body = string | Uint8Array
 
-/** Stripe's `v1` signature: hex HMAC-SHA256 of `${t}.${body}` keyed with the whole `whsec_` string. */
-export function stripeSignature(secret: string, t: number, body: Body): string {
-  return createHmac('sha256', secret).update(`${t}.`).update(body).digest('hex')
-}
+import { standardWebhookSignature, stripeSignature } from '../../src/cli/sign.js'
+
+// The primitives `vault-relay send` signs with, so the tests and the CLI sign alike.
+export {
+  basicAuthorization,
+  type HmacOptions,
+  hmacSignature,
+  standardWebhookSignature,
+  stripeSignature,
+} from '../../src/cli/sign.js'
 
 /** A `Stripe-Signature` value with one `v1` per secret, in order. */
 export function stripeHeader(secrets: string | string[], t: number, body: Body): string {
@@ -32,12 +38,6 @@ export function stripeHeader(secrets: string | string[], t: number, body: Body):
 /** A fresh Standard Webhooks secret: `whsec_` + base64 of 24 random bytes. */
 export function standardWebhookSecret(): string {
   return `whsec_${randomBytes(24).toString('base64')}`
-}
-
-/** A `v1,<base64>` Standard Webhooks HMAC signature. */
-export function standardWebhookSignature(secret: string, id: string, timestamp: number, body: Body): string {
-  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64')
-  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest('base64')}`
 }
 
 /** An Ed25519 signer for `v1a` signatures; `publicKey` is in `whpk_` form, as a config lists it. */
@@ -81,26 +81,6 @@ export function standardWebhookHeaders(r: StandardWebhookRequest): Record<string
     [`${prefix}-timestamp`]: String(r.timestamp),
     [`${prefix}-signature`]: signatures.join(' '),
   }
-}
-
-/** Options of a generic HMAC signature, as the `hmac` verifier is configured. */
-export interface HmacOptions {
-  algorithm?: 'sha256' | 'sha512' | 'sha1'
-  encoding?: 'hex' | 'base64'
-  keyEncoding?: 'utf8' | 'base64'
-  prefix?: string
-}
-
-/** A generic HMAC header value: `prefix` + HMAC of the body (GitHub: sha256, hex, `sha256=`). */
-export function hmacSignature(secret: string, body: Body, o: HmacOptions = {}): string {
-  const key = o.keyEncoding === 'base64' ? Buffer.from(secret, 'base64') : Buffer.from(secret, 'utf8')
-  const mac = createHmac(o.algorithm ?? 'sha256', key).update(body)
-  return (o.prefix ?? '') + mac.digest(o.encoding ?? 'hex')
-}
-
-/** An `Authorization: Basic` value. */
-export function basicAuthorization(user: string, password: string): string {
-  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
 }
 
 /** A JWS signing key pair, with the public half as a JWK (with kid and alg) and as PEM SPKI. */

@@ -15,7 +15,10 @@ function input(value: string | undefined, body = BODY) {
 
 describe('api-key verifier', () => {
   it('accepts the configured key in the configured header (matched case-insensitively by name)', async () => {
-    await expect(apiKey().verify(input('key-new-0123456789'))).resolves.toEqual({ payload: JSON.parse(BODY) })
+    await expect(apiKey().verify(input('key-new-0123456789'))).resolves.toEqual({
+      payload: JSON.parse(BODY),
+      keyId: 'keys[0]',
+    })
   })
 
   it('refuses a wrong key, a prefix of the key and the key with extra text', async () => {
@@ -29,8 +32,8 @@ describe('api-key verifier', () => {
 
   it('accepts either of two configured keys during rotation', async () => {
     const verifier = apiKey(['key-new-0123456789', 'key-old-9876543210'])
-    await expect(verifier.verify(input('key-old-9876543210'))).resolves.toBeDefined()
-    await expect(verifier.verify(input('key-new-0123456789'))).resolves.toBeDefined()
+    await expect(verifier.verify(input('key-old-9876543210'))).resolves.toMatchObject({ keyId: 'keys[1]' })
+    await expect(verifier.verify(input('key-new-0123456789'))).resolves.toMatchObject({ keyId: 'keys[0]' })
   })
 
   it('refuses a request without the header as missing', async () => {

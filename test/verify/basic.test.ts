@@ -18,6 +18,7 @@ describe('basic verifier', () => {
   it('accepts the configured user and password', async () => {
     await expect(basic().verify(input(basicAuthorization('eventbridge', 's3cret-pass')))).resolves.toEqual({
       payload: JSON.parse(BODY),
+      keyId: 'credentials[0]',
     })
   })
 
@@ -44,8 +45,16 @@ describe('basic verifier', () => {
 
   it('accepts either of two configured credentials during rotation', async () => {
     const verifier = basic(['eventbridge:new-pass', 'eventbridge:old-pass'])
-    await expect(verifier.verify(input(basicAuthorization('eventbridge', 'old-pass')))).resolves.toBeDefined()
-    await expect(verifier.verify(input(basicAuthorization('eventbridge', 'new-pass')))).resolves.toBeDefined()
+    await expect(
+      verifier.verify(input(basicAuthorization('eventbridge', 'old-pass'))),
+    ).resolves.toMatchObject({
+      keyId: 'credentials[1]',
+    })
+    await expect(
+      verifier.verify(input(basicAuthorization('eventbridge', 'new-pass'))),
+    ).resolves.toMatchObject({
+      keyId: 'credentials[0]',
+    })
   })
 
   it('refuses a request without Authorization as missing', async () => {

@@ -21,12 +21,18 @@ const github = (secret = SECRET, body = BODY) => hmacSignature(secret, body, { p
 
 describe('hmac verifier', () => {
   it('accepts a GitHub-style sha256= hex signature; no event id or time of its own', async () => {
-    await expect(hmac().verify(input(github()))).resolves.toEqual({ payload: JSON.parse(BODY) })
+    await expect(hmac().verify(input(github()))).resolves.toEqual({
+      payload: JSON.parse(BODY),
+      keyId: 'secrets[0]',
+    })
   })
 
   it('compares hex without regard to case', async () => {
     const value = `sha256=${github().slice('sha256='.length).toUpperCase()}`
-    await expect(hmac().verify(input(value))).resolves.toEqual({ payload: JSON.parse(BODY) })
+    await expect(hmac().verify(input(value))).resolves.toEqual({
+      payload: JSON.parse(BODY),
+      keyId: 'secrets[0]',
+    })
   })
 
   it('refuses a tampered body', async () => {
@@ -44,8 +50,8 @@ describe('hmac verifier', () => {
 
   it('accepts either of two configured secrets during rotation', async () => {
     const verifier = hmac({ secrets: [SECRET, OLD] })
-    await expect(verifier.verify(input(github(OLD)))).resolves.toBeDefined()
-    await expect(verifier.verify(input(github(SECRET)))).resolves.toBeDefined()
+    await expect(verifier.verify(input(github(OLD)))).resolves.toMatchObject({ keyId: 'secrets[1]' })
+    await expect(verifier.verify(input(github(SECRET)))).resolves.toMatchObject({ keyId: 'secrets[0]' })
   })
 
   it.each<[string, HmacOptions]>([
@@ -56,7 +62,10 @@ describe('hmac verifier', () => {
     const secret = Buffer.from('binary key material').toString('base64')
     const verifier = hmac({ header: 'x-sig', prefix: '', secrets: [secret], ...options })
     const value = hmacSignature(secret, BODY, options)
-    await expect(verifier.verify(input(value, BODY, 'x-sig'))).resolves.toEqual({ payload: JSON.parse(BODY) })
+    await expect(verifier.verify(input(value, BODY, 'x-sig'))).resolves.toEqual({
+      payload: JSON.parse(BODY),
+      keyId: 'secrets[0]',
+    })
   })
 
   it('refuses a sha1 signature where sha256 is configured', async () => {

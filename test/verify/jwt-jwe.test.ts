@@ -55,6 +55,7 @@ describe('jwt verifier, encrypted body', () => {
       payload: CLAIMS,
       eventId: 'rot-7',
       eventTime: (T - 5) * 1000,
+      keyId: expect.stringMatching(/^(kid:|keys\[)/),
     })
   })
 

@@ -40,6 +40,7 @@ describe('jwt verifier, token in the body', () => {
       payload: CLAIMS,
       eventId: 'evt-42',
       eventTime: (T - 10) * 1000,
+      keyId: expect.stringMatching(/^(kid:|keys\[)/),
     })
   })
 
@@ -71,12 +72,16 @@ describe('jwt verifier, token in the body', () => {
 
   it('accepts tokens from either of two keys during rotation, choosing by kid or trying each', async () => {
     const byKid = jwt({ keys: [key.publicJwk, other.publicJwk] })
-    await expect(byKid.verify(body(await sign(CLAIMS, other)))).resolves.toMatchObject({ eventId: 'evt-42' })
+    await expect(byKid.verify(body(await sign(CLAIMS, other)))).resolves.toMatchObject({
+      eventId: 'evt-42',
+      keyId: `kid:${other.publicJwk.kid}`,
+    })
     await expect(byKid.verify(body(await sign(CLAIMS, key)))).resolves.toMatchObject({ eventId: 'evt-42' })
     const pems = jwt({ keys: [key.publicPem, other.publicPem] })
     const noKid = { alg: 'ES256', privateKey: other.privateKey }
     await expect(pems.verify(body(await makeJwt(CLAIMS, noKid)))).resolves.toMatchObject({
       eventId: 'evt-42',
+      keyId: 'keys[1]',
     })
   })
 
@@ -183,8 +188,14 @@ describe('jwt verifier, Bearer token in Authorization', () => {
 
   it('accepts a valid Bearer token; the JSON body is the payload and no event id comes from the token', async () => {
     const verifier = jwt({ in: 'header' })
-    await expect(verifier.verify(request(`Bearer ${await sign()}`))).resolves.toEqual({ payload })
-    await expect(verifier.verify(request(`bearer ${await sign()}`))).resolves.toEqual({ payload })
+    await expect(verifier.verify(request(`Bearer ${await sign()}`))).resolves.toEqual({
+      payload,
+      keyId: expect.stringMatching(/^(kid:|keys\[)/),
+    })
+    await expect(verifier.verify(request(`bearer ${await sign()}`))).resolves.toEqual({
+      payload,
+      keyId: expect.stringMatching(/^(kid:|keys\[)/),
+    })
   })
 
   it('refuses a request without Authorization as missing', async () => {

@@ -40,6 +40,7 @@ describe('standard-webhooks verifier', () => {
       payload: JSON.parse(BODY),
       eventId: 'msg_1',
       eventTime: NOW,
+      keyId: 'secrets[0]',
     })
   })
 
@@ -77,6 +78,7 @@ describe('standard-webhooks verifier', () => {
     const verifier = sw({ secrets: [SECRET, OLD] })
     await expect(verifier.verify(input(signed({ secrets: [OLD] })))).resolves.toMatchObject({
       eventId: 'msg_1',
+      keyId: 'secrets[1]',
     })
     const list = signed({ secrets: [standardWebhookSecret(), SECRET] })
     await expect(sw().verify(input(list))).resolves.toMatchObject({ eventId: 'msg_1' })
@@ -98,6 +100,7 @@ describe('standard-webhooks verifier', () => {
     const bare = signer.publicKey.slice('whpk_'.length)
     await expect(sw({ publicKeys: [other.publicKey, bare] }).verify(input(headers))).resolves.toMatchObject({
       eventTime: NOW,
+      keyId: 'publicKeys[1]',
     })
   })
 

@@ -21,7 +21,12 @@ function input(signature: string | undefined, body = BODY, now = NOW) {
 describe('stripe verifier', () => {
   it('accepts a valid signature and takes the event id and time from the event', async () => {
     const verified = await stripe().verify(input(stripeHeader(SECRET, T, BODY)))
-    expect(verified).toEqual({ payload: JSON.parse(BODY), eventId: 'evt_123', eventTime: (T - 5) * 1000 })
+    expect(verified).toEqual({
+      payload: JSON.parse(BODY),
+      eventId: 'evt_123',
+      eventTime: (T - 5) * 1000,
+      keyId: 'secrets[0]',
+    })
   })
 
   it('refuses a tampered body', async () => {
@@ -69,9 +74,12 @@ describe('stripe verifier', () => {
     const verifier = stripe([SECRET, OLD])
     await expect(verifier.verify(input(stripeHeader(SECRET, T, BODY)))).resolves.toMatchObject({
       eventId: 'evt_123',
+      keyId: 'secrets[0]',
     })
+    // provenance names which secret matched by its place, never the secret
     await expect(verifier.verify(input(stripeHeader(OLD, T, BODY)))).resolves.toMatchObject({
       eventId: 'evt_123',
+      keyId: 'secrets[1]',
     })
   })
 
@@ -134,7 +142,7 @@ describe('stripe verifier', () => {
   it('leaves the event id and time out when the event has none', async () => {
     const body = JSON.stringify({ type: 'x', created: 'yesterday' })
     const verified = await stripe().verify(input(stripeHeader(SECRET, T, body), body))
-    expect(verified).toEqual({ payload: { type: 'x', created: 'yesterday' } })
+    expect(verified).toEqual({ payload: { type: 'x', created: 'yesterday' }, keyId: 'secrets[0]' })
   })
 
   it('never quotes the secret, signature or body in a refusal', async () => {

@@ -1,0 +1,55 @@
+// `vault-relay send --config F SOURCE payload.json`: sign a test event with the source's own scheme and post it.
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { request } from 'undici'
+import type { Env } from '../config/load.js'
+import { AdminError } from './admin.js'
+import { clientSettings } from './settings.js'
+import { signTestEvent } from './sign.js'
+
+/** Signs and posts `payload.json` to `/hooks/SOURCE`; prints the relay's answer. Returns the exit code. */
+export async function runSend(
+  args: string[],
+  env: Env,
+  out: (text: string) => void,
+  now = Date.now(),
+): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { url: { type: 'string' }, config: { type: 'string', short: 'c' } },
+    allowPositionals: true,
+  })
+  const [sourceId, file] = positionals
+  if (values.config === undefined || sourceId === undefined || file === undefined || positionals.length > 2)
+    throw new AdminError('usage: vault-relay send --config FILE SOURCE payload.json [--url URL]', 2)
+  const settings = clientSettings(values, env)
+  const source = settings.config?.sources.find((s) => s.id === sourceId)
+  if (source === undefined) throw new AdminError(`no source ${sourceId} in ${values.config}`, 2)
+  let payload: string
+  try {
+    payload = readFileSync(file, 'utf8')
+    JSON.parse(payload)
+  } catch (err) {
+    throw new AdminError(`${file}: not a readable JSON file (${(err as Error).message})`, 2)
+  }
+  const signed = await signTestEvent(source, payload, now)
+  if ('cannotSign' in signed)
+    throw new AdminError(
+      `cannot sign for source ${sourceId} (verify.type ${source.verify.type}): ${signed.cannotSign}`,
+      2,
+    )
+  let res: Awaited<ReturnType<typeof request>>
+  try {
+    res = await request(`${settings.url}/hooks/${encodeURIComponent(sourceId)}`, {
+      method: 'POST',
+      headers: signed.headers,
+      body: signed.body,
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    })
+  } catch (err) {
+    throw new AdminError(`cannot reach the relay at ${settings.url}: ${(err as Error).message}`)
+  }
+  out(`${res.statusCode} ${await res.body.text()}`)
+  return res.statusCode >= 200 && res.statusCode < 300 ? 0 : 1
+}

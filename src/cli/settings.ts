@@ -1,0 +1,41 @@
+// Where the CLI's admin and send commands find the relay and the admin token: flags, the config, or env.
+import { ConfigError, type Env, loadConfig } from '../config/load.js'
+import { type Config, cliEnvSchema } from '../config/schema.js'
+
+export interface ClientSettings {
+  /** Base URL of the relay, without a trailing slash. */
+  url: string
+  /** RELAY_ADMIN_TOKEN (or `admin.token` of the config); undefined when neither is set. */
+  token: string | undefined
+  /** The config, when `--config` was given. */
+  config?: Config
+}
+
+/** The local address a relay serving `config` answers on. */
+function localUrl(config: Config): string {
+  const host =
+    config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.server.port}`
+}
+
+/**
+ * Resolves `--url` and `--config` against the environment: `--url`, else `RELAY_URL`, else the config's
+ * server address, else http://127.0.0.1:$PORT (8080). The token is `RELAY_ADMIN_TOKEN`, else the config's.
+ */
+export function clientSettings(
+  flags: { url?: string | undefined; config?: string | undefined },
+  env: Env,
+): ClientSettings {
+  const parsed = cliEnvSchema.safeParse(env)
+  if (!parsed.success) {
+    throw new ConfigError(
+      'environment',
+      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    )
+  }
+  const e = parsed.data
+  const config = flags.config === undefined ? undefined : loadConfig(flags.config, env)
+  const url = flags.url ?? e.RELAY_URL ?? (config ? localUrl(config) : `http://127.0.0.1:${e.PORT ?? 8080}`)
+  const token = e.RELAY_ADMIN_TOKEN || config?.admin.token || undefined
+  return { url: url.replace(/\/+$/, ''), token, ...(config ? { config } : {}) }
+}

@@ -1,0 +1,92 @@
+// The circuit breaker for RWX: after repeated 5xx or network failures, one probe at a time until RWX answers.
+import type { SetSecretsResult } from './rwx-client.js'
+
+export interface BreakerOptions {
+  /** Failed requests in a row (5xx, network) that open the breaker; 0 never opens it. */
+  threshold: number
+  /** Wait before the first probe; doubled after each failed probe up to `probeMaxMs`. */
+  probeMs: number
+  probeMaxMs: number
+}
+
+/** What `/readyz`, the admin API and metrics show. */
+export interface BreakerStatus {
+  state: 'closed' | 'open'
+  /** Failed requests in a row. */
+  failures: number
+  /** When the breaker opened (epoch ms), while open. */
+  openedAt?: number
+  /** When the next probe may go (epoch ms), while open. */
+  nextProbeAt?: number
+}
+
+export interface Breaker {
+  isOpen(): boolean
+  /** Milliseconds until a probe may be sent; 0 when closed or when a probe is due. */
+  waitMs(now: number): number
+  /** How many secrets the next claim may take: one (the probe) while open, else `full`. */
+  claimLimit(full: number): number
+  /** Takes one RWX answer; returns 'opened' or 'closed' when that changed the state. */
+  record(result: SetSecretsResult, now: number): 'opened' | 'closed' | undefined
+  status(): BreakerStatus
+}
+
+/**
+ * A 5xx or a transport failure says RWX is unwell; any other answer (200, 400, 401, 404) says it is up.
+ * 408 and 429 are neither: RWX is up but asks for patience, and Retry-After already spaces the retries.
+ */
+function verdict(result: SetSecretsResult): 'failure' | 'success' | 'neutral' {
+  if (result.kind !== 'retry') return 'success'
+  if (result.status === undefined || result.status >= 500) return 'failure'
+  return result.status === 408 || result.status === 429 ? 'neutral' : 'success'
+}
+
+export function createBreaker(options: BreakerOptions): Breaker {
+  let failures = 0
+  let openedAt: number | undefined
+  let nextProbeAt = 0
+  let probeDelay = options.probeMs
+
+  const isOpen = () => openedAt !== undefined
+
+  function schedule(now: number, retryAfterMs: number | undefined): void {
+    nextProbeAt = now + Math.max(probeDelay, retryAfterMs ?? 0)
+    probeDelay = Math.min(probeDelay * 2, options.probeMaxMs)
+  }
+
+  return {
+    isOpen,
+    waitMs: (now) => (isOpen() ? Math.max(0, nextProbeAt - now) : 0),
+    claimLimit: (full) => (isOpen() ? 1 : full),
+    record(result, now) {
+      const v = verdict(result)
+      const retryAfterMs = result.kind === 'retry' ? result.retryAfterMs : undefined
+      if (v === 'success') {
+        failures = 0
+        if (!isOpen()) return undefined
+        openedAt = undefined
+        probeDelay = options.probeMs
+        return 'closed'
+      }
+      if (v === 'neutral') {
+        if (isOpen()) schedule(now, retryAfterMs)
+        return undefined
+      }
+      failures++
+      if (isOpen()) {
+        schedule(now, retryAfterMs)
+        return undefined
+      }
+      if (options.threshold === 0 || failures < options.threshold) return undefined
+      openedAt = now
+      probeDelay = options.probeMs
+      schedule(now, retryAfterMs)
+      return 'opened'
+    },
+    status() {
+      return isOpen()
+        ? { state: 'open', failures, openedAt: openedAt as number, nextProbeAt }
+        : { state: 'closed', failures }
+    },
+  }
+}

@@ -1,0 +1,77 @@
+// /admin pause, resume and status: the global delivery switch (shared by every replica), breaker and outside changes.
+import type { FastifyInstance } from 'fastify'
+import type { BreakerStatus } from '../delivery/breaker.js'
+import type { PauseSwitch } from '../delivery/pause.js'
+import { RelayError } from '../errors.js'
+import type { ControlState, Store } from '../queue/store.js'
+
+export interface AdminOperationsOptions {
+  store: Store
+  pause: PauseSwitch
+  /** This process's delivery worker, if any: woken on resume, asked for its breaker. */
+  delivery?: { notify(): void; status(): { breaker?: BreakerStatus | undefined } } | undefined
+}
+
+const MAX_REASON = 200
+
+const iso = (ms: number | null | undefined) =>
+  ms === null || ms === undefined ? null : new Date(ms).toISOString()
+
+function presentControl(c: ControlState) {
+  return { paused: c.paused, changedAt: iso(c.changedAt), reason: c.reason }
+}
+
+/** Registers the routes under the admin plugin (its Bearer check applies). */
+export function adminOperationRoutes(app: FastifyInstance, opts: AdminOperationsOptions): void {
+  app.post<{ Body: { reason?: unknown } | null }>('/admin/pause', async (request) => {
+    const given = request.body?.reason
+    if (given !== undefined && (typeof given !== 'string' || given.length > MAX_REASON)) {
+      throw new RelayError('ERR_BAD_REQUEST', `reason must be a string of at most ${MAX_REASON} characters`)
+    }
+    const state = await opts.pause.set(true, given ?? null)
+    request.log.warn({ reason: state.reason }, 'admin pause: delivery to RWX paused on every replica')
+    return presentControl(state)
+  })
+
+  app.post('/admin/resume', async (request) => {
+    const state = await opts.pause.set(false, null)
+    opts.delivery?.notify()
+    request.log.warn('admin resume: delivery to RWX resumed')
+    return presentControl(state)
+  })
+
+  app.get('/admin/status', async () => {
+    const [control, counts, outside] = await Promise.all([
+      opts.pause.current(),
+      opts.store.counts(),
+      opts.store.outsideChanges(20),
+    ])
+    const breaker = opts.delivery?.status().breaker
+    return {
+      ...presentControl(control),
+      queue: counts,
+      ...(breaker
+        ? {
+            breaker: {
+              state: breaker.state,
+              failures: breaker.failures,
+              openedAt: iso(breaker.openedAt),
+              nextProbeAt: iso(breaker.nextProbeAt),
+            },
+          }
+        : {}),
+      outsideChanges: {
+        total: outside.total,
+        latest: outside.latest.map((c) => ({
+          source: c.source,
+          event: c.eventId,
+          vault: c.vault,
+          name: c.name,
+          at: iso(c.at),
+          written: c.written,
+          readBack: c.readBack,
+        })),
+      },
+    }
+  })
+}
