@@ -66,7 +66,10 @@ const call = (v: Verifier, token: string, body = json) =>
 describe('jwt verifier, kubernetes issuers', () => {
   it('accepts the service account from either cluster, keys found by discovery over the cluster CA', async () => {
     const v = verifier()
-    await expect(call(v, await east.token())).resolves.toEqual({ payload: JSON.parse(String(json)) })
+    await expect(call(v, await east.token())).resolves.toEqual({
+      payload: JSON.parse(String(json)),
+      keyId: expect.stringMatching(/^jwks kid:./),
+    })
     await expect(call(v, await west.token())).resolves.toMatchObject({ payload: { type: 'secret.changed' } })
     expect(east.requests).toContain('GET /.well-known/openid-configuration')
     expect(east.requests).toContain('GET /openid/v1/jwks')
@@ -131,6 +134,7 @@ describe('jwt verifier, kubernetes issuers', () => {
       payload: event,
       eventId: 'uid-1:42',
       eventTime: Date.parse(event.time),
+      keyId: expect.stringMatching(/^jwks kid:./),
     })
     await expect(call(v, await east.token(), json)).rejects.toMatchObject({
       code: 'ERR_BODY_INVALID',
