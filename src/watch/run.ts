@@ -55,6 +55,7 @@ export async function startWatch(args: string[], env: Env): Promise<RunningWatch
     },
     onDelete(spec, secret) {
       trackers.get(spec)!.forget(secret)
+      if (secret.metadata?.uid !== undefined) sender.forget(spec.source, secret.metadata.uid)
       log.info(
         { source: spec.source, namespace: secret.metadata?.namespace, name: secret.metadata?.name },
         'secret deleted',
