@@ -14,30 +14,20 @@ import type { WatchConfig, WatchSpec } from './config.js'
 class BookmarkWatch extends Watch {
   constructor(
     config: KubeConfig,
-    private readonly onOpen: () => void,
+    private readonly onListed: () => void,
   ) {
     super(config)
   }
 
-  override async watch(
+  override watch(
     path: string,
     queryParams: Record<string, string | number | boolean | undefined>,
     callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
-    let failed = false
-    const controller = await super.watch(
-      path,
-      { ...queryParams, allowWatchBookmarks: true },
-      callback,
-      (err) => {
-        failed ||= err !== null
-        done(err)
-      },
-    )
-    // The informer watches only after it has listed and handed on every Secret: it is in sync.
-    if (!failed) this.onOpen()
-    return controller
+    // The informer watches only once it has listed and handed on every Secret (client-go's HasSynced).
+    this.onListed()
+    return super.watch(path, { ...queryParams, allowWatchBookmarks: true }, callback, done)
   }
 }
 
