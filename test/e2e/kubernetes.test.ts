@@ -305,6 +305,35 @@ describe('Kubernetes operators end to end (real notifier, real relay, fake API s
     await holds('APP_DB_PASSWORD', password)
   })
 
+  it('the relay down through many rotations: two changes held, the newest written last', async () => {
+    const metric = async (series: string) => sample((await health(k.watchHealth, '/metrics')).text, series)
+    const seen = (await metric('relay_watch_changes_seen_total{source="k8s-cnpg"}'))!
+    const writes = k.rwx.writes.length
+    await k.stopRelay()
+    const rotations = Array.from({ length: 40 }, () => rotateCnpg())
+    await until(
+      async () => (await metric('relay_watch_changes_seen_total{source="k8s-cnpg"}')) === seen + 40,
+      'the notifier to see every rotation',
+    )
+    // One change in flight (retried), one waiting: the 38 between were replaced before they were sent.
+    expect(await metric('relay_watch_pending_changes')).toBe(2)
+    expect(
+      await metric('relay_watch_events_total{source="k8s-cnpg",outcome="superseded"}'),
+    ).toBeGreaterThanOrEqual(38)
+    await k.startRelay()
+    const newest = rotations.at(-1)!
+    await holds('APP_DB_PASSWORD', newest)
+    await until(async () => (await metric('relay_watch_pending_changes')) === 0, 'nothing held')
+    const written = k.rwx.writes
+      .slice(writes)
+      .filter((w) => w.name === 'APP_DB_PASSWORD')
+      .map((w) => w.secret)
+    expect(written.at(-1)).toBe(newest)
+    // At most the one in flight before it (the first rotation), never one of those replaced.
+    expect(written.slice(0, -1).every((v) => v === rotations[0])).toBe(true)
+    expect(written.length).toBeLessThanOrEqual(2)
+  })
+
   it('re-reads its token file on every request: a refused token is retried, the refreshed one delivers', async () => {
     const good = readFileSync(join(k.dir, 'watch-token'), 'utf8')
     k.writeToken(await k.kube.token({ namespace: 'vault-relay', serviceAccount: 'someone-else' }))
