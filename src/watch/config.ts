@@ -88,8 +88,11 @@ export function loadWatchConfig(path: string, env: Env): WatchConfig {
   const doc = readYamlConfig(readConfigFile(path), env, path, problems)
   if (env.LOG_LEVEL) doc.logLevel = env.LOG_LEVEL
   if (env.KUBECONFIG && doc.kubeconfig === undefined) doc.kubeconfig = env.KUBECONFIG
-  if (doc.kubeconfig === undefined && (env.KUBERNETES_SERVICE_HOST || env.KUBERNETES_SERVICE_PORT)) {
-    const inCluster = { ...(doc.inCluster as Record<string, unknown> | undefined) }
+  const given = doc.inCluster
+  const fromEnv = env.KUBERNETES_SERVICE_HOST || env.KUBERNETES_SERVICE_PORT
+  // Not a mapping: left as it is, for the schema to name.
+  if (doc.kubeconfig === undefined && fromEnv && (given === undefined || typeof given === 'object')) {
+    const inCluster = { ...(given as Record<string, unknown> | undefined) }
     inCluster.host ??= env.KUBERNETES_SERVICE_HOST || undefined
     inCluster.port ??= env.KUBERNETES_SERVICE_PORT || undefined
     doc.inCluster = inCluster
