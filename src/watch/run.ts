@@ -31,7 +31,8 @@ export async function startWatch(args: string[], env: Env): Promise<RunningWatch
   const path = values.config ?? 'watch.yaml'
   const config = loadWatchConfig(path, env)
   requireKubeApi(config, path)
-  const log = createLogger(config.logLevel).child({ component: 'watch' })
+  const base = createLogger(config.logLevel)
+  const log = base.child({ component: 'watch' })
   const relayUrl = config.relay.url.replace(/\/+$/, '')
   const keys = createRelayKeys({
     jwksUrl: config.relay.jwksUrl ?? `${relayUrl}/.well-known/jwks.json`,
@@ -80,7 +81,7 @@ export async function startWatch(args: string[], env: Env): Promise<RunningWatch
   let health: Awaited<ReturnType<typeof startHealth>>
   try {
     health = await startHealth(config.health, {
-      log: log.child({ component: 'health' }),
+      log: base.child({ component: 'watch-health' }),
       metrics,
       synced: () => watcher.synced(),
       keysReady: () => keys.ready(),
