@@ -23,6 +23,8 @@ export interface RelayKeys {
   encrypt(plaintext: string): Promise<string>
   /** Forgets the key set: the relay refused a body, perhaps because the key was rotated out. */
   invalidate(): void
+  /** Resolves once a key set has been fetched (now or before); throws when it cannot be had. */
+  ready(): Promise<void>
 }
 
 interface Chosen {
@@ -45,6 +47,7 @@ export function createRelayKeys(options: RelayKeysOptions): RelayKeys {
   const get = undiciGet(options.dispatcher)
   const maxAgeMs = options.maxAgeMs ?? 300_000
   let cached: { at: number; chosen: Promise<Chosen> } | undefined
+  let fetched = false
 
   async function fetchKey(): Promise<Chosen> {
     const res = await get(options.jwksUrl, { timeoutMs: options.timeoutMs, maxBytes: MAX_BYTES })
@@ -53,7 +56,9 @@ export function createRelayKeys(options: RelayKeysOptions): RelayKeys {
     if (!Array.isArray(keys)) throw new Error('relay JWKS has no keys')
     const jwk = choose(keys as JWK[], options.kid)
     const alg = jwk.alg!
-    return { key: await importJWK(jwk, alg), kid: jwk.kid, alg }
+    const key = await importJWK(jwk, alg)
+    fetched = true
+    return { key, kid: jwk.kid, alg }
   }
 
   function current(): Promise<Chosen> {
@@ -77,6 +82,9 @@ export function createRelayKeys(options: RelayKeysOptions): RelayKeys {
     },
     invalidate() {
       cached = undefined
+    },
+    async ready() {
+      if (!fetched) await current()
     },
   }
 }

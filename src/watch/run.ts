@@ -4,7 +4,9 @@ import type { Env } from '../config/load.js'
 import { createTokenSource } from '../config/token.js'
 import { createLogger } from '../log.js'
 import { type ChangeTracker, createChangeTracker } from './changes.js'
-import { loadWatchConfig, type WatchConfig, type WatchSpec } from './config.js'
+import { loadWatchConfig, requireKubeApi, type WatchConfig, type WatchSpec } from './config.js'
+import { startHealth } from './health.js'
+import { createWatchMetrics, senderEvents, type WatchMetrics } from './metrics.js'
 import { createRelayKeys } from './relay-keys.js'
 import { createSender, type Sender } from './sender.js'
 import { loadKubeConfig, startWatcher, type Watcher } from './watcher.js'
@@ -13,6 +15,9 @@ export interface RunningWatch {
   config: WatchConfig
   sender: Sender
   watcher: Watcher
+  metrics: WatchMetrics
+  /** Where /healthz, /readyz and /metrics are served; undefined when `health.port` is 0. */
+  healthUrl: string | undefined
   close(): Promise<void>
 }
 
@@ -23,26 +28,34 @@ export async function startWatch(args: string[], env: Env): Promise<RunningWatch
     options: { config: { type: 'string', short: 'c' } },
     allowPositionals: false,
   })
-  const config = loadWatchConfig(values.config ?? 'watch.yaml', env)
-  const log = createLogger(config.logLevel).child({ component: 'watch' })
+  const path = values.config ?? 'watch.yaml'
+  const config = loadWatchConfig(path, env)
+  requireKubeApi(config, path)
+  const base = createLogger(config.logLevel)
+  const log = base.child({ component: 'watch' })
   const relayUrl = config.relay.url.replace(/\/+$/, '')
   const keys = createRelayKeys({
     jwksUrl: config.relay.jwksUrl ?? `${relayUrl}/.well-known/jwks.json`,
     kid: config.relay.kid,
     timeoutMs: config.relay.timeoutMs,
   })
-  const sender = createSender({
+  // The sender is made below; the gauge reads it at each scrape.
+  const metrics = createWatchMetrics(() => sender.pending())
+  const sender: Sender = createSender({
     relay: config.relay,
     retry: config.retry,
     token: createTokenSource({ tokenFile: config.relay.tokenFile }),
     keys,
     log,
+    events: senderEvents(metrics),
   })
   const trackers = new Map<WatchSpec, ChangeTracker>(config.watches.map((w) => [w, createChangeTracker(w)]))
   const watcher = startWatcher(config, {
-    kubeConfig: loadKubeConfig(config.kubeconfig),
+    kubeConfig: loadKubeConfig(config),
     log,
     retry: config.retry,
+    onList: (spec, namespace) => metrics.lists.inc({ source: spec.source, namespace }),
+    onRestart: (spec, namespace) => metrics.restarts.inc({ source: spec.source, namespace }),
     onSecret(spec, secret) {
       const event = trackers.get(spec)!.seen(secret)
       const at = { source: spec.source, namespace: secret.metadata?.namespace, name: secret.metadata?.name }
@@ -50,26 +63,50 @@ export async function startWatch(args: string[], env: Env): Promise<RunningWatch
         log.trace({ ...at, resourceVersion: secret.metadata?.resourceVersion }, 'no watched value changed')
         return
       }
+      metrics.changes.inc({ source: spec.source })
       log.info({ ...at, event: event.id }, 'watched value changed: sending')
       sender.send(spec.source, event)
     },
     onDelete(spec, secret) {
       trackers.get(spec)!.forget(secret)
+      if (secret.metadata?.uid !== undefined) sender.forget(spec.source, secret.metadata.uid)
       log.info(
         { source: spec.source, namespace: secret.metadata?.namespace, name: secret.metadata?.name },
         'secret deleted',
       )
     },
   })
+  // Fetched now, so that /readyz turns ready even before the first change is sent.
+  keys.ready().catch((err: Error) => log.warn({ reason: err.message }, 'relay keys not fetched yet'))
+  let health: Awaited<ReturnType<typeof startHealth>>
+  try {
+    health = await startHealth(config.health, {
+      log: base.child({ component: 'watch-health' }),
+      metrics,
+      synced: () => watcher.synced(),
+      keysReady: () => keys.ready(),
+    })
+  } catch (err) {
+    sender.stop()
+    await watcher.stop()
+    throw err
+  }
   log.info(
-    { relay: relayUrl, watches: config.watches.map((w) => ({ source: w.source, namespaces: w.namespaces })) },
+    {
+      relay: relayUrl,
+      health: health?.url ?? null,
+      watches: config.watches.map((w) => ({ source: w.source, namespaces: w.namespaces })),
+    },
     'vault-relay watch started',
   )
   return {
     config,
     sender,
     watcher,
+    metrics,
+    healthUrl: health?.url,
     async close() {
+      await health?.close()
       sender.stop()
       await watcher.stop()
       log.info({ unsent: sender.pending() }, 'stopped')

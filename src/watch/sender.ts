@@ -1,5 +1,5 @@
 // Sends each change to the relay: encrypted, with the service-account token, in order per Secret,
-// retried with backoff until the relay takes it.
+// retried with backoff until the relay takes it; a newer change replaces one not yet sent.
 import type { Logger } from 'pino'
 import { type Dispatcher, request } from 'undici'
 import type { TokenSource } from '../config/token.js'
@@ -22,6 +22,15 @@ type Answer =
       refreshKeys?: boolean
     }
 
+/** What became of one POST (or of a change never POSTed): for metrics, never with a value. */
+export type SendOutcome = 'taken' | 'duplicate' | 'refused' | 'retry' | 'superseded' | 'dropped'
+
+export interface SenderEvents {
+  onOutcome?(source: string, outcome: SendOutcome): void
+  /** The relay took a change (or had it already). */
+  onTaken?(source: string, at: number): void
+}
+
 export interface SenderDeps {
   relay: WatchConfig['relay']
   retry: WatchConfig['retry']
@@ -30,12 +39,19 @@ export interface SenderDeps {
   keys: RelayKeys
   log: Logger
   dispatcher?: Dispatcher
+  events?: SenderEvents
 }
 
 export interface Sender {
-  /** Queues one change of a Secret behind that Secret's earlier changes. */
+  /**
+   * Sends one change of a Secret after that Secret's change in flight, if any. Only the newest value
+   * of a Secret matters (the relay never regresses one), so it replaces a change still waiting: per
+   * Secret at most one is in flight and one waits, however long the relay is down.
+   */
   send(source: string, event: SecretEvent): void
-  /** Changes the relay has not taken yet. */
+  /** A deleted Secret: its waiting change is dropped, the one in flight is not tried again. */
+  forget(source: string, uid: string): void
+  /** Changes the relay has not taken yet (in flight or waiting): at most two per Secret. */
   pending(): number
   /** Stops retrying; changes not taken are sent again after a restart (every watched Secret is). */
   stop(): void
@@ -43,9 +59,19 @@ export interface Sender {
 
 const MAX_ANSWER_BYTES = 16 * 1024
 
+interface Slot {
+  source: string
+  inFlight: SecretEvent
+  next: SecretEvent | undefined
+  /** The Secret was deleted: the change in flight is not tried again. */
+  forgotten: boolean
+}
+
 export function createSender(deps: SenderDeps): Sender {
   const { relay, log } = deps
-  const queues = new Map<string, { source: string; event: SecretEvent }[]>()
+  const events = deps.events ?? {}
+  /** Per Secret: the change in flight, and the newest one waiting behind it. */
+  const secrets = new Map<string, Slot>()
   const stop = new AbortController()
   let pending = 0
 
@@ -117,11 +143,22 @@ export function createSender(deps: SenderDeps): Sender {
       stop.signal.addEventListener('abort', done)
     })
 
-  async function deliver(source: string, event: SecretEvent): Promise<void> {
+  async function deliver(slot: Slot): Promise<void> {
+    const { source, inFlight: event } = slot
     const fields = { source, event: event.id, namespace: event.namespace, name: event.name }
     for (let attempt = 1; !stop.signal.aborted; attempt++) {
+      if (slot.forgotten && attempt > 1) {
+        log.info(fields, 'secret deleted: its change is not tried again')
+        events.onOutcome?.(source, 'dropped')
+        return
+      }
       const answer = await post(source, event)
+      events.onOutcome?.(
+        source,
+        answer.kind === 'ok' ? (answer.duplicate ? 'duplicate' : 'taken') : answer.kind,
+      )
       if (answer.kind === 'ok') {
+        events.onTaken?.(source, Date.now())
         log.info(
           { ...fields, status: answer.status, duplicate: answer.duplicate, attempt },
           'relay took the change',
@@ -145,29 +182,48 @@ export function createSender(deps: SenderDeps): Sender {
     }
   }
 
-  async function drain(key: string): Promise<void> {
-    const queue = queues.get(key)!
-    while (queue.length > 0 && !stop.signal.aborted) {
-      const next = queue[0]!
-      await deliver(next.source, next.event)
-      queue.shift()
+  async function drain(key: string, slot: Slot): Promise<void> {
+    while (!stop.signal.aborted) {
+      await deliver(slot)
+      // Stopped: what is left stays counted as not taken.
+      if (stop.signal.aborted) return
       pending -= 1
+      if (slot.next === undefined) break
+      slot.inFlight = slot.next
+      slot.next = undefined
     }
-    queues.delete(key)
+    secrets.delete(key)
   }
 
   return {
     send(source, event) {
       if (stop.signal.aborted) return
-      pending += 1
       const key = `${source}|${event.uid}`
-      const queue = queues.get(key)
-      if (queue !== undefined) {
-        queue.push({ source, event })
+      const slot = secrets.get(key)
+      if (slot === undefined) {
+        pending += 1
+        const created: Slot = { source, inFlight: event, next: undefined, forgotten: false }
+        secrets.set(key, created)
+        void drain(key, created)
         return
       }
-      queues.set(key, [{ source, event }])
-      void drain(key)
+      if (slot.next === undefined) pending += 1
+      else {
+        log.debug({ source, event: slot.next.id, by: event.id }, 'change superseded before it was sent')
+        events.onOutcome?.(source, 'superseded')
+      }
+      slot.next = event
+      slot.forgotten = false
+    },
+    forget(source, uid) {
+      const slot = secrets.get(`${source}|${uid}`)
+      if (slot === undefined) return
+      slot.forgotten = true
+      if (slot.next !== undefined) {
+        slot.next = undefined
+        pending -= 1
+        events.onOutcome?.(source, 'dropped')
+      }
     },
     pending: () => pending,
     stop: () => stop.abort(),

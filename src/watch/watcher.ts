@@ -1,5 +1,7 @@
 // Lists and watches Secrets with @kubernetes/client-node's ListWatch (the informer), one per watched
 // namespace, restarted with backoff when the API server fails; relists after 410 Gone are its own.
+import { isIPv6 } from 'node:net'
+import { join } from 'node:path'
 import { CoreV1Api, KubeConfig, ListWatch, type V1Secret, Watch } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import { backoffMs } from '../delivery/backoff.js'
@@ -10,12 +12,21 @@ import type { WatchConfig, WatchSpec } from './config.js'
  * reconnect resumes from a recent resourceVersion instead of one etcd compacted (410 and a full relist).
  */
 class BookmarkWatch extends Watch {
+  constructor(
+    config: KubeConfig,
+    private readonly onListed: () => void,
+  ) {
+    super(config)
+  }
+
   override watch(
     path: string,
     queryParams: Record<string, string | number | boolean | undefined>,
     callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
+    // The informer watches only once it has listed and handed on every Secret (client-go's HasSynced).
+    this.onListed()
     return super.watch(path, { ...queryParams, allowWatchBookmarks: true }, callback, done)
   }
 }
@@ -27,17 +38,40 @@ export interface WatcherDeps {
   /** A Secret was added or updated (also once for each Secret at every list). */
   onSecret(spec: WatchSpec, secret: V1Secret): void
   onDelete(spec: WatchSpec, secret: V1Secret): void
+  /** A namespace's Secrets were listed (at start, after 410 Gone, after a restart that lost its place). */
+  onList?(spec: WatchSpec, namespace: string): void
+  /** A watch failed and is started again. */
+  onRestart?(spec: WatchSpec, namespace: string): void
 }
 
 export interface Watcher {
+  /** Every watch has listed its Secrets and handed them on at least once. */
+  synced(): boolean
   stop(): Promise<void>
 }
 
-/** The kubeconfig: the file given (or KUBECONFIG, resolved by the config), else the pod's service account. */
-export function loadKubeConfig(path: string | undefined): KubeConfig {
+/**
+ * The kubeconfig: the file given (or KUBECONFIG, resolved by the config), else the pod's service
+ * account. The latter is what KubeConfig.loadFromCluster builds, from the parsed config instead of
+ * process.env and a fixed directory; requireKubeApi has checked that host and port are there.
+ */
+export function loadKubeConfig(config: Pick<WatchConfig, 'kubeconfig' | 'inCluster'>): KubeConfig {
   const kc = new KubeConfig()
-  if (path !== undefined) kc.loadFromFile(path)
-  else kc.loadFromCluster()
+  if (config.kubeconfig !== undefined) {
+    kc.loadFromFile(config.kubeconfig)
+    return kc
+  }
+  const { host = '', port, serviceAccountDir: dir } = config.inCluster
+  kc.loadFromClusterAndUser(
+    {
+      name: 'inCluster',
+      server: `https://${isIPv6(host) ? `[${host}]` : host}:${port}`,
+      caFile: join(dir, 'ca.crt'),
+      skipTLSVerify: false,
+    },
+    // client-node's file token source: re-read every minute, as the kubelet rotates it.
+    { name: 'inClusterUser', authProvider: { name: 'tokenFile', config: { tokenFile: join(dir, 'token') } } },
+  )
   return kc
 }
 
@@ -59,6 +93,7 @@ export function startWatcher(config: WatchConfig, deps: WatcherDeps): Watcher {
   const informers: ListWatch<V1Secret>[] = []
   const timers = new Set<NodeJS.Timeout>()
   let stopped = false
+  let unsynced = 0
 
   for (const spec of config.watches) {
     for (const namespace of spec.namespaces) {
@@ -70,15 +105,22 @@ export function startWatcher(config: WatchConfig, deps: WatcherDeps): Watcher {
           ...(spec.labelSelector === undefined ? {} : { labelSelector: spec.labelSelector }),
         })
         failures = 0
+        deps.onList?.(spec, namespace)
         log.debug(
           { secrets: result.items.length, resourceVersion: result.metadata?.resourceVersion },
           'listed',
         )
         return result
       }
+      let synced = false
+      unsynced += 1
       const informer = new ListWatch<V1Secret>(
         `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`,
-        new BookmarkWatch(deps.kubeConfig),
+        new BookmarkWatch(deps.kubeConfig, () => {
+          if (synced) return
+          synced = true
+          unsynced -= 1
+        }),
         list,
         false,
         spec.labelSelector,
@@ -93,6 +135,7 @@ export function startWatcher(config: WatchConfig, deps: WatcherDeps): Watcher {
       informer.on('error', (err) => {
         if (stopped) return
         failures += 1
+        deps.onRestart?.(spec, namespace)
         const delayMs = Math.max(100, backoffMs(failures, deps.retry))
         log.warn({ ...describe(err), attempt: failures, delayMs }, 'watch failed: restarting')
         const timer = setTimeout(() => {
@@ -106,6 +149,7 @@ export function startWatcher(config: WatchConfig, deps: WatcherDeps): Watcher {
     }
   }
   return {
+    synced: () => unsynced === 0,
     async stop() {
       stopped = true
       for (const t of timers) clearTimeout(t)

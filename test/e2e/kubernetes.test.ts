@@ -2,12 +2,13 @@
 // watch` (the real client-node informer) sends encrypted events with a service-account token, the relay
 // verifies and decrypts them and RWX gets the values under the shipped examples' names.
 import { randomUUID } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CompactEncrypt, importJWK, type JWK } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN, type KubeRelay, startKubeRelay } from '../support/kube-relay.js'
-import { until } from '../support/relay-process.js'
+import { freePort } from '../support/postgres.js'
+import { spawnCli, until } from '../support/relay-process.js'
 import { generateEncryptionKey } from '../support/signers.js'
 
 let k: KubeRelay
@@ -82,6 +83,18 @@ async function eventCount(): Promise<number> {
   return ((await res.json()) as { events: unknown[] }).events.length
 }
 
+/** GET a path of a notifier's health listener: status, and the body as text. */
+async function health(base: string, path: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${base}${path}`).catch(() => undefined)
+  return res === undefined ? { status: 0, text: '' } : { status: res.status, text: await res.text() }
+}
+
+/** The value of one sample in Prometheus text, e.g. `relay_watch_lists_total{source="k8s-cnpg",namespace="app"}`. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `))
+  return line === undefined ? undefined : Number(line.slice(series.length + 1))
+}
+
 describe('Kubernetes operators end to end (real notifier, real relay, fake API server)', () => {
   it('CloudNativePG: the <cluster>-app Secret reaches RWX as APP_DB_USER, APP_DB_PASSWORD, APP_DATABASE_URL', async () => {
     const password = rotateCnpg()
@@ -92,6 +105,78 @@ describe('Kubernetes operators end to end (real notifier, real relay, fake API s
     expect(stored.get('APP_DB_PASSWORD')?.description).toMatch(
       /^CloudNativePG app\/pg-main-app \(resourceVersion \d+\)$/,
     )
+  })
+
+  it('the notifier is live and ready once in sync, and /metrics counts what it did, with no value', async () => {
+    expect(await health(k.watchHealth, '/healthz')).toMatchObject({ status: 200 })
+    const ready = await health(k.watchHealth, '/readyz')
+    expect(ready.status).toBe(200)
+    expect(JSON.parse(ready.text)).toEqual({ status: 'ready' })
+    const { text } = await health(k.watchHealth, '/metrics')
+    expect(sample(text, 'relay_watch_changes_seen_total{source="k8s-cnpg"}')).toBeGreaterThanOrEqual(1)
+    expect(
+      sample(text, 'relay_watch_events_total{source="k8s-cnpg",outcome="taken"}'),
+    ).toBeGreaterThanOrEqual(1)
+    expect(sample(text, 'relay_watch_lists_total{source="k8s-cnpg",namespace="app"}')).toBe(1)
+    expect(sample(text, 'relay_watch_pending_changes')).toBe(0)
+    const last = sample(text, 'relay_watch_last_send_success_timestamp_seconds')!
+    expect(Math.abs(last * 1000 - Date.now())).toBeLessThan(10 * 60_000)
+    expect(text).toContain('relay_watch_process_resident_memory_bytes')
+    for (const v of k.values) expect(text.includes(v), 'a value in /metrics').toBe(false)
+    expect(text).not.toMatch(/pg-main-app|resourceVersion/)
+  })
+
+  it('in a pod (no kubeconfig): KUBERNETES_SERVICE_HOST/PORT and the mounted service-account token reach the API; ready only once in sync', async () => {
+    // The kubelet's mount: token, ca.crt, namespace. The API does not know the token yet.
+    const sa = join(k.dir, 'in-cluster-sa')
+    mkdirSync(sa, { recursive: true })
+    const saToken = k.remember(`sa-${randomUUID()}`)
+    writeFileSync(join(sa, 'token'), saToken)
+    writeFileSync(join(sa, 'ca.crt'), readFileSync(join(k.dir, 'ca.crt')))
+    writeFileSync(join(sa, 'namespace'), 'vault-relay')
+    const doc = readFileSync(join(k.dir, 'watch.yaml'), 'utf8')
+    writeFileSync(join(k.dir, 'watch-in-cluster.yaml'), `${doc}\ninCluster:\n  serviceAccountDir: ${sa}\n`)
+    const port = await freePort()
+    const base = `http://127.0.0.1:${port}`
+    const env = Object.fromEntries(Object.entries(k.watchEnv).filter(([name]) => name !== 'KUBECONFIG'))
+    const api = new URL(k.kube.url)
+    const pod = spawnCli(['watch', '--config', join(k.dir, 'watch-in-cluster.yaml')], k.dir, {
+      ...env,
+      // A namespace with no Secrets: this notifier sends nothing the other tests would see.
+      APP_NAMESPACE: 'in-cluster-empty',
+      KUBERNETES_SERVICE_HOST: api.hostname,
+      KUBERNETES_SERVICE_PORT: api.port,
+      WATCH_HEALTH_PORT: String(port),
+    })
+    try {
+      await until(
+        () => /"status":401.*watch failed: restarting/.test(pod.output()),
+        'the API to refuse the unknown token',
+      )
+      expect(await health(base, '/healthz')).toMatchObject({ status: 200 })
+      const unready = await health(base, '/readyz')
+      expect(unready.status).toBe(503)
+      expect(JSON.parse(unready.text)).toMatchObject({ code: 'ERR_NOT_SYNCED' })
+      expect(k.kube.callers).not.toContain('in-cluster-sa')
+      k.kube.acceptApiToken(saToken, 'in-cluster-sa')
+      let status = 0
+      await until(async () => {
+        status = (await health(base, '/readyz')).status
+        return status === 200
+      }, 'the notifier to be ready')
+      await until(() => k.kube.watching >= 6, 'its three watches to open beside the other three')
+      // Three lists and three watches, each with the token from the mounted file.
+      expect(k.kube.callers.filter((c) => c === 'in-cluster-sa').length).toBeGreaterThanOrEqual(6)
+      const { text } = await health(base, '/metrics')
+      expect(
+        sample(text, 'relay_watch_restarts_total{source="k8s-cnpg",namespace="in-cluster-empty"}'),
+      ).toBeGreaterThanOrEqual(1)
+      expect(sample(text, 'relay_watch_lists_total{source="k8s-cnpg",namespace="in-cluster-empty"}')).toBe(1)
+    } finally {
+      await pod.kill('SIGTERM')
+    }
+    expect(pod.output()).not.toContain(saToken)
+    await until(() => k.kube.watching === 3, 'the pod notifier’s watches to close')
   })
 
   it('Zalando: a rotation to a new <role><YYMMDD> user writes username and password together', async () => {
@@ -218,6 +303,35 @@ describe('Kubernetes operators end to end (real notifier, real relay, fake API s
     expect(k.rwx.secrets('production').get('APP_DB_PASSWORD')?.secret).not.toBe(password)
     await k.startRelay()
     await holds('APP_DB_PASSWORD', password)
+  })
+
+  it('the relay down through many rotations: two changes held, the newest written last', async () => {
+    const metric = async (series: string) => sample((await health(k.watchHealth, '/metrics')).text, series)
+    const seen = (await metric('relay_watch_changes_seen_total{source="k8s-cnpg"}'))!
+    const writes = k.rwx.writes.length
+    await k.stopRelay()
+    const rotations = Array.from({ length: 40 }, () => rotateCnpg())
+    await until(
+      async () => (await metric('relay_watch_changes_seen_total{source="k8s-cnpg"}')) === seen + 40,
+      'the notifier to see every rotation',
+    )
+    // One change in flight (retried), one waiting: the 38 between were replaced before they were sent.
+    expect(await metric('relay_watch_pending_changes')).toBe(2)
+    expect(
+      await metric('relay_watch_events_total{source="k8s-cnpg",outcome="superseded"}'),
+    ).toBeGreaterThanOrEqual(38)
+    await k.startRelay()
+    const newest = rotations.at(-1)!
+    await holds('APP_DB_PASSWORD', newest)
+    await until(async () => (await metric('relay_watch_pending_changes')) === 0, 'nothing held')
+    const written = k.rwx.writes
+      .slice(writes)
+      .filter((w) => w.name === 'APP_DB_PASSWORD')
+      .map((w) => w.secret)
+    expect(written.at(-1)).toBe(newest)
+    // At most the one in flight before it (the first rotation), never one of those replaced.
+    expect(written.slice(0, -1).every((v) => v === rotations[0])).toBe(true)
+    expect(written.length).toBeLessThanOrEqual(2)
   })
 
   it('re-reads its token file on every request: a refused token is retried, the refreshed one delivers', async () => {

@@ -4,6 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, parseAllDocuments } from 'yaml'
 import { parseConfig, readYamlConfig } from '../../src/config/load.js'
@@ -214,6 +215,19 @@ describe('deploy/k8s/watch', () => {
     expect(audiences.size).toBe(1)
     const mount = pod.containers[0]!.volumeMounts!.find((m) => m.name === 'relay-token')!
     expect(`${mount.mountPath}/token`).toBe(watchYaml.relay.tokenFile)
+  })
+
+  it('the notifier’s probes ask its health listener, on the port watch.yaml gives it', () => {
+    expect(() => new Deployment(find(notifier, 'Deployment')[0] as never).validate()).not.toThrow()
+    const [container] = podOf(find(notifier, 'Deployment')[0]!).containers as unknown as {
+      ports: { name: string; containerPort: number }[]
+      livenessProbe: { httpGet: unknown }
+      readinessProbe: { httpGet: unknown }
+    }[]
+    expect(container!.ports).toContainEqual({ name: 'health', containerPort: watchYaml.health.port })
+    expect(watchYaml.health.port).not.toBe(0)
+    expect(container!.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' })
+    expect(container!.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' })
   })
 
   it('its watch.yaml is the shipped example', () => {

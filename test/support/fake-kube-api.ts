@@ -52,6 +52,10 @@ export interface FakeKubeApi {
   apiToken: string
   /** Requests served, e.g. `list default` or `watch default rv=12`. */
   readonly requests: string[]
+  /** Who made each Secrets request, in order: `watch` for apiToken, else the name given to acceptApiToken. */
+  readonly callers: string[]
+  /** Accepts `token` for Secrets from now on, as the user `name` (a pod's service-account token). */
+  acceptApiToken(token: string, name: string): void
   /** Creates or updates a Secret (string values, encoded here); returns it. */
   apply(
     namespace: string,
@@ -110,6 +114,8 @@ export async function startFakeKubeApi(tls: KubeTls): Promise<FakeKubeApi> {
   const kid = randomUUID()
   const publicJwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }
   const apiToken = `kube-api-${randomUUID()}`
+  const users = new Map<string, string>([[apiToken, 'watch']])
+  const callers: string[] = []
   const secrets = new Map<string, KubeSecret>()
   const history: { rv: number; type: EventType | 'BOOKMARK'; object: KubeSecret }[] = []
   const watchers = new Set<Watcher>()
@@ -159,7 +165,9 @@ export async function startFakeKubeApi(tls: KubeTls): Promise<FakeKubeApi> {
     }
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/secrets$/.exec(url.pathname)
     if (m === null || req.method !== 'GET') return status(res, 404, 'NotFound')
-    if (auth !== `Bearer ${apiToken}`) return status(res, 401, 'Unauthorized')
+    const user = users.get(auth?.replace(/^Bearer /, '') ?? '')
+    if (user === undefined) return status(res, 401, 'Unauthorized')
+    callers.push(user)
     const namespace = decodeURIComponent(m[1]!)
     const selector = parseSelector(url.searchParams.get('labelSelector'))
     const inScope = (s: KubeSecret) => s.metadata.namespace === namespace && selector(s.metadata.labels ?? {})
@@ -237,6 +245,10 @@ export async function startFakeKubeApi(tls: KubeTls): Promise<FakeKubeApi> {
     },
     apiToken,
     requests,
+    callers,
+    acceptApiToken(token, name) {
+      users.set(token, name)
+    },
     get watching() {
       return watchers.size
     },

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import { type FakeKubeApi, startFakeKubeApi } from './fake-kube-api.js'
 import { type FakeRwx, startFakeRwx } from './fake-rwx.js'
+import { freePort } from './postgres.js'
 import { type CliProcess, type RelayProcess, spawnCli, startRelayProcess, until } from './relay-process.js'
 import { generateEncryptionKey } from './signers.js'
 import { issueTlsCertificate } from './x509.js'
@@ -20,6 +21,10 @@ export interface KubeRelay {
   rwx: FakeRwx
   relay: RelayProcess
   watch: CliProcess
+  /** The notifier's /healthz, /readyz and /metrics, e.g. http://127.0.0.1:8123. */
+  watchHealth: string
+  /** The environment the notifier runs with (a kubeconfig for the fake API, the relay's URL...). */
+  watchEnv: Record<string, string>
   /** Everything the notifier processes so far printed, across restarts. */
   watchOutput(): string
   /** Stops the notifier (SIGTERM), runs `between`, and starts it again; gives the old one's exit code. */
@@ -106,7 +111,10 @@ export async function startKubeRelay(): Promise<KubeRelay> {
   let relay = await startRelayProcess(dir, yaml, relayEnv)
   const port = new URL(relay.url).port
   let earlier = ''
+  const healthPort = await freePort()
   const watchEnv = {
+    WATCH_HEALTH_HOST: '127.0.0.1',
+    WATCH_HEALTH_PORT: String(healthPort),
     KUBECONFIG: join(dir, 'kubeconfig'),
     RELAY_URL: relay.url,
     RELAY_TOKEN_FILE: tokenFile,
@@ -145,6 +153,8 @@ export async function startKubeRelay(): Promise<KubeRelay> {
     get watch() {
       return watch
     },
+    watchHealth: `http://127.0.0.1:${healthPort}`,
+    watchEnv,
     watchOutput: () => earlierWatch + watch.output(),
     async restartWatch(between = async () => {}) {
       const code = await watch.kill('SIGTERM')
