@@ -96,9 +96,7 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
           : { name: s.name, secret: s.secret, description: s.description },
       ),
     })
-    // undici's own timeouts tick coarsely (about a second); this bounds the whole exchange precisely.
-    const deadline = AbortSignal.timeout(options.requestTimeoutMs)
-    const signal = callOptions.signal ? AbortSignal.any([deadline, callOptions.signal]) : deadline
+    const { deadline, signal } = bounded(callOptions.signal)
     try {
       const res = await request(endpoint, {
         method: 'POST',
@@ -126,6 +124,15 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
     }
   }
 
+  /**
+   * The signal for one exchange: the request timeout, and the caller's signal if any. undici's own
+   * timeouts tick coarsely (about a second); this bounds the whole exchange precisely.
+   */
+  function bounded(caller: AbortSignal | undefined): { deadline: AbortSignal; signal: AbortSignal } {
+    const deadline = AbortSignal.timeout(options.requestTimeoutMs)
+    return { deadline, signal: caller ? AbortSignal.any([deadline, caller]) : deadline }
+  }
+
   async function getSecret(
     vault: string,
     name: string,
@@ -138,8 +145,7 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
       return { kind: 'failed', reason: 'RWX token could not be read' }
     }
     const url = `${endpoint}/${encodeURIComponent(name)}?vault_name=${encodeURIComponent(vault)}`
-    const deadline = AbortSignal.timeout(options.requestTimeoutMs)
-    const signal = callOptions.signal ? AbortSignal.any([deadline, callOptions.signal]) : deadline
+    const { deadline, signal } = bounded(callOptions.signal)
     try {
       const res = await request(url, {
         method: 'GET',
