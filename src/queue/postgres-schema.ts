@@ -194,6 +194,77 @@ export const MIGRATIONS: readonly string[] = [
   END
   $fn$;
   `,
+  `
+  -- Group commit: the events of concurrent requests recorded in one statement (one round trip, one
+  -- transaction, one WAL flush), each as relay_enqueue would record it alone. Event i is
+  -- (p_sources[i], p_event_ids[i], p_event_times[i], p_received_at[i]); secret j belongs to event
+  -- p_secret_events[j] (1-based; an event's secrets in its order). Returns one row per event, in order.
+  --
+  -- No deadlock across replicas: the dedup inserts go in one order (by bytes), and every names row is
+  -- locked after them, in one order too (relay_lock_names), before any secret is written. The secrets
+  -- are written in the order of the events, so the never-regress order of arrival is the order given.
+  CREATE FUNCTION relay_enqueue_many(
+    p_sources TEXT[], p_event_ids TEXT[], p_event_times BIGINT[], p_received_at BIGINT[],
+    p_secret_events INTEGER[], p_vaults TEXT[], p_names TEXT[], p_descriptions TEXT[], p_sealed BYTEA[],
+    p_refs TEXT[], p_fingerprints TEXT[], p_older_than_delivered TEXT, p_superseded_by_newer TEXT
+  ) RETURNS TABLE (duplicate BOOLEAN, queued INTEGER, superseded INTEGER)
+  LANGUAGE plpgsql
+  -- as relay_enqueue: plan each statement for the data it meets, not for the empty tables of a new database
+  SET plan_cache_mode = force_custom_plan
+  AS $fn$
+  DECLARE
+    v_events INTEGER := COALESCE(cardinality(p_sources), 0);
+    v_ids BIGINT[] := array_fill(NULL::BIGINT, ARRAY[v_events]);
+    v_queued INTEGER[] := array_fill(0, ARRAY[v_events]);
+    v_superseded INTEGER[] := array_fill(0, ARRAY[v_events]);
+    v_lock_vaults TEXT[];
+    v_lock_names TEXT[];
+    v_i INTEGER;
+    v_e INTEGER;
+    v_id BIGINT;
+    v_secret BIGINT;
+    v_error TEXT;
+    v_not_yet CONSTANT BIGINT := 9007199254740991;
+  BEGIN
+    FOR v_i IN SELECT k.i FROM unnest(p_sources, p_event_ids) WITH ORDINALITY AS k(s, e, i)
+        ORDER BY k.s COLLATE "C", k.e COLLATE "C", k.i LOOP
+      v_id := NULL;
+      INSERT INTO events (source, event_id, event_time, received_at)
+        VALUES (p_sources[v_i], p_event_ids[v_i], p_event_times[v_i], p_received_at[v_i])
+        ON CONFLICT (source, event_id) DO NOTHING RETURNING id INTO v_id;
+      v_ids[v_i] := v_id;
+    END LOOP;
+    SELECT array_agg(k.v), array_agg(k.n) INTO v_lock_vaults, v_lock_names
+      FROM unnest(p_secret_events, p_vaults, p_names) AS k(e, v, n) WHERE v_ids[k.e] IS NOT NULL;
+    IF v_lock_vaults IS NOT NULL THEN
+      PERFORM relay_lock_names(v_lock_vaults, v_lock_names, (SELECT MAX(r) FROM unnest(p_received_at) AS r));
+    END IF;
+    FOR v_i IN 1 .. COALESCE(cardinality(p_secret_events), 0) LOOP
+      v_e := p_secret_events[v_i];
+      CONTINUE WHEN v_ids[v_e] IS NULL;
+      v_error := relay_place(p_vaults[v_i], p_names[v_i], p_event_times[v_e], v_not_yet,
+        p_older_than_delivered, p_superseded_by_newer);
+      INSERT INTO secrets (event, vault, name, description, sealed, ref, fingerprint, event_time, status,
+          next_attempt_at, last_error, created_at, updated_at)
+        VALUES (v_ids[v_e], p_vaults[v_i], p_names[v_i], p_descriptions[v_i],
+          CASE WHEN v_error IS NULL THEN p_sealed[v_i] END, p_refs[v_i], p_fingerprints[v_i],
+          p_event_times[v_e], CASE WHEN v_error IS NULL THEN 'queued' ELSE 'superseded' END,
+          CASE WHEN v_error IS NULL THEN p_received_at[v_e] END, v_error, p_received_at[v_e],
+          p_received_at[v_e])
+        RETURNING id INTO v_secret;
+      IF v_error IS NULL THEN
+        PERFORM relay_supersede_others(p_vaults[v_i], p_names[v_i], v_secret, p_received_at[v_e],
+          p_superseded_by_newer);
+        v_queued[v_e] := v_queued[v_e] + 1;
+      ELSE
+        v_superseded[v_e] := v_superseded[v_e] + 1;
+      END IF;
+    END LOOP;
+    RETURN QUERY SELECT v_ids[i] IS NULL, v_queued[i], v_superseded[i]
+      FROM generate_series(1, v_events) AS i ORDER BY i;
+  END
+  $fn$;
+  `,
 ]
 
 /** The advisory lock key migrations run under (any fixed number; "vrelay" in ASCII). */

@@ -2,7 +2,7 @@
 import { RelayError } from '../errors.js'
 import { createSqliteAdmin } from './sqlite-admin.js'
 import { checkNewEvent, createEventWriter, createNeverRegress } from './sqlite-enqueue.js'
-import { createGroupCommit } from './sqlite-group-commit.js'
+import { createGroupCommit } from './group-commit.js'
 import { createSqliteLeases } from './sqlite-leases.js'
 import { createSqliteRetention } from './sqlite-retention.js'
 import { openQueueDatabase } from './sqlite-schema.js'

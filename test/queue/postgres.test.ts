@@ -13,6 +13,7 @@ import {
   createPostgresStoreWhenReachable,
   type PostgresStoreOptions,
 } from '../../src/queue/postgres.js'
+import { MAX_EVENTS_PER_STATEMENT } from '../../src/queue/postgres-enqueue.js'
 import { MIGRATIONS } from '../../src/queue/postgres-schema.js'
 import type { Claimed, Outcome, Store } from '../../src/queue/store.js'
 import { buildSources } from '../../src/receive/ingest.js'
@@ -199,6 +200,88 @@ describe('postgres store', () => {
       // (240 pieces); whole vaults are split once at most when claims take turns (20 + 11), and now and
       // then once more when a claim loses names to another's and fills up in due order.
       expect(pieces).toBeLessThanOrEqual(48)
+    })
+  })
+
+  describe('group commit', () => {
+    /** How many transactions wrote the events rows (each row carries the id of the one that made it). */
+    const transactionsOf = async (url: string) => {
+      const { rows } = await adminQuery<{ n: number }>(
+        url,
+        'SELECT COUNT(DISTINCT xmin::text)::int AS n FROM events',
+      )
+      return rows[0]?.n
+    }
+
+    it('records events enqueued at once in one transaction, each with its own result', async () => {
+      const db = await freshDb()
+      const store = await open(db.url)
+      const first = newEvent(T0, [sealed('v', 'A', 'a1')])
+      await store.enqueue(first)
+      const events = [
+        newEvent(T0 + 1, [sealed('v', 'A', 'a2'), sealed('v', 'B', 'b1')]),
+        newEvent(T0 - 1, [sealed('v', 'B', 'b0')]),
+        { ...first, secrets: [sealed('v', 'A', 'again')] },
+        newEvent(T0 + 2, []),
+        newEvent(T0 + 3, [sealed('w', 'A', 'wa'), sealed('w', 'A', 'wa2')]),
+      ]
+      const results = await Promise.all(events.map((e) => store.enqueue(e)))
+      expect(results).toEqual([
+        { duplicate: false, queued: 2, superseded: 0 },
+        // B's value at T0 - 1 arrives after the newer b1 of the same batch
+        { duplicate: false, queued: 0, superseded: 1 },
+        { duplicate: true, queued: 0, superseded: 0 },
+        { duplicate: false, queued: 0, superseded: 0 },
+        // the later of two values of one name in one event wins, as when enqueued alone
+        { duplicate: false, queued: 2, superseded: 0 },
+      ])
+      expect(await transactionsOf(db.url)).toBe(2)
+      expect(await store.counts()).toMatchObject({ queued: 3, superseded: 3 })
+      const claimed = await store.claim({ owner: 'w', now: T0 + 10, leaseMs: LEASE_MS, limit: 10 })
+      expect(new Map(claimed.map((c) => [`${c.vault}/${c.name}`, opened(c)]))).toEqual(
+        new Map([
+          ['v/A', 'a2'],
+          ['v/B', 'b1'],
+          ['w/A', 'wa2'],
+        ]),
+      )
+    })
+
+    it('fails only the event the database refuses, and records the others of its batch', async () => {
+      const db = await freshDb()
+      const store = await open(db.url)
+      // PostgreSQL text cannot hold NUL: the statement holding this event is refused whole
+      const bad = newEvent(T0, [sealed('v', 'BAD', 'x')], { eventId: 'evt\u0000nul' })
+      const good = Array.from({ length: 6 }, (_, i) => newEvent(T0 + i, [sealed('v', `N${i}`, `x${i}`)]))
+      const settled = await Promise.allSettled(
+        [...good.slice(0, 3), bad, ...good.slice(3)].map((e) => store.enqueue(e)),
+      )
+      const refused = settled[3]!
+      expect(refused.status).toBe('rejected')
+      expect(
+        isRelayError(refused.status === 'rejected' ? refused.reason : null, 'ERR_STORE_UNAVAILABLE'),
+      ).toBe(true)
+      expect(settled.filter((r) => r.status === 'fulfilled').map((r) => r.value)).toEqual(
+        good.map(() => ({ duplicate: false, queued: 1, superseded: 0 })),
+      )
+      expect(await store.counts()).toMatchObject({ queued: 6 })
+      expect((await store.listEvents({ limit: 10 })).map((e) => e.eventId).sort()).toEqual(
+        good.map((e) => e.eventId).sort(),
+      )
+    })
+
+    it('splits a burst bigger than one statement takes into several, and records every event', async () => {
+      const db = await freshDb()
+      const store = await open(db.url)
+      const events = Array.from({ length: MAX_EVENTS_PER_STATEMENT * 2 + 10 }, (_, i) =>
+        newEvent(T0 + i, [sealed(`v${i % 5}`, `N${i % 50}`, `x${i}`)]),
+      )
+      const results = await Promise.all(events.map((e) => store.enqueue(e)))
+      expect(results.every((r) => !r.duplicate && r.queued + r.superseded === 1)).toBe(true)
+      expect(await store.counts()).toMatchObject({ queued: 50, superseded: events.length - 50 })
+      const transactions = await transactionsOf(db.url)
+      expect(transactions).toBeGreaterThanOrEqual(3)
+      expect(transactions).toBeLessThan(events.length / 10)
     })
   })
 
