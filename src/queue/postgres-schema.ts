@@ -198,11 +198,18 @@ export const MIGRATIONS: readonly string[] = [
   -- Group commit: the events of concurrent requests recorded in one statement (one round trip, one
   -- transaction, one WAL flush), each as relay_enqueue would record it alone. Event i is
   -- (p_sources[i], p_event_ids[i], p_event_times[i], p_received_at[i]); secret j belongs to event
-  -- p_secret_events[j] (1-based; an event's secrets in its order). Returns one row per event, in order.
+  -- p_secret_events[j] (1-based; the events' secrets in their order). Returns one row per event, in order.
   --
   -- No deadlock across replicas: the dedup inserts go in one order (by bytes), and every names row is
-  -- locked after them, in one order too (relay_lock_names), before any secret is written. The secrets
-  -- are written in the order of the events, so the never-regress order of arrival is the order given.
+  -- locked after them, in one order too (relay_lock_names), before any secret is written.
+  --
+  -- The secrets are decided set-wise, with a statement per step for the whole batch rather than per
+  -- secret (relay_place's rules, as if each secret arrived alone in the order given): a secret is
+  -- superseded on arrival when its name's delivered value is newer (older than delivered), or a queued
+  -- value of its name, already there or earlier in the batch, is newer (superseded by newer). Of the
+  -- secrets of a name queued on arrival, the last one stays queued; the others, and the name's queued
+  -- values already there, are superseded by it (their values erased; a lease stays, as in
+  -- relay_supersede_others). A value superseded within the batch is never written.
   CREATE FUNCTION relay_enqueue_many(
     p_sources TEXT[], p_event_ids TEXT[], p_event_times BIGINT[], p_received_at BIGINT[],
     p_secret_events INTEGER[], p_vaults TEXT[], p_names TEXT[], p_descriptions TEXT[], p_sealed BYTEA[],
@@ -213,55 +220,74 @@ export const MIGRATIONS: readonly string[] = [
   SET plan_cache_mode = force_custom_plan
   AS $fn$
   DECLARE
-    v_events INTEGER := COALESCE(cardinality(p_sources), 0);
-    v_ids BIGINT[] := array_fill(NULL::BIGINT, ARRAY[v_events]);
-    v_queued INTEGER[] := array_fill(0, ARRAY[v_events]);
-    v_superseded INTEGER[] := array_fill(0, ARRAY[v_events]);
+    v_ids BIGINT[];
     v_lock_vaults TEXT[];
     v_lock_names TEXT[];
-    v_i INTEGER;
-    v_e INTEGER;
-    v_id BIGINT;
-    v_secret BIGINT;
-    v_error TEXT;
-    v_not_yet CONSTANT BIGINT := 9007199254740991;
+    v_e INTEGER[];
+    v_queued INTEGER[];
+    v_superseded INTEGER[];
   BEGIN
-    FOR v_i IN SELECT k.i FROM unnest(p_sources, p_event_ids) WITH ORDINALITY AS k(s, e, i)
-        ORDER BY k.s COLLATE "C", k.e COLLATE "C", k.i LOOP
-      v_id := NULL;
+    -- the id of each event inserted now, NULL for a duplicate (the first of one id in the batch wins)
+    WITH ins AS (
       INSERT INTO events (source, event_id, event_time, received_at)
-        VALUES (p_sources[v_i], p_event_ids[v_i], p_event_times[v_i], p_received_at[v_i])
-        ON CONFLICT (source, event_id) DO NOTHING RETURNING id INTO v_id;
-      v_ids[v_i] := v_id;
-    END LOOP;
+        SELECT k.s, k.e, k.t, k.r
+        FROM unnest(p_sources, p_event_ids, p_event_times, p_received_at) WITH ORDINALITY AS k(s, e, t, r, i)
+        ORDER BY k.s COLLATE "C", k.e COLLATE "C", k.i
+        ON CONFLICT (source, event_id) DO NOTHING
+        RETURNING id, source, event_id
+    ), firsts AS (
+      SELECT k.i, k.i = MIN(k.i) OVER (PARTITION BY k.s, k.e) AS first, ins.id
+      FROM unnest(p_sources, p_event_ids) WITH ORDINALITY AS k(s, e, i)
+        LEFT JOIN ins ON ins.source = k.s AND ins.event_id = k.e
+    )
+    SELECT array_agg(CASE WHEN first THEN id END ORDER BY i) INTO v_ids FROM firsts;
+
     SELECT array_agg(k.v), array_agg(k.n) INTO v_lock_vaults, v_lock_names
       FROM unnest(p_secret_events, p_vaults, p_names) AS k(e, v, n) WHERE v_ids[k.e] IS NOT NULL;
     IF v_lock_vaults IS NOT NULL THEN
       PERFORM relay_lock_names(v_lock_vaults, v_lock_names, (SELECT MAX(r) FROM unnest(p_received_at) AS r));
+      -- a fresh snapshot (this statement starts after the locks are held): every committed value counts
+      WITH input AS (
+        SELECT k.j, k.e, k.v, k.n, p_event_times[k.e] AS et, p_received_at[k.e] AS at
+        FROM unnest(p_secret_events, p_vaults, p_names) WITH ORDINALITY AS k(e, v, n, j)
+        WHERE v_ids[k.e] IS NOT NULL
+      ), decided AS (
+        SELECT i.*, CASE
+            WHEN nm.delivered_event_time > i.et THEN p_older_than_delivered
+            WHEN MAX(i.et) OVER earlier > i.et
+              OR EXISTS (SELECT 1 FROM secrets q WHERE q.vault = i.v AND q.name = i.n
+                AND q.status = 'queued' AND q.event_time > i.et)
+              THEN p_superseded_by_newer
+          END AS error
+        FROM input i LEFT JOIN names nm ON nm.vault = i.v AND nm.name = i.n
+        WINDOW earlier AS (PARTITION BY i.v, i.n ORDER BY i.j ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+      ), placed AS (
+        SELECT d.*, d.error IS NULL
+            AND d.j = MAX(d.j) FILTER (WHERE d.error IS NULL) OVER (PARTITION BY d.v, d.n) AS stays
+        FROM decided d
+      ), gone AS (
+        UPDATE secrets q SET status = 'superseded', sealed = NULL, next_attempt_at = NULL,
+            last_error = p_superseded_by_newer, updated_at = p.at
+          FROM placed p WHERE p.stays AND q.vault = p.v AND q.name = p.n AND q.status = 'queued'
+      ), written AS (
+        INSERT INTO secrets (event, vault, name, description, sealed, ref, fingerprint, event_time, status,
+            next_attempt_at, last_error, created_at, updated_at)
+          SELECT v_ids[p.e], p.v, p.n, p_descriptions[p.j], CASE WHEN p.stays THEN p_sealed[p.j] END,
+            p_refs[p.j], p_fingerprints[p.j], p.et, CASE WHEN p.stays THEN 'queued' ELSE 'superseded' END,
+            CASE WHEN p.stays THEN p.at END, CASE WHEN NOT p.stays THEN COALESCE(p.error, p_superseded_by_newer) END,
+            p.at, p.at
+          FROM placed p ORDER BY p.j
+      ), counted AS (
+        SELECT p.e, COUNT(*) FILTER (WHERE p.error IS NULL)::int AS q,
+          COUNT(*) FILTER (WHERE p.error IS NOT NULL)::int AS s
+        FROM placed p GROUP BY p.e
+      )
+      SELECT array_agg(c.e), array_agg(c.q), array_agg(c.s) INTO v_e, v_queued, v_superseded FROM counted c;
     END IF;
-    FOR v_i IN 1 .. COALESCE(cardinality(p_secret_events), 0) LOOP
-      v_e := p_secret_events[v_i];
-      CONTINUE WHEN v_ids[v_e] IS NULL;
-      v_error := relay_place(p_vaults[v_i], p_names[v_i], p_event_times[v_e], v_not_yet,
-        p_older_than_delivered, p_superseded_by_newer);
-      INSERT INTO secrets (event, vault, name, description, sealed, ref, fingerprint, event_time, status,
-          next_attempt_at, last_error, created_at, updated_at)
-        VALUES (v_ids[v_e], p_vaults[v_i], p_names[v_i], p_descriptions[v_i],
-          CASE WHEN v_error IS NULL THEN p_sealed[v_i] END, p_refs[v_i], p_fingerprints[v_i],
-          p_event_times[v_e], CASE WHEN v_error IS NULL THEN 'queued' ELSE 'superseded' END,
-          CASE WHEN v_error IS NULL THEN p_received_at[v_e] END, v_error, p_received_at[v_e],
-          p_received_at[v_e])
-        RETURNING id INTO v_secret;
-      IF v_error IS NULL THEN
-        PERFORM relay_supersede_others(p_vaults[v_i], p_names[v_i], v_secret, p_received_at[v_e],
-          p_superseded_by_newer);
-        v_queued[v_e] := v_queued[v_e] + 1;
-      ELSE
-        v_superseded[v_e] := v_superseded[v_e] + 1;
-      END IF;
-    END LOOP;
-    RETURN QUERY SELECT v_ids[i] IS NULL, v_queued[i], v_superseded[i]
-      FROM generate_series(1, v_events) AS i ORDER BY i;
+    RETURN QUERY SELECT v_ids[k.i] IS NULL, COALESCE(c.q, 0), COALESCE(c.s, 0)
+      FROM generate_series(1, COALESCE(cardinality(p_sources), 0)) AS k(i)
+        LEFT JOIN unnest(v_e, v_queued, v_superseded) AS c(e, q, s) ON c.e = k.i
+      ORDER BY k.i;
   END
   $fn$;
   `,

@@ -15,7 +15,7 @@ import {
 } from '../../src/queue/postgres.js'
 import { MAX_EVENTS_PER_STATEMENT } from '../../src/queue/postgres-enqueue.js'
 import { MIGRATIONS } from '../../src/queue/postgres-schema.js'
-import type { Claimed, Outcome, Store } from '../../src/queue/store.js'
+import type { Claimed, EnqueueResult, Outcome, Store } from '../../src/queue/store.js'
 import { buildSources } from '../../src/receive/ingest.js'
 import {
   adminQuery,
@@ -244,6 +244,58 @@ describe('postgres store', () => {
           ['v/B', 'b1'],
           ['w/A', 'wa2'],
         ]),
+      )
+    })
+
+    it('decides a batch of values of the same names as if each event came alone, in order', async () => {
+      // a seeded mix: 5 names in 2 vaults, event times that tie and go backwards, events of 1-3 secrets
+      let seed = 7
+      const next = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31
+        return seed % n
+      }
+      const key = () => ({ vault: `v${next(2)}`, name: `N${next(3)}` })
+      const before = Array.from({ length: 6 }, (_, i) => ({ time: T0 + next(8), secrets: [key()], i }))
+      const batch = Array.from({ length: 60 }, (_, i) => ({
+        time: T0 + next(12),
+        secrets: Array.from({ length: 1 + next(3) }, key),
+        i,
+      }))
+      const build = (prefix: string, e: (typeof batch)[number]) =>
+        newEvent(
+          e.time,
+          e.secrets.map((k, j) => sealed(k.vault, k.name, `${prefix}${e.i}.${j}`)),
+          { eventId: `${prefix}${e.i}` },
+        )
+      /** The same history on a fresh database: some values queued and delivered, then `write` the batch. */
+      const run = async (write: (store: Store, events: ReturnType<typeof build>[]) => Promise<unknown[]>) => {
+        const store = await open((await freshDb()).url)
+        for (const e of before) await store.enqueue(build('d', e))
+        const claimed = await store.claim({ owner: 'w', now: T0 + 100, leaseMs: LEASE_MS, limit: 100 })
+        await store.settle(
+          'w',
+          T0 + 100,
+          claimed.filter((c) => c.name !== 'N2').map((c) => ({ id: c.id, kind: 'delivered', version: 1 })),
+        )
+        const results = await write(
+          store,
+          batch.map((e) => build('b', e)),
+        )
+        const events = await Promise.all(batch.map((e) => store.getEvent('stripe', `b${e.i}`)))
+        const statuses = events.map((e) => e?.secrets?.map((x) => [x.name, x.status, x.lastError]))
+        const queued = await store.claim({ owner: 'x', now: T0 + 200, leaseMs: LEASE_MS, limit: 100 })
+        return { results, statuses, queued: queued.map((c) => `${c.vault}/${c.name}=${opened(c)}`).sort() }
+      }
+      const alone = await run(async (store, events) => {
+        const results = []
+        for (const e of events) results.push(await store.enqueue(e))
+        return results
+      })
+      const together = await run((store, events) => Promise.all(events.map((e) => store.enqueue(e))))
+      expect(together).toEqual(alone)
+      expect(alone.results.some((r) => (r as EnqueueResult).superseded > 0)).toBe(true)
+      expect(alone.statuses.flat().some((x) => x?.[2] === 'older than the value already delivered')).toBe(
+        true,
       )
     })
 
