@@ -2,7 +2,7 @@
 // recording outcomes and the never-regress watermark, giving leases back.
 import type pg from 'pg'
 import { lockNames, type NameKey } from './postgres-names.js'
-import { transaction } from './postgres-pool.js'
+import { statement, transaction } from './postgres-pool.js'
 import { type ClaimRow, toClaimed } from './sqlite-rows.js'
 import type { Claimed, ClaimOptions, Outcome } from './store.js'
 
@@ -105,91 +105,30 @@ async function claim(pool: pg.Pool, { owner, now, leaseMs, limit }: ClaimOptions
 }
 
 /**
- * Records outcomes of secrets `owner` still leases, in one transaction: the names first (the lock order
- * every writer keeps), then the leases given back, then each outcome. Outcomes for secrets whose lease
- * another worker has taken since are ignored.
+ * Records outcomes of secrets `owner` still leases, in one statement (relay_settle, postgres-schema.ts):
+ * the names locked first (the order every writer keeps), then each secret's lease given back in the
+ * same row update as its outcome. Outcomes for secrets whose lease another worker has taken since are
+ * ignored.
  */
 async function settle(pool: pg.Pool, owner: string, now: number, outcomes: Outcome[]): Promise<void> {
   if (outcomes.length === 0) return
-  // one outcome per secret: the first wins, as when they are recorded one after another
-  const byId = new Map<number, Outcome>()
-  for (const o of outcomes) if (!byId.has(o.id)) byId.set(o.id, o)
-  const ids = [...byId.keys()]
-  await transaction(pool, async (db) => {
-    const held = await db.query<NameKey>(
-      'SELECT vault, name FROM secrets WHERE id = ANY($1::bigint[]) AND lease_owner = $2',
-      [ids, owner],
-    )
-    if (held.rows.length === 0) return
-    await lockNames(db, held.rows)
-    const owned = await db.query<{ id: number }>(
-      `UPDATE secrets SET lease_owner = NULL, lease_until = NULL, updated_at = $3
-       WHERE id = ANY($1::bigint[]) AND lease_owner = $2 RETURNING id`,
-      [ids, owner, now],
-    )
-    const mine = owned.rows.map((r) => byId.get(r.id)!)
-    const delivered = mine.filter((o) => o.kind === 'delivered')
-    const retried = mine.filter((o) => o.kind === 'retry')
-    const finished = mine.filter((o) => o.kind === 'dead' || o.kind === 'superseded')
-    if (delivered.length > 0) {
-      // Delivered while superseded (the in-flight case) stays superseded, but RWX did get it: record
-      // that, and move the watermark to the newest value delivered per name.
-      await db.query(
-        `WITH d AS (
-           UPDATE secrets s SET status = CASE s.status WHEN 'queued' THEN 'delivered' ELSE s.status END,
-             sealed = NULL, next_attempt_at = NULL, attempts = s.attempts + 1, delivered_at = $4,
-             rwx_version = o.version, fingerprint = COALESCE(o.fingerprint, s.fingerprint), updated_at = $4
-           FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS o(id, version, fingerprint)
-           WHERE s.id = o.id
-           RETURNING s.id, s.vault, s.name, s.event_time, o.version
-         )
-         INSERT INTO names (vault, name, delivered_event_time, delivered_secret_id, rwx_version, updated_at)
-         SELECT DISTINCT ON (vault, name) vault, name, event_time, id, version, $4::bigint FROM d
-         ORDER BY vault, name, event_time DESC, id DESC
-         ON CONFLICT (vault, name) DO UPDATE SET delivered_event_time = excluded.delivered_event_time,
-           delivered_secret_id = excluded.delivered_secret_id, rwx_version = excluded.rwx_version,
-           updated_at = excluded.updated_at
-         WHERE names.delivered_event_time IS NULL
-           OR excluded.delivered_event_time > names.delivered_event_time
-           OR (excluded.delivered_event_time = names.delivered_event_time
-             AND excluded.delivered_secret_id > names.delivered_secret_id)`,
-        [
-          delivered.map((o) => o.id),
-          delivered.map((o) => (o.kind === 'delivered' ? o.version : null)),
-          delivered.map((o) => (o.kind === 'delivered' ? (o.fingerprint ?? null) : null)),
-          now,
-        ],
-      )
-    }
-    if (retried.length > 0) {
-      const r = retried.flatMap((o) => (o.kind === 'retry' ? [o] : []))
-      await db.query(
-        `UPDATE secrets s SET attempts = s.attempts + o.count, next_attempt_at = o.at, last_error = o.error,
-           solo = COALESCE(o.solo, s.solo), updated_at = $1
-         FROM unnest($2::bigint[], $3::int[], $4::bigint[], $5::text[], $6::boolean[])
-           AS o(id, count, at, error, solo)
-         WHERE s.id = o.id AND s.status = 'queued'`,
-        [
-          now,
-          r.map((o) => o.id),
-          r.map((o) => (o.countAttempt ? 1 : 0)),
-          r.map((o) => o.at),
-          r.map((o) => o.error),
-          r.map((o) => o.solo ?? null),
-        ],
-      )
-    }
-    if (finished.length > 0) {
-      const f = finished.flatMap((o) => (o.kind === 'dead' || o.kind === 'superseded' ? [o] : []))
-      await db.query(
-        `UPDATE secrets s SET status = o.status, sealed = NULL, next_attempt_at = NULL, last_error = o.error,
-           updated_at = $1
-         FROM unnest($2::bigint[], $3::text[], $4::text[]) AS o(id, status, error)
-         WHERE s.id = o.id AND s.status = 'queued'`,
-        [now, f.map((o) => o.id), f.map((o) => o.kind), f.map((o) => o.error)],
-      )
-    }
-  })
+  const field = <T>(pick: (o: Outcome) => T | undefined) => outcomes.map((o) => pick(o) ?? null)
+  await statement(
+    pool,
+    { name: 'relay_settle', text: 'SELECT relay_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)' },
+    [
+      owner,
+      now,
+      field((o) => o.id),
+      field((o) => o.kind),
+      field((o) => (o.kind === 'delivered' ? o.version : null)),
+      field((o) => (o.kind === 'delivered' ? o.fingerprint : null)),
+      field((o) => (o.kind === 'retry' ? o.at : null)),
+      field((o) => (o.kind === 'delivered' ? null : o.error)),
+      field((o) => (o.kind === 'retry' ? (o.countAttempt ? 1 : 0) : null)),
+      field((o) => (o.kind === 'retry' ? o.solo : null)),
+    ],
+  )
 }
 
 /** Gives back every lease `owner` holds (graceful shutdown), names locked first like every writer. */

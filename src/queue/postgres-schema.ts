@@ -290,6 +290,74 @@ export const MIGRATIONS: readonly string[] = [
       ORDER BY k.i;
   END
   $fn$;
+
+  -- Delivery outcomes recorded in one statement (one round trip, its own transaction), and each secret's
+  -- row rewritten once: the lease given back in the same update as the outcome. Outcome i is for secret
+  -- p_ids[i] (the first of an id counts), of kind 'delivered' (p_versions, p_fingerprints), 'retry'
+  -- (p_at, p_errors, p_counts: attempts used, p_solos), 'dead' or 'superseded' (p_errors). Secrets whose
+  -- lease p_owner no longer holds are left alone. Names are locked first, the order every writer keeps.
+  -- Delivered while superseded (in flight) stays superseded, but RWX did get it: that is recorded, and
+  -- the watermark moves to the newest value delivered per name. A retry, dead or superseded outcome
+  -- changes only a secret still queued (an admin discard or a newer value may have finished it).
+  CREATE FUNCTION relay_settle(
+    p_owner TEXT, p_now BIGINT, p_ids BIGINT[], p_kinds TEXT[], p_versions BIGINT[], p_fingerprints TEXT[],
+    p_at BIGINT[], p_errors TEXT[], p_counts INTEGER[], p_solos BOOLEAN[]
+  ) RETURNS VOID LANGUAGE plpgsql
+  SET plan_cache_mode = force_custom_plan
+  AS $fn$
+  DECLARE
+    v_vaults TEXT[];
+    v_names TEXT[];
+  BEGIN
+    SELECT array_agg(vault), array_agg(name) INTO v_vaults, v_names
+      FROM secrets WHERE id = ANY(p_ids) AND lease_owner = p_owner;
+    IF v_vaults IS NULL THEN
+      RETURN;
+    END IF;
+    PERFORM relay_lock_names(v_vaults, v_names, NULL);
+    WITH o AS (
+      SELECT DISTINCT ON (k.id) k.*, k.kind IN ('dead', 'superseded') AS finish
+      FROM unnest(p_ids, p_kinds, p_versions, p_fingerprints, p_at, p_errors, p_counts, p_solos)
+        WITH ORDINALITY AS k(id, kind, version, fingerprint, at, error, count, solo, i)
+      ORDER BY k.id, k.i
+    ), d AS (
+      UPDATE secrets s SET lease_owner = NULL, lease_until = NULL, updated_at = p_now,
+          status = CASE WHEN s.status <> 'queued' THEN s.status WHEN o.kind = 'delivered' THEN 'delivered'
+            WHEN o.finish THEN o.kind ELSE s.status END,
+          sealed = CASE WHEN o.kind = 'delivered' OR (o.finish AND s.status = 'queued') THEN NULL
+            ELSE s.sealed END,
+          next_attempt_at = CASE WHEN o.kind = 'delivered' OR (o.finish AND s.status = 'queued') THEN NULL
+            WHEN o.kind = 'retry' AND s.status = 'queued' THEN o.at ELSE s.next_attempt_at END,
+          attempts = s.attempts + CASE WHEN o.kind = 'delivered' THEN 1
+            WHEN o.kind = 'retry' AND s.status = 'queued' THEN o.count ELSE 0 END,
+          last_error = CASE WHEN o.kind <> 'delivered' AND s.status = 'queued' THEN o.error
+            ELSE s.last_error END,
+          solo = CASE WHEN o.kind = 'retry' AND s.status = 'queued' THEN COALESCE(o.solo, s.solo)
+            ELSE s.solo END,
+          delivered_at = CASE WHEN o.kind = 'delivered' THEN p_now ELSE s.delivered_at END,
+          rwx_version = CASE WHEN o.kind = 'delivered' THEN o.version ELSE s.rwx_version END,
+          fingerprint = CASE WHEN o.kind = 'delivered' THEN COALESCE(o.fingerprint, s.fingerprint)
+            ELSE s.fingerprint END
+        FROM o WHERE s.id = o.id AND s.lease_owner = p_owner
+        RETURNING s.id, s.vault, s.name, s.event_time, o.kind, o.version
+    )
+    INSERT INTO names (vault, name, delivered_event_time, delivered_secret_id, rwx_version, updated_at)
+      SELECT DISTINCT ON (d.vault, d.name) d.vault, d.name, d.event_time, d.id, d.version, p_now
+      FROM d WHERE d.kind = 'delivered'
+      ORDER BY d.vault, d.name, d.event_time DESC, d.id DESC
+      ON CONFLICT (vault, name) DO UPDATE SET delivered_event_time = excluded.delivered_event_time,
+        delivered_secret_id = excluded.delivered_secret_id, rwx_version = excluded.rwx_version,
+        updated_at = excluded.updated_at
+      WHERE names.delivered_event_time IS NULL
+        OR excluded.delivered_event_time > names.delivered_event_time
+        OR (excluded.delivered_event_time = names.delivered_event_time
+          AND excluded.delivered_secret_id > names.delivered_secret_id);
+  END
+  $fn$;
+
+  -- Fewer indexes to write on every rewrite of a secret's row: a lease owner's secrets are found through
+  -- secrets_leased (partial on the same predicate), so the index on the owner alone goes.
+  DROP INDEX secrets_owner;
   `,
 ]
 
