@@ -355,6 +355,98 @@ export const MIGRATIONS: readonly string[] = [
   END
   $fn$;
 
+  -- A claim in one statement (one round trip, its own transaction); the steps and why are told in
+  -- postgres-leases.ts. Locks, FOR UPDATE SKIP LOCKED, the names of up to p_limit claimable secrets:
+  -- when more is due than one claim takes, whole vaults first (at most p_whole_vaults of them, the
+  -- longest-waiting first), then in due order whatever the vault; then leases the newest queued secret
+  -- of each locked name that is still claimable, with a fresh snapshot. Rows in due order.
+  CREATE FUNCTION relay_claim(
+    p_owner TEXT, p_now BIGINT, p_lease_until BIGINT, p_limit INTEGER, p_whole_vaults INTEGER
+  ) RETURNS TABLE (
+    id BIGINT, source TEXT, event_id TEXT, vault TEXT, name TEXT, description TEXT, sealed BYTEA, ref TEXT,
+    attempts INTEGER, event_time BIGINT, created_at BIGINT, solo INTEGER
+  ) LANGUAGE plpgsql
+  SET plan_cache_mode = force_custom_plan
+  AS $fn$
+  #variable_conflict use_column
+  DECLARE
+    v_due_vaults TEXT[];
+    v_total INTEGER;
+    v_vaults TEXT[] := '{}';
+    v_names TEXT[] := '{}';
+    v_more_vaults TEXT[];
+    v_more_names TEXT[];
+  BEGIN
+    SELECT array_agg(g.vault ORDER BY g.first_due, g.first_id), COALESCE(SUM(g.due), 0)
+      INTO v_due_vaults, v_total
+      FROM (SELECT d.vault, COUNT(*) AS due, MIN(d.next_attempt_at) AS first_due, MIN(d.id) AS first_id
+        FROM (SELECT s.vault, s.next_attempt_at, s.id FROM secrets s
+          WHERE s.status = 'queued' AND s.next_attempt_at <= p_now
+            AND (s.lease_until IS NULL OR s.lease_until <= p_now)
+          ORDER BY s.next_attempt_at, s.id LIMIT p_limit) d
+        GROUP BY d.vault) g;
+    IF v_total = 0 THEN
+      RETURN;
+    END IF;
+    FOR i IN 1 .. CASE WHEN v_total = p_limit THEN LEAST(cardinality(v_due_vaults), p_whole_vaults) ELSE 0 END
+    LOOP
+      EXIT WHEN cardinality(v_vaults) >= p_limit;
+      WITH l AS (
+        SELECT n.vault, n.name FROM secrets s JOIN names n ON n.vault = s.vault AND n.name = s.name
+        WHERE s.vault = v_due_vaults[i] AND s.status = 'queued' AND s.next_attempt_at <= p_now
+          AND (s.lease_until IS NULL OR s.lease_until <= p_now)
+          AND NOT EXISTS (SELECT 1 FROM secrets o WHERE o.vault = s.vault AND o.name = s.name
+            AND o.id <> s.id AND o.lease_owner IS NOT NULL AND o.lease_until > p_now)
+          AND (s.vault, s.name) NOT IN (SELECT * FROM unnest(v_vaults, v_names))
+        ORDER BY s.next_attempt_at, s.id LIMIT p_limit - cardinality(v_vaults)
+        FOR UPDATE OF n SKIP LOCKED
+      )
+      SELECT array_agg(l.vault), array_agg(l.name) INTO v_more_vaults, v_more_names FROM l;
+      v_vaults := v_vaults || COALESCE(v_more_vaults, '{}');
+      v_names := v_names || COALESCE(v_more_names, '{}');
+    END LOOP;
+    IF cardinality(v_vaults) < p_limit THEN
+      WITH l AS (
+        SELECT n.vault, n.name FROM secrets s JOIN names n ON n.vault = s.vault AND n.name = s.name
+        WHERE s.status = 'queued' AND s.next_attempt_at <= p_now
+          AND (s.lease_until IS NULL OR s.lease_until <= p_now)
+          AND NOT EXISTS (SELECT 1 FROM secrets o WHERE o.vault = s.vault AND o.name = s.name
+            AND o.id <> s.id AND o.lease_owner IS NOT NULL AND o.lease_until > p_now)
+          AND (s.vault, s.name) NOT IN (SELECT * FROM unnest(v_vaults, v_names))
+        ORDER BY s.next_attempt_at, s.id LIMIT p_limit - cardinality(v_vaults)
+        FOR UPDATE OF n SKIP LOCKED
+      )
+      SELECT array_agg(l.vault), array_agg(l.name) INTO v_more_vaults, v_more_names FROM l;
+      v_vaults := v_vaults || COALESCE(v_more_vaults, '{}');
+      v_names := v_names || COALESCE(v_more_names, '{}');
+    END IF;
+    IF cardinality(v_vaults) = 0 THEN
+      RETURN;
+    END IF;
+    RETURN QUERY
+      WITH pick AS (
+        SELECT DISTINCT ON (s.vault, s.name) s.id FROM secrets s
+        WHERE (s.vault, s.name) IN (SELECT * FROM unnest(v_vaults, v_names))
+          AND s.status = 'queued' AND s.next_attempt_at <= p_now
+          AND (s.lease_until IS NULL OR s.lease_until <= p_now)
+          AND NOT EXISTS (SELECT 1 FROM secrets o WHERE o.vault = s.vault AND o.name = s.name
+            AND o.id <> s.id AND o.lease_owner IS NOT NULL AND o.lease_until > p_now)
+          AND NOT EXISTS (SELECT 1 FROM secrets n WHERE n.vault = s.vault AND n.name = s.name
+            AND n.status = 'queued'
+            AND (n.event_time > s.event_time OR (n.event_time = s.event_time AND n.id > s.id)))
+        ORDER BY s.vault, s.name, s.event_time DESC, s.id DESC
+      ), leased AS (
+        UPDATE secrets s SET lease_owner = p_owner, lease_until = p_lease_until
+        FROM pick, events e WHERE s.id = pick.id AND e.id = s.event
+        RETURNING s.id, e.source, e.event_id, s.vault, s.name, s.description, s.sealed, s.ref, s.attempts,
+          s.event_time, s.created_at, s.solo::int AS solo, s.next_attempt_at
+      )
+      SELECT l.id, l.source, l.event_id, l.vault::text, l.name::text, l.description, l.sealed, l.ref,
+        l.attempts, l.event_time, l.created_at, l.solo
+      FROM leased l ORDER BY l.next_attempt_at, l.id LIMIT p_limit;
+  END
+  $fn$;
+
   -- Fewer indexes to write on every rewrite of a secret's row: a lease owner's secrets are found through
   -- secrets_leased (partial on the same predicate), so the index on the owner alone goes.
   DROP INDEX secrets_owner;
