@@ -869,7 +869,7 @@ async function main() {
 }
 
 try {
-  await withTimeout(main(), 600_000, 'the whole benchmark')
+  await withTimeout(main(), 900_000, 'the whole benchmark')
 } catch (err) {
   process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`)
   process.exitCode = 1
