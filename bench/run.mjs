@@ -66,6 +66,8 @@ const settings = {
   burstStores: (env.BENCH_BURST_STORES ?? 'sqlite').split(','),
   outageEvents: Number(env.BENCH_OUTAGE_EVENTS ?? 100_000),
   outageStores: (env.BENCH_OUTAGE_STORES ?? 'sqlite').split(','),
+  // Longest wait for the backlog once RWX is back (retries wait out their backoff, up to 5 min each).
+  outageDrainSeconds: Number(env.BENCH_OUTAGE_DRAIN_SECONDS ?? 120),
   // Extra PostgreSQL server flags (embedded server only), e.g. '-c synchronous_commit=off'.
   pgFlags: (env.BENCH_PG_FLAGS ?? '').split(' ').filter(Boolean),
 }
@@ -363,6 +365,7 @@ async function benchFelt(store) {
         fake,
         events: settings.outageEvents,
         connections: settings.connections,
+        drainSeconds: settings.outageDrainSeconds,
         onIngested: () => watch.stop(),
       })
     })

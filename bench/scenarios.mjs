@@ -140,9 +140,10 @@ export async function burst({ url, secret, run, fake, events, connections }) {
 /**
  * An RWX outage: `events` events sent as fast as `connections` connections go while RWX refuses
  * connections (ingest rate and the relay's peak RSS with that backlog come from the caller's watch),
- * then RWX comes back: how long until every accepted secret is stored, and at what rate it drained.
+ * then RWX comes back: how long until every accepted secret is stored (waiting `drainSeconds` at most),
+ * and at what rate it drained.
  */
-export async function outage({ url, secret, run, fake, events, connections, onIngested }) {
+export async function outage({ url, secret, run, fake, events, connections, drainSeconds, onIngested }) {
   await fake.down()
   const pool = new Pool(url, { connections })
   const accepted = new Map()
@@ -170,7 +171,7 @@ export async function outage({ url, secret, run, fake, events, connections, onIn
   await fake.up()
   const back = Date.now()
   const seen = tracker(fake, accepted)
-  await fake.waitFor(seen.all, 120_000).catch(() => {})
+  await fake.waitFor(seen.all, drainSeconds * 1000).catch(() => {})
   const times = seen.times()
   const first = times.reduce((a, b) => Math.min(a, b), Number.POSITIVE_INFINITY)
   const last = times.reduce((a, b) => Math.max(a, b), 0)
