@@ -25,6 +25,7 @@ import {
   withTimeout,
 } from './lib.mjs'
 import { destroyPostgresSync, startPostgres, watchProcessTree } from './postgres.mjs'
+import { burst, outage, steadyLatency } from './scenarios.mjs'
 
 const env = process.env
 const STORES = ['sqlite', 'postgres']
@@ -44,16 +45,43 @@ const settings = {
   alone: (env.BENCH_ALONE ?? 'sqlite').split(',').filter((s) => STORES.includes(s)),
   // Extra node flags for the ceiling, relay and delivery processes, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
   nodeArgs: (env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
-  // A subset of 'ingest,delivery' while working on one of them (targets of skipped parts are not judged).
-  only: (env.BENCH_ONLY ?? 'ingest,delivery').split(','),
+  // A subset of 'ingest,delivery,latency,burst,outage' while working on some (targets of skipped parts
+  // are not judged).
+  only: (env.BENCH_ONLY ?? 'ingest,delivery,latency,burst,outage').split(','),
   // The stores the relay runs on: a subset of 'sqlite,postgres'.
   stores: (env.BENCH_STORES ?? 'sqlite,postgres').split(',').filter((s) => STORES.includes(s)),
+  // What a user feels (bench/scenarios.mjs), in the parts 'latency', 'burst' and 'outage':
+  // Bodies the load generator signs before it starts (past them it signs as it goes): the ceiling's
+  // ~10,000 req/s over warm-up and run, so signing is not measured as part of the load generator's work.
+  presign: Number(
+    env.BENCH_PRESIGN ?? 12_000 * (Number(env.BENCH_WARMUP ?? 2) + Number(env.BENCH_DURATION ?? 10)),
+  ),
+  latencyRates: (env.BENCH_LATENCY_RATES ?? '100,1000')
+    .split(',')
+    .map(Number)
+    .filter((n) => n > 0),
+  latencySeconds: Number(env.BENCH_LATENCY_SECONDS ?? 5),
+  burstEvents: Number(env.BENCH_BURST_EVENTS ?? 10_000),
+  burstConnections: Number(env.BENCH_BURST_CONNECTIONS ?? 200),
+  burstStores: (env.BENCH_BURST_STORES ?? 'sqlite').split(','),
+  outageEvents: Number(env.BENCH_OUTAGE_EVENTS ?? 100_000),
+  outageStores: (env.BENCH_OUTAGE_STORES ?? 'sqlite').split(','),
+  // Longest wait for the backlog once RWX is back (retries wait out their backoff, up to 5 min each).
+  outageDrainSeconds: Number(env.BENCH_OUTAGE_DRAIN_SECONDS ?? 60),
   // Extra PostgreSQL server flags (embedded server only), e.g. '-c synchronous_commit=off'.
   pgFlags: (env.BENCH_PG_FLAGS ?? '').split(' ').filter(Boolean),
 }
 const SERVER_CPU = settings.pin ? '1' : undefined
 const LOAD_CPU = settings.pin ? '0' : undefined
-const TARGETS = { ratio: 0.6, secretsPerSec: 5_000, requestsPer1000: 20, rssMiB: 150 }
+const TARGETS = {
+  ratio: 0.6,
+  secretsPerSec: 5_000,
+  requestsPer1000: 20,
+  rssMiB: 150,
+  latencyP99Ms: 50,
+  burstMs: 10_000,
+  outageIngestRatio: 0.8,
+}
 const TOKEN = 'bench-rwx-token'
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname
 /** The node flags the relay ships with (`npm start`, the Dockerfile's CMD): the relay runs and delivery runs use them. */
@@ -105,6 +133,7 @@ async function runLoad(url, run, watch) {
       connections: settings.connections,
       warmupSeconds: settings.warmupSeconds,
       durationSeconds: settings.durationSeconds,
+      presign: settings.presign,
     },
     { cpus: LOAD_CPU },
   )
@@ -223,10 +252,9 @@ async function waitReady(url, proc) {
  * One ingest run of the relay on `store`. `rwx`: 'fake' (the worker delivers meanwhile), 'down' (a closed
  * port: the worker retries every secret) or 'silent' (RWX never answers: ingest alone).
  */
-async function benchRelay(store, rwx) {
+/** Starts `vault-relay serve` on `store` (a fresh database or file) delivering to `rwxUrl`; ready when resolved. */
+async function startRelay(store, rwxUrl) {
   const port = await freePort()
-  const silent = rwx === 'silent' ? await startSilentServer() : undefined
-  const rwxUrl = rwx === 'fake' ? fake.url : (silent?.url ?? `http://127.0.0.1:${await freePort()}`)
   const db = await storeFor(store, 'relay.db')
   const config = join(dir, `relay-${store}.yaml`)
   writeFileSync(config, relayConfig(port, rwxUrl, db.url))
@@ -236,8 +264,24 @@ async function benchRelay(store, rwx) {
     env: { PATH: env.PATH ?? '', RELAY_CONFIG: config, NODE_ENV: 'production' },
   })
   const url = `http://127.0.0.1:${port}`
+  const stop = async () => {
+    await stopChild(proc, { graceMs: 15_000 })
+    await db.drop()
+  }
   try {
     await waitReady(url, proc)
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { url, proc, stop }
+}
+
+async function benchRelay(store, rwx) {
+  const silent = rwx === 'silent' ? await startSilentServer() : undefined
+  const rwxUrl = rwx === 'fake' ? fake.url : (silent?.url ?? `http://127.0.0.1:${await freePort()}`)
+  const { url, proc, stop } = await startRelay(store, rwxUrl)
+  try {
     fake.reset()
     const watch = watchServer(proc.child.pid, store)
     // distinct bodies per run: the runs could share no event id even on one database
@@ -266,9 +310,67 @@ async function benchRelay(store, rwx) {
     })
   } finally {
     await silent?.close()
-    await stopChild(proc, { graceMs: 15_000 })
-    await db.drop()
+    await stop()
   }
+}
+
+/**
+ * What a user feels, on one store (bench/scenarios.mjs): propagation latency at each steady rate, a
+ * burst, and an RWX outage with its backlog; each on a relay of its own, the worker delivering to the fake.
+ */
+async function benchFelt(store) {
+  const out = {}
+  const onRelay = async (what, fn) => {
+    fake.reset()
+    const relay = await startRelay(store, fake.url)
+    try {
+      process.stderr.write(`bench: ${what} (${STORE_NAMES[store]})...\n`)
+      return await fn(relay)
+    } finally {
+      await relay.stop()
+    }
+  }
+  const tag = store === 'sqlite' ? 's' : 'q'
+  if (settings.only.includes('latency')) {
+    out.latency = []
+    for (const rate of settings.latencyRates) {
+      out.latency.push(
+        await onRelay(`propagation latency at ${fmt(rate)} events/s`, ({ url }) =>
+          steadyLatency({ url, secret, run: `${tag}l${rate}`, fake, rate, seconds: settings.latencySeconds }),
+        ),
+      )
+    }
+  }
+  if (settings.only.includes('burst') && settings.burstStores.includes(store)) {
+    out.burst = await onRelay(
+      `burst of ${fmt(settings.burstEvents)} events at ${settings.burstConnections} connections`,
+      ({ url }) =>
+        burst({
+          url,
+          secret,
+          run: `${tag}b`,
+          fake,
+          events: settings.burstEvents,
+          connections: settings.burstConnections,
+        }),
+    )
+  }
+  if (settings.only.includes('outage') && settings.outageStores.includes(store)) {
+    out.outage = await onRelay(`RWX outage, backlog of ${fmt(settings.outageEvents)}`, ({ url, proc }) => {
+      const watch = watchServer(proc.child.pid, store)
+      return outage({
+        url,
+        secret,
+        run: `${tag}o`,
+        fake,
+        events: settings.outageEvents,
+        connections: settings.connections,
+        drainSeconds: settings.outageDrainSeconds,
+        onIngested: () => watch.stop(),
+      })
+    })
+  }
+  return out
 }
 
 async function benchDelivery(store) {
@@ -349,7 +451,12 @@ function ingestTable(ceiling, relay, alone) {
     row('server peak RSS MiB', (r) => fmt(r.server.peakRssMiB, 1)),
     row('server cpu (cores)', (r) => fmt(r.server.cpuCores, 2)),
     row('PostgreSQL cpu', (r) => (r.database ? fmt(r.database.cpuCores, 2) : '')),
+    row('server cpu per request (µs)', (r) => fmt((r.server.cpuCores / r.reqPerSec) * 1e6)),
+    row('PostgreSQL cpu per request (µs)', (r) =>
+      r.database ? fmt((r.database.cpuCores / r.reqPerSec) * 1e6) : '',
+    ),
     row('load generator cpu', (r) => fmt(r.loadGeneratorCpuCores, 2)),
+    row('load generator cpu per request (µs)', (r) => fmt((r.loadGeneratorCpuCores / r.reqPerSec) * 1e6)),
     row('other cpu', (r) => fmt(r.otherCpuCores, 2)),
     row(
       'ratio to the ceiling',
@@ -400,6 +507,72 @@ function deliveryTable(delivery) {
   ])
 }
 
+/** The latency, burst and outage tables (a column per store and rate). */
+function feltTables(felt) {
+  const parts = []
+  const stores = measured(felt)
+  const lat = stores.flatMap((s) =>
+    (felt[s].latency ?? []).map((l) => [`${STORE_NAMES[s]} ${fmt(l.rate)}/s`, l]),
+  )
+  if (lat.length > 0) {
+    const row = (label, f) => [label, ...lat.map(([, l]) => f(l))]
+    parts.push(
+      table([
+        ['propagation latency, 202 -> RWX 200', ...lat.map(([h]) => h)],
+        row('events sent (achieved rate /s)', (l) => `${fmt(l.sent)} (${fmt(l.achievedRate)})`),
+        row('accepted / delivered', (l) => `${fmt(l.accepted)} / ${fmt(l.delivered)}`),
+        row('p50 / p99 / max ms', (l) => `${fmt(l.p50Ms)} / ${fmt(l.p99Ms)} / ${fmt(l.maxMs)}`),
+      ]),
+    )
+  }
+  const withBurst = stores.filter((s) => felt[s].burst)
+  if (withBurst.length > 0) {
+    const row = (label, f) => [label, ...withBurst.map((s) => f(felt[s].burst))]
+    const b0 = felt[withBurst[0]].burst
+    parts.push(
+      table([
+        [
+          `burst of ${fmt(b0.events)} at ${b0.connections} connections`,
+          ...withBurst.map((s) => STORE_NAMES[s]),
+        ],
+        row('answers by status', (b) =>
+          Object.entries(b.statuses)
+            .map(([k, v]) => `${k}: ${fmt(v)}`)
+            .join(', '),
+        ),
+        row('resets / timeouts / other errors', (b) =>
+          fmt(Object.values(b.errors).reduce((a, c) => a + c, 0)),
+        ),
+        row('all answered (ms)', (b) => fmt(b.answeredMs)),
+        row('all delivered, from the start (ms)', (b) => fmt(b.allDeliveredMs)),
+        row('202 -> RWX p50 / p99 ms', (b) => `${fmt(b.p50Ms)} / ${fmt(b.p99Ms)}`),
+      ]),
+    )
+  }
+  const withOutage = stores.filter((s) => felt[s].outage)
+  if (withOutage.length > 0) {
+    const row = (label, f) => [label, ...withOutage.map((s) => f(felt[s].outage))]
+    parts.push(
+      table([
+        ['RWX outage (connections refused)', ...withOutage.map((s) => STORE_NAMES[s])],
+        row('events accepted (failed)', (o) => `${fmt(o.accepted)} (${fmt(o.failed)})`),
+        row('ingest req/s during the outage', (o) => fmt(o.ingestPerSec)),
+        row(
+          'relay peak RSS MiB / cpu (cores)',
+          (o) => `${fmt(o.server.peakRssMiB, 1)} / ${fmt(o.server.cpuCores, 2)}`,
+        ),
+        row('after RWX returns: first write (ms)', (o) => fmt(o.firstWriteMsAfterReturn)),
+        row(
+          'backlog drained (ms) / drain rate /s',
+          (o) => `${fmt(o.drainMsAfterReturn)} / ${fmt(o.drainPerSec)}`,
+        ),
+        row('delivered', (o) => fmt(o.delivered)),
+      ]),
+    )
+  }
+  return parts.join('\n\n')
+}
+
 function report(out) {
   const { ceiling, relay, alone, delivery } = out
   const lines = [
@@ -437,6 +610,7 @@ function report(out) {
     }
     lines.push('')
   }
+  if (out.felt && measured(out.felt).length > 0) lines.push(feltTables(out.felt), '')
   const stores = STORES.filter((s) => out.targets.some((t) => t[s]))
   lines.push(
     table([
@@ -452,7 +626,7 @@ function report(out) {
 }
 
 /** Each target, judged on each store measured: `{ name, goal, sqlite?: {measured, value, pass}, postgres? }`. */
-function judge(ceiling, relay, alone, delivery) {
+function judge(ceiling, relay, alone, delivery, felt) {
   const targets = []
   const add = (name, goal, digits, byStore, value, passes) => {
     const target = { name, goal }
@@ -460,7 +634,8 @@ function judge(ceiling, relay, alone, delivery) {
       const v = value(byStore[s])
       target[s] = { measured: fmt(v, digits), value: v, pass: passes(v, byStore[s]) }
     }
-    targets.push(target)
+    // a part not run (BENCH_ONLY) has no target to judge
+    if (measured(byStore).length > 0) targets.push(target)
   }
   if (relay) {
     add(
@@ -518,6 +693,66 @@ function judge(ceiling, relay, alone, delivery) {
       (v) => v < TARGETS.rssMiB,
     )
   }
+  if (felt) {
+    const at100 = Object.fromEntries(
+      measured(felt).flatMap((s) => {
+        const l = felt[s].latency?.find((x) => x.rate === 100)
+        return l ? [[s, l]] : []
+      }),
+    )
+    add(
+      'propagation p99 at 100/s (ms)',
+      `< ${TARGETS.latencyP99Ms}`,
+      0,
+      at100,
+      (l) => l.p99Ms,
+      (v, l) => l.delivered === l.accepted && v < TARGETS.latencyP99Ms,
+    )
+    const bursts = Object.fromEntries(
+      measured(felt).flatMap((s) => (felt[s].burst ? [[s, felt[s].burst]] : [])),
+    )
+    add(
+      'burst: every answer 202 or 503+Retry-After',
+      'no error',
+      0,
+      bursts,
+      (b) => b.events - (b.statuses['202'] ?? 0) - (b.statuses['503'] ?? 0) + b.shedWithoutRetryAfter,
+      (v) => v === 0,
+    )
+    add(
+      'burst: all delivered (ms)',
+      `< ${fmt(TARGETS.burstMs)}`,
+      0,
+      bursts,
+      (b) => b.allDeliveredMs,
+      (v) => v < TARGETS.burstMs,
+    )
+    const outages = Object.fromEntries(
+      measured(felt).flatMap((s) => (felt[s].outage ? [[s, felt[s].outage]] : [])),
+    )
+    if (relay) {
+      add(
+        'outage ingest / normal ingest',
+        `>= ${TARGETS.outageIngestRatio}`,
+        2,
+        Object.fromEntries(
+          measured(outages)
+            .filter((s) => relay[s])
+            .map((s) => [s, outages[s]]),
+        ),
+        (o) => o.ingestPerSec / relay[Object.keys(outages).find((k) => outages[k] === o)].reqPerSec,
+        (v) => v >= TARGETS.outageIngestRatio,
+      )
+    }
+    add(
+      'outage: relay peak RSS (MiB)',
+      `< ${TARGETS.rssMiB}`,
+      1,
+      outages,
+      (o) => o.server.peakRssMiB,
+      (v) => v < TARGETS.rssMiB,
+    )
+  }
   return targets
 }
 
@@ -541,6 +776,8 @@ async function main() {
   const relay = ingest ? {} : undefined
   const alone = ingest ? {} : undefined
   const delivery = deliver ? {} : undefined
+  const feltParts = ['latency', 'burst', 'outage'].some((p) => settings.only.includes(p))
+  const felt = feltParts ? {} : undefined
   if (ingest) {
     process.stderr.write('bench: ceiling (bare Fastify + HMAC)...\n')
     ceiling = await benchCeiling()
@@ -572,6 +809,7 @@ async function main() {
       )
       delivery[store] = await benchDelivery(store)
     }
+    if (feltParts) felt[store] = await benchFelt(store)
   }
   await fake.close()
   await postgres?.close()
@@ -599,7 +837,8 @@ async function main() {
     alone,
     ratioAlone,
     delivery,
-    targets: judge(ceiling, relay, alone, delivery),
+    felt,
+    targets: judge(ceiling, relay, alone, delivery, felt),
     totalSeconds: (performance.now() - started) / 1000,
   }
   process.stdout.write(`\n${report(out)}\n\nbench took ${fmt(out.totalSeconds)} s\n`)
@@ -617,8 +856,14 @@ async function main() {
     'BENCH_SECRETS',
     'BENCH_RWX',
     'BENCH_ALONE',
+    'BENCH_ONLY',
+    'BENCH_LATENCY_RATES',
+    'BENCH_LATENCY_SECONDS',
+    'BENCH_BURST_EVENTS',
+    'BENCH_BURST_CONNECTIONS',
+    'BENCH_OUTAGE_EVENTS',
   ]
-  const full = relay && delivery && STORES.every((s) => settings.stores.includes(s))
+  const full = relay && delivery && felt && STORES.every((s) => settings.stores.includes(s))
   if (full && standard.every((k) => env[k] === undefined)) {
     writeFileSync(BASELINE, json)
     files.push(BASELINE)
@@ -628,7 +873,7 @@ async function main() {
 }
 
 try {
-  await withTimeout(main(), 240_000, 'the whole benchmark')
+  await withTimeout(main(), 900_000, 'the whole benchmark')
 } catch (err) {
   process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`)
   process.exitCode = 1

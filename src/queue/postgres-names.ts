@@ -1,6 +1,7 @@
 // One vault and name at a time across replicas: the `names` row lock every writer of a name takes first,
 // and the never-regress rules it guards (where an arriving or re-queued secret goes, what it supersedes).
-// The rules themselves are database functions (postgres-schema.ts), shared with relay_enqueue.
+// The rules themselves are database functions (postgres-schema.ts), shared with relay_enqueue; relay_enqueue_many
+// (postgres-batched.ts) applies the same rules set-wise to a batch (a test holds the two equal).
 import type { Queryable } from './postgres-pool.js'
 import { OLDER_THAN_DELIVERED, SUPERSEDED_BY_NEWER } from './sqlite-rows.js'
 

@@ -1,5 +1,6 @@
 // The PostgreSQL queue schema: versioned migrations, applied under an advisory lock so replicas can start together.
 import type pg from 'pg'
+import { BATCHED_STATEMENTS } from './postgres-batched.js'
 import { transaction } from './postgres-pool.js'
 
 /**
@@ -194,6 +195,7 @@ export const MIGRATIONS: readonly string[] = [
   END
   $fn$;
   `,
+  BATCHED_STATEMENTS,
   `
   -- operations: the global pause switch (one row every replica reads), and provenance (how an event was
   -- verified and mapped, and every attempt of its secrets); never a key or a value. Both go with their

@@ -2,7 +2,7 @@
 // leases across processes, and every failure reported as the store being unavailable.
 import type { Logger } from 'pino'
 import { createPostgresAdmin } from './postgres-admin.js'
-import { writeEvent } from './postgres-enqueue.js'
+import { createPostgresEnqueue } from './postgres-enqueue.js'
 import { createPostgresLeases } from './postgres-leases.js'
 import { createPostgresOperations } from './postgres-operations.js'
 import { createPool, describeError, isUnreachable, ping, unavailable } from './postgres-pool.js'
@@ -51,6 +51,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const admin = createPostgresAdmin(pool)
   const retention = createPostgresRetention(pool)
   const operations = createPostgresOperations(pool)
+  const writeEvent = createPostgresEnqueue(pool, unavailable)
   let closed = false
 
   /** Runs a store call, turning any failure into ERR_STORE_UNAVAILABLE. */
@@ -82,7 +83,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
     async enqueue(event): Promise<EnqueueResult> {
       checkNewEvent(event)
-      return oneAtATime(`${event.source}\u0000${event.eventId}`, () => guarded(() => writeEvent(pool, event)))
+      return oneAtATime(`${event.source}\u0000${event.eventId}`, () => guarded(() => writeEvent(event)))
     },
 
     claim: (options) => guarded(() => leases.claim(options)),

@@ -1,8 +1,8 @@
 // The embedded queue store on SQLite: durable commits, group-committed enqueues, leases for one process.
 import { RelayError } from '../errors.js'
+import { createGroupCommit } from './group-commit.js'
 import { createSqliteAdmin } from './sqlite-admin.js'
 import { checkNewEvent, createEventWriter, createNeverRegress } from './sqlite-enqueue.js'
-import { createGroupCommit } from './sqlite-group-commit.js'
 import { createSqliteLeases } from './sqlite-leases.js'
 import { createSqliteOperations } from './sqlite-operations.js'
 import { createSqliteRetention } from './sqlite-retention.js'
