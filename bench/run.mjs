@@ -74,7 +74,9 @@ const settings = {
 const SERVER_CPU = settings.pin ? '1' : undefined
 const LOAD_CPU = settings.pin ? '0' : undefined
 const TARGETS = {
-  ratio: 0.6,
+  // issue 10: with the worker delivering meanwhile (SQLite 0.5 is the stretch); PostgreSQL also >= 2,000 req/s
+  ratio: { sqlite: 0.35, postgres: 0.15 },
+  postgresReqPerSec: 2_000,
   secretsPerSec: 5_000,
   requestsPer1000: 20,
   rssMiB: 150,
@@ -183,8 +185,20 @@ function watchServer(pid, store) {
 }
 
 /** A fresh database for one postgres run (dropped afterwards), or a file in the temp dir for sqlite. */
+let sqliteRuns = 0
+
+/**
+ * A fresh, empty store for one run: each SQLite run gets a file of its own (a relay that found the
+ * previous run's backlog would be measuring that backlog's delivery), removed with its WAL and key after.
+ */
 async function storeFor(store, sqliteFile = 'delivery.db') {
-  if (store === 'sqlite') return { url: `sqlite:${join(dir, sqliteFile)}`, drop: async () => {} }
+  if (store === 'sqlite') {
+    const path = join(dir, `${++sqliteRuns}-${sqliteFile}`)
+    const drop = async () => {
+      for (const suffix of ['', '-wal', '-shm', '.key']) rmSync(`${path}${suffix}`, { force: true })
+    }
+    return { url: `sqlite:${path}`, drop }
+  }
   const db = await postgres.createDatabase()
   databases.add(db)
   return {
@@ -632,28 +646,39 @@ function judge(ceiling, relay, alone, delivery, felt) {
     const target = { name, goal }
     for (const s of measured(byStore)) {
       const v = value(byStore[s])
-      target[s] = { measured: fmt(v, digits), value: v, pass: passes(v, byStore[s]) }
+      target[s] = { measured: fmt(v, digits), value: v, pass: passes(v, byStore[s], s) }
     }
     // a part not run (BENCH_ONLY) has no target to judge
     if (measured(byStore).length > 0) targets.push(target)
   }
   if (relay) {
+    const ratioGoal = `>= ${TARGETS.ratio.sqlite} / ${TARGETS.ratio.postgres}`
     add(
-      'ingest ratio relay/ceiling',
-      `>= ${TARGETS.ratio}`,
+      'ingest ratio relay/ceiling (SQLite / PostgreSQL goal)',
+      ratioGoal,
       2,
       relay,
       (r) => r.reqPerSec / ceiling.reqPerSec,
-      (v) => v >= TARGETS.ratio,
+      (v, _r, s) => v >= TARGETS.ratio[s],
     )
     if (measured(alone).length > 0) {
       add(
         'ingest ratio, ingest alone',
-        `>= ${TARGETS.ratio}`,
+        ratioGoal,
         2,
         alone,
         (r) => r.reqPerSec / ceiling.reqPerSec,
-        (v) => v >= TARGETS.ratio,
+        (v, _r, s) => v >= TARGETS.ratio[s],
+      )
+    }
+    if (relay.postgres) {
+      add(
+        'PostgreSQL ingest req/s',
+        `>= ${fmt(TARGETS.postgresReqPerSec)}`,
+        0,
+        { postgres: relay.postgres },
+        (r) => r.reqPerSec,
+        (v) => v >= TARGETS.postgresReqPerSec,
       )
     }
     add(

@@ -56,6 +56,8 @@ export async function steadyLatency({ url, secret, run, fake, rate, seconds }) {
   const total = Math.round(rate * seconds)
   const started = performance.now()
   let failed = 0
+  /** What the answers that were not 202 were: status or error code -> count. */
+  const statuses = {}
   const inFlight = []
   for (let n = 0; n < total; n++) {
     const due = started + (n * 1000) / rate
@@ -63,8 +65,17 @@ export async function steadyLatency({ url, secret, run, fake, rate, seconds }) {
     if (wait > 1) await new Promise((r) => setTimeout(r, wait))
     inFlight.push(
       send(pool, secret, run, n).then(
-        (r) => (r.status === 202 ? accepted.set(nameOf(run, n), r.at) : failed++),
-        () => failed++,
+        (r) => {
+          if (r.status === 202) accepted.set(nameOf(run, n), r.at)
+          else {
+            failed++
+            statuses[r.status] = (statuses[r.status] ?? 0) + 1
+          }
+        },
+        (err) => {
+          failed++
+          statuses[err.code ?? 'error'] = (statuses[err.code ?? 'error'] ?? 0) + 1
+        },
       ),
     )
   }
@@ -81,6 +92,7 @@ export async function steadyLatency({ url, secret, run, fake, rate, seconds }) {
     achievedRate: total / sentSeconds,
     accepted: accepted.size,
     failed,
+    statuses,
     delivered: ms.length,
     p50Ms: percentile(ms, 50),
     p99Ms: percentile(ms, 99),
