@@ -184,6 +184,8 @@ export const BATCHED_STATEMENTS = `
     v_names TEXT[] := '{}';
     v_more_vaults TEXT[];
     v_more_names TEXT[];
+    v_whole INTEGER;
+    v_vault TEXT;
   BEGIN
     SELECT array_agg(g.vault ORDER BY g.first_due, g.first_id), COALESCE(SUM(g.due), 0)
       INTO v_due_vaults, v_total
@@ -196,12 +198,15 @@ export const BATCHED_STATEMENTS = `
     IF v_total = 0 THEN
       RETURN;
     END IF;
-    FOR i IN 1 .. CASE WHEN v_total = p_limit THEN LEAST(cardinality(v_due_vaults), p_whole_vaults) ELSE 0 END
+    -- Passes 1..v_whole lock whole due vaults, one each; the last pass (v_vault NULL) any vault.
+    v_whole := CASE WHEN v_total = p_limit THEN LEAST(cardinality(v_due_vaults), p_whole_vaults) ELSE 0 END;
+    FOR i IN 1 .. v_whole + 1
     LOOP
       EXIT WHEN cardinality(v_vaults) >= p_limit;
+      v_vault := CASE WHEN i <= v_whole THEN v_due_vaults[i] END;
       WITH l AS (
         SELECT n.vault, n.name FROM secrets s JOIN names n ON n.vault = s.vault AND n.name = s.name
-        WHERE s.vault = v_due_vaults[i] AND s.status = 'queued' AND s.next_attempt_at <= p_now
+        WHERE (v_vault IS NULL OR s.vault = v_vault) AND s.status = 'queued' AND s.next_attempt_at <= p_now
           AND (s.lease_until IS NULL OR s.lease_until <= p_now)
           AND NOT EXISTS (SELECT 1 FROM secrets o WHERE o.vault = s.vault AND o.name = s.name
             AND o.id <> s.id AND o.lease_owner IS NOT NULL AND o.lease_until > p_now)
@@ -213,21 +218,6 @@ export const BATCHED_STATEMENTS = `
       v_vaults := v_vaults || COALESCE(v_more_vaults, '{}');
       v_names := v_names || COALESCE(v_more_names, '{}');
     END LOOP;
-    IF cardinality(v_vaults) < p_limit THEN
-      WITH l AS (
-        SELECT n.vault, n.name FROM secrets s JOIN names n ON n.vault = s.vault AND n.name = s.name
-        WHERE s.status = 'queued' AND s.next_attempt_at <= p_now
-          AND (s.lease_until IS NULL OR s.lease_until <= p_now)
-          AND NOT EXISTS (SELECT 1 FROM secrets o WHERE o.vault = s.vault AND o.name = s.name
-            AND o.id <> s.id AND o.lease_owner IS NOT NULL AND o.lease_until > p_now)
-          AND (s.vault, s.name) NOT IN (SELECT * FROM unnest(v_vaults, v_names))
-        ORDER BY s.next_attempt_at, s.id LIMIT p_limit - cardinality(v_vaults)
-        FOR UPDATE OF n SKIP LOCKED
-      )
-      SELECT array_agg(l.vault), array_agg(l.name) INTO v_more_vaults, v_more_names FROM l;
-      v_vaults := v_vaults || COALESCE(v_more_vaults, '{}');
-      v_names := v_names || COALESCE(v_more_names, '{}');
-    END IF;
     IF cardinality(v_vaults) = 0 THEN
       RETURN;
     END IF;
