@@ -80,12 +80,8 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
     secrets: RwxSecret[],
     callOptions: { signal?: AbortSignal } = {},
   ): Promise<SetSecretsResult> {
-    let token: string
-    try {
-      token = await options.token()
-    } catch {
-      return { kind: 'auth', status: 0, reason: 'RWX token could not be read' }
-    }
+    const token = await readToken()
+    if (token === undefined) return { kind: 'auth', status: 0, reason: 'RWX token could not be read' }
     if (!token) return { kind: 'auth', status: 0, reason: 'RWX token is empty' }
     const sent = [token, ...secrets.map((s) => s.secret)]
     const body = JSON.stringify({
@@ -124,6 +120,15 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
     }
   }
 
+  /** The current token, or undefined when it cannot be read (its error may name a path, never shown). */
+  async function readToken(): Promise<string | undefined> {
+    try {
+      return await options.token()
+    } catch {
+      return undefined
+    }
+  }
+
   /**
    * The signal for one exchange: the request timeout, and the caller's signal if any. undici's own
    * timeouts tick coarsely (about a second); this bounds the whole exchange precisely.
@@ -138,12 +143,8 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
     name: string,
     callOptions: { signal?: AbortSignal } = {},
   ): Promise<ReadSecretResult> {
-    let token: string
-    try {
-      token = await options.token()
-    } catch {
-      return { kind: 'failed', reason: 'RWX token could not be read' }
-    }
+    const token = await readToken()
+    if (token === undefined) return { kind: 'failed', reason: 'RWX token could not be read' }
     const url = `${endpoint}/${encodeURIComponent(name)}?vault_name=${encodeURIComponent(vault)}`
     const { deadline, signal } = bounded(callOptions.signal)
     try {
