@@ -29,10 +29,16 @@ export interface KubernetesTrust {
   close(): void
 }
 
-/** The signing keys of one cluster: its JWKS URL (configured, or discovered once and again after a failure). */
+/**
+ * The signing keys of one cluster: its JWKS URL (configured, or discovered once and again after a failure).
+ * The bearer token goes only to the issuer's origin and to the JWKS URL its own discovery document names,
+ * never to a configured `jwksUrl` elsewhere (a public mirror must not see the cluster's token).
+ */
 function issuerKeys(issuer: IssuerConfig, get: HttpGet, headers: () => Record<string, string>) {
+  const tokenOrigins = new Set([new URL(issuer.issuer).origin])
   const jwksFetch: JwksFetch = async (href) => {
-    const res = await get(href, { timeoutMs: JWKS_TIMEOUT_MS, maxBytes: MAX_BYTES, headers: headers() })
+    const auth = tokenOrigins.has(new URL(href).origin) ? headers() : {}
+    const res = await get(href, { timeoutMs: JWKS_TIMEOUT_MS, maxBytes: MAX_BYTES, headers: auth })
     return new Response(new Uint8Array(res.body), { status: res.status })
   }
   async function discover(): Promise<string> {
@@ -43,7 +49,9 @@ function issuerKeys(issuer: IssuerConfig, get: HttpGet, headers: () => Record<st
     // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer it was fetched for.
     if (doc.issuer !== issuer.issuer) throw new Error('discovery names another issuer')
     if (typeof doc.jwks_uri !== 'string') throw new Error('discovery has no jwks_uri')
-    return new URL(doc.jwks_uri).href
+    const jwksUri = new URL(doc.jwks_uri)
+    tokenOrigins.add(jwksUri.origin)
+    return jwksUri.href
   }
   let keys: Promise<JWTVerifyGetKey> | undefined
   const getKey: JWTVerifyGetKey = async (protectedHeader, token) => {

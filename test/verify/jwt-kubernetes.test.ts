@@ -1,9 +1,12 @@
 // The jwt verifier's `kubernetes` issuers (OIDC discovery over TLS, several clusters, the pinned service
 // account) and JWE bodies beside a Bearer token, against fake API servers that sign real tokens.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CompactEncrypt } from 'jose'
+import { Agent, request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { verifySchema } from '../../src/config/schema.js'
 import { createVerifier } from '../../src/verify/registry.js'
@@ -116,6 +119,48 @@ describe('jwt verifier, kubernetes issuers', () => {
       })
     } finally {
       east.requireTokenForJwks(undefined)
+    }
+  })
+
+  it('sends the token file to the issuer, never to a configured JWKS mirror on another origin', async () => {
+    const ca = readFileSync(join(dir, 'east.crt'))
+    const agent = new Agent({ connect: { ca } })
+    const jwks = await (await request(`${east.issuer}/openid/v1/jwks`, { dispatcher: agent })).body.text()
+    await agent.close()
+    const seen: (string | undefined)[] = []
+    const mirror = createServer((req, res) => {
+      seen.push(req.headers.authorization)
+      res.writeHead(200, { 'content-type': 'application/json' }).end(jwks)
+    })
+    await new Promise<void>((resolve) => mirror.listen(0, '127.0.0.1', resolve))
+    writeFileSync(join(dir, 'mirror-token'), 'cluster-reader-token')
+    try {
+      const v = createVerifier(
+        verifySchema.parse({
+          type: 'jwt',
+          in: 'header',
+          audience: 'vault-relay',
+          algorithms: ['RS256'],
+          kubernetes: {
+            serviceAccount: 'db-watch:vault-relay-watch',
+            issuers: [
+              {
+                issuer: east.issuer,
+                jwksUrl: `http://127.0.0.1:${(mirror.address() as AddressInfo).port}/jwks`,
+                tokenFile: join(dir, 'mirror-token'),
+              },
+            ],
+          },
+        }),
+      )
+      verifiers.push(v)
+      await expect(call(v, await east.token())).resolves.toMatchObject({
+        payload: { type: 'secret.changed' },
+      })
+      expect(seen.length).toBeGreaterThan(0)
+      expect(seen).toEqual(seen.map(() => undefined))
+    } finally {
+      await new Promise<void>((resolve) => mirror.close(() => resolve()))
     }
   })
 
