@@ -81,8 +81,7 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
     callOptions: { signal?: AbortSignal } = {},
   ): Promise<SetSecretsResult> {
     const token = await readToken()
-    if (token === undefined) return { kind: 'auth', status: 0, reason: 'RWX token could not be read' }
-    if (!token) return { kind: 'auth', status: 0, reason: 'RWX token is empty' }
+    if (typeof token !== 'string') return { kind: 'auth', status: 0, ...token }
     const sent = [token, ...secrets.map((s) => s.secret)]
     const body = JSON.stringify({
       vault_name: vault,
@@ -120,12 +119,13 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
     }
   }
 
-  /** The current token, or undefined when it cannot be read (its error may name a path, never shown). */
-  async function readToken(): Promise<string | undefined> {
+  /** The current token, or why there is none (a read error may name a path, so it is never shown). */
+  async function readToken(): Promise<string | { reason: string }> {
     try {
-      return await options.token()
+      const token = await options.token()
+      return token ? token : { reason: 'RWX token is empty' }
     } catch {
-      return undefined
+      return { reason: 'RWX token could not be read' }
     }
   }
 
@@ -144,7 +144,7 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
     callOptions: { signal?: AbortSignal } = {},
   ): Promise<ReadSecretResult> {
     const token = await readToken()
-    if (token === undefined) return { kind: 'failed', reason: 'RWX token could not be read' }
+    if (typeof token !== 'string') return { kind: 'failed', ...token }
     const url = `${endpoint}/${encodeURIComponent(name)}?vault_name=${encodeURIComponent(vault)}`
     const { deadline, signal } = bounded(callOptions.signal)
     try {
