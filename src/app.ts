@@ -3,7 +3,6 @@ import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config/schema.js'
-import type { BreakerStatus } from './delivery/breaker.js'
 import { createPauseSwitch, type PauseSwitch } from './delivery/pause.js'
 import { edgeOptions, REQUEST_ID_LOG_LABEL, registerEdge } from './http/edge.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -24,7 +23,7 @@ export interface AppDeps {
   clock?: () => number
   metrics?: Metrics
   /** The delivery worker in this process, if any: woken on new work, asked for RWX status. */
-  delivery?: { notify(): void; status(): DeliveryStatus & { breaker?: BreakerStatus } }
+  delivery?: { notify(): void; status(): DeliveryStatus }
   /** The global pause switch (the worker's own); default: one on `store`. */
   pause?: PauseSwitch
 }

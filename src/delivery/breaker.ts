@@ -79,7 +79,6 @@ export function createBreaker(options: BreakerOptions): Breaker {
       }
       if (options.threshold === 0 || failures < options.threshold) return undefined
       openedAt = now
-      probeDelay = options.probeMs
       schedule(now, retryAfterMs)
       return 'opened'
     },

@@ -1,20 +1,21 @@
 // /admin pause, resume and status: the global delivery switch (shared by every replica), breaker and outside changes.
 import type { FastifyInstance } from 'fastify'
-import type { BreakerStatus } from '../delivery/breaker.js'
 import type { PauseSwitch } from '../delivery/pause.js'
 import { RelayError } from '../errors.js'
 import type { ControlState, Store } from '../queue/store.js'
+import type { DeliveryStatus } from './health.js'
 
 export interface AdminOperationsOptions {
   store: Store
   pause: PauseSwitch
   /** This process's delivery worker, if any: woken on resume, asked for its breaker. */
-  delivery?: { notify(): void; status(): { breaker?: BreakerStatus | undefined } } | undefined
+  delivery?: { notify(): void; status(): DeliveryStatus } | undefined
 }
 
 const MAX_REASON = 200
 
-const iso = (ms: number | null | undefined) =>
+/** Epoch milliseconds as RFC 3339, null kept (admin answers show times this way). */
+export const iso = (ms: number | null | undefined) =>
   ms === null || ms === undefined ? null : new Date(ms).toISOString()
 
 function presentControl(c: ControlState) {

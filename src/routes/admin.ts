@@ -10,7 +10,7 @@ import {
   type Store,
 } from '../queue/store.js'
 import { secretEqual } from '../verify/compare.js'
-import { type AdminOperationsOptions, adminOperationRoutes } from './admin-operations.js'
+import { type AdminOperationsOptions, adminOperationRoutes, iso } from './admin-operations.js'
 
 export interface AdminRouteOptions extends AdminOperationsOptions {
   token: string
@@ -89,9 +89,6 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
     return { event: eventId, discarded }
   })
 }
-
-const iso = (ms: number | null | undefined) =>
-  ms === null || ms === undefined ? null : new Date(ms).toISOString()
 
 const presentAttempt = (a: Attempt) => ({
   at: iso(a.at),
