@@ -1,5 +1,6 @@
 // The RWX vault API client: one POST per batch, every transport failure and status translated here.
 import { Agent, type Dispatcher, request } from 'undici'
+import { readText } from '../http/outbound.js'
 import { parseRetryAfter } from './backoff.js'
 
 /** One secret in a set-secrets request. */
@@ -109,7 +110,7 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
         await res.body.dump()
         return { kind: 'retry', status, reason: `RWX answered ${status} (redirects are not followed)` }
       }
-      const text = await readText(res.body)
+      const text = await readText(res.body, MAX_BODY)
       const retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now())
       return translate(status, text, retryAfterMs, sent)
     } catch (err) {
@@ -154,7 +155,7 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
         signal,
         headers: { authorization: `Bearer ${token}`, 'user-agent': options.userAgent },
       })
-      const text = await readText(res.body)
+      const text = await readText(res.body, MAX_BODY)
       if (res.statusCode === 404) return { kind: 'missing' }
       if (res.statusCode !== 200) {
         const reason = limit(scrub(errorMessage(text) ?? `RWX answered ${res.statusCode}`, [token]))
@@ -259,21 +260,6 @@ export function scrub(text: string, sent: readonly string[]): string {
 
 function limit(text: string): string {
   return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON)}…` : text
-}
-
-async function readText(body: Dispatcher.ResponseData['body']): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body) {
-    const buf = chunk as Buffer
-    size += buf.length
-    if (size > MAX_BODY) {
-      body.destroy()
-      break
-    }
-    chunks.push(buf)
-  }
-  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** A short, value-free description of a transport failure. */

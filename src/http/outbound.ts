@@ -29,3 +29,19 @@ export function dispatcherFetch(dispatcher: Dispatcher): typeof fetch {
   return ((input: string | URL, init?: RequestInit) =>
     undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof fetch
 }
+
+/** A response body as UTF-8 text, read up to `maxBytes`: past that the body is destroyed and the text cut. */
+export async function readText(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    const buf = chunk as Buffer
+    size += buf.length
+    if (size > maxBytes) {
+      body.destroy()
+      break
+    }
+    chunks.push(buf)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}

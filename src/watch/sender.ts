@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { type Dispatcher, request } from 'undici'
 import type { TokenSource } from '../config/token.js'
 import { parseRetryAfter, retryDelayMs } from '../delivery/backoff.js'
+import { readText } from '../http/outbound.js'
 import { USER_AGENT } from '../version.js'
 import type { SecretEvent } from './changes.js'
 import type { WatchConfig } from './config.js'
@@ -105,8 +106,7 @@ export function createSender(deps: SenderDeps): Sender {
         bodyTimeout: relay.timeoutMs,
         signal: AbortSignal.any([AbortSignal.timeout(relay.timeoutMs), stop.signal]),
       })
-      let text = ''
-      for await (const chunk of res.body) if (text.length < MAX_ANSWER_BYTES) text += String(chunk)
+      const text = await readText(res.body, MAX_ANSWER_BYTES)
       let answer: { code?: unknown; duplicate?: unknown } = {}
       try {
         answer = JSON.parse(text) as typeof answer
