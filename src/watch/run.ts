@@ -1,8 +1,10 @@
 // `vault-relay watch --config watch.yaml`: the in-cluster notifier, from Secret changes to relay events.
 import { parseArgs } from 'node:util'
+import type { Logger } from 'pino'
 import type { Env } from '../config/load.js'
 import { createTokenSource } from '../config/token.js'
 import { createLogger } from '../log.js'
+import { closeOnSignalsAndErrors } from '../shutdown.js'
 import { type ChangeTracker, createChangeTracker } from './changes.js'
 import { loadWatchConfig, requireKubeApi, type WatchConfig, type WatchSpec } from './config.js'
 import { startHealth } from './health.js'
@@ -18,6 +20,7 @@ export interface RunningWatch {
   metrics: WatchMetrics
   /** Where /healthz, /readyz and /metrics are served; undefined when `health.port` is 0. */
   healthUrl: string | undefined
+  log: Logger
   close(): Promise<void>
 }
 
@@ -105,6 +108,7 @@ export async function startWatch(args: string[], env: Env): Promise<RunningWatch
     watcher,
     metrics,
     healthUrl: health?.url,
+    log,
     async close() {
       await health?.close()
       sender.stop()
@@ -114,15 +118,11 @@ export async function startWatch(args: string[], env: Env): Promise<RunningWatch
   }
 }
 
-/** The CLI command: runs until SIGTERM or SIGINT. */
+/**
+ * The CLI command: runs until SIGTERM or SIGINT (exit 0), or an uncaught error (logged, exit 1), closing
+ * with grace as `serve` does: a send in flight gets its timeout to finish.
+ */
 export async function watch(args: string[], env: Env): Promise<void> {
   const running = await startWatch(args, env)
-  const stop = () => {
-    running.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    )
-  }
-  process.once('SIGTERM', stop)
-  process.once('SIGINT', stop)
+  closeOnSignalsAndErrors(running, running.log, running.config.relay.timeoutMs + 5_000)
 }
