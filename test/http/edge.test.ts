@@ -94,15 +94,16 @@ describe('request ids', () => {
   it('replaces a missing, overlong or odd X-Request-Id with a UUID', async () => {
     h = await startHarness(config('rateLimit: { max: 0 }'))
     const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-    for (const given of [undefined, 'x'.repeat(129), 'bad id\twith "quotes"', '']) {
-      const res = await h.app.inject({
-        method: 'GET',
-        url: '/healthz',
-        headers: given === undefined ? {} : { 'x-request-id': given },
-      })
-      expect(res.headers['x-request-id']).toMatch(uuid)
+    const given = [undefined, 'x'.repeat(129), 'bad id\twith "quotes"', '']
+    for (const [i, id] of given.entries()) {
+      // a webhook, so the answer is logged with the request id that was kept
+      const res = await post(i + 1, id === undefined ? {} : { 'x-request-id': id })
+      const echoed = String(res.headers['x-request-id'])
+      expect(echoed).toMatch(uuid)
+      expect(h.logs()).toContain(`"requestId":"${echoed}"`)
     }
     expect(h.logs()).not.toContain('x'.repeat(129))
+    expect(h.logs()).not.toContain('bad id')
   })
 })
 
