@@ -68,6 +68,18 @@ function leased(dir: string): number {
   }
 }
 
+/** The status the relay recorded for `name`: 'delivered' only once it had RWX's 200 before exiting. */
+function statusOf(dir: string, name: string): string | undefined {
+  const db = new Database(join(dir, 'relay.db'), { readonly: true })
+  try {
+    return (
+      db.prepare('SELECT status FROM secrets WHERE name = ?').get(name) as { status: string } | undefined
+    )?.status
+  } finally {
+    db.close()
+  }
+}
+
 describe('close with grace', () => {
   it('drains and exits 0 on SIGINT, finishing the delivery in flight', async () => {
     const { relay, dir, name, value } = await relayWithDeliveryInFlight()
@@ -77,6 +89,7 @@ describe('close with grace', () => {
     await until(() => relay.output().includes('"msg":"stopped"'), 'the last log line')
     expect(relay.output()).toContain('"signal":"SIGINT"')
     expect(leased(dir)).toBe(0)
+    expect(statusOf(dir, name)).toBe('delivered')
   })
 
   for (const kind of ['throw', 'reject'] as const) {
@@ -95,6 +108,7 @@ describe('close with grace', () => {
       expect(out).not.toContain(value)
       expect(rwx.secrets('ci').get(name)?.secret).toBe(value)
       expect(leased(dir)).toBe(0)
+      expect(statusOf(dir, name)).toBe('delivered')
     })
   }
 })
