@@ -1,4 +1,6 @@
 // Where the CLI's admin and send commands find the relay and the admin token: flags, the config, or env.
+
+import { formatIssues } from '../config/format.js'
 import { ConfigError, type Env, loadConfig } from '../config/load.js'
 import { type Config, cliEnvSchema } from '../config/schema.js'
 
@@ -28,10 +30,7 @@ export function clientSettings(
 ): ClientSettings {
   const parsed = cliEnvSchema.safeParse(env)
   if (!parsed.success) {
-    throw new ConfigError(
-      'environment',
-      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
-    )
+    throw new ConfigError('environment', formatIssues(parsed.error.issues, env))
   }
   const e = parsed.data
   const config = flags.config === undefined ? undefined : loadConfig(flags.config, env)
