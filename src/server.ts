@@ -66,13 +66,7 @@ export async function startRelay(env: Env, cwd: string, options: StartOptions = 
   const usesAws = config.sources.some((s) =>
     s.rules.some((r) => r.secrets.some((x) => typeof x.value !== 'string')),
   )
-  // One proxy-aware dispatcher for RWX (with its timeouts); with a proxy, one for JWKS, SNS and AWS.
-  const rwxDispatcher = createDispatcher(config.proxy, {
-    connect: { timeout: config.delivery.connectTimeoutMs },
-    headersTimeout: config.delivery.requestTimeoutMs,
-    bodyTimeout: config.delivery.requestTimeoutMs,
-    keepAliveTimeout: 30_000,
-  })
+  // The RWX client makes its own proxy-aware dispatcher; with a proxy, one more for JWKS, SNS and AWS.
   const proxyDispatcher = usesProxy(config.proxy) ? createDispatcher(config.proxy) : undefined
   const resolver = usesAws
     ? (await import('./delivery/aws-secrets.js')).createAwsResolver({
@@ -86,7 +80,7 @@ export async function startRelay(env: Env, cwd: string, options: StartOptions = 
     userAgent: USER_AGENT,
     connectTimeoutMs: config.delivery.connectTimeoutMs,
     requestTimeoutMs: config.delivery.requestTimeoutMs,
-    dispatcher: rwxDispatcher,
+    proxy: config.proxy,
   })
   const pause = createPauseSwitch({ store, clock: Date.now })
   const worker = createDeliveryWorker({
@@ -155,7 +149,6 @@ export async function startRelay(env: Env, cwd: string, options: StartOptions = 
       await worker.stop()
       await store.close()
       await client.close()
-      await rwxDispatcher.close()
       await proxyDispatcher?.close()
       resolver?.close()
       for (const s of sources.values()) s.verifier.close?.()

@@ -1,6 +1,6 @@
 // The RWX vault API client: one POST per batch, every transport failure and status translated here.
-import { Agent, type Dispatcher, request } from 'undici'
-import { readText } from '../http/outbound.js'
+import { type Dispatcher, request } from 'undici'
+import { createDispatcher, type ProxyConfig, readText } from '../http/outbound.js'
 import { parseRetryAfter } from './backoff.js'
 
 /** One secret in a set-secrets request. */
@@ -42,7 +42,9 @@ export interface RwxClientOptions {
   connectTimeoutMs: number
   /** Bounds the whole exchange, connecting included. */
   requestTimeoutMs: number
-  /** Replaces the client's own keep-alive Agent (tests); it is then not closed by `close()`. */
+  /** The outbound proxy (HTTPS_PROXY, NO_PROXY) the client's own keep-alive dispatcher goes through. */
+  proxy?: ProxyConfig
+  /** Replaces the client's own keep-alive dispatcher (tests); it is then not closed by `close()`. */
   dispatcher?: Dispatcher
 }
 
@@ -63,13 +65,13 @@ const PATH = '/mint/api/vaults/secrets'
 const MAX_BODY = 1024 * 1024
 const MAX_REASON = 500
 
-/** Creates a client with a keep-alive Agent that follows no redirect. */
+/** Creates a client with a keep-alive dispatcher (through the proxy, if any) that follows no redirect. */
 export function createRwxClient(options: RwxClientOptions): RwxClient {
   const endpoint = options.url.replace(/\/+$/, '') + PATH
   const own = options.dispatcher === undefined
   const dispatcher =
     options.dispatcher ??
-    new Agent({
+    createDispatcher(options.proxy ?? {}, {
       connect: { timeout: options.connectTimeoutMs },
       headersTimeout: options.requestTimeoutMs,
       bodyTimeout: options.requestTimeoutMs,
