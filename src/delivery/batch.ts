@@ -32,20 +32,41 @@ export interface BatchContext {
   signal: AbortSignal
   /** Told every RWX answer, for the worker's status. */
   onAnswer(result: SetSecretsResult): void
-  /** Told what happened to each secret of a batch (requests and read-backs), for provenance. */
-  onAttempts?(attempts: Attempt[]): void
 }
 
-/** The provenance record of one outcome; `status` is RWX's answer, null when nothing was sent. */
-function attemptOf(o: Outcome, status: string | null, at: number): Attempt {
-  return {
-    secretId: o.id,
-    at,
-    outcome: o.kind,
-    status,
-    version: o.kind === 'delivered' ? o.version : null,
-    error: o.kind === 'delivered' ? null : o.error,
-  }
+/** What a batch did: one outcome per secret, and the attempts to record in its provenance. */
+export interface BatchResult {
+  outcomes: Outcome[]
+  /**
+   * Every outcome but a delivery (the store keeps that in the secret's own row: one row less per secret
+   * on the common path), then each read-back.
+   */
+  attempts: Attempt[]
+}
+
+/**
+ * The provenance records of `outcomes` but deliveries; `status` is RWX's answer, null when nothing was
+ * sent (the first `unsent` outcomes).
+ */
+export function attemptsOf(
+  outcomes: Outcome[],
+  unsent: number,
+  status: string | null,
+  at: number,
+): Attempt[] {
+  const out: Attempt[] = []
+  outcomes.forEach((o, i) => {
+    if (o.kind === 'delivered') return
+    out.push({
+      secretId: o.id,
+      at,
+      outcome: o.kind,
+      status: i < unsent ? null : status,
+      version: null,
+      error: o.error,
+    })
+  })
+  return out
 }
 
 /**
@@ -82,7 +103,7 @@ export function planBatches(
 }
 
 /** Resolves values, sends one request for one vault, and returns one outcome per secret. */
-export async function deliverBatch(ctx: BatchContext, vault: string, items: Claimed[]): Promise<Outcome[]> {
+export async function deliverBatch(ctx: BatchContext, vault: string, items: Claimed[]): Promise<BatchResult> {
   const outcomes: Outcome[] = []
   const ready: { item: Claimed; value: string }[] = []
   for (const item of items) {
@@ -90,10 +111,8 @@ export async function deliverBatch(ctx: BatchContext, vault: string, items: Clai
     if (typeof got === 'string') ready.push({ item, value: got })
     else outcomes.push(got)
   }
-  if (ready.length === 0) {
-    ctx.onAttempts?.(outcomes.map((o) => attemptOf(o, null, ctx.clock())))
-    return outcomes
-  }
+  if (ready.length === 0)
+    return { outcomes, attempts: attemptsOf(outcomes, outcomes.length, null, ctx.clock()) }
   const unsent = outcomes.length
 
   const secrets: RwxSecret[] = ready.map(({ item, value }) =>
@@ -118,7 +137,7 @@ export async function deliverBatch(ctx: BatchContext, vault: string, items: Clai
 
   const now = ctx.clock()
   for (const { item, value } of ready) outcomes.push(outcomeOf(ctx, item, value, result, ready.length, now))
-  const attempts = outcomes.map((o, i) => attemptOf(o, i < unsent ? null : status, now))
+  const attempts = attemptsOf(outcomes, unsent, status, now)
   if (result.kind === 'ok' && ctx.config.verify) {
     const names = new Map(ready.map(({ item }) => [item.id, item.name]))
     const written = outcomes.flatMap((o) =>
@@ -126,8 +145,7 @@ export async function deliverBatch(ctx: BatchContext, vault: string, items: Clai
     )
     attempts.push(...(await readBack(ctx, vault, written)))
   }
-  ctx.onAttempts?.(attempts)
-  return outcomes
+  return { outcomes, attempts }
 }
 
 function outcomeOf(

@@ -4,7 +4,15 @@ import type { DeliveryConfig } from '../config/schema.js'
 import { errorFields } from '../log.js'
 import type { Sealer } from '../queue/crypto.js'
 import type { Attempt, Claimed, Outcome, Store } from '../queue/store.js'
-import { type BatchContext, countedRetry, type DeliveryEvents, deliverBatch, planBatches } from './batch.js'
+import {
+  attemptsOf,
+  type BatchContext,
+  type BatchResult,
+  countedRetry,
+  type DeliveryEvents,
+  deliverBatch,
+  planBatches,
+} from './batch.js'
 import { type BreakerStatus, createBreaker } from './breaker.js'
 import { createPauseSwitch, type PauseSwitch } from './pause.js'
 import type { RwxClient, SetSecretsResult } from './rwx-client.js'
@@ -67,8 +75,6 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   const state: Omit<DeliveryStatus, 'paused' | 'breaker'> = { authFailing: false }
   const breaker = createBreaker(config.breaker)
   const pauseSwitch = options.pause ?? createPauseSwitch({ store, clock })
-  /** What this round's batches did to each secret, recorded with the round's outcomes. */
-  let attempts: Attempt[] = []
   let wasPaused = false
   let running: Promise<void> | undefined
   let stopped: Promise<void> | undefined
@@ -87,9 +93,6 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     events: options.events,
     signal: abort.signal,
     onAnswer: record,
-    onAttempts: (a) => {
-      attempts.push(...a)
-    },
   }
 
   function record(result: SetSecretsResult): void {
@@ -198,7 +201,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     let next = 0
     const sent: Claimed[] = []
     const outcomes: Outcome[] = []
-    attempts = []
+    const attempts: Attempt[] = []
     // A pause (re-read within its bound before each request), or the breaker opening, stops the batches
     // not started yet. While open, a round is the probe: its one batch goes.
     const allowed = async () =>
@@ -208,7 +211,9 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       while (next < batches.length && (await allowed()) && next < batches.length) {
         const batch = batches[next++]!
         sent.push(...batch)
-        outcomes.push(...(await runBatch(batch)))
+        const done = await runBatch(batch)
+        outcomes.push(...done.outcomes)
+        attempts.push(...done.attempts)
       }
     })
     await Promise.all(lanes)
@@ -225,13 +230,14 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     await settle(sent, outcomes, attempts)
   }
 
-  async function runBatch(batch: Claimed[]): Promise<Outcome[]> {
+  async function runBatch(batch: Claimed[]): Promise<BatchResult> {
     try {
       return await deliverBatch(ctx, batch[0]!.vault, batch)
     } catch (err) {
       log.error({ err: errorFields(err), vault: batch[0]!.vault }, 'delivering a batch failed')
       const now = clock()
-      return batch.map((c) => countedRetry(ctx, c, now, 'internal error while delivering'))
+      const outcomes = batch.map((c) => countedRetry(ctx, c, now, 'internal error while delivering'))
+      return { outcomes, attempts: attemptsOf(outcomes, outcomes.length, null, now) }
     }
   }
 

@@ -1,7 +1,7 @@
 // Operations data in PostgreSQL: the global pause switch every replica reads, and provenance (ingest facts
 // and attempts per secret).
 import type pg from 'pg'
-import { groupAttempts, OUTSIDE_CHANGE_SELECT, rulesById } from './sqlite-operations.js'
+import { eventAttemptsSql, groupAttempts, OUTSIDE_CHANGE_SELECT, rulesById } from './sqlite-operations.js'
 import type { Attempt, ControlState, OutsideChange, ProvenanceRecord } from './store.js'
 
 /** The operations half of a Store, in PostgreSQL. */
@@ -63,11 +63,7 @@ export function createPostgresOperations(pool: pg.Pool): PostgresOperations {
       )
       const event = rows[0]
       if (event === undefined) return null
-      const attempts = await pool.query(
-        `SELECT a.secret, a.at, a.outcome, a.status, a.version, a.error FROM attempts a
-         JOIN secrets s ON s.id = a.secret WHERE s.event = $1 ORDER BY a.id`,
-        [event.id],
-      )
+      const attempts = await pool.query(eventAttemptsSql('$1'), [event.id])
       return {
         verifier: event.verifier,
         keyId: event.key_id,

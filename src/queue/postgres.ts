@@ -102,7 +102,6 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     retryEvent: (source, eventId, now) => guarded(() => admin.retryEvent(source, eventId, now)),
     discardEvent: (source, eventId, now) => guarded(() => admin.discardEvent(source, eventId, now)),
     purge: (before, limit) => guarded(() => retention.purge(before, limit)),
-    recordAttempts: (attempts) => guarded(() => operations.recordAttempts(attempts)),
     getProvenance: (source, eventId) => guarded(() => operations.getProvenance(source, eventId)),
     outsideChanges: (limit) => guarded(() => operations.outsideChanges(limit)),
     getControl: () => guarded(() => operations.getControl()),

@@ -2,7 +2,10 @@
 import type Database from 'better-sqlite3'
 import type { Attempt, ControlState, NewEvent, OutsideChange, ProvenanceRecord } from './store.js'
 
-/** The operations half of a Store, in SQLite; `recordIngest` runs inside the caller's enqueue transaction. */
+/**
+ * The operations half of a Store, in SQLite; `recordIngest` and `recordAttempts` run inside the caller's
+ * enqueue or settle transaction.
+ */
 export interface SqliteOperations {
   recordIngest(event: NewEvent): void
   recordAttempts(attempts: Attempt[]): void
@@ -49,6 +52,26 @@ export function rulesById(ids: readonly number[], rules: readonly string[]): Rec
   return out
 }
 
+/** Where a read-back's attempt comes: after the request's outcome, which it checks. */
+const READ_BACKS = `('read-back', 'outside-change', 'read-back-failed')`
+
+/**
+ * An event's attempts, per secret oldest first: the rows (failures, read-backs), with each delivery taken
+ * from its secret's row (`delivered_at`, `rwx_version`) between the request outcomes and the read-backs.
+ * A delivery stored as a row (by a relay before 0.2) is not shown twice. `p` is the event id's placeholder.
+ */
+export function eventAttemptsSql(p: string): string {
+  return `SELECT secret, at, outcome, status, version, error FROM (
+      SELECT a.secret, a.at, a.outcome, a.status, a.version, a.error,
+        CASE WHEN a.outcome IN ${READ_BACKS} THEN 2 ELSE 0 END AS phase, a.id AS n
+      FROM attempts a JOIN secrets s ON s.id = a.secret WHERE s.event = ${p}
+      UNION ALL
+      SELECT s.id, s.delivered_at, 'delivered', '200', s.rwx_version, NULL, 1, 0
+      FROM secrets s WHERE s.event = ${p} AND s.delivered_at IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM attempts d WHERE d.secret = s.id AND d.outcome = 'delivered')
+    ) t ORDER BY secret, phase, n`
+}
+
 /** The columns an outside-change look-up returns, named as OutsideChange wants them. */
 export const OUTSIDE_CHANGE_SELECT = `SELECT e.source, e.event_id AS "eventId", s.id AS "secretId", s.vault,
     s.name, a.at, s.rwx_version AS written, a.version AS "readBack"
@@ -71,10 +94,7 @@ export function createSqliteOperations(db: Database.Database): SqliteOperations 
     'SELECT verifier, key_id, rules FROM event_provenance WHERE source = ? AND event_id = ?',
   )
   const secretIds = db.prepare<[number], number>('SELECT id FROM secrets WHERE event = ? ORDER BY id').pluck()
-  const attemptsOf = db.prepare<[number], AttemptRow>(
-    `SELECT a.secret, a.at, a.outcome, a.status, a.version, a.error FROM attempts a
-     JOIN secrets s ON s.id = a.secret WHERE s.event = ? ORDER BY a.id`,
-  )
+  const attemptsOf = db.prepare<{ event: number }, AttemptRow>(eventAttemptsSql('@event'))
   const outsideCount = db
     .prepare<[], number>(`SELECT COUNT(*) FROM attempts WHERE outcome = 'outside-change'`)
     .pluck()
@@ -114,7 +134,7 @@ export function createSqliteOperations(db: Database.Database): SqliteOperations 
         verifier: ingest?.verifier ?? null,
         keyId: ingest?.key_id ?? null,
         rules: rulesById(secretIds.all(event.id), rules),
-        attempts: groupAttempts(attemptsOf.all(event.id)),
+        attempts: groupAttempts(attemptsOf.all({ event: event.id })),
       }
     },
     outsideChanges(limit) {

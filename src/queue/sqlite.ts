@@ -174,9 +174,6 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       return admin.discardEvent(source, eventId, now)
     },
 
-    async recordAttempts(attempts) {
-      operations.recordAttempts(attempts)
-    },
     async getProvenance(source, eventId) {
       return operations.getProvenance(source, eventId)
     },

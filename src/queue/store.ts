@@ -193,7 +193,8 @@ export interface Store {
   claim(options: ClaimOptions): Promise<Claimed[]>
   /**
    * Records outcomes of leased secrets; ignores any whose lease `owner` no longer holds. `attempts`, if
-   * given, are recorded as by `recordAttempts`, in the same transaction where the store can.
+   * given, are appended to their secrets' provenance, in the same transaction where the store can. A
+   * delivery needs none: the store shows it from the secret's row (`getProvenance`).
    */
   settle(owner: string, now: number, outcomes: Outcome[], attempts?: Attempt[]): Promise<void>
   /** Gives back every lease `owner` holds (graceful shutdown). */
@@ -218,9 +219,11 @@ export interface Store {
    * older event is still superseded; the dedup key goes, so a purged event id is accepted again as new.
    */
   purge(before: number, limit: number): Promise<number>
-  /** Appends attempts to secrets' provenance (the worker calls it with each round's outcomes). */
-  recordAttempts(attempts: Attempt[]): Promise<void>
-  /** The event's provenance, or null when the event is unknown. */
+  /**
+   * The event's provenance, or null when the event is unknown. Each secret's attempts come oldest first:
+   * what `settle` recorded, with its delivery (when RWX took it, as recorded by settle) before its
+   * read-backs.
+   */
   getProvenance(source: string, eventId: string): Promise<ProvenanceRecord | null>
   /** The latest outside changes found by reading back, newest first. */
   outsideChanges(limit: number): Promise<{ total: number; latest: OutsideChange[] }>

@@ -55,33 +55,49 @@ export function operationsContract(ctx: ContractContext): void {
       })
     })
 
-    it('keeps attempts per secret in order, and counts outside changes', async () => {
+    it('keeps attempts per secret in order, a delivery from its row, and counts outside changes', async () => {
       const event = newEvent(T0, [sealed('v', 'A', 'a'), sealed('v', 'B', 'b')])
       await ctx.store.enqueue(event)
       const [a, b] = await recordsOf(ctx.store, event)
-      await ctx.store.recordAttempts([
-        { secretId: a!.id, at: T0 + 1, outcome: 'retry', status: '503', version: null, error: 'down' },
-        { secretId: a!.id, at: T0 + 2, outcome: 'delivered', status: '200', version: 4, error: null },
-        { secretId: b!.id, at: T0 + 2, outcome: 'delivered', status: '200', version: 7, error: null },
-      ])
-      await ctx.store.settle('nobody', T0 + 2, [])
-      const claimed = await claim(ctx.store, T0 + 2)
+      const first = await claim(ctx.store, T0)
+      expect(first).toHaveLength(2)
       await ctx.store.settle(
         'w1',
         T0 + 2,
-        claimed.map((c) => ({ id: c.id, kind: 'delivered' as const, version: c.name === 'A' ? 4 : 7 })),
+        [
+          { id: a!.id, kind: 'retry', at: T0 + 3, error: 'down', countAttempt: true },
+          { id: b!.id, kind: 'delivered', version: 7 },
+        ],
+        [
+          { secretId: a!.id, at: T0 + 1, outcome: 'retry', status: '503', version: null, error: 'down' },
+          {
+            secretId: b!.id,
+            at: T0 + 2,
+            outcome: 'outside-change',
+            status: '404',
+            version: null,
+            error: null,
+          },
+        ],
       )
-      await ctx.store.recordAttempts([
-        { secretId: a!.id, at: T0 + 3, outcome: 'read-back', status: '200', version: 4, error: null },
-        { secretId: b!.id, at: T0 + 3, outcome: 'outside-change', status: '404', version: null, error: null },
-      ])
+      const second = await claim(ctx.store, T0 + 3)
+      expect(second.map((c) => c.id)).toEqual([a!.id])
+      await ctx.store.settle(
+        'w1',
+        T0 + 4,
+        [{ id: a!.id, kind: 'delivered', version: 4 }],
+        [{ secretId: a!.id, at: T0 + 4, outcome: 'read-back', status: '200', version: 4, error: null }],
+      )
       const p = await ctx.store.getProvenance(event.source, event.eventId)
-      expect(p?.attempts[a!.id]?.map((x) => [x.outcome, x.status, x.version])).toEqual([
-        ['retry', '503', null],
-        ['delivered', '200', 4],
-        ['read-back', '200', 4],
+      expect(p?.attempts[a!.id]?.map((x) => [x.outcome, x.at, x.status, x.version, x.error])).toEqual([
+        ['retry', T0 + 1, '503', null, 'down'],
+        ['delivered', T0 + 4, '200', 4, null],
+        ['read-back', T0 + 4, '200', 4, null],
       ])
-      expect(p?.attempts[b!.id]?.map((x) => x.outcome)).toEqual(['delivered', 'outside-change'])
+      expect(p?.attempts[b!.id]?.map((x) => [x.outcome, x.at])).toEqual([
+        ['delivered', T0 + 2],
+        ['outside-change', T0 + 2],
+      ])
       expect(await ctx.store.outsideChanges(10)).toEqual({
         total: 1,
         latest: [
@@ -91,7 +107,7 @@ export function operationsContract(ctx: ContractContext): void {
             secretId: b!.id,
             vault: 'v',
             name: 'B',
-            at: T0 + 3,
+            at: T0 + 2,
             written: 7,
             readBack: null,
           },
@@ -99,15 +115,32 @@ export function operationsContract(ctx: ContractContext): void {
       })
     })
 
+    it('shows a delivery recorded as an attempt row (by an older relay) once', async () => {
+      const event = newEvent(T0, [sealed('v', 'A', 'a')])
+      await ctx.store.enqueue(event)
+      const [a] = await recordsOf(ctx.store, event)
+      await claim(ctx.store, T0)
+      await ctx.store.settle(
+        'w1',
+        T0 + 2,
+        [{ id: a!.id, kind: 'delivered', version: 3 }],
+        [{ secretId: a!.id, at: T0 + 1, outcome: 'delivered', status: '200', version: 3, error: null }],
+      )
+      const p = await ctx.store.getProvenance(event.source, event.eventId)
+      expect(p?.attempts[a!.id]?.map((x) => [x.outcome, x.at])).toEqual([['delivered', T0 + 1]])
+    })
+
     it('goes with its event on purge', async () => {
       const old = withProvenance(newEvent(T0, [sealed('v', 'A', 'a')], { receivedAt: T0 }), null, ['r'])
       await ctx.store.enqueue(old)
       const [a] = await recordsOf(ctx.store, old)
       const claimed = await claim(ctx.store, T0)
-      await ctx.store.settle('w1', T0, [{ id: claimed[0]!.id, kind: 'delivered', version: 2 }])
-      await ctx.store.recordAttempts([
-        { secretId: a!.id, at: T0, outcome: 'outside-change', status: '200', version: 1, error: null },
-      ])
+      await ctx.store.settle(
+        'w1',
+        T0,
+        [{ id: claimed[0]!.id, kind: 'delivered', version: 2 }],
+        [{ secretId: a!.id, at: T0, outcome: 'outside-change', status: '200', version: 1, error: null }],
+      )
       // a recent event last: SQLite keeps the event of the newest secret whatever its age
       await ctx.store.enqueue(newEvent(T0 + 20 * DAY, [sealed('v', 'Z', 'z')], { receivedAt: T0 + 20 * DAY }))
       expect(await ctx.store.purge(T0 + 10 * DAY, 100)).toBe(1)

@@ -132,17 +132,28 @@ describe('admin API, operations', () => {
     h = await startHarness(config())
     const id = await send('A')
     const [secret] = (await h.store.getEvent('src', id))?.secrets ?? []
-    await h.store.recordAttempts([
-      { secretId: secret!.id, at: 1, outcome: 'retry', status: '503', version: null, error: 'down' },
-      { secretId: secret!.id, at: 2, outcome: 'delivered', status: '200', version: 3, error: null },
-      { secretId: secret!.id, at: 3, outcome: 'read-back', status: '200', version: 3, error: null },
-    ])
+    const lease = { owner: 'w1', leaseMs: 60_000, limit: 10 }
+    await h.store.claim({ ...lease, now: Date.now() })
+    await h.store.settle(
+      'w1',
+      Date.now(),
+      [{ id: secret!.id, kind: 'retry', at: 0, error: 'down', countAttempt: false }],
+      [{ secretId: secret!.id, at: 1, outcome: 'retry', status: '503', version: null, error: 'down' }],
+    )
+    await h.store.claim({ ...lease, now: Date.now() })
+    await h.store.settle(
+      'w1',
+      Date.now(),
+      [{ id: secret!.id, kind: 'delivered', version: 3 }],
+      [{ secretId: secret!.id, at: 3, outcome: 'read-back', status: '200', version: 3, error: null }],
+    )
     const one = await h.app.inject({ method: 'GET', url: `/admin/events/src/${id}`, headers: auth })
     const body = one.json()
     expect(body.provenance).toEqual({ receivedAt: body.receivedAt, verifier: 'api-key', keyId: 'keys[0]' })
     expect(body.secrets[0]).toMatchObject({
       rule: 'rules[0].secrets[0]',
-      attempts: 0,
+      status: 'delivered',
+      attempts: 1,
       readBack: { version: 3, outsideChange: false },
     })
     expect(body.secrets[0].history.map((a: { outcome: string }) => a.outcome)).toEqual([
