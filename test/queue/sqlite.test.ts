@@ -60,6 +60,49 @@ describe('sqlite store', () => {
     })
   })
 
+  describe('a backlog does not hold the event loop', () => {
+    it('settles a large round in chunks, with a turn of the event loop between them, recording all', async () => {
+      const store = openStore()
+      await store.enqueue(
+        newEvent(
+          T0,
+          Array.from({ length: 250 }, (_, i) => sealed('v', `N${i}`, `value-${i}`)),
+        ),
+      )
+      const claimed = await store.claim({ owner: 'w1', now: T0, leaseMs: 60_000, limit: 500 })
+      expect(claimed).toHaveLength(250)
+      let turned = false
+      setImmediate(() => {
+        turned = true
+      })
+      const failedOnce = [claimed[3]!, claimed[150]!, claimed[249]!]
+      await store.settle(
+        'w1',
+        T0 + 1,
+        claimed.map((c) =>
+          failedOnce.includes(c)
+            ? { id: c.id, kind: 'retry' as const, at: T0 + 5, error: 'down', countAttempt: true }
+            : { id: c.id, kind: 'delivered' as const, version: 1 },
+        ),
+        failedOnce.map((c) => ({
+          secretId: c.id,
+          at: T0 + 1,
+          outcome: 'retry',
+          status: '503',
+          version: null,
+          error: 'down',
+        })),
+      )
+      // a synchronous settle would resolve before any setImmediate callback ran
+      expect(turned).toBe(true)
+      expect((await store.counts()).delivered).toBe(247)
+      const p = await store.getProvenance(claimed[0]!.source, claimed[0]!.eventId)
+      for (const c of failedOnce) expect(p?.attempts[c.id]?.map((a) => a.outcome)).toEqual(['retry'])
+      expect(p?.attempts[claimed[0]!.id]?.map((a) => a.outcome)).toEqual(['delivered'])
+      expect(Object.keys(p?.attempts ?? {})).toHaveLength(250)
+    })
+  })
+
   describe('durability', () => {
     it('frees the leases a crashed run left, so its work is due at once after a restart', async () => {
       const first = createSqliteStore({ path })
