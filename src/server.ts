@@ -30,6 +30,9 @@ export interface RunningRelay {
   close(): Promise<void>
 }
 
+/** What a shutdown keeps of its grace period, after giving up on RWX, to settle, release leases and close. */
+const SETTLE_MARGIN_MS = 1_000
+
 /** A problem that stops start-up: printed without a stack, exit code 2. */
 export class StartupError extends Error {
   override readonly name = 'StartupError'
@@ -142,11 +145,14 @@ export async function startRelay(env: Env, cwd: string, options: StartOptions = 
   let closing: Promise<void> | undefined
   const close = () => {
     closing ??= (async () => {
+      const started = Date.now()
       log.info('shutting down: draining HTTP, finishing deliveries')
       await app.close()
       // no purge starts while deliveries drain; one under way ends after its chunk
       await retention?.stop()
-      await worker.stop()
+      // Requests to RWX get what is left of the grace period, less a second to settle and release.
+      const left = config.server.shutdownGraceSeconds * 1000 - (Date.now() - started) - SETTLE_MARGIN_MS
+      await worker.stop({ abortAfterMs: left })
       await store.close()
       await client.close()
       await proxyDispatcher?.close()

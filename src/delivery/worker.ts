@@ -61,8 +61,12 @@ export interface DeliveryWorker {
   start(): void
   /** Says new work was queued, so the worker looks now instead of at its next poll. */
   notify(): void
-  /** Stops claiming, waits for in-flight requests (bounded by requestTimeoutMs), settles, releases leases. */
-  stop(): Promise<void>
+  /**
+   * Stops claiming, waits for in-flight requests, settles, releases leases. Requests still waiting on RWX
+   * after `abortAfterMs` (default, and at most, requestTimeoutMs) are given up and their secrets queued
+   * again, so a shutdown inside its grace period still gives its leases back.
+   */
+  stop(options?: { abortAfterMs?: number }): Promise<void>
   status(): DeliveryStatus
 }
 
@@ -254,12 +258,16 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       notified = true
       if (wake?.byNotify) wake.done()
     },
-    stop() {
+    stop(stopOptions = {}) {
       stopped ??= (async () => {
         stopping = true
         wake?.done()
-        // In-flight requests end by their own timeout; the abort is a backstop for anything slower.
-        const timer = setTimeout(() => abort.abort(), config.requestTimeoutMs)
+        // In-flight requests end by their own timeout, or sooner when the caller's grace is shorter.
+        const abortAfterMs = Math.max(
+          0,
+          Math.min(config.requestTimeoutMs, stopOptions.abortAfterMs ?? Infinity),
+        )
+        const timer = setTimeout(() => abort.abort(), abortAfterMs)
         try {
           await running
         } finally {

@@ -202,6 +202,22 @@ describe('delivery worker', () => {
     expect((await h.secrets(id))[0]!.status).toBe('delivered')
   })
 
+  it('stop({ abortAfterMs }) gives up on a slow RWX within that bound and queues the secret again', async () => {
+    h = await createHarness({ config: { requestTimeoutMs: 30_000 } })
+    h.fake.delay(20_000)
+    const id = await h.enqueue([{ name: 'A', value: 'x' }])
+    await h.fake.waitFor((_, requests) => requests.length === 1)
+    const started = Date.now()
+    await h.worker.stop({ abortAfterMs: 100 })
+    // well under the request timeout (30 s) and the fake's delay (20 s)
+    expect(Date.now() - started).toBeLessThan(10_000)
+    const [secret] = await h.secrets(id)
+    expect(secret).toMatchObject({ status: 'queued', lastError: 'request to RWX cancelled (shutting down)' })
+    // its lease was given back: another worker takes it at once
+    const others = await h.store.claim({ owner: 'other', now: Date.now(), leaseMs: 1_000, limit: 10 })
+    expect(others.map((c) => c.name)).toEqual(['A'])
+  })
+
   it('stop() releases the leases of batches it did not send', async () => {
     h = await createHarness({ config: { batchSize: 1, concurrency: 1 } })
     h.fake.delay(200)
