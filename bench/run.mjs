@@ -61,6 +61,7 @@ const settings = {
     .map(Number)
     .filter((n) => n > 0),
   latencySeconds: Number(env.BENCH_LATENCY_SECONDS ?? 5),
+  latencyWarmupSeconds: Number(env.BENCH_LATENCY_WARMUP ?? 1),
   burstEvents: Number(env.BENCH_BURST_EVENTS ?? 10_000),
   burstConnections: Number(env.BENCH_BURST_CONNECTIONS ?? 200),
   burstStores: (env.BENCH_BURST_STORES ?? 'sqlite').split(','),
@@ -350,7 +351,15 @@ async function benchFelt(store) {
     for (const rate of settings.latencyRates) {
       out.latency.push(
         await onRelay(`propagation latency at ${fmt(rate)} events/s`, ({ url }) =>
-          steadyLatency({ url, secret, run: `${tag}l${rate}`, fake, rate, seconds: settings.latencySeconds }),
+          steadyLatency({
+            url,
+            secret,
+            run: `${tag}l${rate}`,
+            fake,
+            rate,
+            seconds: settings.latencySeconds,
+            warmupSeconds: settings.latencyWarmupSeconds,
+          }),
         ),
       )
     }
@@ -536,6 +545,9 @@ function feltTables(felt) {
         row('events sent (achieved rate /s)', (l) => `${fmt(l.sent)} (${fmt(l.achievedRate)})`),
         row('accepted / delivered', (l) => `${fmt(l.accepted)} / ${fmt(l.delivered)}`),
         row('p50 / p99 / max ms', (l) => `${fmt(l.p50Ms)} / ${fmt(l.p99Ms)} / ${fmt(l.maxMs)}`),
+        row('warm-up (fresh relay) p50 / p99 / max ms', (l) =>
+          l.warmup?.events ? `${fmt(l.warmup.p50Ms)} / ${fmt(l.warmup.p99Ms)} / ${fmt(l.warmup.maxMs)}` : '-',
+        ),
       ]),
     )
   }
@@ -884,6 +896,7 @@ async function main() {
     'BENCH_ONLY',
     'BENCH_LATENCY_RATES',
     'BENCH_LATENCY_SECONDS',
+    'BENCH_LATENCY_WARMUP',
     'BENCH_BURST_EVENTS',
     'BENCH_BURST_CONNECTIONS',
     'BENCH_OUTAGE_EVENTS',

@@ -25,7 +25,7 @@ async function send(pool, secret, run, n) {
 
 /**
  * Follows the fake's writes of the accepted names (read incrementally: the fake checks a wait's
- * condition on every request). `latencies()`: RWX's arrival time minus the 202's per name, ms, sorted.
+ * condition on every request). `latencies()`: RWX's arrival time minus the 202's per name, ms, sorted (of the names `which` picks).
  */
 function tracker(fake, accepted) {
   let seen = 0
@@ -40,20 +40,26 @@ function tracker(fake, accepted) {
   return {
     all: () => update().size >= accepted.size,
     delivered: () => update().size,
-    latencies: () =>
-      [...update()].map(([name, at]) => Math.max(0, at - accepted.get(name))).sort((a, b) => a - b),
+    latencies: (which = () => true) =>
+      [...update()]
+        .filter(([name]) => which(name))
+        .map(([name, at]) => Math.max(0, at - accepted.get(name)))
+        .sort((a, b) => a - b),
     times: () => [...update().values()],
   }
 }
 
 /**
- * Propagation latency: `rate` events a second for `seconds`, each sent at its time (open loop: a slow
- * answer does not delay the next send), from the 202 to the fake RWX storing that secret.
+ * Propagation latency: `rate` events a second for `warmupSeconds` and then `seconds`, each sent at its
+ * time (open loop: a slow answer does not delay the next send), from the 202 to the fake RWX storing that
+ * secret. The steady numbers are over the events after the warm-up; `warmup` has those of the fresh
+ * relay's first events apart (what a replica that just started shows).
  */
-export async function steadyLatency({ url, secret, run, fake, rate, seconds }) {
+export async function steadyLatency({ url, secret, run, fake, rate, seconds, warmupSeconds = 1 }) {
   const pool = new Pool(url, { connections: 64 })
   const accepted = new Map()
-  const total = Math.round(rate * seconds)
+  const warm = Math.round(rate * warmupSeconds)
+  const total = warm + Math.round(rate * seconds)
   const started = performance.now()
   let failed = 0
   /** What the answers that were not 202 were: status or error code -> count. */
@@ -84,19 +90,28 @@ export async function steadyLatency({ url, secret, run, fake, rate, seconds }) {
   const seen = tracker(fake, accepted)
   await fake.waitFor(seen.all, 15_000).catch(() => {})
   await pool.close()
-  const ms = seen.latencies()
+  const isWarmup = (name) => Number(name.slice(name.lastIndexOf('_') + 1)) < warm
+  const ms = seen.latencies((name) => !isWarmup(name))
+  const cold = seen.latencies(isWarmup)
   return {
     rate,
     seconds,
+    warmupSeconds,
     sent: total,
     achievedRate: total / sentSeconds,
     accepted: accepted.size,
     failed,
     statuses,
-    delivered: ms.length,
+    delivered: ms.length + cold.length,
     p50Ms: percentile(ms, 50),
     p99Ms: percentile(ms, 99),
     maxMs: ms.at(-1) ?? Number.NaN,
+    warmup: {
+      events: cold.length,
+      p50Ms: percentile(cold, 50),
+      p99Ms: percentile(cold, 99),
+      maxMs: cold.at(-1) ?? Number.NaN,
+    },
   }
 }
 
