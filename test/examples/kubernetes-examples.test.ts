@@ -4,6 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor'
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, parseAllDocuments } from 'yaml'
@@ -228,6 +229,23 @@ describe('deploy/k8s/watch', () => {
     expect(watchYaml.health.port).not.toBe(0)
     expect(container!.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' })
     expect(container!.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' })
+  })
+
+  it('the optional PodMonitor scrapes the notifier’s pods on its health port', () => {
+    const [monitor] = find(manifest('podmonitor.yaml'), 'PodMonitor')
+    expect(() => new PodMonitor(monitor as never).validate()).not.toThrow()
+    const deployment = find(notifier, 'Deployment')[0]!
+    const labels = (deployment['spec'] as { template: { metadata: { labels: Record<string, string> } } })
+      .template.metadata.labels
+    const spec = monitor!['spec'] as {
+      selector: { matchLabels: Record<string, string> }
+      podMetricsEndpoints: { port: string; path: string }[]
+    }
+    expect(monitor!.metadata.namespace).toBe(deployment.metadata.namespace)
+    expect(labels).toMatchObject(spec.selector.matchLabels)
+    const [container] = podOf(deployment).containers as unknown as { ports: { name: string }[] }[]
+    expect(container!.ports.map((p) => p.name)).toContain(spec.podMetricsEndpoints[0]!.port)
+    expect(spec.podMetricsEndpoints[0]!.path).toBe('/metrics')
   })
 
   it('its watch.yaml is the shipped example', () => {
