@@ -49,8 +49,10 @@ export interface EdgeDeps {
  * `Retry-After` (which every provider retries) while health, metrics and admin keep answering.
  */
 export async function registerEdge(app: FastifyInstance, config: Config, deps: EdgeDeps = {}): Promise<void> {
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook: no promise per request for a header.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
+    done()
   })
   const shed = config.server.loadShedding
   const retryAfter = shed.retryAfterSeconds
