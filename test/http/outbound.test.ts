@@ -1,8 +1,10 @@
 // Outbound HTTP honours HTTPS_PROXY/HTTP_PROXY/NO_PROXY (through the config): RWX, JWKS, SNS and AWS go via a real proxy.
 import { createHmac, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { type AddressInfo, createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { request } from 'undici'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/load.js'
 import { verifySchema } from '../../src/config/schema.js'
@@ -35,6 +37,21 @@ beforeEach(() => {
 /** The `proxy` block parsed from environment variables, as the relay gets it. */
 const proxyFromEnv = (env: Record<string, string>) => parseConfig('{}', env).proxy
 const hostOf = (url: string) => new URL(url).host
+
+/** A TCP server that takes connections and never says a word: a TLS handshake with it never ends. */
+async function startSilentServer() {
+  const sockets: Socket[] = []
+  const server = createServer((socket) => void sockets.push(socket))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
 
 async function setSecret(env: Record<string, string>) {
   const dispatcher = createDispatcher(proxyFromEnv(env))
@@ -79,6 +96,24 @@ describe('through a real CONNECT proxy', () => {
     const result = await setSecret({ HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' })
     expect(result.kind).toBe('ok')
     expect(proxy.tunnels).toEqual([])
+  })
+
+  it('keeps a dispatcher’s connect timeout for the TLS through the tunnel', async () => {
+    const silent = await startSilentServer()
+    const dispatcher = createDispatcher(proxyFromEnv({ HTTPS_PROXY: proxy.url }), {
+      connect: { timeout: 300 },
+    })
+    try {
+      const started = Date.now()
+      await expect(request(silent.url, { dispatcher })).rejects.toMatchObject({
+        code: 'UND_ERR_CONNECT_TIMEOUT',
+      })
+      expect(Date.now() - started).toBeLessThan(5_000)
+      expect(proxy.tunnels).toEqual([hostOf(silent.url)])
+    } finally {
+      await dispatcher.close()
+      await silent.close()
+    }
   })
 
   it('fetches a JWKS through the proxy', async () => {
