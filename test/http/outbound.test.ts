@@ -53,6 +53,26 @@ async function startSilentServer() {
   }
 }
 
+/** Runs `fn` with the AWS SDK pointed at `endpoint` with test credentials (its documented settings), restored after. */
+async function withAwsEnv<T>(endpoint: string, fn: () => Promise<T>): Promise<T> {
+  const settings = {
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
+    AWS_ACCESS_KEY_ID: 'AKIDTESTTEST',
+    AWS_SECRET_ACCESS_KEY: 'test-secret-access-key',
+    AWS_REGION: 'us-east-1',
+  }
+  const saved = Object.keys(settings).map((k) => [k, process.env[k]] as const)
+  Object.assign(process.env, settings)
+  try {
+    return await fn()
+  } finally {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+  }
+}
+
 async function setSecret(env: Record<string, string>) {
   const dispatcher = createDispatcher(proxyFromEnv(env))
   const client = createRwxClient({
@@ -180,34 +200,32 @@ describe('through a real CONNECT proxy', () => {
 
   it('reads AWS Secrets Manager through the proxy', async () => {
     const sm: FakeSecretsManager = await startFakeSecretsManager()
-    const keys = [
-      'AWS_ENDPOINT_URL_SECRETS_MANAGER',
-      'AWS_ACCESS_KEY_ID',
-      'AWS_SECRET_ACCESS_KEY',
-      'AWS_REGION',
-    ]
-    const saved = keys.map((k) => [k, process.env[k]] as const)
-    // The AWS SDK's own settings are its documented interface (CONTRACT.md): set here, restored after.
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.url,
-      AWS_ACCESS_KEY_ID: 'AKIDTESTTEST',
-      AWS_SECRET_ACCESS_KEY: 'test-secret-access-key',
-      AWS_REGION: 'us-east-1',
-    })
-    const dispatcher = createDispatcher(proxyFromEnv({ HTTP_PROXY: proxy.url }))
-    const resolver = createAwsResolver({ dispatcher })
+    const resolver = createAwsResolver({ proxy: proxyFromEnv({ HTTP_PROXY: proxy.url }) })
     try {
       const { arn } = sm.create('app/db', 'hunter2-via-proxy')
-      expect(await resolver.resolve({ secretId: arn })).toEqual({ kind: 'value', value: 'hunter2-via-proxy' })
+      const resolved = await withAwsEnv(sm.url, () => resolver.resolve({ secretId: arn }))
+      expect(resolved).toEqual({ kind: 'value', value: 'hunter2-via-proxy' })
       expect(proxy.tunnels).toEqual([hostOf(sm.url)])
     } finally {
       resolver.close()
-      await dispatcher.close()
-      for (const [k, v] of saved) {
-        if (v === undefined) delete process.env[k]
-        else process.env[k] = v
-      }
       await sm.close()
+    }
+  })
+
+  it('keeps the 5 s connect timeout of AWS Secrets Manager behind the proxy (not undici’s 10 s)', async () => {
+    const silent = await startSilentServer()
+    const resolver = createAwsResolver({ proxy: proxyFromEnv({ HTTPS_PROXY: proxy.url }) })
+    try {
+      const started = Date.now()
+      const resolved = await withAwsEnv(silent.url, () => resolver.resolve({ secretId: 'app/db' }))
+      const elapsed = Date.now() - started
+      expect(resolved).toEqual({ kind: 'retry', error: expect.stringContaining('UND_ERR_CONNECT_TIMEOUT') })
+      expect(elapsed).toBeGreaterThanOrEqual(4_500)
+      expect(elapsed).toBeLessThan(8_000)
+      expect(proxy.tunnels).toEqual([hostOf(silent.url)])
+    } finally {
+      resolver.close()
+      await silent.close()
     }
   })
 })
