@@ -112,6 +112,7 @@ export async function startRelay(env: Env, cwd: string, options: StartOptions = 
         })
   const sources = buildSources(config.sources, {
     log: log.child({ component: 'verify' }),
+    proxy: config.proxy,
     ...(proxyDispatcher ? { dispatcher: proxyDispatcher } : {}),
   })
   const app = await buildApp(config, {

@@ -1,6 +1,6 @@
 // Outbound HTTP honours HTTPS_PROXY/HTTP_PROXY/NO_PROXY (through the config): RWX, JWKS, SNS and AWS go via a real proxy.
 import { createHmac, randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { type AddressInfo, createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,11 +13,13 @@ import { createRwxClient } from '../../src/delivery/rwx-client.js'
 import { createDispatcher } from '../../src/http/outbound.js'
 import { createVerifier } from '../../src/verify/registry.js'
 import { type ConnectProxy, startConnectProxy } from '../support/connect-proxy.js'
+import { kubernetesVerifyConfig, startFakeKubeApi } from '../support/fake-kube-api.js'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
 import { type FakeSecretsManager, startFakeSecretsManager } from '../support/fake-secrets-manager.js'
 import { type FakeSns, issueSigner, signMessage, startFakeSns } from '../support/fake-sns.js'
 import { startRelayProcess } from '../support/relay-process.js'
 import { generateSigningKey, makeJwt, startJwksServer } from '../support/signers.js'
+import { issueTlsCertificate } from '../support/x509.js'
 
 const TOKEN = `rwx-token-${randomUUID()}`
 let proxy: ConnectProxy
@@ -226,6 +228,31 @@ describe('through a real CONNECT proxy', () => {
     } finally {
       resolver.close()
       await silent.close()
+    }
+  })
+
+  it('fetches a Kubernetes issuer’s keys through the proxy, trusting its own CA file', async () => {
+    const tls = await issueTlsCertificate()
+    const kube = await startFakeKubeApi(tls)
+    const dir = mkdtempSync(join(tmpdir(), 'relay-proxy-ca-'))
+    writeFileSync(join(dir, 'ca.crt'), tls.caPem)
+    const config = kubernetesVerifyConfig([{ issuer: kube.issuer, caFile: join(dir, 'ca.crt') }])
+    const verifier = createVerifier(config, { proxy: proxyFromEnv({ HTTPS_PROXY: proxy.url }) })
+    try {
+      const token = await kube.token()
+      await expect(
+        verifier.verify({
+          headers: { authorization: `Bearer ${token}` },
+          body: Buffer.from('{}'),
+          now: Date.now(),
+        }),
+      ).resolves.toMatchObject({ payload: {} })
+      expect(kube.requests).toContain('GET /openid/v1/jwks')
+      expect(new Set(proxy.tunnels)).toEqual(new Set([hostOf(kube.url)]))
+    } finally {
+      verifier.close?.()
+      await kube.close()
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })
