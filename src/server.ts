@@ -98,6 +98,7 @@ export async function startRelay(env: Env, cwd: string, options: StartOptions = 
         metrics.rwxLatency.observe({ result }, ms / 1000)
       },
       onOutsideChange: (change) => metrics.outsideChanges.inc({ change }),
+      onHold: (reason) => metrics.holds.inc({ reason }),
     },
   })
   // Opt-in: unset keeps every event's metadata, as the relay always has.

@@ -55,6 +55,12 @@ async function json(url: string): Promise<Record<string, unknown>> {
   return (await (await fetch(url)).json()) as Record<string, unknown>
 }
 
+/** How often the replica's delivery worker has looked for work and held back because paused. */
+async function pausedHolds(relay: RelayProcess): Promise<number> {
+  const text = await (await fetch(`${relay.url}/metrics`)).text()
+  return Number(/^relay_delivery_holds_total\{reason="paused"\} (\d+)$/m.exec(text)?.[1] ?? 0)
+}
+
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'relay-pause-'))
   dirs.push(d)
@@ -153,6 +159,16 @@ describe('global pause', () => {
       const sent = await cli(['send', '--config', cfg, 'ci', payload, '--url', (i % 2 ? a : b)!.url], pgEnv)
       expect(sent.out).toMatch(/^202 /)
     }
+    // Every secret is now due. Each worker looks again about once a second (and re-reads the switch if its
+    // last read is a second old): two more holds on each replica mean both saw the queued secrets with the
+    // switch read after the sends, and held them. Anything reaching RWX meanwhile ends the wait (and fails).
+    const [heldA, heldB] = [await pausedHolds(a!), await pausedHolds(b!)]
+    await until(
+      async () =>
+        rwx.requests.length > 0 ||
+        ((await pausedHolds(a!)) >= heldA + 2 && (await pausedHolds(b!)) >= heldB + 2),
+      'both replicas to look again and hold',
+    )
     expect(await json(`${b!.url}/readyz`)).toMatchObject({ status: 'paused' })
     const status = await cli(['status', '--url', b!.url])
     expect(status.out).toContain('queued=5')
