@@ -1,17 +1,14 @@
 // The global pause end to end, through the real binary and its CLI: it survives a restart (SQLite), and one
 // replica's pause stops every PostgreSQL replica; ingest goes on, nothing reaches RWX until resumed.
-import { execFile } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { promisify } from 'node:util'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
-import { type RelayProcess, startRelayProcess, until } from '../support/relay-process.js'
+import { type RelayProcess, runCli, startRelayProcess, until } from '../support/relay-process.js'
 
-const CLI = resolve('dist/cli.js')
 const TOKEN = `rwx-token-${randomUUID()}`
 const ADMIN = `admin-token-${randomUUID()}`
 const HMAC_SECRET = `hmac-secret-${randomUUID()}`
@@ -37,19 +34,9 @@ sources:
 `
 }
 
-/** Runs `vault-relay ...` as a real process (not blocking this process: the fake RWX answers meanwhile). */
-async function cli(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '', RELAY_ADMIN_TOKEN: ADMIN, ...env },
-      timeout: 20_000,
-    })
-    return { code: 0, out: stdout, err: stderr }
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string }
-    return { code: e.code ?? -1, out: e.stdout ?? '', err: e.stderr ?? '' }
-  }
-}
+/** Runs `vault-relay ...` with the admin token (a real process: the fake RWX answers meanwhile). */
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  runCli(args, { env: { RELAY_ADMIN_TOKEN: ADMIN, ...env } })
 
 async function json(url: string): Promise<Record<string, unknown>> {
   return (await (await fetch(url)).json()) as Record<string, unknown>
