@@ -17,6 +17,8 @@ export interface Metrics {
   rwxAuthFailing: Gauge
   /** 1 while delivery is paused (the global switch). */
   paused: Gauge
+  /** Times the delivery worker looked for work and held back, by reason (paused, breaker). */
+  holds: Counter<'reason'>
   /** 1 while the RWX circuit breaker is open. */
   rwxBreakerOpen: Gauge
   /** Read-backs that found RWX holding an older version than written, or none. */
@@ -80,6 +82,12 @@ export function createMetrics(store: Store): Metrics {
     paused: new Gauge({
       name: 'relay_paused',
       help: '1 while delivery to RWX is paused (POST /admin/pause); ingest goes on',
+      registers: [registry],
+    }),
+    holds: new Counter({
+      name: 'relay_delivery_holds_total',
+      help: 'Times the delivery worker looked for work and held back: paused, or breaker (waiting for a probe)',
+      labelNames: ['reason'],
       registers: [registry],
     }),
     rwxBreakerOpen: new Gauge({

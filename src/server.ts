@@ -69,13 +69,11 @@ export async function startRelay(env: Env, cwd: string, options: StartOptions = 
   const usesAws = config.sources.some((s) =>
     s.rules.some((r) => r.secrets.some((x) => typeof x.value !== 'string')),
   )
-  // The RWX client makes its own proxy-aware dispatcher; with a proxy, one more for JWKS, SNS and AWS.
+  // The RWX client and the AWS resolver make their own proxy-aware dispatchers (with their timeouts);
+  // with a proxy, one more that every verifier shares for JWKS, SNS and Kubernetes discovery.
   const proxyDispatcher = usesProxy(config.proxy) ? createDispatcher(config.proxy) : undefined
   const resolver = usesAws
-    ? (await import('./delivery/aws-secrets.js')).createAwsResolver({
-        log,
-        ...(proxyDispatcher ? { dispatcher: proxyDispatcher } : {}),
-      })
+    ? (await import('./delivery/aws-secrets.js')).createAwsResolver({ log, proxy: config.proxy })
     : undefined
   const client = createRwxClient({
     url: config.rwx.url,
@@ -103,6 +101,7 @@ export async function startRelay(env: Env, cwd: string, options: StartOptions = 
         metrics.rwxLatency.observe({ result }, ms / 1000)
       },
       onOutsideChange: (change) => metrics.outsideChanges.inc({ change }),
+      onHold: (reason) => metrics.holds.inc({ reason }),
     },
   })
   // Opt-in: unset keeps every event's metadata, as the relay always has.
@@ -117,6 +116,7 @@ export async function startRelay(env: Env, cwd: string, options: StartOptions = 
         })
   const sources = buildSources(config.sources, {
     log: log.child({ component: 'verify' }),
+    proxy: config.proxy,
     ...(proxyDispatcher ? { dispatcher: proxyDispatcher } : {}),
   })
   const app = await buildApp(config, {

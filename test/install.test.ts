@@ -1,16 +1,16 @@
 // `npm ci --omit=dev` works: no install-time script needs a dev tool, and dist/ serves with production dependencies only.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { until } from './support/relay-process.js'
+import { type RelayProcess, startRelayProcess } from './support/relay-process.js'
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }
 const dir = mkdtempSync(join(tmpdir(), 'relay-install-'))
-let child: ChildProcess | undefined
-afterAll(() => {
-  child?.kill('SIGKILL')
+let relay: RelayProcess | undefined
+afterAll(async () => {
+  await relay?.kill('SIGKILL')
   rmSync(dir, { recursive: true, force: true })
 })
 
@@ -54,29 +54,9 @@ describe('npm ci --omit=dev', () => {
     })
     cpSync('dist', join(dir, 'dist'), { recursive: true })
     cpSync('relay.example.yaml', join(dir, 'relay.example.yaml'))
-    let out = ''
-    child = spawn(process.execPath, ['dist/cli.js', 'serve', '--demo'], {
-      cwd: dir,
-      env: {
-        PATH: process.env.PATH ?? '',
-        PORT: '0',
-        HOST: '127.0.0.1',
-        RWX_ACCESS_TOKEN: 'install-test-token',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    relay = await startRelayProcess(dir, null, { RWX_ACCESS_TOKEN: 'install-test-token' }, ['--demo'], {
+      bin: join(dir, 'dist/cli.js'),
     })
-    child.stdout?.on('data', (d) => {
-      out += String(d)
-    })
-    child.stderr?.on('data', (d) => {
-      out += String(d)
-    })
-    let url = ''
-    await until(() => {
-      url = /"url":"(http:\/\/[^"]+)".*"msg":"vault-relay listening"/.exec(out)?.[1] ?? ''
-      return url !== '' || child?.exitCode !== null
-    }, 'the relay installed with --omit=dev to listen')
-    expect(url, out).not.toBe('')
-    expect((await fetch(`${url}/readyz`)).status).toBe(200)
+    expect((await fetch(`${relay.url}/readyz`)).status).toBe(200)
   })
 })

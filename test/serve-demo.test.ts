@@ -1,14 +1,12 @@
 // Safe by default: `vault-relay serve` refuses the example's public DEMO-ONLY secrets unless the user opts in.
-import { spawnSync } from 'node:child_process'
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type FakeRwx, startFakeRwx } from './support/fake-rwx.js'
-import { startRelayProcess } from './support/relay-process.js'
+import { runCli, startRelayProcess } from './support/relay-process.js'
 import { stripeHeader } from './support/signers.js'
 
-const CLI = resolve('dist/cli.js')
 const EXAMPLE = resolve('relay.example.yaml')
 const TOKEN = 'rwx-token-demo-test'
 const dirs: string[] = []
@@ -21,15 +19,8 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
 
-function serve(dir: string, args: string[], env: Record<string, string>) {
-  const res = spawnSync(process.execPath, [CLI, 'serve', ...args], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
-    encoding: 'utf8',
-    timeout: 20_000,
-  })
-  return { code: res.status, err: res.stderr, out: res.stdout }
-}
+const serve = (dir: string, args: string[], env: Record<string, string>) =>
+  runCli(['serve', ...args], { cwd: dir, env: { PORT: '0', HOST: '127.0.0.1', ...env } })
 
 /** The example's own demo secret for the stripe source, read from the file (it is public). */
 function exampleStripeSecret(): string {
@@ -49,18 +40,18 @@ function exampleDemoSecrets(): string[] {
 }
 
 describe('serve without a real config', () => {
-  it('exits 2 and says what to provide when there is no config, even with relay.example.yaml beside it', () => {
+  it('exits 2 and says what to provide when there is no config, even with relay.example.yaml beside it', async () => {
     const dir = fresh()
     copyFileSync(EXAMPLE, join(dir, 'relay.example.yaml'))
-    const res = serve(dir, [], { RWX_ACCESS_TOKEN: TOKEN })
+    const res = await serve(dir, [], { RWX_ACCESS_TOKEN: TOKEN })
     expect(res.code).toBe(2)
     expect(res.err).toContain(`no config at ${join(dir, 'relay.yaml')}`)
     expect(res.err).toContain('RELAY_CONFIG')
     expect(res.err).toContain('--demo')
   })
 
-  it('refuses the example config, naming each DEMO-ONLY path and never a value', () => {
-    const res = serve(fresh(), [], { RELAY_CONFIG: EXAMPLE, RWX_ACCESS_TOKEN: TOKEN })
+  it('refuses the example config, naming each DEMO-ONLY path and never a value', async () => {
+    const res = await serve(fresh(), [], { RELAY_CONFIG: EXAMPLE, RWX_ACCESS_TOKEN: TOKEN })
     expect(res.code).toBe(2)
     expect(res.err).toContain('DEMO-ONLY')
     for (const path of [

@@ -10,8 +10,6 @@ const secretList = z.array(nonEmpty).min(1, 'required: at least one')
 const stringOrList = z.union([nonEmpty, z.array(nonEmpty).min(1)])
 const tolerance = z.number().int().positive().max(86_400).default(300)
 
-const BREAKER_DEFAULTS = { threshold: 3, probeMs: 1_000, probeMaxMs: 30_000 }
-
 /** Shortest `retention.days`: longer than any provider keeps retrying a webhook (dedup keys go with events). */
 export const MIN_RETENTION_DAYS = 7
 
@@ -209,25 +207,20 @@ const trustProxy = z.union([
   z.array(nonEmpty.refine(isProxyAddress, proxyAddresses)).min(1),
 ])
 
-const LOAD_SHEDDING_DEFAULTS = {
-  maxEventLoopDelayMs: 1_000,
-  maxHeapUsedBytes: 0,
-  maxRssBytes: 0,
-  maxEventLoopUtilization: 0,
-  sampleIntervalMs: 1_000,
-  retryAfterSeconds: 5,
-}
-
 /** When webhooks are answered 503 + Retry-After instead of queuing up (@fastify/under-pressure); 0 turns a check off. */
 const loadShedding = z.strictObject({
-  maxEventLoopDelayMs: z.number().int().min(0).default(LOAD_SHEDDING_DEFAULTS.maxEventLoopDelayMs),
+  maxEventLoopDelayMs: z.number().int().min(0).default(1_000),
   maxHeapUsedBytes: z.number().int().min(0).default(0),
   maxRssBytes: z.number().int().min(0).default(0),
   maxEventLoopUtilization: z.number().min(0).max(1).default(0),
-  sampleIntervalMs: z.number().int().min(100).max(60_000).default(LOAD_SHEDDING_DEFAULTS.sampleIntervalMs),
-  retryAfterSeconds: z.number().int().min(1).max(3_600).default(LOAD_SHEDDING_DEFAULTS.retryAfterSeconds),
+  sampleIntervalMs: z.number().int().min(100).max(60_000).default(1_000),
+  retryAfterSeconds: z.number().int().min(1).max(3_600).default(5),
 })
 
+/**
+ * The whole relay.yaml. A section left out is parsed from `{}` (`.prefault({})`), so each default is
+ * written once, on its field.
+ */
 export const configSchema = z
   .strictObject({
     rwx: z
@@ -236,7 +229,7 @@ export const configSchema = z
         token: z.string().optional(),
         tokenFile: z.string().optional(),
       })
-      .default({ url: 'https://cloud.rwx.com' }),
+      .prefault({}),
     store: nonEmpty.default('sqlite:./data/relay.db'),
     encryptionKey: z.string().default(''),
     server: z
@@ -253,17 +246,9 @@ export const configSchema = z
         requestTimeout: z.number().int().positive().max(600_000).default(30_000),
         /** Milliseconds a connection may sit idle before it is closed. */
         connectionTimeout: z.number().int().positive().max(600_000).default(60_000),
-        loadShedding: loadShedding.default(LOAD_SHEDDING_DEFAULTS),
+        loadShedding: loadShedding.prefault({}),
       })
-      .default({
-        host: '0.0.0.0',
-        port: 8080,
-        trustProxy: false,
-        shutdownGraceSeconds: 10,
-        requestTimeout: 30_000,
-        connectionTimeout: 60_000,
-        loadShedding: LOAD_SHEDDING_DEFAULTS,
-      }),
+      .prefault({}),
     /** Outbound proxy for RWX, JWKS, SNS and AWS (HTTPS_PROXY, HTTP_PROXY, NO_PROXY override these). */
     proxy: z
       .strictObject({
@@ -271,8 +256,8 @@ export const configSchema = z
         httpProxy: z.url().optional(),
         noProxy: z.string().optional(),
       })
-      .default({}),
-    admin: z.strictObject({ token: z.string().optional() }).default({}),
+      .prefault({}),
+    admin: z.strictObject({ token: z.string().optional() }).prefault({}),
     /** Accept the example's public DEMO-ONLY signing secrets (trying the relay only; `serve --demo` does the same). */
     allowDemoSecrets: z.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -282,7 +267,7 @@ export const configSchema = z
         max: z.number().int().min(0).default(600),
         windowSeconds: z.number().int().positive().default(60),
       })
-      .default({ max: 600, windowSeconds: 60 }),
+      .prefault({}),
     delivery: z
       .strictObject({
         maxAttempts: z.number().int().positive().default(50),
@@ -315,26 +300,10 @@ export const configSchema = z
             probeMs: z.number().int().positive().default(1_000),
             probeMaxMs: z.number().int().positive().default(30_000),
           })
-          .default(BREAKER_DEFAULTS),
+          .prefault({}),
       })
-      .default({
-        maxAttempts: 50,
-        maxAgeSeconds: 7 * 86_400,
-        batchSize: 100,
-        batchWindowMs: 25,
-        concurrency: 4,
-        leaseSeconds: 60,
-        backoffBaseMs: 1_000,
-        backoffMaxMs: 300_000,
-        authRetrySeconds: 60,
-        connectTimeoutMs: 5_000,
-        requestTimeoutMs: 15_000,
-        verify: false,
-        breaker: BREAKER_DEFAULTS,
-      }),
-    postgres: z
-      .strictObject({ poolSize: z.number().int().min(1).max(100).default(10) })
-      .default({ poolSize: 10 }),
+      .prefault({}),
+    postgres: z.strictObject({ poolSize: z.number().int().min(1).max(100).default(10) }).prefault({}),
     retention: z
       .strictObject({
         /**
@@ -351,7 +320,7 @@ export const configSchema = z
           )
           .optional(),
       })
-      .default({}),
+      .prefault({}),
     sources: z.array(sourceSchema).default([]),
   })
   .superRefine((c, ctx) => {

@@ -5,9 +5,9 @@ import {
   SecretsManagerClient,
   type SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager'
-import type { Dispatcher } from 'undici'
 import type { AwsValueRef } from '../config/schema.js'
-import { undiciRequestHandler } from '../http/aws-handler.js'
+import { type HandlerTimeouts, undiciRequestHandler } from '../http/aws-handler.js'
+import { type ProxyConfig, usesProxy } from '../http/outbound.js'
 import type { ReferenceResolver, Resolved } from './values.js'
 
 /** Missing or refused AWS credentials: wait this long, a credentials fix must not lose secrets. */
@@ -25,8 +25,8 @@ export interface AwsResolverOptions {
   /** A client for a region (`undefined`: the SDK's default region); called once per region. */
   clientFor?(region: string | undefined): SecretsManagerClient
   log?: AwsResolverLog
-  /** Sends the default clients' requests over this undici dispatcher (the configured proxy). */
-  dispatcher?: Dispatcher
+  /** The outbound proxy the default clients' requests go through (HTTPS_PROXY, NO_PROXY). */
+  proxy?: ProxyConfig
 }
 
 /** A resolver that owns clients; `close()` destroys them. */
@@ -37,19 +37,21 @@ export function regionOf(secretId: string): string | undefined {
   return /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):/.exec(secretId)?.[1]
 }
 
+/** Secrets Manager timeouts, direct or through the proxy. */
+const TIMEOUTS: HandlerTimeouts = { connectionTimeout: 5_000, requestTimeout: 15_000 }
+
 /**
  * The default client: the SDK's credential chain, region and endpoint settings (AWS_REGION,
  * AWS_ENDPOINT_URL_SECRETS_MANAGER), explicit timeouts, and no SDK retries: the delivery worker
  * already retries with backoff, and a hidden retry would hold a delivery slot for seconds.
  */
-function defaultClient(region: string | undefined, dispatcher?: Dispatcher): SecretsManagerClient {
+function defaultClient(region: string | undefined, proxy: ProxyConfig): SecretsManagerClient {
   return new SecretsManagerClient({
     ...(region === undefined ? {} : { region }),
     maxAttempts: 1,
-    requestHandler:
-      dispatcher === undefined
-        ? { connectionTimeout: 5_000, requestTimeout: 15_000 }
-        : (undiciRequestHandler(dispatcher) as unknown as SecretsManagerClientConfig['requestHandler']),
+    requestHandler: usesProxy(proxy)
+      ? (undiciRequestHandler(proxy, TIMEOUTS) as unknown as SecretsManagerClientConfig['requestHandler'])
+      : TIMEOUTS,
   })
 }
 
@@ -168,7 +170,7 @@ function judge(out: GetSecretValueCommandOutput, ref: AwsValueRef, versionId: st
 export function createAwsResolver(options: AwsResolverOptions = {}): AwsResolver {
   const clients = new Map<string, SecretsManagerClient>()
   const make =
-    options.clientFor ?? ((region: string | undefined) => defaultClient(region, options.dispatcher))
+    options.clientFor ?? ((region: string | undefined) => defaultClient(region, options.proxy ?? {}))
 
   const clientFor = (secretId: string): SecretsManagerClient => {
     if (options.client !== undefined) return options.client

@@ -16,6 +16,8 @@ export interface DeliveryEvents {
   onRequest?(status: string, secrets: number, ms: number): void
   /** A read-back found RWX holding an older version than written (`older`), or none (`missing`). */
   onOutsideChange?(kind: 'older' | 'missing'): void
+  /** The worker looked for work and held back: `paused` (the global switch) or `breaker` (waiting for a probe). */
+  onHold?(reason: 'paused' | 'breaker'): void
 }
 
 /** What delivering one batch needs. */

@@ -144,15 +144,15 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     notified = false
   }
 
-  /** True when nothing may be sent now: paused (re-read within its bound), or waiting for a probe. */
-  async function holding(): Promise<boolean> {
+  /** Why nothing may be sent now: paused (re-read within its bound), or waiting for a probe; else null. */
+  async function holdReason(): Promise<'paused' | 'breaker' | null> {
     const { paused, reason } = await pauseSwitch.current()
     if (paused !== wasPaused) {
       wasPaused = paused
       if (paused) log.warn({ reason }, 'delivery paused: nothing is sent to RWX until resumed')
       else log.info('delivery resumed')
     }
-    return paused || breaker.waitMs(clock()) > 0
+    return paused ? 'paused' : breaker.waitMs(clock()) > 0 ? 'breaker' : null
   }
 
   /** Waits while paused (a local resume wakes it) or until the breaker's next probe. */
@@ -165,7 +165,9 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     let idle = false
     while (!stopping) {
       try {
-        if (await holding()) {
+        const held = await holdReason()
+        if (held !== null) {
+          options.events?.onHold?.(held)
           await hold()
           continue
         }
@@ -173,7 +175,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         if (stopping) break
         if (config.batchWindowMs > 0) await pause(config.batchWindowMs, false)
         idle = true
-        while (!stopping && !(await holding())) {
+        while (!stopping && (await holdReason()) === null) {
           const limit = breaker.claimLimit(config.batchSize * config.concurrency)
           const claimed = await store.claim({
             owner,

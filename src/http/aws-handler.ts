@@ -1,5 +1,6 @@
 // An AWS SDK request handler over an undici dispatcher, so Secrets Manager calls go through the configured proxy.
 import { type Dispatcher, request } from 'undici'
+import { createDispatcher, type ProxyConfig } from './outbound.js'
 
 /** The parts of the SDK's HttpRequest this handler reads (kept here so dist/ needs no @smithy import). */
 interface SdkRequest {
@@ -23,11 +24,22 @@ function queryString(query: SdkRequest['query']): string {
   return parts.length === 0 ? '' : `?${parts.join('&')}`
 }
 
+/** The default handler's timeouts, by its option names: the handler here keeps the same. */
+export interface HandlerTimeouts {
+  /** Milliseconds to open a connection (through the proxy: to it, and the TLS through its tunnel). */
+  connectionTimeout: number
+  /** Milliseconds to wait for the answer's headers, and between its body's chunks. */
+  requestTimeout: number
+}
+
 /**
- * A request handler for an AWS SDK v3 client (its `requestHandler` option) that sends over `dispatcher`
- * with the same timeouts the default handler has: the SDK itself does not read HTTPS_PROXY.
+ * A request handler for an AWS SDK v3 client (its `requestHandler` option) that sends through `proxy`
+ * with the same timeouts the default handler has: the SDK itself does not read HTTPS_PROXY. It owns its
+ * dispatcher: the SDK client's `destroy()` closes it.
  */
-export function undiciRequestHandler(dispatcher: Dispatcher, timeoutMs = 15_000) {
+export function undiciRequestHandler(proxy: ProxyConfig, timeouts: HandlerTimeouts) {
+  const timeoutMs = timeouts.requestTimeout
+  const dispatcher = createDispatcher(proxy, { connect: { timeout: timeouts.connectionTimeout } })
   return {
     metadata: { handlerProtocol: 'http/1.1' },
     async handle(req: SdkRequest, options: { abortSignal?: AbortSignal } = {}) {
@@ -51,6 +63,8 @@ export function undiciRequestHandler(dispatcher: Dispatcher, timeoutMs = 15_000)
     httpHandlerConfigs(): Record<string, never> {
       return {}
     },
-    destroy(): void {},
+    destroy(): void {
+      void dispatcher.close()
+    },
   }
 }

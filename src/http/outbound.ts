@@ -10,14 +10,24 @@ export function usesProxy(proxy: ProxyConfig): boolean {
 }
 
 /**
- * An undici dispatcher with `options` (timeouts, keep-alive) that goes through the proxy when one is
- * configured, except for hosts in `noProxy`. The proxy settings come from the config, never from
- * process.env here: an unset one is passed as an empty string so undici does not read the environment.
+ * An undici dispatcher with `options` (timeouts, keep-alive, `connect` TLS such as a CA) that goes through
+ * the proxy when one is configured, except for hosts in `noProxy`. The proxy settings come from the
+ * config, never from process.env here: an unset one is passed as an empty string so undici does not read
+ * the environment.
  */
 export function createDispatcher(proxy: ProxyConfig, options: Agent.Options = {}): Dispatcher {
   if (!usesProxy(proxy)) return new Agent(options)
+  // undici's ProxyAgent replaces `connect` with its tunnel: the same settings go as requestTls (the TLS to
+  // the origin, through the tunnel: CA, timeout), and the timeout as proxyTls (the connection to the proxy).
+  const connect = typeof options.connect === 'object' ? options.connect : undefined
   return new EnvHttpProxyAgent({
     ...options,
+    ...(connect === undefined
+      ? {}
+      : {
+          requestTls: connect,
+          ...(connect.timeout === undefined ? {} : { proxyTls: { timeout: connect.timeout } }),
+        }),
     httpProxy: proxy.httpProxy ?? '',
     httpsProxy: proxy.httpsProxy ?? proxy.httpProxy ?? '',
     noProxy: proxy.noProxy ?? '',

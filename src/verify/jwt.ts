@@ -13,19 +13,18 @@ import {
 } from 'jose'
 import type { VerifyConfig } from '../config/schema.js'
 import { RelayError } from '../errors.js'
+import { dispatcherFetch } from '../http/outbound.js'
 import { field, parseJsonBody, secondsToMs } from './compare.js'
 import { candidates, loadKey, remoteKeys, type Trust } from './jwt-keys.js'
-import { kubernetesTrust, notifierEventMeta, serviceAccountSubject } from './kubernetes.js'
+import { type KeyFetchDeps, kubernetesTrust, notifierEventMeta, serviceAccountSubject } from './kubernetes.js'
 import type { Verified, Verifier, VerifyInput } from './types.js'
 import { header } from './types.js'
 
 /** The `verify` block of a JWT source. */
 export type JwtConfig = Extract<VerifyConfig, { type: 'jwt' }>
 
-/** What the JWT verifier may be given: the fetch used for `jwksUrl` (the global fetch by default). */
-export interface JwtDeps {
-  fetch?: typeof fetch
-}
+/** What the JWT verifier may be given: how it reaches `jwksUrl` and Kubernetes issuers (global fetch by default). */
+export type JwtDeps = KeyFetchDeps
 
 const COMPACT = /^[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){2}(?:(?:\.[A-Za-z0-9_-]*){2})?$/
 const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i
@@ -116,7 +115,13 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
         ...loadKey(k, 'public', `keys[${i}]`),
         path: `keys[${i}]`,
       })),
-      remote: config.jwksUrl === undefined ? undefined : remoteKeys(config.jwksUrl, deps.fetch),
+      remote:
+        config.jwksUrl === undefined
+          ? undefined
+          : remoteKeys(
+              config.jwksUrl,
+              deps.fetch ?? (deps.dispatcher === undefined ? undefined : dispatcherFetch(deps.dispatcher)),
+            ),
     })
   }
   const cluster = config.kubernetes === undefined ? undefined : kubernetesTrust(config.kubernetes, deps)

@@ -3,10 +3,11 @@
 // the service account pinned as `sub`, and the event id and time of the watch notifier's events.
 import { readFileSync } from 'node:fs'
 import type { JWTVerifyGetKey } from 'jose'
-import { Agent } from 'undici'
+import type { Dispatcher } from 'undici'
 import type { VerifyConfig } from '../config/schema.js'
 import { createTokenSource } from '../config/token.js'
 import { RelayError } from '../errors.js'
+import { createDispatcher, type ProxyConfig } from '../http/outbound.js'
 import { fetchGet, type HttpGet, undiciGet } from './aws-sns-cert.js'
 import { JWKS_TIMEOUT_MS, type JwksFetch, remoteKeys, type Trust } from './jwt-keys.js'
 import type { Verified } from './types.js'
@@ -21,6 +22,16 @@ const MAX_BYTES = 256 * 1024
 /** `<namespace>:<name>` as the `sub` claim of that service account's tokens. */
 export function serviceAccountSubject(config: KubernetesConfig): string {
   return `system:serviceaccount:${config.serviceAccount}`
+}
+
+/** How a jwt verifier reaches remote keys: the registry's `VerifierDeps`, less the logger. */
+export interface KeyFetchDeps {
+  /** The proxy-aware dispatcher (undici's global one when unset). */
+  dispatcher?: Dispatcher
+  /** The proxy an issuer with its own `caFile` goes through. */
+  proxy?: ProxyConfig
+  /** Used instead of `dispatcher` where given (tests). */
+  fetch?: typeof fetch
 }
 
 /** The issuers' trusts, and `close` for their connection pools. */
@@ -73,10 +84,11 @@ function issuerKeys(issuer: IssuerConfig, get: HttpGet, headers: () => Record<st
  * One trust per configured issuer. A `caFile` is read now (a missing file is a start-up error naming
  * its path); a `tokenFile` is re-read when it changes, as the kubelet refreshes it.
  */
-export function kubernetesTrust(config: KubernetesConfig, deps: { fetch?: typeof fetch }): KubernetesTrust {
-  const agents: Agent[] = []
+export function kubernetesTrust(config: KubernetesConfig, deps: KeyFetchDeps): KubernetesTrust {
+  const dispatchers: Dispatcher[] = []
+  const shared = deps.fetch === undefined ? undiciGet(deps.dispatcher) : fetchGet(deps.fetch)
   const trusts = config.issuers.map((issuer, i): Trust => {
-    let get: HttpGet
+    let get = shared
     if (issuer.caFile !== undefined) {
       let ca: Buffer
       try {
@@ -84,10 +96,11 @@ export function kubernetesTrust(config: KubernetesConfig, deps: { fetch?: typeof
       } catch {
         throw new Error(`jwt: kubernetes.issuers[${i}].caFile ${issuer.caFile} cannot be read`)
       }
-      const agent = new Agent({ connect: { ca } })
-      agents.push(agent)
-      get = undiciGet(agent)
-    } else get = deps.fetch === undefined ? undiciGet() : fetchGet(deps.fetch)
+      // Its own pool for its own CA, through the same proxy as every other outbound call.
+      const dispatcher = createDispatcher(deps.proxy ?? {}, { connect: { ca } })
+      dispatchers.push(dispatcher)
+      get = undiciGet(dispatcher)
+    }
     const token =
       issuer.tokenFile === undefined ? undefined : createTokenSource({ tokenFile: issuer.tokenFile })
     const headers = (): Record<string, string> => {
@@ -100,7 +113,7 @@ export function kubernetesTrust(config: KubernetesConfig, deps: { fetch?: typeof
     }
     return { issuer: issuer.issuer, keys: [], remote: issuerKeys(issuer, get, headers) }
   })
-  return { trusts, close: () => agents.forEach((a) => void a.close()) }
+  return { trusts, close: () => dispatchers.forEach((d) => void d.close()) }
 }
 
 /** The id (`<uid>:<resourceVersion>`) and time (RFC 3339) the watch notifier puts in each event. */

@@ -2,7 +2,7 @@
 import type { Dispatcher } from 'undici'
 import type { VerifyConfig } from '../config/schema.js'
 import { RelayError } from '../errors.js'
-import { dispatcherFetch } from '../http/outbound.js'
+import type { ProxyConfig } from '../http/outbound.js'
 import { createApiKeyVerifier } from './api-key.js'
 import { createSnsVerifier, type SnsLog } from './aws-sns.js'
 import { createBasicVerifier } from './basic.js'
@@ -12,11 +12,17 @@ import { createStandardWebhooksVerifier } from './standard-webhooks.js'
 import { createStripeVerifier } from './stripe.js'
 import type { Verifier } from './types.js'
 
-/** What verifiers may be given from outside: the fetch used for remote keys (global fetch by default). */
+/** What verifiers may be given from outside; each scheme takes only the parts it uses. */
 export interface VerifierDeps {
-  fetch?: typeof fetch
-  /** undici dispatcher for remote keys and certificates (the proxy-aware one); used when `fetch` is unset. */
+  /**
+   * undici dispatcher (the proxy-aware one) for remote keys and certificates: SNS and Kubernetes issuers
+   * send their bounded GETs over it, a jwt `jwksUrl` a fetch over it; undici's global one when unset.
+   */
   dispatcher?: Dispatcher
+  /** The outbound proxy a Kubernetes issuer with its own `caFile` builds its dispatcher with. */
+  proxy?: ProxyConfig
+  /** A fetch for jwt keys (a `jwksUrl`, Kubernetes discovery) instead of one over `dispatcher` (tests). */
+  fetch?: typeof fetch
   /** Where verifiers log what they did on their own (SNS subscription confirmations, certificate failures). */
   log?: SnsLog
 }
@@ -35,7 +41,7 @@ const FACTORIES: { [T in VerifyType]?: Factory<T> } = {
   'api-key': createApiKeyVerifier,
   basic: createBasicVerifier,
   jwt: createJwtVerifier,
-  'aws-sns': (c, d) => createSnsVerifier(c, d),
+  'aws-sns': (c, { dispatcher, log }) => createSnsVerifier(c, { dispatcher, log }),
 }
 
 /**
@@ -63,9 +69,5 @@ export function failClosed(inner: Verifier): Verifier {
 export function createVerifier(config: VerifyConfig, deps: VerifierDeps = {}): Verifier {
   const factory = FACTORIES[config.type] as Factory<VerifyType> | undefined
   if (factory === undefined) throw new Error(`${config.type} verifier not available`)
-  const withFetch =
-    deps.fetch === undefined && deps.dispatcher !== undefined
-      ? { ...deps, fetch: dispatcherFetch(deps.dispatcher) }
-      : deps
-  return failClosed(factory(config, withFetch))
+  return failClosed(factory(config, deps))
 }

@@ -67,8 +67,10 @@ describe('circuit breaker in the worker', () => {
 describe('global pause in the worker', () => {
   it('sends nothing while paused, however long it looks, and delivers once resumed', async () => {
     let reads = 0
+    const holds: string[] = []
     let pause: PauseSwitch | undefined
     h = await createHarness({
+      events: { onHold: (reason) => holds.push(reason) },
       // the real switch on the real store, counting its reads: each is the worker looking again
       pause: (store) => {
         pause = createPauseSwitch({
@@ -92,6 +94,9 @@ describe('global pause in the worker', () => {
     expect(h.fake.requests).toHaveLength(0)
     expect(h.worker.status().paused).toBe(true)
     expect(h.logs.join('')).toContain('delivery paused')
+    // each look that held is reported (the relay counts them in relay_delivery_holds_total)
+    expect(holds.length).toBeGreaterThanOrEqual(5)
+    expect(new Set(holds)).toEqual(new Set(['paused']))
     await pause!.set(false, null)
     h.worker.notify()
     await h.until(async () => allIn(h!, id, 'delivered'))

@@ -1,17 +1,14 @@
 // The global pause end to end, through the real binary and its CLI: it survives a restart (SQLite), and one
 // replica's pause stops every PostgreSQL replica; ingest goes on, nothing reaches RWX until resumed.
-import { execFile } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { promisify } from 'node:util'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
-import { type RelayProcess, startRelayProcess, until } from '../support/relay-process.js'
+import { type RelayProcess, runCli, startRelayProcess, until } from '../support/relay-process.js'
 
-const CLI = resolve('dist/cli.js')
 const TOKEN = `rwx-token-${randomUUID()}`
 const ADMIN = `admin-token-${randomUUID()}`
 const HMAC_SECRET = `hmac-secret-${randomUUID()}`
@@ -37,22 +34,18 @@ sources:
 `
 }
 
-/** Runs `vault-relay ...` as a real process (not blocking this process: the fake RWX answers meanwhile). */
-async function cli(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '', RELAY_ADMIN_TOKEN: ADMIN, ...env },
-      timeout: 20_000,
-    })
-    return { code: 0, out: stdout, err: stderr }
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string }
-    return { code: e.code ?? -1, out: e.stdout ?? '', err: e.stderr ?? '' }
-  }
-}
+/** Runs `vault-relay ...` with the admin token (a real process: the fake RWX answers meanwhile). */
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  runCli(args, { env: { RELAY_ADMIN_TOKEN: ADMIN, ...env } })
 
 async function json(url: string): Promise<Record<string, unknown>> {
   return (await (await fetch(url)).json()) as Record<string, unknown>
+}
+
+/** How often the replica's delivery worker has looked for work and held back because paused. */
+async function pausedHolds(relay: RelayProcess): Promise<number> {
+  const text = await (await fetch(`${relay.url}/metrics`)).text()
+  return Number(/^relay_delivery_holds_total\{reason="paused"\} (\d+)$/m.exec(text)?.[1] ?? 0)
 }
 
 function tempDir(): string {
@@ -153,6 +146,16 @@ describe('global pause', () => {
       const sent = await cli(['send', '--config', cfg, 'ci', payload, '--url', (i % 2 ? a : b)!.url], pgEnv)
       expect(sent.out).toMatch(/^202 /)
     }
+    // Every secret is now due. Each worker looks again about once a second (and re-reads the switch if its
+    // last read is a second old): two more holds on each replica mean both saw the queued secrets with the
+    // switch read after the sends, and held them. Anything reaching RWX meanwhile ends the wait (and fails).
+    const [heldA, heldB] = [await pausedHolds(a!), await pausedHolds(b!)]
+    await until(
+      async () =>
+        rwx.requests.length > 0 ||
+        ((await pausedHolds(a!)) >= heldA + 2 && (await pausedHolds(b!)) >= heldB + 2),
+      'both replicas to look again and hold',
+    )
     expect(await json(`${b!.url}/readyz`)).toMatchObject({ status: 'paused' })
     const status = await cli(['status', '--url', b!.url])
     expect(status.out).toContain('queued=5')

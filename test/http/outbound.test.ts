@@ -1,8 +1,10 @@
 // Outbound HTTP honours HTTPS_PROXY/HTTP_PROXY/NO_PROXY (through the config): RWX, JWKS, SNS and AWS go via a real proxy.
 import { createHmac, randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { type AddressInfo, createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { request } from 'undici'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/load.js'
 import { verifySchema } from '../../src/config/schema.js'
@@ -11,11 +13,13 @@ import { createRwxClient } from '../../src/delivery/rwx-client.js'
 import { createDispatcher } from '../../src/http/outbound.js'
 import { createVerifier } from '../../src/verify/registry.js'
 import { type ConnectProxy, startConnectProxy } from '../support/connect-proxy.js'
+import { kubernetesVerifyConfig, startFakeKubeApi } from '../support/fake-kube-api.js'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
 import { type FakeSecretsManager, startFakeSecretsManager } from '../support/fake-secrets-manager.js'
 import { type FakeSns, issueSigner, signMessage, startFakeSns } from '../support/fake-sns.js'
 import { startRelayProcess } from '../support/relay-process.js'
 import { generateSigningKey, makeJwt, startJwksServer } from '../support/signers.js'
+import { issueTlsCertificate } from '../support/x509.js'
 
 const TOKEN = `rwx-token-${randomUUID()}`
 let proxy: ConnectProxy
@@ -35,6 +39,41 @@ beforeEach(() => {
 /** The `proxy` block parsed from environment variables, as the relay gets it. */
 const proxyFromEnv = (env: Record<string, string>) => parseConfig('{}', env).proxy
 const hostOf = (url: string) => new URL(url).host
+
+/** A TCP server that takes connections and never says a word: a TLS handshake with it never ends. */
+async function startSilentServer() {
+  const sockets: Socket[] = []
+  const server = createServer((socket) => void sockets.push(socket))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+/** Runs `fn` with the AWS SDK pointed at `endpoint` with test credentials (its documented settings), restored after. */
+async function withAwsEnv<T>(endpoint: string, fn: () => Promise<T>): Promise<T> {
+  const settings = {
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
+    AWS_ACCESS_KEY_ID: 'AKIDTESTTEST',
+    AWS_SECRET_ACCESS_KEY: 'test-secret-access-key',
+    AWS_REGION: 'us-east-1',
+  }
+  const saved = Object.keys(settings).map((k) => [k, process.env[k]] as const)
+  Object.assign(process.env, settings)
+  try {
+    return await fn()
+  } finally {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+  }
+}
 
 async function setSecret(env: Record<string, string>) {
   const dispatcher = createDispatcher(proxyFromEnv(env))
@@ -79,6 +118,24 @@ describe('through a real CONNECT proxy', () => {
     const result = await setSecret({ HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' })
     expect(result.kind).toBe('ok')
     expect(proxy.tunnels).toEqual([])
+  })
+
+  it('keeps a dispatcher’s connect timeout for the TLS through the tunnel', async () => {
+    const silent = await startSilentServer()
+    const dispatcher = createDispatcher(proxyFromEnv({ HTTPS_PROXY: proxy.url }), {
+      connect: { timeout: 300 },
+    })
+    try {
+      const started = Date.now()
+      await expect(request(silent.url, { dispatcher })).rejects.toMatchObject({
+        code: 'UND_ERR_CONNECT_TIMEOUT',
+      })
+      expect(Date.now() - started).toBeLessThan(5_000)
+      expect(proxy.tunnels).toEqual([hostOf(silent.url)])
+    } finally {
+      await dispatcher.close()
+      await silent.close()
+    }
   })
 
   it('fetches a JWKS through the proxy', async () => {
@@ -145,34 +202,57 @@ describe('through a real CONNECT proxy', () => {
 
   it('reads AWS Secrets Manager through the proxy', async () => {
     const sm: FakeSecretsManager = await startFakeSecretsManager()
-    const keys = [
-      'AWS_ENDPOINT_URL_SECRETS_MANAGER',
-      'AWS_ACCESS_KEY_ID',
-      'AWS_SECRET_ACCESS_KEY',
-      'AWS_REGION',
-    ]
-    const saved = keys.map((k) => [k, process.env[k]] as const)
-    // The AWS SDK's own settings are its documented interface (CONTRACT.md): set here, restored after.
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.url,
-      AWS_ACCESS_KEY_ID: 'AKIDTESTTEST',
-      AWS_SECRET_ACCESS_KEY: 'test-secret-access-key',
-      AWS_REGION: 'us-east-1',
-    })
-    const dispatcher = createDispatcher(proxyFromEnv({ HTTP_PROXY: proxy.url }))
-    const resolver = createAwsResolver({ dispatcher })
+    const resolver = createAwsResolver({ proxy: proxyFromEnv({ HTTP_PROXY: proxy.url }) })
     try {
       const { arn } = sm.create('app/db', 'hunter2-via-proxy')
-      expect(await resolver.resolve({ secretId: arn })).toEqual({ kind: 'value', value: 'hunter2-via-proxy' })
+      const resolved = await withAwsEnv(sm.url, () => resolver.resolve({ secretId: arn }))
+      expect(resolved).toEqual({ kind: 'value', value: 'hunter2-via-proxy' })
       expect(proxy.tunnels).toEqual([hostOf(sm.url)])
     } finally {
       resolver.close()
-      await dispatcher.close()
-      for (const [k, v] of saved) {
-        if (v === undefined) delete process.env[k]
-        else process.env[k] = v
-      }
       await sm.close()
+    }
+  })
+
+  it('keeps the 5 s connect timeout of AWS Secrets Manager behind the proxy (not undici’s 10 s)', async () => {
+    const silent = await startSilentServer()
+    const resolver = createAwsResolver({ proxy: proxyFromEnv({ HTTPS_PROXY: proxy.url }) })
+    try {
+      const started = Date.now()
+      const resolved = await withAwsEnv(silent.url, () => resolver.resolve({ secretId: 'app/db' }))
+      const elapsed = Date.now() - started
+      expect(resolved).toEqual({ kind: 'retry', error: expect.stringContaining('UND_ERR_CONNECT_TIMEOUT') })
+      expect(elapsed).toBeGreaterThanOrEqual(4_500)
+      expect(elapsed).toBeLessThan(8_000)
+      expect(proxy.tunnels).toEqual([hostOf(silent.url)])
+    } finally {
+      resolver.close()
+      await silent.close()
+    }
+  })
+
+  it('fetches a Kubernetes issuer’s keys through the proxy, trusting its own CA file', async () => {
+    const tls = await issueTlsCertificate()
+    const kube = await startFakeKubeApi(tls)
+    const dir = mkdtempSync(join(tmpdir(), 'relay-proxy-ca-'))
+    writeFileSync(join(dir, 'ca.crt'), tls.caPem)
+    const config = kubernetesVerifyConfig([{ issuer: kube.issuer, caFile: join(dir, 'ca.crt') }])
+    const verifier = createVerifier(config, { proxy: proxyFromEnv({ HTTPS_PROXY: proxy.url }) })
+    try {
+      const token = await kube.token()
+      await expect(
+        verifier.verify({
+          headers: { authorization: `Bearer ${token}` },
+          body: Buffer.from('{}'),
+          now: Date.now(),
+        }),
+      ).resolves.toMatchObject({ payload: {} })
+      expect(kube.requests).toContain('GET /openid/v1/jwks')
+      expect(new Set(proxy.tunnels)).toEqual(new Set([hostOf(kube.url)]))
+    } finally {
+      verifier.close?.()
+      await kube.close()
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })

@@ -7,6 +7,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
+import { type VerifyConfig, verifySchema } from '../../src/config/schema.js'
 
 /** A Secret as the API serves it (data base64). */
 export interface KubeSecret {
@@ -338,4 +339,22 @@ export async function startFakeKubeApi(tls: KubeTls): Promise<FakeKubeApi> {
     },
     close: stop,
   }
+}
+
+/**
+ * A jwt source's `verify` block for the tokens `token()` signs by default (the watch notifier's service
+ * account, audience vault-relay, as a Bearer header), trusting `issuers`; `extra` adds to the block.
+ */
+export function kubernetesVerifyConfig(
+  issuers: Record<string, unknown>[],
+  extra: Record<string, unknown> = {},
+): VerifyConfig {
+  return verifySchema.parse({
+    type: 'jwt',
+    in: 'header',
+    audience: 'vault-relay',
+    algorithms: ['RS256'],
+    kubernetes: { serviceAccount: 'db-watch:vault-relay-watch', issuers },
+    ...extra,
+  })
 }

@@ -1,6 +1,6 @@
 // A stand-in for SNS on loopback: a test CA, signing certificates served over HTTP, and real message signing.
 import { createPrivateKey, type KeyObject, sign, webcrypto } from 'node:crypto'
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { issueLeaf } from './x509.js'
 
@@ -55,6 +55,8 @@ export interface FakeSns {
   base: string
   /** Paths requested, in order (certificates, confirmations, anything). */
   requests: string[]
+  /** The headers of each request, in the same order. */
+  headers: IncomingHttpHeaders[]
   /** Serves `pem` at `path` (e.g. `/SimpleNotificationService-test.pem`). */
   serve(path: string, pem: string): string
   /** Answers `path` with `status` and an optional `location` or body. */
@@ -66,23 +68,26 @@ export interface FakeSns {
 export async function startFakeSns(): Promise<FakeSns> {
   const routes = new Map<string, { status: number; body: string; location?: string }>()
   const requests: string[] = []
+  const headers: IncomingHttpHeaders[] = []
   const server: Server = createServer((req, res) => {
     const url = req.url ?? '/'
     requests.push(url)
+    headers.push(req.headers)
     const route = routes.get(url.split('?')[0] ?? url)
     if (route === undefined) {
       res.writeHead(404).end('not found')
       return
     }
-    const headers: Record<string, string> = { 'content-type': 'text/plain' }
-    if (route.location !== undefined) headers['location'] = route.location
-    res.writeHead(route.status, headers).end(route.body)
+    const answer: Record<string, string> = { 'content-type': 'text/plain' }
+    if (route.location !== undefined) answer['location'] = route.location
+    res.writeHead(route.status, answer).end(route.body)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   return {
     base,
     requests,
+    headers,
     serve(path, pem) {
       routes.set(path, { status: 200, body: pem })
       return base + path

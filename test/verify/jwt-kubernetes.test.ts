@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { verifySchema } from '../../src/config/schema.js'
 import { createVerifier } from '../../src/verify/registry.js'
 import type { Verifier } from '../../src/verify/types.js'
-import { type FakeKubeApi, startFakeKubeApi } from '../support/fake-kube-api.js'
+import { type FakeKubeApi, kubernetesVerifyConfig, startFakeKubeApi } from '../support/fake-kube-api.js'
 import { type EncryptionKey, generateEncryptionKey } from '../support/signers.js'
 import { issueTlsCertificate } from '../support/x509.js'
 
@@ -39,24 +39,17 @@ afterAll(async () => {
 
 function verifier(options: { tokenFile?: string; decrypt?: boolean; westCa?: string } = {}) {
   const v = createVerifier(
-    verifySchema.parse({
-      type: 'jwt',
-      in: 'header',
-      audience: 'vault-relay',
-      algorithms: ['RS256'],
-      kubernetes: {
-        serviceAccount: 'db-watch:vault-relay-watch',
-        issuers: [
-          {
-            issuer: east.issuer,
-            caFile: join(dir, 'east.crt'),
-            ...(options.tokenFile ? { tokenFile: options.tokenFile } : {}),
-          },
-          { issuer: west.issuer, caFile: options.westCa ?? join(dir, 'west.crt') },
-        ],
-      },
-      ...(options.decrypt ? { decryptionKeys: [relayKey.privateJwk] } : {}),
-    }),
+    kubernetesVerifyConfig(
+      [
+        {
+          issuer: east.issuer,
+          caFile: join(dir, 'east.crt'),
+          ...(options.tokenFile ? { tokenFile: options.tokenFile } : {}),
+        },
+        { issuer: west.issuer, caFile: options.westCa ?? join(dir, 'west.crt') },
+      ],
+      options.decrypt ? { decryptionKeys: [relayKey.privateJwk] } : {},
+    ),
   )
   verifiers.push(v)
   return v
@@ -136,22 +129,13 @@ describe('jwt verifier, kubernetes issuers', () => {
     writeFileSync(join(dir, 'mirror-token'), 'cluster-reader-token')
     try {
       const v = createVerifier(
-        verifySchema.parse({
-          type: 'jwt',
-          in: 'header',
-          audience: 'vault-relay',
-          algorithms: ['RS256'],
-          kubernetes: {
-            serviceAccount: 'db-watch:vault-relay-watch',
-            issuers: [
-              {
-                issuer: east.issuer,
-                jwksUrl: `http://127.0.0.1:${(mirror.address() as AddressInfo).port}/jwks`,
-                tokenFile: join(dir, 'mirror-token'),
-              },
-            ],
+        kubernetesVerifyConfig([
+          {
+            issuer: east.issuer,
+            jwksUrl: `http://127.0.0.1:${(mirror.address() as AddressInfo).port}/jwks`,
+            tokenFile: join(dir, 'mirror-token'),
           },
-        }),
+        ]),
       )
       verifiers.push(v)
       await expect(call(v, await east.token())).resolves.toMatchObject({

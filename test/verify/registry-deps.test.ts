@@ -1,5 +1,7 @@
-// The registry hands every verifier the logger it is given: SNS subscription confirmations are not silent.
+// The registry hands each verifier what it uses: the logger (SNS subscription confirmations are not
+// silent) and the dispatcher itself to SNS.
 import { randomUUID } from 'node:crypto'
+import { Agent, type Dispatcher } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { verifySchema } from '../../src/config/schema.js'
 import { createVerifier } from '../../src/verify/registry.js'
@@ -54,5 +56,50 @@ describe('verifier deps', () => {
       obj: { topicArn: TOPIC },
       msg: 'SNS subscription confirmed',
     })
+  })
+
+  it('hands the SNS verifier the dispatcher itself: its certificate GET is undici’s request over it, no fetch', async () => {
+    const dispatched: string[] = []
+    const agent = new Agent()
+    const dispatcher = agent.compose(
+      (dispatch) => (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) => {
+        dispatched.push(opts.path)
+        return dispatch(opts, handler)
+      },
+    )
+    const certUrl = sns.serve('/SimpleNotificationService-dispatcher.pem', signer.pem)
+    const config = verifySchema.parse({
+      type: 'aws-sns',
+      topicArns: [TOPIC],
+      certUrlPattern: '^http://127\\.0\\.0\\.1:\\d+/',
+    })
+    const msg = signMessage(
+      {
+        Type: 'Notification',
+        MessageId: randomUUID(),
+        TopicArn: TOPIC,
+        Message: '{"rotated":true}',
+        Timestamp: new Date().toISOString(),
+      },
+      signer,
+      certUrl,
+      '2',
+    )
+    try {
+      await expect(
+        createVerifier(config, { dispatcher }).verify({
+          headers: { 'x-amz-sns-message-type': 'Notification' },
+          body: Buffer.from(JSON.stringify(msg)),
+          now: Date.now(),
+        }),
+      ).resolves.toMatchObject({ payload: { rotated: true } })
+      expect(dispatched).toEqual(['/SimpleNotificationService-dispatcher.pem'])
+      // A WHATWG fetch adds the Fetch standard's request headers; undici's request sends none of them.
+      const sent = sns.headers[sns.requests.indexOf('/SimpleNotificationService-dispatcher.pem')]
+      expect(sent).toBeDefined()
+      expect(sent).not.toHaveProperty('sec-fetch-mode')
+    } finally {
+      await agent.close()
+    }
   })
 })
