@@ -3,7 +3,7 @@
 import type pg from 'pg'
 import { statement } from './postgres-pool.js'
 import { type ClaimRow, toClaimed } from './sqlite-rows.js'
-import type { Claimed, ClaimOptions, Outcome } from './store.js'
+import type { Attempt, Claimed, ClaimOptions, Outcome } from './store.js'
 
 /** Most vaults one claim locks one by one (a statement each) before it takes the rest in due order. */
 const WHOLE_VAULTS_PER_CLAIM = 16
@@ -44,18 +44,29 @@ async function claim(pool: pg.Pool, { owner, now, leaseMs, limit }: ClaimOptions
 }
 
 /**
- * Records outcomes of secrets `owner` still leases, in one statement (relay_settle,
- * postgres-name-leases.ts): the names whose lease is still `owner`'s for that secret locked first (the
- * order every writer keeps), then each secret's row rewritten with its outcome and each name's row with
- * its lease given back (and the watermark). Outcomes for secrets whose lease another worker has taken
- * since are ignored.
+ * Records outcomes of secrets `owner` still leases, and the round's attempts (provenance), in one
+ * statement and transaction (relay_settle, postgres-name-leases.ts): the names whose lease is still
+ * `owner`'s for that secret locked first (the order every writer keeps), then each secret's row rewritten
+ * with its outcome and each name's row with its lease given back (and the watermark). Outcomes for
+ * secrets whose lease another worker has taken since are ignored; attempts are recorded for any secret
+ * still there.
  */
-async function settle(pool: pg.Pool, owner: string, now: number, outcomes: Outcome[]): Promise<void> {
-  if (outcomes.length === 0) return
+async function settle(
+  pool: pg.Pool,
+  owner: string,
+  now: number,
+  outcomes: Outcome[],
+  attempts: Attempt[],
+): Promise<void> {
+  if (outcomes.length === 0 && attempts.length === 0) return
   const field = <T>(pick: (o: Outcome) => T | undefined) => outcomes.map((o) => pick(o) ?? null)
   await statement(
     pool,
-    { name: 'relay_settle', text: 'SELECT relay_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)' },
+    {
+      name: 'relay_settle',
+      text: `SELECT relay_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+               $11, $12, $13, $14, $15, $16)`,
+    },
     [
       owner,
       now,
@@ -67,6 +78,12 @@ async function settle(pool: pg.Pool, owner: string, now: number, outcomes: Outco
       field((o) => (o.kind === 'delivered' ? null : o.error)),
       field((o) => (o.kind === 'retry' ? (o.countAttempt ? 1 : 0) : null)),
       field((o) => (o.kind === 'retry' ? o.solo : null)),
+      attempts.map((a) => a.secretId),
+      attempts.map((a) => a.at),
+      attempts.map((a) => a.outcome),
+      attempts.map((a) => a.status),
+      attempts.map((a) => a.version),
+      attempts.map((a) => a.error),
     ],
   )
 }
@@ -102,7 +119,7 @@ async function nextDueAt(pool: pg.Pool): Promise<number | null> {
 /** The delivery half of a Store, in PostgreSQL; each call is one transaction. */
 export interface PostgresLeases {
   claim(options: ClaimOptions): Promise<Claimed[]>
-  settle(owner: string, now: number, outcomes: Outcome[]): Promise<void>
+  settle(owner: string, now: number, outcomes: Outcome[], attempts: Attempt[]): Promise<void>
   release(owner: string): Promise<void>
   nextDueAt(): Promise<number | null>
 }
@@ -110,7 +127,7 @@ export interface PostgresLeases {
 export function createPostgresLeases(pool: pg.Pool): PostgresLeases {
   return {
     claim: (options) => (options.limit > 0 ? claim(pool, options) : Promise.resolve([])),
-    settle: (owner, now, outcomes) => settle(pool, owner, now, outcomes),
+    settle: (owner, now, outcomes, attempts) => settle(pool, owner, now, outcomes, attempts),
     release: (owner) => release(pool, owner),
     nextDueAt: () => nextDueAt(pool),
   }

@@ -109,16 +109,23 @@ export const NAME_LEASE_STATEMENTS = `
   END
   $fn$;
 
-  -- Delivery outcomes in one statement, as in migration 4, with the lease on the name: an outcome counts
-  -- when its name's lease is still p_owner's for that secret (anything else is ignored: another worker
-  -- took the lease since). Those names are locked first, in the order every writer keeps; then each
-  -- secret's row is rewritten once with its outcome, and each name's row once: lease given back, and the
-  -- watermark moved when the delivered value is newer than the one it holds. Delivered while superseded
-  -- (in flight) stays superseded, but RWX did get it: that is recorded. A retry, dead or superseded
-  -- outcome changes only a secret still queued (an admin discard or a newer value may have finished it).
-  CREATE OR REPLACE FUNCTION relay_settle(
+  -- Delivery outcomes and the round's attempts (provenance) in one statement, one transaction, as in
+  -- migration 4 but with the lease on the name: an outcome counts when its name's lease is still
+  -- p_owner's for that secret (anything else is ignored: another worker took the lease since). Those
+  -- names are locked first, in the order every writer keeps; then each secret's row is rewritten once
+  -- with its outcome, and each name's row once: lease given back, and the watermark moved when the
+  -- delivered value is newer than the one it holds. Delivered while superseded (in flight) stays
+  -- superseded, but RWX did get it: that is recorded. A retry, dead or superseded outcome changes only a
+  -- secret still queued (an admin discard or a newer value may have finished it). Attempt i (p_attempt_*)
+  -- is recorded for any secret still there, in order; a relay of the previous version sends none.
+  DROP FUNCTION relay_settle(TEXT, BIGINT, BIGINT[], TEXT[], BIGINT[], TEXT[], BIGINT[], TEXT[], INTEGER[],
+    BOOLEAN[]);
+  CREATE FUNCTION relay_settle(
     p_owner TEXT, p_now BIGINT, p_ids BIGINT[], p_kinds TEXT[], p_versions BIGINT[], p_fingerprints TEXT[],
-    p_at BIGINT[], p_errors TEXT[], p_counts INTEGER[], p_solos BOOLEAN[]
+    p_at BIGINT[], p_errors TEXT[], p_counts INTEGER[], p_solos BOOLEAN[],
+    p_attempt_secrets BIGINT[] DEFAULT NULL, p_attempt_at BIGINT[] DEFAULT NULL,
+    p_attempt_outcomes TEXT[] DEFAULT NULL, p_attempt_statuses TEXT[] DEFAULT NULL,
+    p_attempt_versions BIGINT[] DEFAULT NULL, p_attempt_errors TEXT[] DEFAULT NULL
   ) RETURNS VOID LANGUAGE plpgsql
   SET plan_cache_mode = force_custom_plan
   -- as relay_claim: secrets by id, names by primary key, never a scan of either table
@@ -131,9 +138,6 @@ export const NAME_LEASE_STATEMENTS = `
         JOIN names n ON n.vault = o.vault AND n.name = o.name
       WHERE n.lease_secret = o.id AND n.lease_owner = p_owner
       ORDER BY n.vault, n.name FOR UPDATE OF n;
-    IF NOT FOUND THEN
-      RETURN;
-    END IF;
     -- a fresh snapshot, after the locks: these leases are p_owner's until this transaction ends
     WITH o AS (
       SELECT DISTINCT ON (k.id) k.*, k.kind IN ('dead', 'superseded') AS finish
@@ -165,6 +169,13 @@ export const NAME_LEASE_STATEMENTS = `
           fingerprint = CASE WHEN o.kind = 'delivered' THEN COALESCE(o.fingerprint, s.fingerprint)
             ELSE s.fingerprint END
         FROM mine o WHERE s.id = o.id
+    ), tried AS (
+      INSERT INTO attempts (secret, at, outcome, status, version, error)
+        SELECT a.secret, a.at, a.outcome, a.status, a.version, a.error
+        FROM unnest(p_attempt_secrets, p_attempt_at, p_attempt_outcomes, p_attempt_statuses,
+            p_attempt_versions, p_attempt_errors) WITH ORDINALITY AS a(secret, at, outcome, status, version, error, i)
+          JOIN secrets s ON s.id = a.secret
+        ORDER BY a.i
     )
     -- one lease per name, so one outcome per names row
     UPDATE names n SET lease_secret = NULL, lease_owner = NULL, lease_until = NULL,

@@ -88,11 +88,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
     claim: (options) => guarded(() => leases.claim(options)),
     settle: (owner, now, outcomes, attempts = []) =>
-      guarded(async () => {
-        await leases.settle(owner, now, outcomes)
-        // provenance after the outcomes: a failure here makes the caller settle again, which is harmless
-        await operations.recordAttempts(attempts)
-      }),
+      guarded(() => leases.settle(owner, now, outcomes, attempts)),
     release: (owner) => guarded(() => leases.release(owner)),
     nextDueAt: () => guarded(() => leases.nextDueAt()),
 

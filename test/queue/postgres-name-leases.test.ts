@@ -91,6 +91,46 @@ describe('leases on the names rows', () => {
     })
   })
 
+  it('records a round’s attempts in the transaction of its outcomes, even for a lease lost meanwhile', async () => {
+    const db = await freshDb()
+    const store = await open(db.url)
+    await store.enqueue(newEvent(T0, [sealed('v', 'B', 'b')]))
+    const [b] = await claim(store, T0, 'w1')
+    await store.enqueue(newEvent(T0, [sealed('v', 'A', 'a')], { receivedAt: T0 + 10 }))
+    const [a] = await claim(store, T0 + 10, 'w1')
+    // B's lease runs out and w2 takes it: w1's outcome for B is ignored, its attempt is kept
+    expect((await claim(store, T0 + LEASE_MS, 'w2')).map((c) => c.name)).toEqual(['B'])
+    const tried = (secretId: number, at: number) => ({
+      secretId,
+      at,
+      outcome: 'retry',
+      status: '503',
+      version: null,
+      error: 'down',
+    })
+    await store.settle(
+      'w1',
+      T0 + LEASE_MS,
+      [
+        { id: a!.id, kind: 'delivered', version: 1 },
+        { id: b!.id, kind: 'retry', at: T0 + 1, error: 'down', countAttempt: true },
+      ],
+      [tried(a!.id, T0 + 1), tried(b!.id, T0 + 2), tried(a!.id, T0 + 3)],
+    )
+    const { rows } = await adminQuery<{ secret: string; at: string; same: boolean }>(
+      db.url,
+      `SELECT a.secret, a.at, a.xmin::text = (SELECT s.xmin::text FROM secrets s WHERE s.id = $1) AS same
+       FROM attempts a ORDER BY a.id`,
+      [a!.id],
+    )
+    expect(rows.map((r) => [Number(r.secret), Number(r.at), r.same])).toEqual([
+      [a!.id, T0 + 1, true],
+      [b!.id, T0 + 2, true],
+      [a!.id, T0 + 3, true],
+    ])
+    expect(await leases(db.url)).toMatchObject({ A: { lease_owner: null }, B: { lease_owner: 'w2' } })
+  })
+
   it('keeps an event whose superseded value is in flight from purge until that lease ends', async () => {
     const db = await freshDb()
     const store = await open(db.url)
@@ -198,7 +238,19 @@ describe('migrating from schema 5 with deliveries in flight', () => {
     expect(await store.nextDueAt()).toBe(T0 - 1 + LEASE_MS)
     // the owners of the moved leases settle them; the owner of the expired one, taken over, is ignored
     await store.settle('w1', now, [{ id: ids.aOld, kind: 'delivered', version: 3 }])
-    await store.settle('w2', now, [{ id: ids.b, kind: 'delivered', version: 1 }])
+    // w2 settles as a relay of schema 5 still running in a rolling update would: ten arguments
+    await adminQuery(db.url, 'SELECT relay_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [
+      'w2',
+      now,
+      [ids.b],
+      ['delivered'],
+      [1],
+      [null],
+      [null],
+      [null],
+      [null],
+      [null],
+    ])
     await store.settle('w3', now, [{ id: ids.c, kind: 'dead', error: 'late' }])
     expect(await recordOf(store, aOld)).toMatchObject({ status: 'superseded', rwxVersion: 3 })
     expect(await recordOf(store, b)).toMatchObject({ status: 'delivered' })
