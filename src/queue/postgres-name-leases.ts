@@ -88,24 +88,24 @@ export const NAME_LEASE_STATEMENTS = `
       RETURN;
     END IF;
     RETURN QUERY
-      -- each locked name's newest queued secret, leased if it is due and the name holds no live lease
+      -- each locked name's newest queued secret, if it is due. The names locked above hold no live lease
+      -- (checked on each row's latest version as it was locked), and none can be taken while this
+      -- transaction holds them: the lease is written without looking again.
       WITH pick AS (
-        SELECT s.id, k.v AS vault, k.n AS name
-        FROM (SELECT DISTINCT * FROM unnest(v_vaults, v_names)) AS k(v, n)
-          JOIN names n ON n.vault = k.v AND n.name = k.n
-          CROSS JOIN LATERAL (SELECT q.id, q.next_attempt_at FROM secrets q
-            WHERE q.vault = k.v AND q.name = k.n AND q.status = 'queued'
+        SELECT s.* FROM (SELECT DISTINCT * FROM unnest(v_vaults, v_names)) AS k(v, n)
+          CROSS JOIN LATERAL (SELECT q.id, q.event, q.vault, q.name, q.description, q.sealed, q.ref,
+              q.attempts, q.event_time, q.created_at, q.solo, q.next_attempt_at
+            FROM secrets q WHERE q.vault = k.v AND q.name = k.n AND q.status = 'queued'
             ORDER BY q.event_time DESC, q.id DESC LIMIT 1) s
-        WHERE s.next_attempt_at <= p_now AND (n.lease_until IS NULL OR n.lease_until <= p_now)
+        WHERE s.next_attempt_at <= p_now
       ), leased AS (
-        UPDATE names n SET lease_secret = pick.id, lease_owner = p_owner, lease_until = p_lease_until
-        FROM pick WHERE n.vault = pick.vault AND n.name = pick.name
-        RETURNING n.lease_secret
+        UPDATE names n SET lease_secret = p.id, lease_owner = p_owner, lease_until = p_lease_until
+        FROM pick p WHERE n.vault = p.vault AND n.name = p.name
       )
-      SELECT s.id, e.source, e.event_id, s.vault::text, s.name::text, s.description, s.sealed, s.ref,
-        s.attempts, s.event_time, s.created_at, s.solo::int
-      FROM leased l JOIN secrets s ON s.id = l.lease_secret JOIN events e ON e.id = s.event
-      ORDER BY s.next_attempt_at, s.id;
+      SELECT p.id, e.source, e.event_id, p.vault::text, p.name::text, p.description, p.sealed, p.ref,
+        p.attempts, p.event_time, p.created_at, p.solo::int
+      FROM pick p JOIN events e ON e.id = p.event
+      ORDER BY p.next_attempt_at, p.id;
   END
   $fn$;
 
@@ -144,12 +144,6 @@ export const NAME_LEASE_STATEMENTS = `
       FROM unnest(p_ids, p_kinds, p_versions, p_fingerprints, p_at, p_errors, p_counts, p_solos)
         WITH ORDINALITY AS k(id, kind, version, fingerprint, at, error, count, solo, i)
       ORDER BY k.id, k.i
-    ), mine AS (
-      SELECT o.*, s.vault, s.name, s.event_time, o.kind = 'delivered' AND (n.delivered_event_time IS NULL
-          OR s.event_time > n.delivered_event_time
-          OR (s.event_time = n.delivered_event_time AND s.id > n.delivered_secret_id)) AS newest
-      FROM o JOIN secrets s ON s.id = o.id JOIN names n ON n.vault = s.vault AND n.name = s.name
-      WHERE n.lease_secret = o.id AND n.lease_owner = p_owner
     ), d AS (
       UPDATE secrets s SET updated_at = p_now,
           status = CASE WHEN s.status <> 'queued' THEN s.status WHEN o.kind = 'delivered' THEN 'delivered'
@@ -168,7 +162,13 @@ export const NAME_LEASE_STATEMENTS = `
           rwx_version = CASE WHEN o.kind = 'delivered' THEN o.version ELSE s.rwx_version END,
           fingerprint = CASE WHEN o.kind = 'delivered' THEN COALESCE(o.fingerprint, s.fingerprint)
             ELSE s.fingerprint END
-        FROM mine o WHERE s.id = o.id
+        FROM o, names n
+        WHERE s.id = o.id AND n.vault = s.vault AND n.name = s.name
+          AND n.lease_secret = o.id AND n.lease_owner = p_owner
+        -- whether the watermark moves: a delivered value newer (by event time, then arrival) than its own
+        RETURNING s.id, s.vault, s.name, s.event_time, o.version, o.kind = 'delivered'
+          AND (n.delivered_event_time IS NULL
+            OR (s.event_time, s.id) > (n.delivered_event_time, n.delivered_secret_id)) AS newest
     ), tried AS (
       INSERT INTO attempts (secret, at, outcome, status, version, error)
         SELECT a.secret, a.at, a.outcome, a.status, a.version, a.error
@@ -179,11 +179,11 @@ export const NAME_LEASE_STATEMENTS = `
     )
     -- one lease per name, so one outcome per names row
     UPDATE names n SET lease_secret = NULL, lease_owner = NULL, lease_until = NULL,
-        delivered_event_time = CASE WHEN m.newest THEN m.event_time ELSE n.delivered_event_time END,
-        delivered_secret_id = CASE WHEN m.newest THEN m.id ELSE n.delivered_secret_id END,
-        rwx_version = CASE WHEN m.newest THEN m.version ELSE n.rwx_version END,
-        updated_at = CASE WHEN m.newest THEN p_now ELSE n.updated_at END
-      FROM mine m WHERE n.vault = m.vault AND n.name = m.name;
+        delivered_event_time = CASE WHEN d.newest THEN d.event_time ELSE n.delivered_event_time END,
+        delivered_secret_id = CASE WHEN d.newest THEN d.id ELSE n.delivered_secret_id END,
+        rwx_version = CASE WHEN d.newest THEN d.version ELSE n.rwx_version END,
+        updated_at = CASE WHEN d.newest THEN p_now ELSE n.updated_at END
+      FROM d WHERE n.vault = d.vault AND n.name = d.name;
   END
   $fn$;
 `
