@@ -30,17 +30,20 @@ const WHOLE_VAULTS_PER_CLAIM = 16
  *
  * An expired lease counts as none, which is how a replica that died mid-delivery has its work taken over.
  */
-async function claim(pool: pg.Pool, { owner, now, leaseMs, limit }: ClaimOptions): Promise<Claimed[]> {
-  const { rows } = await statement<ClaimRow>(
-    pool,
-    {
-      name: 'relay_claim',
-      text: `SELECT id, source, event_id, vault, name, description, sealed, ref, attempts, event_time,
-               created_at, solo FROM relay_claim($1, $2, $3, $4, $5)`,
-    },
-    [owner, now, now + leaseMs, limit, WHOLE_VAULTS_PER_CLAIM],
-  )
+async function claim(pool: pg.Pool, options: ClaimOptions): Promise<Claimed[]> {
+  const { rows } = await statement<ClaimRow>(pool, CLAIM, claimValues(options))
   return rows.map(toClaimed)
+}
+
+/** The claim statement; prepared once per connection (postgres-warm-up.ts runs it on each at open). */
+export const CLAIM = {
+  name: 'relay_claim',
+  text: `SELECT id, source, event_id, vault, name, description, sealed, ref, attempts, event_time,
+           created_at, solo FROM relay_claim($1, $2, $3, $4, $5)`,
+}
+
+export function claimValues({ owner, now, leaseMs, limit }: ClaimOptions): unknown[] {
+  return [owner, now, now + leaseMs, limit, WHOLE_VAULTS_PER_CLAIM]
 }
 
 /**
@@ -59,33 +62,40 @@ async function settle(
   attempts: Attempt[],
 ): Promise<void> {
   if (outcomes.length === 0 && attempts.length === 0) return
+  await statement(pool, SETTLE, settleValues(owner, now, outcomes, attempts))
+}
+
+/** The settle statement; prepared once per connection, as CLAIM. */
+export const SETTLE = {
+  name: 'relay_settle',
+  text: 'SELECT relay_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)',
+}
+
+export function settleValues(
+  owner: string,
+  now: number,
+  outcomes: Outcome[],
+  attempts: Attempt[],
+): unknown[] {
   const field = <T>(pick: (o: Outcome) => T | undefined) => outcomes.map((o) => pick(o) ?? null)
-  await statement(
-    pool,
-    {
-      name: 'relay_settle',
-      text: `SELECT relay_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-               $11, $12, $13, $14, $15, $16)`,
-    },
-    [
-      owner,
-      now,
-      field((o) => o.id),
-      field((o) => o.kind),
-      field((o) => (o.kind === 'delivered' ? o.version : null)),
-      field((o) => (o.kind === 'delivered' ? o.fingerprint : null)),
-      field((o) => (o.kind === 'retry' ? o.at : null)),
-      field((o) => (o.kind === 'delivered' ? null : o.error)),
-      field((o) => (o.kind === 'retry' ? (o.countAttempt ? 1 : 0) : null)),
-      field((o) => (o.kind === 'retry' ? o.solo : null)),
-      attempts.map((a) => a.secretId),
-      attempts.map((a) => a.at),
-      attempts.map((a) => a.outcome),
-      attempts.map((a) => a.status),
-      attempts.map((a) => a.version),
-      attempts.map((a) => a.error),
-    ],
-  )
+  return [
+    owner,
+    now,
+    field((o) => o.id),
+    field((o) => o.kind),
+    field((o) => (o.kind === 'delivered' ? o.version : null)),
+    field((o) => (o.kind === 'delivered' ? o.fingerprint : null)),
+    field((o) => (o.kind === 'retry' ? o.at : null)),
+    field((o) => (o.kind === 'delivered' ? null : o.error)),
+    field((o) => (o.kind === 'retry' ? (o.countAttempt ? 1 : 0) : null)),
+    field((o) => (o.kind === 'retry' ? o.solo : null)),
+    attempts.map((a) => a.secretId),
+    attempts.map((a) => a.at),
+    attempts.map((a) => a.outcome),
+    attempts.map((a) => a.status),
+    attempts.map((a) => a.version),
+    attempts.map((a) => a.error),
+  ]
 }
 
 /**

@@ -13,6 +13,9 @@ export interface PostgresOperations {
   setPaused(paused: boolean, now: number, reason: string | null): Promise<ControlState>
 }
 
+/** The pause switch, read before each claim and request (at most once a second). */
+export const CONTROL_SELECT = 'SELECT paused, changed_at, reason FROM control WHERE id = 1'
+
 interface ControlRow {
   paused: boolean
   changed_at: number | null
@@ -63,9 +66,7 @@ export function createPostgresOperations(pool: pg.Pool): PostgresOperations {
     },
 
     async getControl() {
-      const { rows } = await pool.query<ControlRow>(
-        'SELECT paused, changed_at, reason FROM control WHERE id = 1',
-      )
+      const { rows } = await pool.query<ControlRow>(CONTROL_SELECT)
       return toControl(rows[0])
     },
 
