@@ -39,8 +39,11 @@ export const NAME_LEASE_STATEMENTS = `
   -- Every statement here reads a bounded number of rows through an index (a due index walked in order up
   -- to the limit, names by primary key). Without these, a new database (no statistics: 'queued' looks
   -- rare) or the misjudged two-column join with names gets whole-table plans: every due secret joined
-  -- and sorted, every name scanned, at each claim.
+  -- and sorted, every name scanned, at each claim. Before PostgreSQL 18, a plan left with a forbidden
+  -- step (where nothing else can do it) costs 10^10 more, far past jit_above_cost: JIT (tens of ms, never
+  -- worth it for a few hundred rows) is off here too.
   SET enable_seqscan = off SET enable_bitmapscan = off SET enable_hashjoin = off SET enable_mergejoin = off
+  SET jit = off
   AS $fn$
   #variable_conflict use_column
   DECLARE
@@ -130,6 +133,7 @@ export const NAME_LEASE_STATEMENTS = `
   SET plan_cache_mode = force_custom_plan
   -- as relay_claim: secrets by id, names by primary key, never a scan of either table
   SET enable_seqscan = off SET enable_bitmapscan = off SET enable_hashjoin = off SET enable_mergejoin = off
+  SET jit = off
   AS $fn$
   BEGIN
     -- the secrets first (by id), then their names (by key), never names scanned for the owner: OFFSET 0
