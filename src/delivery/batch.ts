@@ -165,7 +165,9 @@ function outcomeOf(
         id: item.id,
         kind: 'delivered',
         version: result.versions[item.name] ?? null,
-        fingerprint: ctx.sealer.fingerprint(value),
+        // A queued value was fingerprinted when it was queued (the store keeps that one); a value fetched
+        // now (a reference) is first known here.
+        ...(item.ref === null ? {} : { fingerprint: ctx.sealer.fingerprint(value) }),
       }
     case 'retry':
       return countedRetry(ctx, item, now, result.reason, result.retryAfterMs)

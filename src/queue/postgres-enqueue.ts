@@ -21,49 +21,54 @@ const STATEMENTS_IN_FLIGHT = 2
  * seeing the other's committed value. One round trip, not a statement per step and event.
  */
 export async function writeEvents(pool: pg.Pool, events: readonly NewEvent[]): Promise<EnqueueResult[]> {
-  const secrets = events.flatMap((e, i) => e.secrets.map((s) => ({ s, event: i + 1 })))
-  const { rows } = await statement<EnqueueResult>(
-    pool,
-    {
-      name: 'relay_enqueue_many_provenance',
-      // Each new event's provenance (postgres-operations.ts, migration 5) goes in the same statement and
-      // commit; a duplicate's is not written again.
-      text: `WITH r AS (
-               SELECT t.duplicate, t.queued, t.superseded, t.ord
-               FROM relay_enqueue_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                 WITH ORDINALITY AS t(duplicate, queued, superseded, ord)
-             ), p AS (
-               INSERT INTO event_provenance (source, event_id, verifier, key_id, rules)
-                 SELECT ($1::text[])[r.ord], ($2::text[])[r.ord], ($14::text[])[r.ord], ($15::text[])[r.ord],
-                   ARRAY(SELECT jsonb_array_elements_text(($16::text[])[r.ord]::jsonb))
-                 FROM r WHERE NOT r.duplicate AND ($14::text[])[r.ord] IS NOT NULL
-                 ON CONFLICT DO NOTHING
-             )
-             SELECT duplicate, queued, superseded FROM r ORDER BY r.ord`,
-    },
-    [
-      events.map((e) => e.source),
-      events.map((e) => e.eventId),
-      events.map((e) => e.eventTime),
-      events.map((e) => e.receivedAt),
-      secrets.map((x) => x.event),
-      secrets.map((x) => x.s.vault),
-      secrets.map((x) => x.s.name),
-      secrets.map((x) => x.s.description ?? null),
-      secrets.map((x) => x.s.sealed),
-      secrets.map((x) => refToText(x.s.ref)),
-      secrets.map((x) => x.s.fingerprint),
-      OLDER_THAN_DELIVERED,
-      SUPERSEDED_BY_NEWER,
-      events.map((e) => e.provenance?.verifier ?? null),
-      events.map((e) => e.provenance?.keyId ?? null),
-      events.map((e) => JSON.stringify(e.provenance?.rules ?? [])),
-    ],
-  )
+  const { rows } = await statement<EnqueueResult>(pool, ENQUEUE, enqueueValues(events))
   if (rows.length !== events.length) {
     throw new Error(`relay_enqueue_many returned ${rows.length} rows for ${events.length} events`)
   }
   return rows
+}
+
+/**
+ * The statement of a group of events; prepared once per connection (postgres-warm-up.ts runs it on each
+ * at open). Each new event's provenance (postgres-operations.ts, migration 5) goes in the same statement
+ * and commit; a duplicate's is not written again.
+ */
+export const ENQUEUE = {
+  name: 'relay_enqueue_many_provenance',
+  text: `WITH r AS (
+           SELECT t.duplicate, t.queued, t.superseded, t.ord
+           FROM relay_enqueue_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             WITH ORDINALITY AS t(duplicate, queued, superseded, ord)
+         ), p AS (
+           INSERT INTO event_provenance (source, event_id, verifier, key_id, rules)
+             SELECT ($1::text[])[r.ord], ($2::text[])[r.ord], ($14::text[])[r.ord], ($15::text[])[r.ord],
+               ARRAY(SELECT jsonb_array_elements_text(($16::text[])[r.ord]::jsonb))
+             FROM r WHERE NOT r.duplicate AND ($14::text[])[r.ord] IS NOT NULL
+             ON CONFLICT DO NOTHING
+         )
+         SELECT duplicate, queued, superseded FROM r ORDER BY r.ord`,
+}
+
+export function enqueueValues(events: readonly NewEvent[]): unknown[] {
+  const secrets = events.flatMap((e, i) => e.secrets.map((s) => ({ s, event: i + 1 })))
+  return [
+    events.map((e) => e.source),
+    events.map((e) => e.eventId),
+    events.map((e) => e.eventTime),
+    events.map((e) => e.receivedAt),
+    secrets.map((x) => x.event),
+    secrets.map((x) => x.s.vault),
+    secrets.map((x) => x.s.name),
+    secrets.map((x) => x.s.description ?? null),
+    secrets.map((x) => x.s.sealed),
+    secrets.map((x) => refToText(x.s.ref)),
+    secrets.map((x) => x.s.fingerprint),
+    OLDER_THAN_DELIVERED,
+    SUPERSEDED_BY_NEWER,
+    events.map((e) => e.provenance?.verifier ?? null),
+    events.map((e) => e.provenance?.keyId ?? null),
+    events.map((e) => JSON.stringify(e.provenance?.rules ?? [])),
+  ]
 }
 
 /**

@@ -1,17 +1,20 @@
-// Operations data in PostgreSQL: the global pause switch every replica reads, and provenance (ingest facts
-// and attempts per secret).
+// Operations data in PostgreSQL: the global pause switch every replica reads, and reading provenance
+// (ingest facts and attempts per secret; written with their event by enqueue and with their outcomes by
+// settle).
 import type pg from 'pg'
 import { eventAttemptsSql, groupAttempts, OUTSIDE_CHANGE_SELECT, rulesById } from './sqlite-operations.js'
-import type { Attempt, ControlState, OutsideChange, ProvenanceRecord } from './store.js'
+import type { ControlState, OutsideChange, ProvenanceRecord } from './store.js'
 
 /** The operations half of a Store, in PostgreSQL. */
 export interface PostgresOperations {
-  recordAttempts(attempts: Attempt[]): Promise<void>
   getProvenance(source: string, eventId: string): Promise<ProvenanceRecord | null>
   outsideChanges(limit: number): Promise<{ total: number; latest: OutsideChange[] }>
   getControl(): Promise<ControlState>
   setPaused(paused: boolean, now: number, reason: string | null): Promise<ControlState>
 }
+
+/** The pause switch, read before each claim and request (at most once a second). */
+export const CONTROL_SELECT = 'SELECT paused, changed_at, reason FROM control WHERE id = 1'
 
 interface ControlRow {
   paused: boolean
@@ -27,26 +30,6 @@ const toControl = (row: ControlRow | undefined): ControlState => ({
 
 export function createPostgresOperations(pool: pg.Pool): PostgresOperations {
   return {
-    async recordAttempts(attempts) {
-      if (attempts.length === 0) return
-      // A secret purged meanwhile (it cannot be while leased, but the join makes sure) is left out.
-      await pool.query(
-        `INSERT INTO attempts (secret, at, outcome, status, version, error)
-         SELECT a.secret, a.at, a.outcome, a.status, a.version, a.error
-         FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[])
-           WITH ORDINALITY AS a(secret, at, outcome, status, version, error, n)
-         JOIN secrets s ON s.id = a.secret ORDER BY a.n`,
-        [
-          attempts.map((a) => a.secretId),
-          attempts.map((a) => a.at),
-          attempts.map((a) => a.outcome),
-          attempts.map((a) => a.status),
-          attempts.map((a) => a.version),
-          attempts.map((a) => a.error),
-        ],
-      )
-    },
-
     async getProvenance(source, eventId) {
       const { rows } = await pool.query<{
         id: number
@@ -83,9 +66,7 @@ export function createPostgresOperations(pool: pg.Pool): PostgresOperations {
     },
 
     async getControl() {
-      const { rows } = await pool.query<ControlRow>(
-        'SELECT paused, changed_at, reason FROM control WHERE id = 1',
-      )
+      const { rows } = await pool.query<ControlRow>(CONTROL_SELECT)
       return toControl(rows[0])
     },
 

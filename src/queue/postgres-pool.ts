@@ -15,6 +15,8 @@ export interface PoolOptions {
   /** Longest any statement (or wait for a lock) may run on the server. */
   statementTimeoutMs: number
   log?: Logger | undefined
+  /** Runs on each new connection before it is handed out (postgres-warm-up.ts). */
+  onConnect?: ((client: pg.ClientBase) => Promise<unknown>) | undefined
 }
 
 // Ids and epoch milliseconds are BIGINT; every one of them fits a double exactly (below 2^53).
@@ -31,6 +33,8 @@ export function createPool(options: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.max,
+    // connections opened (and warmed) stay open, idle or not: a replica's are all opened at start
+    min: options.max,
     connectionTimeoutMillis: options.connectTimeoutMs,
     idleTimeoutMillis: 30_000,
     statement_timeout: options.statementTimeoutMs,
@@ -41,6 +45,7 @@ export function createPool(options: PoolOptions): pg.Pool {
     application_name: 'vault-relay',
     keepAlive: true,
     types,
+    ...(options.onConnect ? { onConnect: options.onConnect } : {}),
   })
   // An idle connection that fails (database restarting) is dropped by the pool; without a listener,
   // the 'error' event would end the process.

@@ -4,11 +4,13 @@ import type pg from 'pg'
 import { transaction } from './postgres-pool.js'
 
 /**
- * What keeps event `e`: a secret still waiting, or one leased past `$1` (a value superseded while in
- * flight keeps its lease, and that lease is what holds the newer value back until the old one is sent).
+ * What keeps event `e`: a secret still waiting, or one its name has leased past `$1` (a value superseded
+ * while in flight keeps its lease, and that lease is what holds the newer value back until the old one
+ * is sent).
  */
 const UNFINISHED = `SELECT 1 FROM secrets s WHERE s.event = e.id
-  AND (s.status = 'queued' OR (s.lease_owner IS NOT NULL AND s.lease_until > $1))`
+  AND (s.status = 'queued' OR EXISTS (SELECT 1 FROM names n WHERE n.vault = s.vault AND n.name = s.name
+    AND n.lease_secret = s.id AND n.lease_until > $1))`
 
 /**
  * Deletes up to `limit` finished events received before `before`, oldest first, with their secrets, in

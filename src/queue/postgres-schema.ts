@@ -1,6 +1,7 @@
 // The PostgreSQL queue schema: versioned migrations, applied under an advisory lock so replicas can start together.
 import type pg from 'pg'
 import { BATCHED_STATEMENTS } from './postgres-batched.js'
+import { NAME_LEASE_STATEMENTS } from './postgres-name-leases.js'
 import { transaction } from './postgres-pool.js'
 
 /**
@@ -230,6 +231,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX attempts_secret ON attempts (secret, id);
   CREATE INDEX attempts_outside ON attempts (at, id) WHERE outcome = 'outside-change';
   `,
+  NAME_LEASE_STATEMENTS,
 ]
 
 /** The advisory lock key migrations run under (any fixed number; "vrelay" in ASCII). */

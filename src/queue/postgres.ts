@@ -8,6 +8,7 @@ import { createPostgresOperations } from './postgres-operations.js'
 import { createPool, describeError, isUnreachable, ping, unavailable } from './postgres-pool.js'
 import { createPostgresRetention } from './postgres-retention.js'
 import { migrate } from './postgres-schema.js'
+import { openWarm, warmUp } from './postgres-warm-up.js'
 import { checkNewEvent } from './sqlite-enqueue.js'
 import type { EnqueueResult, Store } from './store.js'
 
@@ -24,22 +25,29 @@ export interface PostgresStoreOptions {
 }
 
 /**
- * Opens a pool on the database and migrates it to the latest schema (replicas starting together are
- * safe: migrations run under an advisory lock). Throws when the database cannot be reached or is newer
- * than this relay; afterwards, every failure is a RelayError `ERR_STORE_UNAVAILABLE` with `retryAfter`,
- * and the pool reconnects by itself once the database is back.
+ * Opens a pool on the database, migrates it to the latest schema (replicas starting together are safe:
+ * migrations run under an advisory lock), then opens and warms every connection of the pool, so the
+ * first events a new replica serves do not wait for cold connections. Throws when the database cannot
+ * be reached or is newer than this relay; afterwards, every failure is a RelayError
+ * `ERR_STORE_UNAVAILABLE` with `retryAfter`, and the pool reconnects by itself once the database is back.
  */
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  // Connections opened once the schema is there are warmed before they serve (one that replaces a
+  // failed one, say); the ones of the start are opened and warmed together below.
+  let warmNew = false
   const pool = createPool({
     url: options.url,
     max: options.poolSize,
     connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
     statementTimeoutMs: options.statementTimeoutMs ?? 10_000,
     log: options.log,
+    onConnect: (client) => (warmNew ? warmUp(client, options.log) : Promise.resolve()),
   })
   try {
     const applied = await migrate(pool)
     if (applied > 0) options.log?.info({ applied }, 'PostgreSQL queue schema migrated')
+    await openWarm(pool, options.poolSize, options.log)
+    warmNew = true
   } catch (err) {
     await pool.end().catch(() => {})
     const { code, message } = describeError(err)
@@ -88,11 +96,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
     claim: (options) => guarded(() => leases.claim(options)),
     settle: (owner, now, outcomes, attempts = []) =>
-      guarded(async () => {
-        await leases.settle(owner, now, outcomes)
-        // provenance after the outcomes: a failure here makes the caller settle again, which is harmless
-        await operations.recordAttempts(attempts)
-      }),
+      guarded(() => leases.settle(owner, now, outcomes, attempts)),
     release: (owner) => guarded(() => leases.release(owner)),
     nextDueAt: () => guarded(() => leases.nextDueAt()),
 

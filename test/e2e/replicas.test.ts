@@ -124,7 +124,7 @@ const valueFor = (i: number, round: number) => `${RUN}-N${i}-r${round}`
 async function liveLeasesOf(pid: number): Promise<number> {
   const { rows } = await adminQuery<{ n: number }>(
     db.url,
-    'SELECT COUNT(*)::int AS n FROM secrets WHERE lease_owner LIKE $1 AND lease_until > $2',
+    'SELECT COUNT(*)::int AS n FROM names WHERE lease_owner LIKE $1 AND lease_until > $2',
     [`%:${pid}:%`, Date.now()],
   )
   return rows[0]?.n ?? 0
@@ -213,8 +213,8 @@ describe('several replicas on one PostgreSQL database', () => {
       async () => {
         const { rows } = await adminQuery<{ n: number }>(
           db.url,
-          `SELECT COUNT(*)::int AS n FROM secrets
-           WHERE status = 'queued' OR (lease_owner IS NOT NULL AND lease_until > $1)`,
+          `SELECT (SELECT COUNT(*) FROM secrets WHERE status = 'queued')::int
+             + (SELECT COUNT(*) FROM names WHERE lease_until > $1)::int AS n`,
           [Date.now()],
         )
         return rows[0]?.n === 0 && rwx.requests.every((r) => r.status !== 0)

@@ -446,13 +446,17 @@ describe('postgres store', () => {
             claims++
           }
         }
-        const live = await adminQuery(
+        // the database's live leases (one per names row) are the ones the test holds, each on a
+        // secret of its own name
+        const live = await adminQuery<{ name: string; until: string; own: boolean }>(
           db.url,
-          `SELECT vault, name FROM secrets WHERE lease_owner IS NOT NULL AND lease_until > $1
-           GROUP BY vault, name HAVING COUNT(*) > 1`,
+          `SELECT n.name, n.lease_until AS until, s.vault IS NOT DISTINCT FROM n.vault
+             AND s.name IS NOT DISTINCT FROM n.name AS own
+           FROM names n LEFT JOIN secrets s ON s.id = n.lease_secret WHERE n.lease_until > $1`,
           [now],
         )
-        expect(live.rows).toEqual([])
+        expect(new Map(live.rows.map((r) => [r.name, Number(r.until)]))).toEqual(held)
+        expect(live.rows.every((r) => r.own)).toBe(true)
         // settle most of what was claimed: delivered, retried now, or left to run out (a replica died)
         for (const [i, batch] of claimed.entries()) {
           const outcomes = batch.flatMap((c): Outcome[] => {
