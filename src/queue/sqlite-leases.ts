@@ -7,11 +7,8 @@ import type { Claimed, ClaimOptions, Outcome } from './store.js'
 /** The delivery half of a Store, in SQLite; each call is one transaction. */
 export interface SqliteLeases {
   claim(options: ClaimOptions): Claimed[]
-  /**
-   * Returns how many values the outcomes erased (delivered, dead or superseded while queued), and the ids
-   * it settled: those `owner` still leased.
-   */
-  settle(owner: string, now: number, outcomes: Outcome[]): { erased: number; settled: Set<number> }
+  /** Returns how many values the outcomes erased (delivered, dead or superseded while queued). */
+  settle(owner: string, now: number, outcomes: Outcome[]): number
   release(owner: string): void
   nextDueAt(): number | null
 }
@@ -142,11 +139,9 @@ export function createSqliteLeases(db: Database.Database): SqliteLeases {
 
   const settleTx = db.transaction((owner: string, now: number, outcomes: Outcome[]) => {
     let erased = 0
-    const settled = new Set<number>()
     for (const o of outcomes) {
       const row = leased.get(o.id, owner)
       if (row === undefined) continue
-      settled.add(o.id)
       if (o.kind !== 'delivered') unlease.run(now, o.id)
       if (o.kind === 'retry') {
         const solo = o.solo === undefined ? null : o.solo ? 1 : 0
@@ -168,7 +163,7 @@ export function createSqliteLeases(db: Database.Database): SqliteLeases {
         finish.run(o.kind, o.error, now, o.id)
       }
     }
-    return { erased, settled }
+    return erased
   })
 
   return {
@@ -176,9 +171,7 @@ export function createSqliteLeases(db: Database.Database): SqliteLeases {
       return limit > 0 ? claimTx.immediate(owner, now, leaseMs, limit) : []
     },
     settle(owner, now, outcomes) {
-      return outcomes.length > 0
-        ? settleTx.immediate(owner, now, outcomes)
-        : { erased: 0, settled: new Set() }
+      return outcomes.length > 0 ? settleTx.immediate(owner, now, outcomes) : 0
     },
     release(owner) {
       releaseAll.run(owner)

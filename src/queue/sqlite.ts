@@ -129,12 +129,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     return results
   }, unavailable)
 
-  // One commit for outcomes and their provenance; attempts of secrets the owner no longer leases are
-  // left out with their outcomes (so a settle tried again records nothing twice).
+  // One commit for outcomes and their provenance. An attempt is kept even when its secret's lease was
+  // lost meanwhile (its outcome is then ignored): the request did happen.
   const settleAndRecord = db.transaction(
     (owner: string, now: number, outcomes: Outcome[], attempts: Attempt[]) => {
-      const { erased, settled } = leases.settle(owner, now, outcomes)
-      operations.recordAttempts(attempts.filter((a) => settled.has(a.secretId)))
+      const erased = leases.settle(owner, now, outcomes)
+      operations.recordAttempts(attempts)
       return erased
     },
   )
@@ -161,9 +161,13 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     async settle(owner, now, outcomes, attempts = []) {
       // In chunks, each its own commit, with a turn of the event loop after each: a backlog's rounds then
       // hold webhooks back for one chunk's work at most, not for a whole round's.
-      for (let i = 0; i < outcomes.length; i += SETTLE_CHUNK) {
-        const chunk = outcomes.slice(i, i + SETTLE_CHUNK)
-        if (settleAndRecord.immediate(owner, now, chunk, attempts) > 0) eraseFromWal()
+      // Each chunk records the attempts of its own secrets (the first one also any other).
+      const chunks = Math.max(1, Math.ceil(outcomes.length / SETTLE_CHUNK))
+      const chunkOf = new Map(outcomes.map((o, i) => [o.id, Math.floor(i / SETTLE_CHUNK)]))
+      for (let n = 0; n < chunks; n++) {
+        const chunk = outcomes.slice(n * SETTLE_CHUNK, (n + 1) * SETTLE_CHUNK)
+        const tried = chunks === 1 ? attempts : attempts.filter((a) => (chunkOf.get(a.secretId) ?? 0) === n)
+        if (settleAndRecord.immediate(owner, now, chunk, tried) > 0) eraseFromWal()
         await nextTurn()
       }
     },

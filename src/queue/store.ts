@@ -193,8 +193,9 @@ export interface Store {
   claim(options: ClaimOptions): Promise<Claimed[]>
   /**
    * Records outcomes of leased secrets; ignores any whose lease `owner` no longer holds. `attempts`, if
-   * given, are appended to their secrets' provenance, in the same transaction where the store can. A
-   * delivery needs none: the store shows it from the secret's row (`getProvenance`).
+   * given, are appended to their secrets' provenance, in the same transaction where the store can, also
+   * for a secret whose lease was lost meanwhile (the request did happen). A delivery needs none: the
+   * store shows it from the secret's row (`getProvenance`).
    */
   settle(owner: string, now: number, outcomes: Outcome[], attempts?: Attempt[]): Promise<void>
   /** Gives back every lease `owner` holds (graceful shutdown). */

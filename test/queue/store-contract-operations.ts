@@ -2,7 +2,15 @@
 // outside changes, and all of it going with its event on purge.
 import { describe, expect, it } from 'vitest'
 import type { NewEvent } from '../../src/queue/store.js'
-import { type ContractContext, claim, newEvent, recordsOf, sealed, T0 } from './store-contract-helpers.js'
+import {
+  type ContractContext,
+  claim,
+  LEASE_MS,
+  newEvent,
+  recordsOf,
+  sealed,
+  T0,
+} from './store-contract-helpers.js'
 
 const DAY = 86_400_000
 
@@ -113,6 +121,26 @@ export function operationsContract(ctx: ContractContext): void {
           },
         ],
       })
+    })
+
+    it('keeps the attempt of a secret whose lease was lost meanwhile, ignoring only its outcome', async () => {
+      const event = newEvent(T0, [sealed('v', 'A', 'a')])
+      await ctx.store.enqueue(event)
+      const [a] = await recordsOf(ctx.store, event)
+      await claim(ctx.store, T0, 'w1')
+      // w1's lease runs out and w2 takes the secret
+      expect((await claim(ctx.store, T0 + LEASE_MS, 'w2')).map((c) => c.id)).toEqual([a!.id])
+      await ctx.store.settle(
+        'w1',
+        T0 + LEASE_MS,
+        [{ id: a!.id, kind: 'retry', at: T0 + LEASE_MS + 5, error: 'down', countAttempt: true }],
+        [{ secretId: a!.id, at: T0 + 1, outcome: 'retry', status: '503', version: null, error: 'down' }],
+      )
+      const p = await ctx.store.getProvenance(event.source, event.eventId)
+      expect(p?.attempts[a!.id]?.map((x) => [x.outcome, x.status])).toEqual([['retry', '503']])
+      // the outcome was w1's to give no more: w2 still holds the secret, untouched
+      const [record] = await recordsOf(ctx.store, event)
+      expect(record).toMatchObject({ status: 'queued', attempts: 0, lastError: null })
     })
 
     it('shows a delivery recorded as an attempt row (by an older relay) once', async () => {
