@@ -203,7 +203,8 @@ describe('delivery worker', () => {
   })
 
   it('stop({ abortAfterMs }) gives up on a slow RWX within that bound and queues the secret again', async () => {
-    h = await createHarness({ config: { requestTimeoutMs: 30_000 } })
+    // the given-up secret's retry is due at once, so a claim shows whether its lease was given back
+    h = await createHarness({ config: { requestTimeoutMs: 30_000, backoffBaseMs: 1, backoffMaxMs: 1 } })
     h.fake.delay(20_000)
     const id = await h.enqueue([{ name: 'A', value: 'x' }])
     await h.fake.waitFor((_, requests) => requests.length === 1)
@@ -214,7 +215,7 @@ describe('delivery worker', () => {
     const [secret] = await h.secrets(id)
     expect(secret).toMatchObject({ status: 'queued', lastError: 'request to RWX cancelled (shutting down)' })
     // its lease was given back: another worker takes it at once
-    const others = await h.store.claim({ owner: 'other', now: Date.now(), leaseMs: 1_000, limit: 10 })
+    const others = await h.store.claim({ owner: 'other', now: Date.now() + 10, leaseMs: 1_000, limit: 10 })
     expect(others.map((c) => c.name)).toEqual(['A'])
   })
 
