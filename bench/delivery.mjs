@@ -7,7 +7,7 @@ import { createRwxClient } from '../dist/delivery/rwx-client.js'
 import { createDeliveryWorker } from '../dist/delivery/worker.js'
 import { createLogger } from '../dist/log.js'
 import { createSealer, valueAad } from '../dist/queue/crypto.js'
-import { createSqliteStore } from '../dist/queue/sqlite.js'
+import { createSqliteStore } from '../dist/queue/sqlite/store.js'
 import { USER_AGENT } from '../dist/version.js'
 import { memoryOf, VAULTS, withTimeout } from './lib.mjs'
 
@@ -24,7 +24,7 @@ const {
 /** `sqlite`: a file in `dir`; else the PostgreSQL URL, with the relay's default pool, as `serve` opens it. */
 async function openStore(poolSize) {
   if (storeOption === 'sqlite') return createSqliteStore({ path: join(dir, 'delivery.db') })
-  const { createPostgresStore } = await import('../dist/queue/postgres.js')
+  const { createPostgresStore } = await import('../dist/queue/postgres/store.js')
   return createPostgresStore({ url: storeOption, poolSize })
 }
 

@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
 import { createSealer, loadOrCreateKeyFile, parseKey, type Sealer } from './crypto.js'
-import { createSqliteStore } from './sqlite.js'
+import { createSqliteStore } from './sqlite/store.js'
 import type { Store } from './store.js'
 
 export interface OpenedStore {
@@ -39,7 +39,7 @@ export async function openStore(config: Config, log: Logger, cwd: string): Promi
   if (config.encryptionKey === '') throw new Error('encryptionKey is required with a PostgreSQL store')
   const sealer = createSealer(parseKey(config.encryptionKey))
   // Loaded only when configured: a SQLite deployment never loads pg.
-  const { createPostgresStoreWhenReachable } = await import('./postgres.js')
+  const { createPostgresStoreWhenReachable } = await import('./postgres/store.js')
   const store = await createPostgresStoreWhenReachable({
     url: config.store,
     poolSize: config.postgres.poolSize,

@@ -236,3 +236,15 @@ export interface Store {
   ping(): Promise<void>
   close(): Promise<void>
 }
+
+/** Throws on an event the store must not record; checked before it joins a batch it could spoil. */
+export function checkNewEvent(event: NewEvent): void {
+  if (!Number.isFinite(event.eventTime) || !Number.isFinite(event.receivedAt)) {
+    throw new TypeError('enqueue: eventTime and receivedAt must be finite epoch milliseconds')
+  }
+  for (const s of event.secrets) {
+    if ((s.sealed === null) === (s.ref === null)) {
+      throw new TypeError('enqueue: each secret needs exactly one of sealed and ref')
+    }
+  }
+}

@@ -10,7 +10,7 @@ import { createRwxClient, type RwxClient } from '../../src/delivery/rwx-client.j
 import type { ReferenceResolver } from '../../src/delivery/values.js'
 import { createDeliveryWorker, type DeliveryEvents, type DeliveryWorker } from '../../src/delivery/worker.js'
 import { createSealer, type Sealer, valueAad } from '../../src/queue/crypto.js'
-import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite.js'
+import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite/store.js'
 import type { SecretRecord } from '../../src/queue/store.js'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
 

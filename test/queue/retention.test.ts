@@ -7,8 +7,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createLogger } from '../../src/log.js'
 import { createMetrics, type Metrics } from '../../src/metrics.js'
 import { createRetentionJob, DAY_MS, type RetentionJob } from '../../src/queue/retention.js'
-import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite.js'
-import { claim, newEvent, sealed, T0 } from './store-contract-helpers.js'
+import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite/store.js'
+import { claim, newEvent, sealed, T0 } from './contract/helpers.js'
 
 describe('retention job', () => {
   let dir: string

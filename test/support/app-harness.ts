@@ -10,7 +10,7 @@ import { parseConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/schema.js'
 import { createLogger } from '../../src/log.js'
 import { createSealer, type Sealer } from '../../src/queue/crypto.js'
-import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite.js'
+import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite/store.js'
 import { buildSources } from '../../src/receive/ingest.js'
 import type { DeliveryStatus } from '../../src/routes/health.js'
 

@@ -1,0 +1,158 @@
+// The admin side of the PostgreSQL queue: counts, listing and showing events (never a value), retrying,
+// discarding.
+
+import type pg from 'pg'
+import { type EventRow, type StatusCount, toEventRecords } from '../event-rows.js'
+import { RECORD_COLUMNS, type RecordRow, toRecord } from '../rows.js'
+import { type EventRecord, type ListQuery, SECRET_STATUSES, type SecretStatus } from '../store.js'
+import { lockNames, type NameKey, place, supersedeOthers } from './names.js'
+import { type Queryable, transaction } from './pool.js'
+
+/** The admin half of a Store, in PostgreSQL. */
+export interface PostgresAdmin {
+  counts(): Promise<Record<SecretStatus, number>>
+  listEvents(query: ListQuery): Promise<EventRecord[]>
+  getEvent(source: string, eventId: string): Promise<EventRecord | null>
+  retryEvent(source: string, eventId: string, now: number): Promise<number>
+  discardEvent(source: string, eventId: string, now: number): Promise<number>
+}
+
+const FIND_EVENT =
+  'SELECT id, source, event_id, event_time, received_at FROM events WHERE source = $1 AND event_id = $2'
+
+async function findEvent(db: Queryable, source: string, eventId: string): Promise<EventRow | undefined> {
+  const { rows } = await db.query<EventRow>(FIND_EVENT, [source, eventId])
+  return rows[0]
+}
+
+/**
+ * Finds an event and keeps it until the transaction ends: a purge (retention.ts) skips a locked
+ * event, and one already under way holds it until it is gone, so a secret re-queued here is never deleted.
+ */
+async function findAndHoldEvent(
+  db: Queryable,
+  source: string,
+  eventId: string,
+): Promise<EventRow | undefined> {
+  const { rows } = await db.query<EventRow>(`${FIND_EVENT} FOR KEY SHARE`, [source, eventId])
+  return rows[0]
+}
+
+/** Locks the names of an event's secrets (the lock order every writer keeps) before changing them. */
+async function lockEventNames(db: Queryable, event: number): Promise<void> {
+  const { rows } = await db.query<NameKey>('SELECT DISTINCT vault, name FROM secrets WHERE event = $1', [
+    event,
+  ])
+  await lockNames(db, rows)
+}
+
+export function createPostgresAdmin(pool: pg.Pool): PostgresAdmin {
+  async function toEvents(rows: EventRow[]): Promise<EventRecord[]> {
+    if (rows.length === 0) return []
+    const found = await pool.query<StatusCount>(
+      `SELECT event, status, COUNT(*) AS n FROM secrets WHERE event = ANY($1::bigint[])
+       GROUP BY event, status`,
+      [rows.map((r) => r.id)],
+    )
+    return toEventRecords(rows, found.rows)
+  }
+
+  return {
+    async counts() {
+      const counts = Object.fromEntries(SECRET_STATUSES.map((s) => [s, 0])) as Record<SecretStatus, number>
+      const { rows } = await pool.query<{ status: SecretStatus; n: number }>(
+        'SELECT status, COUNT(*) AS n FROM secrets GROUP BY status',
+      )
+      for (const { status, n } of rows) counts[status] = n
+      return counts
+    },
+
+    async listEvents(query) {
+      const where: string[] = []
+      const params: unknown[] = [Math.max(0, Math.floor(query.limit))]
+      if (query.source !== undefined) {
+        params.push(query.source)
+        where.push(`e.source = $${params.length}`)
+      }
+      if (query.before !== undefined) {
+        params.push(query.before)
+        where.push(`e.received_at < $${params.length}`)
+      }
+      if (query.status !== undefined) {
+        params.push(query.status)
+        where.push(`EXISTS (SELECT 1 FROM secrets s WHERE s.event = e.id AND s.status = $${params.length})`)
+      }
+      const { rows } = await pool.query<EventRow>(
+        'SELECT e.id, e.source, e.event_id, e.event_time, e.received_at FROM events e' +
+          (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+          ' ORDER BY e.received_at DESC, e.id DESC LIMIT $1',
+        params,
+      )
+      return toEvents(rows)
+    },
+
+    async getEvent(source, eventId) {
+      const row = await findEvent(pool, source, eventId)
+      if (row === undefined) return null
+      const [[event], secrets] = await Promise.all([
+        toEvents([row]),
+        pool.query<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM secrets s WHERE s.event = $1 ORDER BY s.id`, [
+          row.id,
+        ]),
+      ])
+      return { ...event!, secrets: secrets.rows.map(toRecord) }
+    },
+
+    retryEvent(source, eventId, now) {
+      return transaction(pool, async (db) => {
+        const row = await findAndHoldEvent(db, source, eventId)
+        if (row === undefined) return 0
+        await lockEventNames(db, row.id)
+        const retried = await db.query(
+          `UPDATE secrets SET next_attempt_at = $1, attempts = 0, updated_at = $1
+           WHERE event = $2 AND status = 'queued'`,
+          [now, row.id],
+        )
+        let queued = retried.rowCount ?? 0
+        const dead = await db.query<NameKey & { id: number; event_time: number }>(
+          `SELECT id, vault, name, event_time FROM secrets
+           WHERE event = $1 AND status = 'dead' AND ref IS NOT NULL ORDER BY id`,
+          [row.id],
+        )
+        // A dead reference can be fetched again, but only if that cannot regress its name.
+        for (const d of dead.rows) {
+          const placement = await place(db, d, d.event_time, d.id)
+          if (placement.status === 'superseded') {
+            await db.query(
+              `UPDATE secrets SET status = 'superseded', last_error = $1, updated_at = $2 WHERE id = $3`,
+              [placement.error, now, d.id],
+            )
+            continue
+          }
+          await db.query(
+            `UPDATE secrets SET status = 'queued', attempts = 0, solo = FALSE, next_attempt_at = $1, updated_at = $1
+             WHERE id = $2`,
+            [now, d.id],
+          )
+          await supersedeOthers(db, d, d.id, now)
+          queued++
+        }
+        return queued
+      })
+    },
+
+    discardEvent(source, eventId, now) {
+      return transaction(pool, async (db) => {
+        const row = await findEvent(db, source, eventId)
+        if (row === undefined) return 0
+        await lockEventNames(db, row.id)
+        const discarded = await db.query(
+          `UPDATE secrets SET status = 'discarded', sealed = NULL, next_attempt_at = NULL, updated_at = $1
+           WHERE event = $2 AND status = 'queued'`,
+          [now, row.id],
+        )
+        return discarded.rowCount ?? 0
+      })
+    },
+  }
+}

@@ -1,0 +1,144 @@
+// The worker side of the PostgreSQL queue: leasing due secrets (one per name across every replica),
+// recording outcomes and the never-regress watermark, giving leases back.
+import type pg from 'pg'
+import { type ClaimRow, toClaimed } from '../rows.js'
+import type { Attempt, Claimed, ClaimOptions, Outcome } from '../store.js'
+import { statement } from './pool.js'
+
+/** Most vaults one claim locks one by one (a statement each) before it takes the rest in due order. */
+const WHOLE_VAULTS_PER_CLAIM = 16
+
+/**
+ * Leases up to `limit` due secrets to `owner`, in one statement (relay_claim, migration 6), its
+ * own transaction. A name's lease is on its `names` row (which secret, whose, until when), so there is
+ * one lease per vault and name at most, and leasing rewrites that small row, not the secret's.
+ *
+ * 1. Lock the `names` rows of names that look claimable (due, no live lease), `FOR UPDATE SKIP LOCKED`:
+ *    a name another replica is claiming, or an enqueue, settle or admin change is writing, is skipped (it
+ *    is claimed on a later round) instead of waited for, so claimers never queue behind each other and
+ *    never take part in a deadlock. Each look uses a snapshot taken before its locks.
+ *
+ *    A request carries one vault. When more is due than one claim takes, the claim locks whole vaults,
+ *    the longest-waiting first, as the SQLite store does: a backlog spread over many vaults then goes
+ *    out in full requests instead of a few secrets of every vault each. What the vaults do not fill
+ *    (names held back by a value in flight, or locked by another replica), and everything when it all
+ *    fits, is locked in due order, whatever the vault.
+ * 2. Lease, with a fresh snapshot (READ COMMITTED takes one per statement, after the locks are held),
+ *    the newest queued secret of each locked name if the name is still claimable. Every writer of a name
+ *    holds its row lock (see lockNames), so nothing about these names can change between the check
+ *    and the lease: the check sees every committed lease, and a value superseded meanwhile is not leased.
+ *
+ * An expired lease counts as none, which is how a replica that died mid-delivery has its work taken over.
+ */
+async function claim(pool: pg.Pool, options: ClaimOptions): Promise<Claimed[]> {
+  const { rows } = await statement<ClaimRow>(pool, CLAIM, claimValues(options))
+  return rows.map(toClaimed)
+}
+
+/** The claim statement; prepared once per connection (warm-up.ts runs it on each at open). */
+export const CLAIM = {
+  name: 'relay_claim',
+  text: `SELECT id, source, event_id, vault, name, description, sealed, ref, attempts, event_time,
+           created_at, solo FROM relay_claim($1, $2, $3, $4, $5)`,
+}
+
+export function claimValues({ owner, now, leaseMs, limit }: ClaimOptions): unknown[] {
+  return [owner, now, now + leaseMs, limit, WHOLE_VAULTS_PER_CLAIM]
+}
+
+/**
+ * Records outcomes of secrets `owner` still leases, and the round's attempts (provenance), in one
+ * statement and transaction (relay_settle, migration 6): the names whose lease is still
+ * `owner`'s for that secret locked first (the order every writer keeps), then each secret's row rewritten
+ * with its outcome and each name's row with its lease given back (and the watermark). Outcomes for
+ * secrets whose lease another worker has taken since are ignored; attempts are recorded for any secret
+ * still there.
+ */
+async function settle(
+  pool: pg.Pool,
+  owner: string,
+  now: number,
+  outcomes: Outcome[],
+  attempts: Attempt[],
+): Promise<void> {
+  if (outcomes.length === 0 && attempts.length === 0) return
+  await statement(pool, SETTLE, settleValues(owner, now, outcomes, attempts))
+}
+
+/** The settle statement; prepared once per connection, as CLAIM. */
+export const SETTLE = {
+  name: 'relay_settle',
+  text: 'SELECT relay_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)',
+}
+
+export function settleValues(
+  owner: string,
+  now: number,
+  outcomes: Outcome[],
+  attempts: Attempt[],
+): unknown[] {
+  const field = <T>(pick: (o: Outcome) => T | undefined) => outcomes.map((o) => pick(o) ?? null)
+  return [
+    owner,
+    now,
+    field((o) => o.id),
+    field((o) => o.kind),
+    field((o) => (o.kind === 'delivered' ? o.version : null)),
+    field((o) => (o.kind === 'delivered' ? o.fingerprint : null)),
+    field((o) => (o.kind === 'retry' ? o.at : null)),
+    field((o) => (o.kind === 'delivered' ? null : o.error)),
+    field((o) => (o.kind === 'retry' ? (o.countAttempt ? 1 : 0) : null)),
+    field((o) => (o.kind === 'retry' ? o.solo : null)),
+    attempts.map((a) => a.secretId),
+    attempts.map((a) => a.at),
+    attempts.map((a) => a.outcome),
+    attempts.map((a) => a.status),
+    attempts.map((a) => a.version),
+    attempts.map((a) => a.error),
+  ]
+}
+
+/**
+ * Gives back every lease `owner` holds (graceful shutdown), in one statement: the names locked in the
+ * order every writer keeps, then cleared. (A scan of `names`: the lease columns have no index, so that
+ * leasing stays a HOT update; this runs once per shutdown.)
+ */
+async function release(pool: pg.Pool, owner: string): Promise<void> {
+  await pool.query(
+    `WITH held AS (
+       SELECT vault, name FROM names WHERE lease_owner = $1 ORDER BY vault, name FOR UPDATE
+     )
+     UPDATE names n SET lease_secret = NULL, lease_owner = NULL, lease_until = NULL
+     FROM held WHERE n.vault = held.vault AND n.name = held.name AND n.lease_owner = $1`,
+    [owner],
+  )
+}
+
+/**
+ * The earliest a queued secret can be claimed: when it is due and its name's lease (its own, or another
+ * value of its name still being sent) has ended.
+ */
+async function nextDueAt(pool: pg.Pool): Promise<number | null> {
+  const { rows } = await pool.query<{ due: number | null }>(
+    `SELECT MIN(GREATEST(s.next_attempt_at, COALESCE(n.lease_until, 0))) AS due
+     FROM secrets s JOIN names n ON n.vault = s.vault AND n.name = s.name WHERE s.status = 'queued'`,
+  )
+  return rows[0]?.due ?? null
+}
+
+/** The delivery half of a Store, in PostgreSQL; each call is one transaction. */
+export interface PostgresLeases {
+  claim(options: ClaimOptions): Promise<Claimed[]>
+  settle(owner: string, now: number, outcomes: Outcome[], attempts: Attempt[]): Promise<void>
+  release(owner: string): Promise<void>
+  nextDueAt(): Promise<number | null>
+}
+
+export function createPostgresLeases(pool: pg.Pool): PostgresLeases {
+  return {
+    claim: (options) => (options.limit > 0 ? claim(pool, options) : Promise.resolve([])),
+    settle: (owner, now, outcomes, attempts) => settle(pool, owner, now, outcomes, attempts),
+    release: (owner) => release(pool, owner),
+    nextDueAt: () => nextDueAt(pool),
+  }
+}

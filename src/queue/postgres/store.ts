@@ -1,0 +1,156 @@
+// The queue store on PostgreSQL, shared by several relay replicas: a connection pool, migrations on start,
+// leases across processes, and every failure reported as the store being unavailable.
+import type { Logger } from 'pino'
+import { checkNewEvent, type EnqueueResult, type Store } from '../store.js'
+import { createPostgresAdmin } from './admin.js'
+import { createPostgresEnqueue } from './enqueue.js'
+import { createPostgresLeases } from './leases.js'
+import { migrate } from './migrate.js'
+import { createPostgresOperations } from './operations.js'
+import { createPool, describeError, isUnreachable, ping, unavailable } from './pool.js'
+import { createPostgresRetention } from './retention.js'
+import { openWarm, warmUp } from './warm-up.js'
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:port/db` (the `store` setting); never logged. */
+  url: string
+  /** Connections this replica opens at most (`postgres.poolSize`). */
+  poolSize: number
+  log?: Logger | undefined
+  /** How long to wait for a connection before the store reports itself unavailable. Default 5000. */
+  connectTimeoutMs?: number
+  /** Longest a statement, or a wait for a lock, may take on the server. Default 10000. */
+  statementTimeoutMs?: number
+}
+
+/**
+ * Opens a pool on the database, migrates it to the latest schema (replicas starting together are safe:
+ * migrations run under an advisory lock), then opens and warms every connection of the pool, so the
+ * first events a new replica serves do not wait for cold connections. Throws when the database cannot
+ * be reached or is newer than this relay; afterwards, every failure is a RelayError
+ * `ERR_STORE_UNAVAILABLE` with `retryAfter`, and the pool reconnects by itself once the database is back.
+ */
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  // Connections opened once the schema is there are warmed before they serve (one that replaces a
+  // failed one, say); the ones of the start are opened and warmed together below.
+  let warmNew = false
+  const pool = createPool({
+    url: options.url,
+    max: options.poolSize,
+    connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+    statementTimeoutMs: options.statementTimeoutMs ?? 10_000,
+    log: options.log,
+    onConnect: (client) => (warmNew ? warmUp(client, options.log) : Promise.resolve()),
+  })
+  try {
+    const applied = await migrate(pool)
+    if (applied > 0) options.log?.info({ applied }, 'PostgreSQL queue schema migrated')
+    await openWarm(pool, options.poolSize, options.log)
+    warmNew = true
+  } catch (err) {
+    await pool.end().catch(() => {})
+    const { code, message } = describeError(err)
+    throw new Error(`cannot open the PostgreSQL queue store: ${code ? `${code} ` : ''}${message}`, {
+      cause: err,
+    })
+  }
+  const leases = createPostgresLeases(pool)
+  const admin = createPostgresAdmin(pool)
+  const retention = createPostgresRetention(pool)
+  const operations = createPostgresOperations(pool)
+  const writeEvent = createPostgresEnqueue(pool, unavailable)
+  let closed = false
+
+  /** Runs a store call, turning any failure into ERR_STORE_UNAVAILABLE. */
+  async function guarded<T>(call: () => Promise<T>): Promise<T> {
+    if (closed) throw unavailable(new Error('the queue store is closed'))
+    try {
+      return await call()
+    } catch (err) {
+      throw unavailable(err)
+    }
+  }
+
+  // Enqueues of one event id in this process run one after another, so the first caller is the one
+  // that records it (the unique index alone would let either win). Across replicas the index decides.
+  const sameEvent = new Map<string, Promise<unknown>>()
+  function oneAtATime<T>(key: string, call: () => Promise<T>): Promise<T> {
+    const before = sameEvent.get(key)
+    const run = before === undefined ? call() : before.then(call, call)
+    const tail = run.catch(() => {})
+    sameEvent.set(key, tail)
+    void tail.then(() => {
+      if (sameEvent.get(key) === tail) sameEvent.delete(key)
+    })
+    return run
+  }
+
+  return {
+    kind: 'postgres',
+
+    async enqueue(event): Promise<EnqueueResult> {
+      checkNewEvent(event)
+      return oneAtATime(`${event.source}\u0000${event.eventId}`, () => guarded(() => writeEvent(event)))
+    },
+
+    claim: (options) => guarded(() => leases.claim(options)),
+    settle: (owner, now, outcomes, attempts = []) =>
+      guarded(() => leases.settle(owner, now, outcomes, attempts)),
+    release: (owner) => guarded(() => leases.release(owner)),
+    nextDueAt: () => guarded(() => leases.nextDueAt()),
+
+    counts: () => guarded(() => admin.counts()),
+    listEvents: (query) => guarded(() => admin.listEvents(query)),
+    getEvent: (source, eventId) => guarded(() => admin.getEvent(source, eventId)),
+    retryEvent: (source, eventId, now) => guarded(() => admin.retryEvent(source, eventId, now)),
+    discardEvent: (source, eventId, now) => guarded(() => admin.discardEvent(source, eventId, now)),
+    purge: (before, limit) => guarded(() => retention.purge(before, limit)),
+    getProvenance: (source, eventId) => guarded(() => operations.getProvenance(source, eventId)),
+    outsideChanges: (limit) => guarded(() => operations.outsideChanges(limit)),
+    getControl: () => guarded(() => operations.getControl()),
+    setPaused: (paused, now, reason) => guarded(() => operations.setPaused(paused, now, reason)),
+
+    async ping() {
+      await guarded(() => ping(pool))
+    },
+
+    async close() {
+      if (closed) return
+      closed = true
+      await pool.end()
+    },
+  }
+}
+
+/** How a relay waits for its database at start-up: the first pause, doubled after each try up to the last. */
+export interface StartupWait {
+  firstDelayMs: number
+  maxDelayMs: number
+}
+
+export const STARTUP_WAIT: StartupWait = { firstDelayMs: 1_000, maxDelayMs: 30_000 }
+
+/**
+ * Opens the store, waiting for the database while it cannot be reached: a relay started before its
+ * database (compose, a Kubernetes rollout, a database restarting) keeps trying, with one warning a try,
+ * instead of exiting and being restarted. Anything else (a refused password, a missing database, a
+ * schema newer than this relay) fails at once.
+ */
+export async function createPostgresStoreWhenReachable(
+  options: PostgresStoreOptions,
+  wait: StartupWait = STARTUP_WAIT,
+): Promise<Store> {
+  for (let delay = wait.firstDelayMs; ; delay = Math.min(delay * 2, wait.maxDelayMs)) {
+    try {
+      return await createPostgresStore(options)
+    } catch (err) {
+      const cause = err instanceof Error ? err.cause : undefined
+      if (!isUnreachable(cause)) throw err
+      options.log?.warn(
+        { err: describeError(cause), retryInMs: delay },
+        'PostgreSQL cannot be reached yet: waiting for it before serving',
+      )
+      await new Promise((resolve) => setTimeout(resolve, delay))
+    }
+  }
+}

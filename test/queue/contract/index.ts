@@ -1,0 +1,39 @@
+// The store contract: what every Store (SQLite, PostgreSQL) must do, written against the interface only.
+import { afterEach, beforeEach, describe } from 'vitest'
+import type { Store } from '../../../src/queue/store.js'
+import { adminContract } from './admin.js'
+import { deliveryContract } from './delivery.js'
+import { enqueueContract } from './enqueue.js'
+import type { ContractContext, StoreFixture } from './helpers.js'
+import { operationsContract } from './operations.js'
+import { retentionContract } from './retention.js'
+
+export type { StoreFixture } from './helpers.js'
+
+/**
+ * Registers the contract suite for one store implementation. `makeStore` gives each test a fresh,
+ * empty store; `cleanup` closes it and removes what it made. Times are explicit: no test sleeps.
+ */
+export function storeContract(name: string, makeStore: () => Promise<StoreFixture>): void {
+  describe(`store contract: ${name}`, () => {
+    let fixture: StoreFixture | undefined
+    const ctx: ContractContext = {
+      get store(): Store {
+        if (fixture === undefined) throw new Error('no store: the contract runs inside its own tests')
+        return fixture.store
+      },
+    }
+    beforeEach(async () => {
+      fixture = await makeStore()
+    })
+    afterEach(async () => {
+      await fixture?.cleanup()
+      fixture = undefined
+    })
+    enqueueContract(ctx)
+    deliveryContract(ctx)
+    adminContract(ctx)
+    retentionContract(ctx)
+    operationsContract(ctx)
+  })
+}
