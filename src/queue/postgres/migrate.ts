@@ -1,4 +1,5 @@
-// Migrating the PostgreSQL queue: the versions of migrations/index.ts, applied under an advisory lock so replicas can start together.
+// Migrating the PostgreSQL queue: the versions of migrations/index.ts, applied under an advisory lock so
+// replicas can start together.
 import type pg from 'pg'
 import { MIGRATIONS } from './migrations/index.js'
 import { transaction } from './pool.js'
