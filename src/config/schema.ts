@@ -289,6 +289,12 @@ export const configSchema = z
         authRetrySeconds: z.number().int().positive().default(60),
         connectTimeoutMs: z.number().int().positive().default(5_000),
         requestTimeoutMs: z.number().int().positive().default(15_000),
+        /**
+         * How long a write whose outcome is unknown (timed out, abandoned at shutdown, in flight when the
+         * process died) may still land at RWX: its name is fenced that long, then its next write is
+         * confirmed by reading RWX's version back.
+         */
+        uncertainWriteSeconds: z.number().int().min(1).max(3_600).default(60),
         /** After each 200, read each secret's metadata back and record RWX's version (outside changes). */
         verify: z.boolean().default(false),
         /** While RWX fails (5xx, network), one probe at a time instead of every due secret. */

@@ -33,7 +33,8 @@ export async function openStore(config: Config, log: Logger, cwd: string): Promi
         )
       } else log.warn({ keyFile }, 'no encryptionKey configured: using the key file beside the database')
     }
-    return { store: createSqliteStore({ path }), sealer: createSealer(key) }
+    const uncertainWriteMs = config.delivery.uncertainWriteSeconds * 1000
+    return { store: createSqliteStore({ path, uncertainWriteMs }), sealer: createSealer(key) }
   }
   // Replicas share the database, so each needs the same key, and none is made up here.
   if (config.encryptionKey === '') throw new Error('encryptionKey is required with a PostgreSQL store')

@@ -48,6 +48,8 @@ export interface ClaimRow {
   event_time: number
   created_at: number
   solo: number
+  /** 1 when the name has a fence (an earlier write with an unknown outcome) not yet confirmed. */
+  unconfirmed?: number
 }
 
 /** References are stored as JSON text; they name where a value lives, never the value. */
@@ -93,5 +95,6 @@ export function toClaimed(row: ClaimRow): Claimed {
     eventTime: row.event_time,
     createdAt: row.created_at,
     solo: row.solo === 1,
+    unconfirmed: row.unconfirmed === 1,
   }
 }

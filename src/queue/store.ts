@@ -117,10 +117,26 @@ export interface Claimed {
   createdAt: number
   /** Send alone: a batch holding it was refused with 400. */
   solo: boolean
+  /**
+   * An earlier write of this name has an unknown outcome (its fence has run out, but no write has been
+   * confirmed since): read RWX's version back after writing, and write again if RWX holds a newer one
+   * (the earlier write landed after this one).
+   */
+  unconfirmed: boolean
 }
 
 export type Outcome =
-  | { id: number; kind: 'delivered'; version: number | null; fingerprint?: string | null }
+  | {
+      id: number
+      kind: 'delivered'
+      version: number | null
+      fingerprint?: string | null
+      /**
+       * RWX's version was read back and matches this write: the name's fence (an earlier write with an
+       * unknown outcome) is lifted for good.
+       */
+      confirmed?: boolean
+    }
   | {
       id: number
       kind: 'retry'
@@ -129,9 +145,14 @@ export type Outcome =
       /** False for RWX auth failures: they never use up attempts (a token fix must not lose secrets). */
       countAttempt: boolean
       solo?: boolean
+      /** The request's outcome is unknown (it may still land): fence the name until then. See Claimed.unconfirmed. */
+      fenceUntil?: number
     }
-  | { id: number; kind: 'dead'; error: string }
+  | { id: number; kind: 'dead'; error: string; fenceUntil?: number }
   | { id: number; kind: 'superseded'; error: string }
+
+/** The owner a fence holds a name's lease under (PostgreSQL) : no worker is ever named so. */
+export const FENCE_OWNER = '(unknown outcome)'
 
 export interface SecretRecord {
   id: number

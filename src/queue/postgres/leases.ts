@@ -2,7 +2,7 @@
 // recording outcomes and the never-regress watermark, giving leases back.
 import type pg from 'pg'
 import { type ClaimRow, toClaimed } from '../rows.js'
-import type { Attempt, Claimed, ClaimOptions, Outcome } from '../store.js'
+import { type Attempt, type Claimed, type ClaimOptions, FENCE_OWNER, type Outcome } from '../store.js'
 import { statement } from './pool.js'
 
 /** Most vaults one claim locks one by one (a statement each) before it takes the rest in due order. */
@@ -32,7 +32,27 @@ const WHOLE_VAULTS_PER_CLAIM = 16
  */
 async function claim(pool: pg.Pool, options: ClaimOptions): Promise<Claimed[]> {
   const { rows } = await statement<ClaimRow>(pool, CLAIM, claimValues(options))
-  return rows.map(toClaimed)
+  const claimed = rows.map(toClaimed)
+  if (claimed.length > 0) await markUnconfirmed(pool, claimed)
+  return claimed
+}
+
+/** Sets `unconfirmed` on the claimed secrets whose name holds an unconfirmed fence (migration 7's index). */
+async function markUnconfirmed(pool: pg.Pool, claimed: Claimed[]): Promise<void> {
+  const { rows } = await statement<{ vault: string; name: string }>(pool, UNCONFIRMED, [
+    claimed.map((c) => c.vault),
+    claimed.map((c) => c.name),
+  ])
+  if (rows.length === 0) return
+  const marked = new Set(rows.map((r) => JSON.stringify([r.vault, r.name])))
+  for (const c of claimed) c.unconfirmed = marked.has(JSON.stringify([c.vault, c.name]))
+}
+
+/** Which of the given names hold an unconfirmed fence; prepared once per connection, as CLAIM. */
+export const UNCONFIRMED = {
+  name: 'relay_unconfirmed',
+  text: `SELECT n.vault, n.name FROM unnest($1::text[], $2::text[]) AS k(vault, name)
+    JOIN names n ON n.vault = k.vault AND n.name = k.name AND n.unconfirmed_since IS NOT NULL`,
 }
 
 /** The claim statement; prepared once per connection (warm-up.ts runs it on each at open). */
@@ -62,8 +82,47 @@ async function settle(
   attempts: Attempt[],
 ): Promise<void> {
   if (outcomes.length === 0 && attempts.length === 0) return
-  await statement(pool, SETTLE, settleValues(owner, now, outcomes, attempts))
+  const fenced = outcomes.filter(
+    (o): o is Outcome & { fenceUntil: number } =>
+      (o.kind === 'retry' || o.kind === 'dead') && o.fenceUntil !== undefined,
+  )
+  const confirmed = outcomes.filter((o) => o.kind === 'delivered' && o.confirmed === true).map((o) => o.id)
+  if (fenced.length === 0 && confirmed.length === 0) {
+    await statement(pool, SETTLE, settleValues(owner, now, outcomes, attempts))
+    return
+  }
+  // Rare (an unknown outcome, or the write after one): the fence goes on in the settle's transaction, so
+  // no other replica can lease the name between the lease given back and the fence.
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    await client.query(SETTLE.text, settleValues(owner, now, outcomes, attempts))
+    if (fenced.length > 0)
+      await client.query(FENCE, [FENCE_OWNER, now, fenced.map((o) => o.id), fenced.map((o) => o.fenceUntil)])
+    if (confirmed.length > 0) await client.query(CONFIRM, [FENCE_OWNER, now, confirmed])
+    await client.query('COMMIT')
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw err
+  } finally {
+    client.release()
+  }
 }
+
+/**
+ * Holds each name's lease under FENCE_OWNER until its write can no longer land (the longer of two fences
+ * wins) and marks it unconfirmed. A name leased by another worker meanwhile is left alone.
+ */
+const FENCE = `UPDATE names n SET lease_secret = f.id, lease_owner = $1,
+    lease_until = GREATEST(f.until, CASE WHEN n.lease_owner = $1 THEN n.lease_until ELSE 0 END),
+    unconfirmed_since = COALESCE(n.unconfirmed_since, $2)
+  FROM unnest($3::bigint[], $4::bigint[]) AS f(id, until) JOIN secrets s ON s.id = f.id
+  WHERE n.vault = s.vault AND n.name = s.name AND (n.lease_owner IS NULL OR n.lease_owner = $1)`
+
+/** A confirmed write lifts its name's mark, unless a newer unknown outcome has fenced the name since. */
+const CONFIRM = `UPDATE names n SET unconfirmed_since = NULL
+  FROM secrets s WHERE s.id = ANY($3::bigint[]) AND n.vault = s.vault AND n.name = s.name
+    AND n.unconfirmed_since IS NOT NULL AND (n.lease_owner IS DISTINCT FROM $1 OR n.lease_until <= $2)`
 
 /** The settle statement; prepared once per connection, as CLAIM. */
 export const SETTLE = {

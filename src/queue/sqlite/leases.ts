@@ -15,14 +15,17 @@ export interface SqliteLeases {
 
 export function createSqliteLeases(db: Database.Database): SqliteLeases {
   // Due, not under a live lease, no other value of its name in flight, and the newest queued of its name.
+  // A fenced name (an earlier write's outcome unknown) waits until that write can no longer land.
   const claimableWhere = `s.status = 'queued' AND s.next_attempt_at <= @now
        AND (s.lease_until IS NULL OR s.lease_until <= @now)
+       AND NOT EXISTS (SELECT 1 FROM fences f WHERE f.vault = s.vault AND f.name = s.name AND f.until > @now)
        AND NOT EXISTS (SELECT 1 FROM secrets o WHERE o.vault = s.vault AND o.name = s.name AND o.id <> s.id
          AND o.lease_owner IS NOT NULL AND o.lease_until > @now)
        AND NOT EXISTS (SELECT 1 FROM secrets n WHERE n.vault = s.vault AND n.name = s.name
          AND n.status = 'queued' AND (n.event_time > s.event_time OR (n.event_time = s.event_time AND n.id > s.id)))`
   const claimColumns = `s.id, e.source, e.event_id, s.vault, s.name, s.description, s.sealed, s.ref, s.attempts,
-       s.event_time, s.created_at, s.solo`
+       s.event_time, s.created_at, s.solo,
+       EXISTS (SELECT 1 FROM fences f WHERE f.vault = s.vault AND f.name = s.name) AS unconfirmed`
   const claimable = db.prepare<{ now: number; limit: number }, ClaimRow>(
     `SELECT ${claimColumns} FROM secrets s JOIN events e ON e.id = s.event
      WHERE ${claimableWhere} ORDER BY s.next_attempt_at, s.id LIMIT @limit`,
@@ -97,6 +100,15 @@ export function createSqliteLeases(db: Database.Database): SqliteLeases {
     `UPDATE secrets SET status = ?, sealed = NULL, next_attempt_at = NULL, last_error = ?, updated_at = ?
      WHERE id = ? AND status = 'queued'`,
   )
+  // Holds the name until `until` (the longer of two fences wins), and marks it unconfirmed.
+  const fence = db.prepare<{ vault: string; name: string; until: number; now: number }>(
+    `INSERT INTO fences (vault, name, until, since) VALUES (@vault, @name, @until, @now)
+     ON CONFLICT (vault, name) DO UPDATE SET until = MAX(until, excluded.until)`,
+  )
+  // A confirmed write lifts the fence, unless a newer unknown outcome has fenced the name again since.
+  const confirm = db.prepare<{ vault: string; name: string; now: number }>(
+    'DELETE FROM fences WHERE vault = @vault AND name = @name AND until <= @now',
+  )
   const releaseAll = db.prepare<[string]>(
     'UPDATE secrets SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?',
   )
@@ -106,7 +118,8 @@ export function createSqliteLeases(db: Database.Database): SqliteLeases {
     .prepare<[], number | null>(
       `SELECT MIN(MAX(s.next_attempt_at, COALESCE(s.lease_until, 0),
          COALESCE((SELECT MAX(o.lease_until) FROM secrets o WHERE o.vault = s.vault AND o.name = s.name
-           AND o.id <> s.id AND o.lease_owner IS NOT NULL), 0)))
+           AND o.id <> s.id AND o.lease_owner IS NOT NULL), 0),
+         COALESCE((SELECT f.until FROM fences f WHERE f.vault = s.vault AND f.name = s.name), 0)))
        FROM secrets s WHERE s.status = 'queued'`,
     )
     .pluck()
@@ -143,6 +156,8 @@ export function createSqliteLeases(db: Database.Database): SqliteLeases {
       const row = leased.get(o.id, owner)
       if (row === undefined) continue
       if (o.kind !== 'delivered') unlease.run(now, o.id)
+      if ((o.kind === 'retry' || o.kind === 'dead') && o.fenceUntil !== undefined)
+        fence.run({ vault: row.vault, name: row.name, until: o.fenceUntil, now })
       if (o.kind === 'retry') {
         const solo = o.solo === undefined ? null : o.solo ? 1 : 0
         retry.run({ id: o.id, now, at: o.at, error: o.error, count: o.countAttempt ? 1 : 0, solo })
@@ -151,6 +166,7 @@ export function createSqliteLeases(db: Database.Database): SqliteLeases {
       if (row.has_value === 1) erased++
       if (o.kind === 'delivered') {
         delivered.run({ id: o.id, now, version: o.version, fingerprint: o.fingerprint ?? null })
+        if (o.confirmed) confirm.run({ vault: row.vault, name: row.name, now })
         watermark.run({
           vault: row.vault,
           name: row.name,

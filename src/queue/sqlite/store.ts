@@ -1,4 +1,5 @@
 // The embedded queue store on SQLite: durable commits, group-committed enqueues, leases for one process.
+import type Database from 'better-sqlite3'
 import { RelayError } from '../../errors.js'
 import { createGroupCommit } from '../group-commit.js'
 import {
@@ -37,7 +38,16 @@ export interface SqliteStoreOptions {
    * shares one checkpoint. Default ERASE_DELAY_MS.
    */
   eraseDelayMs?: number
+  /**
+   * How long a write whose outcome is unknown may still land at RWX (`delivery.uncertainWriteSeconds`):
+   * names leased by a previous run (it died with their requests maybe in flight) are fenced this long
+   * from the start. Default UNCERTAIN_WRITE_MS.
+   */
+  uncertainWriteMs?: number
 }
+
+/** Default `uncertainWriteMs`, as `delivery.uncertainWriteSeconds` defaults. */
+export const UNCERTAIN_WRITE_MS = 60_000
 
 /** Default `eraseDelayMs`: at most one WAL checkpoint a second however many values are erased. */
 export const ERASE_DELAY_MS = 1_000
@@ -73,9 +83,7 @@ function unavailable(err: unknown): RelayError {
 /** Opens (or creates) the queue database at `options.path`, migrated to the latest schema. */
 export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const db = openQueueDatabase(options.path)
-  // One process owns an embedded database: leases left by a previous run (a crash, kill -9) are
-  // stale by definition, so its work is due again now instead of after the lease runs out.
-  db.prepare('UPDATE secrets SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL').run()
+  fenceLeftovers(db, Date.now(), options.uncertainWriteMs ?? UNCERTAIN_WRITE_MS)
   const rules = createNeverRegress(db)
   const writer = createEventWriter(db, rules)
   let closed = false
@@ -241,4 +249,21 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       checkpoint()
     },
   }
+}
+
+/**
+ * One process owns an embedded database: leases left by a previous run (a crash, kill -9) are stale by
+ * definition, and given back at once. But their requests may have been in flight, and may still land:
+ * each such name is fenced for `uncertainWriteMs` (no value of it is sent before), and its next write
+ * is confirmed by reading RWX's version back.
+ */
+function fenceLeftovers(db: Database.Database, now: number, uncertainWriteMs: number): void {
+  db.transaction(() => {
+    db.prepare(
+      `INSERT INTO fences (vault, name, until, since)
+       SELECT DISTINCT vault, name, @until, @now FROM secrets WHERE lease_owner IS NOT NULL
+       ON CONFLICT (vault, name) DO UPDATE SET until = MAX(until, excluded.until)`,
+    ).run({ now, until: now + uncertainWriteMs })
+    db.prepare('UPDATE secrets SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL').run()
+  }).immediate()
 }
