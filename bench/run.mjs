@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { configSchema } from '../dist/config/schema.js'
-import { startFakeRwx } from '../dist/demo/fake-rwx.js'
+import { startFakeRwx } from '../dist-tools/tools/fake-rwx.js'
 import {
   freePort,
   fsyncLatency,
