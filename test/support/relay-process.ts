@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { until } from './until.js'
 
 const CLI = resolve('dist/cli.js')
 
@@ -10,18 +11,8 @@ export interface RelayProcess extends CliProcess {
   url: string
 }
 
-/** Waits until `check` is true, polling every 20 ms; fails after `timeoutMs` with `what`. */
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+/** Kept for test/queue/postgres.test.ts and postgres-warm-up.test.ts until test/queue moves: import it from ./until.js. */
+export { until } from './until.js'
 
 /** A running `vault-relay` command: its output so far, its exit, and a way to stop it. */
 export interface CliProcess {
