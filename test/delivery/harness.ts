@@ -13,6 +13,7 @@ import { createSealer, type Sealer, valueAad } from '../../src/queue/crypto.js'
 import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite/store.js'
 import type { SecretRecord } from '../../src/queue/store.js'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
+import { until } from '../support/until.js'
 
 export const TOKEN = 'rwx-token-7f3a9c'
 
@@ -133,12 +134,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     async secrets(eventId) {
       return (await store.getEvent('test', eventId))?.secrets ?? []
     },
-    async until(check, timeoutMs = 5_000) {
-      const deadline = Date.now() + timeoutMs
-      while (!(await check())) {
-        if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
-        await new Promise((r) => setTimeout(r, 10))
-      }
+    until(check, timeoutMs = 5_000) {
+      return until(check, 'the condition', timeoutMs, 10)
     },
     async close() {
       await worker.stop()

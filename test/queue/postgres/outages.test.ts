@@ -11,7 +11,7 @@ import { createPostgresStoreWhenReachable } from '../../../src/queue/postgres/st
 import type { Store } from '../../../src/queue/store.js'
 import { buildSources } from '../../../src/receive/ingest.js'
 import { adminQuery, createTestDatabase, startEmbeddedPostgres } from '../../support/postgres.js'
-import { until } from '../../support/relay-process.js'
+import { until } from '../../support/until.js'
 import { LEASE_MS, newEvent, sealed, T0 } from '../contract/helpers.js'
 import { storesOnFreshDatabases } from './fixtures.js'
 
