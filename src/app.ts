@@ -4,13 +4,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Logger } from 'pino'
 import type { Config } from './config/schema.js'
 import { createPauseSwitch, type PauseSwitch } from './delivery/pause.js'
+import type { DeliveryHandle } from './delivery/types.js'
 import { edgeOptions, REQUEST_ID_LOG_LABEL, registerEdge } from './http/edge.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import type { Sealer } from './queue/crypto.js'
 import type { Store } from './queue/store.js'
 import { createIngest, type Source } from './receive/ingest.js'
 import { adminRoutes } from './routes/admin.js'
-import { type DeliveryStatus, healthRoutes } from './routes/health.js'
+import { healthRoutes } from './routes/health.js'
 import { hookRoutes } from './routes/hooks.js'
 import { jwksRoutes } from './routes/jwks.js'
 import { installProblemHandlers } from './routes/problem.js'
@@ -23,7 +24,7 @@ export interface AppDeps {
   clock?: () => number
   metrics?: Metrics
   /** The delivery worker in this process, if any: woken on new work, asked for RWX status. */
-  delivery?: { notify(): void; status(): DeliveryStatus }
+  delivery?: DeliveryHandle
   /** The global pause switch (the worker's own); default: one on `store`. */
   pause?: PauseSwitch
 }

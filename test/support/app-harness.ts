@@ -8,11 +8,11 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { parseConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/schema.js'
+import type { DeliveryStatus } from '../../src/delivery/types.js'
 import { createLogger } from '../../src/log.js'
 import { createSealer, type Sealer } from '../../src/queue/crypto.js'
 import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite.js'
 import { buildSources } from '../../src/receive/ingest.js'
-import type { DeliveryStatus } from '../../src/routes/health.js'
 
 export interface Harness {
   app: FastifyInstance
@@ -72,7 +72,9 @@ export async function startHarness(
       notify: () => {
         harness.notified++
       },
-      status: options.status ?? (() => ({ authFailing: false })),
+      status:
+        options.status ??
+        (() => ({ authFailing: false, paused: false, breaker: { state: 'closed', failures: 0 } })),
     },
   })
   await harness.app.ready()
