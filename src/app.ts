@@ -6,6 +6,7 @@ import type { Config } from './config/schema.js'
 import { createPauseSwitch, type PauseSwitch } from './delivery/pause.js'
 import type { DeliveryHandle } from './delivery/types.js'
 import { edgeOptions, REQUEST_ID_LOG_LABEL, registerEdge } from './http/edge.js'
+import { installProblemHandlers } from './http/problem.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import type { Sealer } from './queue/crypto.js'
 import type { Store } from './queue/store.js'
@@ -14,7 +15,6 @@ import { adminRoutes } from './routes/admin.js'
 import { healthRoutes } from './routes/health.js'
 import { hookRoutes } from './routes/hooks.js'
 import { jwksRoutes } from './routes/jwks.js'
-import { installProblemHandlers } from './routes/problem.js'
 
 export interface AppDeps {
   store: Store

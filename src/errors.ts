@@ -1,4 +1,4 @@
-// Domain errors with stable codes; routes/errors.ts is the one place that turns them into HTTP answers.
+// Domain errors with stable codes; http/problem.ts is the one place that turns them into HTTP answers.
 
 /** Every code a domain module may throw, with the HTTP status it maps to. */
 export const ERROR_STATUS = {

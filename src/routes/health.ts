@@ -2,9 +2,9 @@
 import type { FastifyInstance } from 'fastify'
 import type { PauseSwitch } from '../delivery/pause.js'
 import type { DeliveryStatus } from '../delivery/types.js'
+import { problem, sendProblem } from '../http/problem.js'
 import type { Metrics } from '../metrics.js'
 import type { Store } from '../queue/store.js'
-import { problem, sendProblem } from './problem.js'
 
 export interface HealthRouteOptions {
   store: Store
