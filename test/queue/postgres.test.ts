@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { buildApp } from '../../src/app.js'
-import { parseConfig } from '../../src/config/load.js'
 import { isRelayError } from '../../src/errors.js'
+import { parseConfig } from '../../src/load-config.js'
 import { createLogger } from '../../src/log.js'
 import { createSealer } from '../../src/queue/crypto.js'
 import {
@@ -16,7 +16,7 @@ import {
 import { MAX_EVENTS_PER_STATEMENT } from '../../src/queue/postgres-enqueue.js'
 import { MIGRATIONS } from '../../src/queue/postgres-schema.js'
 import type { Claimed, EnqueueResult, Outcome, Store } from '../../src/queue/store.js'
-import { buildSources } from '../../src/receive/ingest.js'
+import { buildSources } from '../../src/receive/sources.js'
 import {
   adminQuery,
   createTestDatabase,

@@ -6,13 +6,13 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
-import { parseConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/schema.js'
 import type { DeliveryStatus } from '../../src/delivery/types.js'
+import { parseConfig } from '../../src/load-config.js'
 import { createLogger } from '../../src/log.js'
 import { createSealer, type Sealer } from '../../src/queue/crypto.js'
 import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite.js'
-import { buildSources } from '../../src/receive/ingest.js'
+import { buildSources } from '../../src/receive/sources.js'
 
 export interface Harness {
   app: FastifyInstance
