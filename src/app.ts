@@ -23,10 +23,11 @@ export interface AppDeps {
   sources: ReadonlyMap<string, Source>
   logger: Logger
   clock?: () => number
+  /** The relay's metrics (src/relay.ts makes them once); default: a registry of the app's own, for tests. */
   metrics?: Metrics
   /** The delivery worker in this process, if any: woken on new work, asked for RWX status. */
   delivery?: DeliveryHandle
-  /** The global pause switch (the worker's own); default: one on `store`. */
+  /** The global pause switch, the worker's own (src/relay.ts makes it once); default: one on `store`, for tests. */
   pause?: PauseSwitch
 }
 

@@ -53,3 +53,11 @@ export class RelayError extends Error {
 export function isRelayError(err: unknown, code?: ErrorCode): err is RelayError {
   return err instanceof RelayError && (code === undefined || err.code === code)
 }
+
+/**
+ * A problem that stops start-up (no config, an unreadable token, refused demo secrets): the CLI prints it
+ * without a stack and exits 2, as it does a ConfigError (which config/ keeps, being a leaf).
+ */
+export class StartupError extends Error {
+  override readonly name = 'StartupError'
+}

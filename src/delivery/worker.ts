@@ -6,7 +6,7 @@ import type { Sealer } from '../queue/crypto.js'
 import type { Attempt, Claimed, Outcome, Store } from '../queue/store.js'
 import { attemptsOf, countedRetry, deliverBatch, planBatches } from './batch.js'
 import { createBreaker } from './breaker.js'
-import { createPauseSwitch, type PauseSwitch } from './pause.js'
+import type { PauseSwitch } from './pause.js'
 import type { RwxClient, SetSecretsResult } from './rwx-client.js'
 import { settleRound } from './settle.js'
 import type { BatchContext, BatchResult, DeliveryEvents, DeliveryHandle, DeliveryStatus } from './types.js'
@@ -29,8 +29,8 @@ export interface DeliveryWorkerOptions {
   pollMs?: number
   /** Jitter source (tests). Default Math.random. */
   random?: () => number
-  /** The global pause switch (shared with the admin API); default: one on `store`. */
-  pause?: PauseSwitch | undefined
+  /** The global pause switch, the one the admin API sets (made once, by the relay). */
+  pause: PauseSwitch
 }
 
 export interface DeliveryWorker extends DeliveryHandle {
@@ -52,7 +52,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   const abort = new AbortController()
   const state: Omit<DeliveryStatus, 'paused' | 'breaker'> = { authFailing: false }
   const breaker = createBreaker(config.breaker)
-  const pauseSwitch = options.pause ?? createPauseSwitch({ store, clock })
+  const pauseSwitch = options.pause
   let wasPaused = false
   let running: Promise<void> | undefined
   let stopped: Promise<void> | undefined

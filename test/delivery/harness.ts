@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import type { AwsValueRef, DeliveryConfig } from '../../src/config/schema.js'
-import type { PauseSwitch } from '../../src/delivery/pause.js'
+import { createPauseSwitch, type PauseSwitch } from '../../src/delivery/pause.js'
 import { createRwxClient, type RwxClient } from '../../src/delivery/rwx-client.js'
 import type { DeliveryEvents } from '../../src/delivery/types.js'
 import type { ReferenceResolver } from '../../src/delivery/values.js'
@@ -67,7 +67,7 @@ export interface HarnessOptions {
   pollMs?: number
   /** Start the worker at once (default true). */
   start?: boolean
-  /** Makes the pause switch given to the worker (default: the worker's own on the store). */
+  /** Makes the pause switch given to the worker (default: one on the store). */
   pause?: (store: SqliteStore) => PauseSwitch
 }
 
@@ -96,7 +96,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     owner: `test-${randomUUID()}`,
     events: options.events,
     pollMs: options.pollMs ?? 50,
-    pause: options.pause?.(store),
+    pause: options.pause?.(store) ?? createPauseSwitch({ store, clock: Date.now }),
   })
   if (options.start !== false) worker.start()
 
