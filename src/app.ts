@@ -1,4 +1,4 @@
-// buildApp(config, deps): the Fastify app with every route; never listens (server.ts does, tests inject).
+// buildApp(config, deps): the Fastify app with every route; never listens (relay.ts does, tests inject).
 import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import type { Logger } from 'pino'
