@@ -6,6 +6,7 @@ import {
   configSchema,
   createDeliveryWorker,
   createLogger,
+  createPauseSwitch,
   createRwxClient,
   createSealer,
   createSqliteStore,
@@ -94,6 +95,7 @@ async function main() {
   })
   const worker = createDeliveryWorker({
     store,
+    pause: createPauseSwitch({ store, clock: Date.now }),
     client,
     sealer,
     config,

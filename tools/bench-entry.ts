@@ -3,6 +3,7 @@
 import type { createPostgresStore } from '#dist/queue/postgres/store.js'
 
 export { configSchema } from '#dist/config/schema.js'
+export { createPauseSwitch } from '#dist/delivery/pause.js'
 export { createRwxClient } from '#dist/delivery/rwx-client.js'
 export { createDeliveryWorker } from '#dist/delivery/worker.js'
 export { createLogger } from '#dist/log.js'

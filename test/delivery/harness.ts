@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import type { AwsValueRef, DeliveryConfig } from '../../src/config/schema.js'
-import type { PauseSwitch } from '../../src/delivery/pause.js'
+import { createPauseSwitch, type PauseSwitch } from '../../src/delivery/pause.js'
 import { createRwxClient, type RwxClient } from '../../src/delivery/rwx-client.js'
+import type { DeliveryEvents } from '../../src/delivery/types.js'
 import type { ReferenceResolver } from '../../src/delivery/values.js'
-import { createDeliveryWorker, type DeliveryEvents, type DeliveryWorker } from '../../src/delivery/worker.js'
+import { createDeliveryWorker, type DeliveryWorker } from '../../src/delivery/worker.js'
 import { createSealer, type Sealer, valueAad } from '../../src/queue/crypto.js'
 import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite/store.js'
 import type { SecretRecord } from '../../src/queue/store.js'
@@ -67,7 +68,7 @@ export interface HarnessOptions {
   pollMs?: number
   /** Start the worker at once (default true). */
   start?: boolean
-  /** Makes the pause switch given to the worker (default: the worker's own on the store). */
+  /** Makes the pause switch given to the worker (default: one on the store). */
   pause?: (store: SqliteStore) => PauseSwitch
 }
 
@@ -96,7 +97,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     owner: `test-${randomUUID()}`,
     events: options.events,
     pollMs: options.pollMs ?? 50,
-    pause: options.pause?.(store),
+    pause: options.pause?.(store) ?? createPauseSwitch({ store, clock: Date.now }),
   })
   if (options.start !== false) worker.start()
 
