@@ -15,7 +15,9 @@ app.post('/hooks/:source', async (request, reply) => {
     typeof value === 'string' && value.startsWith(prefix)
       ? Buffer.from(value.slice(prefix.length), 'hex')
       : null
-  const expected = createHmac('sha256', key).update(request.body).digest()
+  const expected = createHmac('sha256', key)
+    .update(/** @type {Buffer} */ (request.body))
+    .digest()
   if (given === null || given.length !== expected.length || !timingSafeEqual(given, expected)) {
     return reply.code(401).send({ code: 'ERR_SIGNATURE_INVALID' })
   }

@@ -2,13 +2,18 @@
 // draining them to RWX.
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { configSchema } from '../dist/config/schema.js'
-import { createRwxClient } from '../dist/delivery/rwx-client.js'
-import { createDeliveryWorker } from '../dist/delivery/worker.js'
-import { createLogger } from '../dist/log.js'
-import { createSealer, valueAad } from '../dist/queue/crypto.js'
-import { createSqliteStore } from '../dist/queue/sqlite/store.js'
-import { USER_AGENT } from '../dist/version.js'
+import {
+  configSchema,
+  createDeliveryWorker,
+  createLogger,
+  createPauseSwitch,
+  createRwxClient,
+  createSealer,
+  createSqliteStore,
+  loadPostgresStore,
+  USER_AGENT,
+  valueAad,
+} from '#tools/bench-entry.js'
 import { memoryOf, VAULTS, withTimeout } from './lib.mjs'
 
 const {
@@ -24,7 +29,7 @@ const {
 /** `sqlite`: a file in `dir`; else the PostgreSQL URL, with the relay's default pool, as `serve` opens it. */
 async function openStore(poolSize) {
   if (storeOption === 'sqlite') return createSqliteStore({ path: join(dir, 'delivery.db') })
-  const { createPostgresStore } = await import('../dist/queue/postgres/store.js')
+  const createPostgresStore = await loadPostgresStore()
   return createPostgresStore({ url: storeOption, poolSize })
 }
 
@@ -90,6 +95,7 @@ async function main() {
   })
   const worker = createDeliveryWorker({
     store,
+    pause: createPauseSwitch({ store, clock: Date.now }),
     client,
     sealer,
     config,

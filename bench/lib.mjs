@@ -10,6 +10,9 @@ const children = new Set()
 /**
  * Starts a child process and tracks it. `cpus` (e.g. '1') pins it with taskset when given.
  * stdout and stderr are kept (last 64 KiB) for the error message if the child fails.
+ * @param {string} command
+ * @param {string[]} args
+ * @param {{ cpus?: string, env?: NodeJS.ProcessEnv, ipc?: boolean, cwd?: string }} [options]
  */
 export function startChild(command, args, { cpus, env, ipc = false, cwd } = {}) {
   const [cmd, argv] = cpus ? ['taskset', ['-c', cpus, command, ...args]] : [command, args]
@@ -40,7 +43,12 @@ export function startChild(command, args, { cpus, env, ipc = false, cwd } = {}) 
   return { child, exited, output: () => output }
 }
 
-/** Starts a bench script (`bench/<name>.mjs`) under node with an IPC channel; `options` go as argv JSON. */
+/**
+ * Starts a bench script (`bench/<name>.mjs`) under node with an IPC channel; `options` go as argv JSON.
+ * @param {string} name
+ * @param {unknown} options
+ * @param {{ cpus?: string, nodeArgs?: string[] }} [spawnOptions]
+ */
 export function startScript(name, options, { cpus, nodeArgs = [] } = {}) {
   const script = new URL(`./${name}.mjs`, import.meta.url).pathname
   return startChild(process.execPath, [...nodeArgs, script, JSON.stringify(options)], { cpus, ipc: true })
@@ -114,7 +122,7 @@ export function freePort() {
     const srv = createServer()
     srv.once('error', reject)
     srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
+      const { port } = /** @type {import('node:net').AddressInfo} */ (srv.address())
       srv.close(() => resolve(port))
     })
   })
@@ -137,7 +145,7 @@ export function startSilentServer() {
     srv.once('error', reject)
     srv.listen(0, '127.0.0.1', () => {
       resolve({
-        url: `http://127.0.0.1:${srv.address().port}`,
+        url: `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (srv.address()).port}`,
         close() {
           for (const socket of sockets) socket.destroy()
           return new Promise((done) => srv.close(() => done()))

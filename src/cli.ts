@@ -4,10 +4,11 @@ import { parseArgs } from 'node:util'
 import { ADMIN_COMMANDS, type AdminCommand, AdminError, runAdminCommand } from './cli/admin.js'
 import { runSend } from './cli/send.js'
 import { demoRefusal, demoSecretPaths } from './config/demo.js'
-import { ConfigError, type Env, loadConfig, resolveConfigPath } from './config/load.js'
+import { ConfigError, type Env, resolveConfigPath } from './config/load.js'
 import type { Config } from './config/schema.js'
-import { StartupError, startRelay } from './server.js'
-import { closeOnSignalsAndErrors } from './shutdown.js'
+import { StartupError } from './errors.js'
+import { loadConfig } from './load-config.js'
+import { serve as serveRelay } from './server.js'
 import { VERSION } from './version.js'
 
 const USAGE = `vault-relay ${VERSION}
@@ -80,8 +81,7 @@ async function serve(args: string[], env: Env): Promise<void> {
     options: { demo: { type: 'boolean', default: false } },
     allowPositionals: false,
   })
-  const relay = await startRelay(env, process.cwd(), { demo: values.demo })
-  closeOnSignalsAndErrors(relay, relay.log, relay.config.server.shutdownGraceSeconds * 1000)
+  await serveRelay(env, process.cwd(), { demo: values.demo })
 }
 
 async function main(argv: string[]): Promise<number | undefined> {

@@ -1,4 +1,4 @@
-// Domain errors with stable codes; routes/errors.ts is the one place that turns them into HTTP answers.
+// Domain errors with stable codes; http/problem.ts is the one place that turns them into HTTP answers.
 
 /** Every code a domain module may throw, with the HTTP status it maps to. */
 export const ERROR_STATUS = {
@@ -52,4 +52,12 @@ export class RelayError extends Error {
 /** True when `err` is a RelayError with the given code (or any code when none is given). */
 export function isRelayError(err: unknown, code?: ErrorCode): err is RelayError {
   return err instanceof RelayError && (code === undefined || err.code === code)
+}
+
+/**
+ * A problem that stops start-up (no config, an unreadable token, refused demo secrets): the CLI prints it
+ * without a stack and exits 2, as it does a ConfigError (which config/ keeps, being a leaf).
+ */
+export class StartupError extends Error {
+  override readonly name = 'StartupError'
 }

@@ -1,8 +1,9 @@
 // Where the CLI's admin and send commands find the relay and the admin token: flags, the config, or env.
 
 import { formatIssues } from '../config/format.js'
-import { ConfigError, type Env, loadConfig } from '../config/load.js'
+import { ConfigError, type Env } from '../config/load.js'
 import { type Config, cliEnvSchema } from '../config/schema.js'
+import { loadConfig } from '../load-config.js'
 
 export interface ClientSettings {
   /** Base URL of the relay, without a trailing slash. */

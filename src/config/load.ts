@@ -1,16 +1,25 @@
-// Reads relay.yaml once: YAML, ${VAR} expansion, environment overrides, schema, and rule compilation.
+// Reads relay.yaml once: YAML, ${VAR} expansion, environment overrides, the schema, and the checks given to it.
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseDocument } from 'yaml'
-import { compileRules, MappingConfigError } from '../mapping/rules.js'
-import { parseKey } from '../queue/crypto.js'
-import { createVerifier } from '../verify/registry.js'
 import { exampleConfigPath } from './demo.js'
 import { type ExpandProblem, expandEnv } from './expand.js'
 import { formatIssues } from './format.js'
-import { type Config, configSchema, sourceSchema } from './schema.js'
+import { type Config, configSchema, type SourceConfig, sourceSchema } from './schema.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
+
+/**
+ * The checks that need the app's own modules (the key's format, each source's rules and verifier). The
+ * layer above passes them in, so config/ imports nothing of the app; they run here, in place, so every
+ * problem keeps its place in the list.
+ */
+export interface ConfigChecks {
+  /** Why a non-empty `encryptionKey` cannot be used, or undefined when it can. */
+  encryptionKey?(key: string): string | undefined
+  /** The problems of one source that passed its schema, with paths relative to the source. */
+  source?(source: SourceConfig): readonly { path: string; message: string }[]
+}
 
 /** A config that cannot be used; `problems` lists every bad path, one line each. */
 export class ConfigError extends Error {
@@ -63,7 +72,7 @@ function applyOverrides(doc: Record<string, unknown>, env: Env, problems: string
 }
 
 /** Checks what the schema alone cannot (store URL, key format), on the raw document so a schema error elsewhere does not hide them. */
-function checkTopLevel(doc: Record<string, unknown>, problems: string[]): void {
+function checkTopLevel(doc: Record<string, unknown>, problems: string[], checks: ConfigChecks): void {
   const store = typeof doc.store === 'string' ? doc.store : 'sqlite:'
   const isPostgres = /^postgres(ql)?:\/\//.test(store)
   if (!isPostgres && !store.startsWith('sqlite:')) {
@@ -71,11 +80,8 @@ function checkTopLevel(doc: Record<string, unknown>, problems: string[]): void {
   }
   const key = typeof doc.encryptionKey === 'string' ? doc.encryptionKey : ''
   if (key !== '') {
-    try {
-      parseKey(key)
-    } catch {
-      problems.push('encryptionKey: must be base64 of exactly 32 bytes')
-    }
+    const bad = checks.encryptionKey?.(key)
+    if (bad !== undefined) problems.push(`encryptionKey: ${bad}`)
   } else if (isPostgres) {
     problems.push('encryptionKey: required with a PostgreSQL store')
   }
@@ -83,25 +89,14 @@ function checkTopLevel(doc: Record<string, unknown>, problems: string[]): void {
   if (rwx.token && rwx.tokenFile !== undefined) problems.push('rwx: set token or tokenFile, not both')
 }
 
-/** Compiles each source that parses on its own: rules, templates, and verifier keys. */
-function checkSources(doc: Record<string, unknown>, problems: string[]): void {
-  if (!Array.isArray(doc.sources)) return
-  doc.sources.forEach((raw, i) => {
+/** Runs `checks.source` on each source that parses on its own. */
+function checkSources(doc: Record<string, unknown>, problems: string[], checks: ConfigChecks): void {
+  if (!Array.isArray(doc.sources) || checks.source === undefined) return
+  for (const [i, raw] of doc.sources.entries()) {
     const parsed = sourceSchema.safeParse(raw)
-    if (!parsed.success) return
-    try {
-      compileRules(parsed.data)
-    } catch (err) {
-      if (!(err instanceof MappingConfigError)) throw err
-      for (const p of err.problems) problems.push(`sources[${i}].${p.path}: ${p.message}`)
-    }
-    // Keys are parsed when a verifier is made: a bad PEM or JWK is a config error, not a crash later.
-    try {
-      createVerifier(parsed.data.verify).close?.()
-    } catch (err) {
-      problems.push(`sources[${i}].verify: ${(err as Error).message}`)
-    }
-  })
+    if (!parsed.success) continue
+    for (const p of checks.source(parsed.data)) problems.push(`sources[${i}].${p.path}: ${p.message}`)
+  }
 }
 
 /**
@@ -143,20 +138,18 @@ export function readConfigFile(path: string): string {
   }
 }
 
-/** Parses config text (YAML) from `file` with `env`; throws ConfigError listing every problem. */
-export function parseConfig(text: string, env: Env, file = 'config'): Config {
+/**
+ * Parses config text (YAML) from `file` with `env`, running `checks` where they belong; throws
+ * ConfigError listing every problem. The relay's own parse, with every check, is src/load-config.ts.
+ */
+export function parseConfigText(text: string, env: Env, file: string, checks: ConfigChecks): Config {
   const problems: string[] = []
   const doc = readYamlConfig(text, env, file, problems)
   applyOverrides(doc, env, problems)
   const parsed = configSchema.safeParse(doc)
   if (!parsed.success) problems.push(...formatIssues(parsed.error.issues, doc))
-  checkTopLevel(doc, problems)
-  checkSources(doc, problems)
+  checkTopLevel(doc, problems, checks)
+  checkSources(doc, problems, checks)
   if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems)
   return parsed.data
-}
-
-/** Reads and parses the config at `path`. */
-export function loadConfig(path: string, env: Env): Config {
-  return parseConfig(readConfigFile(path), env, path)
 }

@@ -1,50 +1,11 @@
 // One delivery round's work: split leased secrets into requests, send one, and decide each outcome.
-import type { Logger } from 'pino'
-import type { DeliveryConfig } from '../config/schema.js'
-import { type Sealer, valueAad } from '../queue/crypto.js'
+import { valueAad } from '../queue/crypto.js'
 import type { Attempt, Claimed, Outcome } from '../queue/store.js'
 import { retryDelayMs } from './backoff.js'
 import { readBack } from './read-back.js'
-import type { RwxClient, RwxSecret, SetSecretsResult } from './rwx-client.js'
+import type { RwxSecret, SetSecretsResult } from './rwx-client.js'
+import type { BatchContext, BatchResult } from './types.js'
 import type { ReferenceResolver } from './values.js'
-
-/** Hooks the app uses to count deliveries without the worker knowing the metrics library. */
-export interface DeliveryEvents {
-  /** Once per secret settled: `delivered`, `retry`, `dead` or `superseded`. */
-  onOutcome?(kind: Outcome['kind'], vault: string): void
-  /** Once per RWX request: the status (`200`, `503`, `error`...), secrets sent, and duration. */
-  onRequest?(status: string, secrets: number, ms: number): void
-  /** A read-back found RWX holding an older version than written (`older`), or none (`missing`). */
-  onOutsideChange?(kind: 'older' | 'missing'): void
-  /** The worker looked for work and held back: `paused` (the global switch) or `breaker` (waiting for a probe). */
-  onHold?(reason: 'paused' | 'breaker'): void
-}
-
-/** What delivering one batch needs. */
-export interface BatchContext {
-  client: RwxClient
-  sealer: Sealer
-  resolver?: ReferenceResolver | undefined
-  config: DeliveryConfig
-  log: Logger
-  clock: () => number
-  random: () => number
-  events?: DeliveryEvents | undefined
-  /** Aborted when a stopping worker stops waiting for RWX. */
-  signal: AbortSignal
-  /** Told every RWX answer, for the worker's status. */
-  onAnswer(result: SetSecretsResult): void
-}
-
-/** What a batch did: one outcome per secret, and the attempts to record in its provenance. */
-export interface BatchResult {
-  outcomes: Outcome[]
-  /**
-   * Every outcome but a delivery (the store keeps that in the secret's own row: one row less per secret
-   * on the common path), then each read-back.
-   */
-  attempts: Attempt[]
-}
 
 /**
  * The provenance records of `outcomes` but deliveries; `status` is RWX's answer, null when nothing was

@@ -1,6 +1,6 @@
 // Verify after write (`delivery.verify`): read each delivered secret's metadata back and compare versions.
 import type { Attempt } from '../queue/store.js'
-import type { BatchContext } from './batch.js'
+import type { BatchContext } from './types.js'
 
 /** One secret RWX confirmed, with the version it said it wrote. */
 export interface Written {

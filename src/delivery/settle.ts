@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import type { DeliveryConfig } from '../config/schema.js'
 import { errorFields } from '../log.js'
 import type { Attempt, Claimed, Outcome, Store } from '../queue/store.js'
-import type { DeliveryEvents } from './batch.js'
+import type { DeliveryEvents } from './types.js'
 
 export interface SettleDeps {
   store: Store

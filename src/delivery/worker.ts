@@ -4,22 +4,13 @@ import type { DeliveryConfig } from '../config/schema.js'
 import { errorFields } from '../log.js'
 import type { Sealer } from '../queue/crypto.js'
 import type { Attempt, Claimed, Outcome, Store } from '../queue/store.js'
-import {
-  attemptsOf,
-  type BatchContext,
-  type BatchResult,
-  countedRetry,
-  type DeliveryEvents,
-  deliverBatch,
-  planBatches,
-} from './batch.js'
-import { type BreakerStatus, createBreaker } from './breaker.js'
-import { createPauseSwitch, type PauseSwitch } from './pause.js'
+import { attemptsOf, countedRetry, deliverBatch, planBatches } from './batch.js'
+import { createBreaker } from './breaker.js'
+import type { PauseSwitch } from './pause.js'
 import type { RwxClient, SetSecretsResult } from './rwx-client.js'
 import { settleRound } from './settle.js'
+import type { BatchContext, BatchResult, DeliveryEvents, DeliveryHandle, DeliveryStatus } from './types.js'
 import type { ReferenceResolver } from './values.js'
-
-export type { DeliveryEvents } from './batch.js'
 
 export interface DeliveryWorkerOptions {
   store: Store
@@ -38,36 +29,19 @@ export interface DeliveryWorkerOptions {
   pollMs?: number
   /** Jitter source (tests). Default Math.random. */
   random?: () => number
-  /** The global pause switch (shared with the admin API); default: one on `store`. */
-  pause?: PauseSwitch | undefined
+  /** The global pause switch, the one the admin API sets (made once, by the relay). */
+  pause: PauseSwitch
 }
 
-/** What `/readyz` and the admin API report about delivery. */
-export interface DeliveryStatus {
-  /** RWX refused the token on the last answer; true until the next 200. */
-  authFailing: boolean
-  /** Reason of the last failed RWX request (scrubbed: never holds a value or the token). */
-  lastError?: string
-  /** When RWX last answered 200 (epoch ms). */
-  lastSuccessAt?: number
-  /** Delivery is paused (the global switch, as last read). */
-  paused: boolean
-  /** The circuit breaker for RWX. */
-  breaker: BreakerStatus
-}
-
-export interface DeliveryWorker {
+export interface DeliveryWorker extends DeliveryHandle {
   /** Starts the loop; calling it twice does nothing. */
   start(): void
-  /** Says new work was queued, so the worker looks now instead of at its next poll. */
-  notify(): void
   /**
    * Stops claiming, waits for in-flight requests, settles, releases leases. Requests still waiting on RWX
    * after `abortAfterMs` (default, and at most, requestTimeoutMs) are given up and their secrets queued
    * again, so a shutdown inside its grace period still gives its leases back.
    */
   stop(options?: { abortAfterMs?: number }): Promise<void>
-  status(): DeliveryStatus
 }
 
 /** Creates a worker; nothing runs until `start()`. */
@@ -78,7 +52,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   const abort = new AbortController()
   const state: Omit<DeliveryStatus, 'paused' | 'breaker'> = { authFailing: false }
   const breaker = createBreaker(config.breaker)
-  const pauseSwitch = options.pause ?? createPauseSwitch({ store, clock })
+  const pauseSwitch = options.pause
   let wasPaused = false
   let running: Promise<void> | undefined
   let stopped: Promise<void> | undefined
@@ -121,7 +95,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   }
 
   /** Waits `ms`, or less when stopping (and, if `byNotify`, when notified). */
-  function pause(ms: number, byNotify: boolean): Promise<void> {
+  function sleep(ms: number, byNotify: boolean): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer)
@@ -139,7 +113,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       const now = clock()
       // After an empty claim, due work is leased elsewhere: look again at the next poll.
       const delay = due === null ? pollMs : due <= now ? (idle ? pollMs : 0) : Math.min(pollMs, due - now)
-      if (delay > 0 && !notified && !stopping) await pause(delay, true)
+      if (delay > 0 && !notified && !stopping) await sleep(delay, true)
     }
     notified = false
   }
@@ -157,8 +131,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
 
   /** Waits while paused (a local resume wakes it) or until the breaker's next probe. */
   async function hold(): Promise<void> {
-    if (pauseSwitch.known().paused) await pause(pollMs, true)
-    else await pause(Math.min(pollMs, breaker.waitMs(clock())), false)
+    if (pauseSwitch.known().paused) await sleep(pollMs, true)
+    else await sleep(Math.min(pollMs, breaker.waitMs(clock())), false)
   }
 
   async function loop(): Promise<void> {
@@ -173,7 +147,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         }
         await waitForWork(idle)
         if (stopping) break
-        if (config.batchWindowMs > 0) await pause(config.batchWindowMs, false)
+        if (config.batchWindowMs > 0) await sleep(config.batchWindowMs, false)
         idle = true
         while (!stopping && (await holdReason()) === null) {
           const limit = breaker.claimLimit(config.batchSize * config.concurrency)
@@ -189,7 +163,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         }
       } catch (err) {
         log.error({ err: errorFields(err) }, 'delivery round failed; trying again shortly')
-        if (!stopping) await pause(pollMs, false)
+        if (!stopping) await sleep(pollMs, false)
       }
     }
   }

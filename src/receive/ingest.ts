@@ -1,32 +1,10 @@
 // The receive service: verify → map → seal → durably queue one webhook, and say what happened.
-import type { SourceConfig } from '../config/schema.js'
 import { isRelayError, RelayError } from '../errors.js'
-import { type CompiledRules, compileRules } from '../mapping/rules.js'
 import { type Sealer, valueAad } from '../queue/crypto.js'
 import type { NewSecret, Store } from '../queue/store.js'
 import { sha256Hex } from '../verify/compare.js'
-import { createVerifier, type VerifierDeps } from '../verify/registry.js'
-import type { Headers, Verifier } from '../verify/types.js'
-
-/** One configured source, ready to take requests. */
-export interface Source {
-  config: SourceConfig
-  verifier: Verifier
-  rules: CompiledRules
-}
-
-/** Builds every configured source once, at start-up. */
-export function buildSources(configs: readonly SourceConfig[], deps: VerifierDeps): Map<string, Source> {
-  const sources = new Map<string, Source>()
-  for (const config of configs) {
-    sources.set(config.id, {
-      config,
-      verifier: createVerifier(config.verify, deps),
-      rules: compileRules(config),
-    })
-  }
-  return sources
-}
+import type { Headers } from '../verify/types.js'
+import type { Source } from './sources.js'
 
 export type IngestAnswer =
   | { status: 202; body: { event: string; secrets: number } }

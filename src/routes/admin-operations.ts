@@ -1,15 +1,15 @@
 // /admin pause, resume and status: the global delivery switch (shared by every replica), breaker and outside changes.
 import type { FastifyInstance } from 'fastify'
 import type { PauseSwitch } from '../delivery/pause.js'
+import type { DeliveryHandle } from '../delivery/types.js'
 import { RelayError } from '../errors.js'
 import type { ControlState, Store } from '../queue/store.js'
-import type { DeliveryStatus } from './health.js'
 
 export interface AdminOperationsOptions {
   store: Store
   pause: PauseSwitch
   /** This process's delivery worker, if any: woken on resume, asked for its breaker. */
-  delivery?: { notify(): void; status(): DeliveryStatus } | undefined
+  delivery?: DeliveryHandle | undefined
 }
 
 const MAX_REASON = 200

@@ -1,23 +1,16 @@
 // GET /healthz (the process answers), /readyz (store reachable; RWX auth reported), /metrics.
 import type { FastifyInstance } from 'fastify'
-import type { BreakerStatus } from '../delivery/breaker.js'
 import type { PauseSwitch } from '../delivery/pause.js'
+import type { DeliveryStatus } from '../delivery/types.js'
+import { problem, sendProblem } from '../http/problem.js'
 import type { Metrics } from '../metrics.js'
 import type { Store } from '../queue/store.js'
-import { problem, sendProblem } from './problem.js'
-
-/** What the delivery worker tells about RWX; absent when no worker runs in this process. */
-export interface DeliveryStatus {
-  authFailing: boolean
-  lastError?: string | undefined
-  lastSuccessAt?: number | undefined
-  breaker?: BreakerStatus | undefined
-}
 
 export interface HealthRouteOptions {
   store: Store
   metrics: Metrics
   pause: PauseSwitch
+  /** What the delivery worker tells about RWX; absent when no worker runs in this process. */
   delivery?: () => DeliveryStatus
   isClosing: () => boolean
 }
@@ -36,7 +29,7 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
       return sendProblem(reply, problem(503, 'ERR_STORE_UNAVAILABLE', 'the store is not reachable'), 5)
     }
     const delivery = opts.delivery?.()
-    const breakerOpen = delivery?.breaker?.state === 'open'
+    const breakerOpen = delivery?.breaker.state === 'open'
     const rwx =
       delivery === undefined
         ? undefined
@@ -48,7 +41,7 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
             ...(delivery.lastSuccessAt !== undefined
               ? { lastSuccessAt: new Date(delivery.lastSuccessAt).toISOString() }
               : {}),
-            ...(delivery.breaker ? { breaker: delivery.breaker.state } : {}),
+            breaker: delivery.breaker.state,
           }
     // Paused is still ready: events are taken and queued, only delivery waits.
     const { paused } = await opts.pause.current()
@@ -63,7 +56,7 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
   app.get('/metrics', async (_request, reply) => {
     const delivery = opts.delivery?.()
     opts.metrics.rwxAuthFailing.set(delivery?.authFailing ? 1 : 0)
-    opts.metrics.rwxBreakerOpen.set(delivery?.breaker?.state === 'open' ? 1 : 0)
+    opts.metrics.rwxBreakerOpen.set(delivery?.breaker.state === 'open' ? 1 : 0)
     opts.metrics.paused.set((await opts.pause.current()).paused ? 1 : 0)
     reply.type(opts.metrics.registry.contentType)
     return opts.metrics.registry.metrics()

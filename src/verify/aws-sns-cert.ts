@@ -1,85 +1,12 @@
-// SNS outbound calls: the URL rule, a bounded GET with undici, and the signing-certificate cache.
+// SNS outbound calls: the URL rule, the signing-certificate cache, and the SubscribeURL confirmation.
 import { type KeyObject, X509Certificate } from 'node:crypto'
-import { type Dispatcher, request } from 'undici'
-
-/** What a bounded GET gave back. */
-export interface HttpAnswer {
-  status: number
-  body: Buffer
-}
-
-/**
- * Fetches `url` with GET, following no redirect, giving up after `timeoutMs` and refusing bodies over
- * `maxBytes`. Throws on network errors, timeouts and oversized bodies.
- */
-export type HttpGet = (url: string, limits: HttpGetLimits) => Promise<HttpAnswer>
-
-/** The bounds of one GET, and any request headers (e.g. a bearer token for a Kubernetes API server). */
-export interface HttpGetLimits {
-  timeoutMs: number
-  maxBytes: number
-  headers?: Record<string, string>
-}
+import type { HttpGet } from '../http/get.js'
 
 /** Outbound timeout for the certificate and SubscribeURL fetches (SNS waits about 15 s for an answer). */
 export const SNS_FETCH_TIMEOUT_MS = 5_000
 /** An SNS signing certificate is about 2 KB of PEM; anything far larger is not one. */
 export const CERT_MAX_BYTES = 16 * 1024
 const SUBSCRIBE_MAX_BYTES = 64 * 1024
-
-/** A GET over undici: no redirects (undici's `request` never follows them), a timeout and a size cap. */
-export function undiciGet(dispatcher?: Dispatcher): HttpGet {
-  return async (url, { timeoutMs, maxBytes, headers }) => {
-    const res = await request(url, {
-      method: 'GET',
-      ...(headers === undefined ? {} : { headers }),
-      ...(dispatcher === undefined ? {} : { dispatcher }),
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      signal: AbortSignal.timeout(timeoutMs),
-    })
-    const chunks: Buffer[] = []
-    let size = 0
-    for await (const chunk of res.body) {
-      size += (chunk as Buffer).length
-      if (size > maxBytes) {
-        res.body.destroy()
-        throw new Error(`response over ${maxBytes} bytes`)
-      }
-      chunks.push(chunk as Buffer)
-    }
-    return { status: res.statusCode, body: Buffer.concat(chunks) }
-  }
-}
-
-/**
- * The same GET over a WHATWG `fetch` (the registry's injected fetch): `redirect: 'manual'`, so a 3xx
- * comes back as a failure instead of being followed, with the same timeout and size cap.
- */
-export function fetchGet(fetchFn: typeof fetch): HttpGet {
-  return async (url, { timeoutMs, maxBytes, headers }) => {
-    const res = await fetchFn(url, {
-      method: 'GET',
-      ...(headers === undefined ? {} : { headers }),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
-    })
-    const chunks: Buffer[] = []
-    let size = 0
-    if (res.body !== null) {
-      const reader = res.body.getReader()
-      for (let r = await reader.read(); !r.done; r = await reader.read()) {
-        size += r.value.byteLength
-        if (size > maxBytes) {
-          await reader.cancel()
-          throw new Error(`response over ${maxBytes} bytes`)
-        }
-        chunks.push(Buffer.from(r.value))
-      }
-    }
-    return { status: res.status, body: Buffer.concat(chunks) }
-  }
-}
 
 /**
  * The one rule for every URL the verifier may fetch (SigningCertURL and SubscribeURL): http(s), no

@@ -3,14 +3,8 @@ import { type KeyObject, verify as verifySignature } from 'node:crypto'
 import type { Dispatcher } from 'undici'
 import type { VerifyConfig } from '../config/schema.js'
 import { RelayError } from '../errors.js'
-import {
-  allowedUrl,
-  confirmSubscription,
-  createCertCache,
-  fetchGet,
-  type HttpGet,
-  undiciGet,
-} from './aws-sns-cert.js'
+import { fetchGet, type HttpGet, undiciGet } from '../http/get.js'
+import { allowedUrl, confirmSubscription, createCertCache } from './aws-sns-cert.js'
 import { header, type Verified, type Verifier, type VerifyInput } from './types.js'
 
 /** The `verify` block of an `aws-sns` source. */

@@ -1,7 +1,7 @@
 // The notifier's GET /healthz (the process answers), /readyz (in sync, relay keys fetched), /metrics.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import type { Logger } from 'pino'
-import { installProblemHandlers, problem, sendProblem } from '../routes/problem.js'
+import { installProblemHandlers, problem, sendProblem } from '../http/problem.js'
 import type { WatchConfig } from './config.js'
 import type { WatchMetrics } from './metrics.js'
 

@@ -1,7 +1,7 @@
 // The relay's public encryption key, from its JWKS: fetched once, kept a while, fetched again when refused.
 import { CompactEncrypt, importJWK, type JWK } from 'jose'
 import type { Dispatcher } from 'undici'
-import { undiciGet } from '../verify/aws-sns-cert.js'
+import { undiciGet } from '../http/get.js'
 
 /** Key-management algorithms the relay accepts by default (src/config/schema.ts). */
 const ALGORITHMS = ['ECDH-ES+A256KW', 'RSA-OAEP-256']

@@ -2,8 +2,8 @@
 // where the relay holds only public keys say so instead of signing.
 import { describe, expect, it } from 'vitest'
 import { signTestEvent } from '../../src/cli/sign.js'
-import { parseConfig } from '../../src/config/load.js'
-import { buildSources } from '../../src/receive/ingest.js'
+import { parseConfig } from '../../src/load-config.js'
+import { buildSources } from '../../src/receive/sources.js'
 
 const NOW = 1_800_000_000_000
 const PAYLOAD = JSON.stringify({ id: 'evt_1', created: NOW / 1000, name: 'DB', value: 'v-123' })

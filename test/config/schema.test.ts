@@ -1,7 +1,10 @@
 // The schema's defaults: what an empty relay.yaml means, checked against README's table and the example.
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { parseConfig } from '../../src/config/load.js'
+import { type Env, parseConfigText } from '../../src/config/load.js'
+
+/** config/'s own parse: the app's checks (keys, rules, verifiers) are test/load-config.test.ts's. */
+const parseConfig = (text: string, env: Env) => parseConfigText(text, env, 'config', {})
 
 /** README's configuration table as `dotted.key -> default text`, `undefined` where it says none (–). */
 function documentedDefaults(): Map<string, string | undefined> {

@@ -5,14 +5,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import type { AwsValueRef, DeliveryConfig } from '../../src/config/schema.js'
-import type { PauseSwitch } from '../../src/delivery/pause.js'
+import { createPauseSwitch, type PauseSwitch } from '../../src/delivery/pause.js'
 import { createRwxClient, type RwxClient } from '../../src/delivery/rwx-client.js'
+import type { DeliveryEvents } from '../../src/delivery/types.js'
 import type { ReferenceResolver } from '../../src/delivery/values.js'
-import { createDeliveryWorker, type DeliveryEvents, type DeliveryWorker } from '../../src/delivery/worker.js'
+import { createDeliveryWorker, type DeliveryWorker } from '../../src/delivery/worker.js'
 import { createSealer, type Sealer, valueAad } from '../../src/queue/crypto.js'
 import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite/store.js'
 import type { SecretRecord } from '../../src/queue/store.js'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
+import { until } from '../support/until.js'
 
 export const TOKEN = 'rwx-token-7f3a9c'
 
@@ -66,7 +68,7 @@ export interface HarnessOptions {
   pollMs?: number
   /** Start the worker at once (default true). */
   start?: boolean
-  /** Makes the pause switch given to the worker (default: the worker's own on the store). */
+  /** Makes the pause switch given to the worker (default: one on the store). */
   pause?: (store: SqliteStore) => PauseSwitch
 }
 
@@ -95,7 +97,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     owner: `test-${randomUUID()}`,
     events: options.events,
     pollMs: options.pollMs ?? 50,
-    pause: options.pause?.(store),
+    pause: options.pause?.(store) ?? createPauseSwitch({ store, clock: Date.now }),
   })
   if (options.start !== false) worker.start()
 
@@ -133,12 +135,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     async secrets(eventId) {
       return (await store.getEvent('test', eventId))?.secrets ?? []
     },
-    async until(check, timeoutMs = 5_000) {
-      const deadline = Date.now() + timeoutMs
-      while (!(await check())) {
-        if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
-        await new Promise((r) => setTimeout(r, 10))
-      }
+    until(check, timeoutMs = 5_000) {
+      return until(check, 'the condition', timeoutMs, 10)
     },
     async close() {
       await worker.stop()

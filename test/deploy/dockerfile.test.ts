@@ -27,6 +27,22 @@ describe('Dockerfile', () => {
   })
 })
 
+/** What the build stage may copy in: the package files, the TypeScript configs and src/. */
+const BUILD_INPUT =
+  /^(src|package(-lock)?\.json|tsconfig(\.build)?\.json|openapi\.yaml|relay\.example\.yaml)$/
+
+describe('the image', () => {
+  it('is built from src/ alone: tools/ (the fake RWX, the demo), test/ and bench/ never reach it', () => {
+    const copied = [...dockerfile.matchAll(/^COPY\s+(?!--from)(.+)\s+\S+$/gm)].flatMap((m) =>
+      m[1]!.split(/\s+/),
+    )
+    expect(copied).toContain('src')
+    expect(copied.filter((path) => !BUILD_INPUT.test(path))).toEqual([])
+    const ignored = readFileSync('.dockerignore', 'utf8').split('\n')
+    expect(ignored).toEqual(expect.arrayContaining(['tools', 'dist-tools']))
+  })
+})
+
 describe('deploy/compose.yaml', () => {
   it('requires RELAY_CONFIG_FILE instead of falling back to the example', () => {
     const compose = parse(readFileSync('deploy/compose.yaml', 'utf8')) as { 'x-relay': { volumes: string[] } }

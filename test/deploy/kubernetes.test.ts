@@ -12,7 +12,7 @@ import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount'
 import { describe, expect, it } from 'vitest'
 import { parseAllDocuments, parse as parseYaml } from 'yaml'
 import { demoSecretPaths } from '../../src/config/demo.js'
-import { parseConfig } from '../../src/config/load.js'
+import { parseConfig } from '../../src/load-config.js'
 
 const ROOT = 'deploy/kustomize'
 type Obj = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { labelUpdatedEvent, putSecretValueEvent, rotationSucceededEvent } from '../support/aws-events.js'
 import { type AwsRelay, startAwsRelay } from '../support/aws-relay.js'
 import { signMessage } from '../support/fake-sns.js'
-import { until } from '../support/relay-process.js'
+import { until } from '../support/until.js'
 
 let aws: AwsRelay
 beforeAll(async () => {

@@ -8,8 +8,9 @@ import { CompactEncrypt, importJWK, type JWK } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN, type KubeRelay, startKubeRelay } from '../support/kube-relay.js'
 import { freePort } from '../support/postgres.js'
-import { spawnCli, until } from '../support/relay-process.js'
+import { spawnCli } from '../support/relay-process.js'
 import { generateEncryptionKey } from '../support/signers.js'
+import { until } from '../support/until.js'
 
 let k: KubeRelay
 beforeAll(async () => {

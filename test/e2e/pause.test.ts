@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
-import { type RelayProcess, runCli, startRelayProcess, until } from '../support/relay-process.js'
+import { type RelayProcess, runCli, startRelayProcess } from '../support/relay-process.js'
+import { until } from '../support/until.js'
 
 const TOKEN = `rwx-token-${randomUUID()}`
 const ADMIN = `admin-token-${randomUUID()}`

@@ -7,13 +7,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createSqliteStore } from '../../src/queue/sqlite/store.js'
 import { newEvent, sealed } from '../queue/contract/helpers.js'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
-import { type RelayProcess, startRelayProcess, until } from '../support/relay-process.js'
+import { type RelayProcess, startRelayProcess } from '../support/relay-process.js'
 import {
   hmacSignature,
   standardWebhookHeaders,
   standardWebhookSecret,
   stripeHeader,
 } from '../support/signers.js'
+import { until } from '../support/until.js'
 
 const TOKEN = `rwx-token-${randomUUID()}`
 const HMAC_SECRET = `hmac-secret-${randomUUID()}`

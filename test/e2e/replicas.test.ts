@@ -13,8 +13,9 @@ import {
   startEmbeddedPostgres,
   type TestDatabase,
 } from '../support/postgres.js'
-import { type RelayProcess, startRelayProcess, until } from '../support/relay-process.js'
+import { type RelayProcess, startRelayProcess } from '../support/relay-process.js'
 import { hmacSignature } from '../support/signers.js'
+import { until } from '../support/until.js'
 
 const TOKEN = `rwx-token-${randomUUID()}`
 const HMAC_SECRET = `hmac-secret-${randomUUID()}`

@@ -3,7 +3,7 @@ import { createHmac } from 'node:crypto'
 import { connect } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Harness, startHarness } from '../support/app-harness.js'
-import { until } from '../support/relay-process.js'
+import { until } from '../support/until.js'
 
 const SECRET = 'edge-hmac-secret-do-not-leak'
 

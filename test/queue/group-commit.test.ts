@@ -16,7 +16,8 @@ function manualBatches() {
   return { started, run }
 }
 
-const until = async (check: () => boolean) => {
+/** Lets queued microtasks and immediates run until `check` holds (no timer: group commit runs per turn). */
+const afterTurns = async (check: () => boolean) => {
   for (let i = 0; i < 1000 && !check(); i++) await new Promise((r) => setImmediate(r))
   expect(check()).toBe(true)
 }
@@ -40,14 +41,14 @@ describe('group commit', () => {
     const { started, run } = manualBatches()
     const group = createGroupCommit<number, number>(run, undefined, { maxInFlight: 2 })
     const a = group.submit(1)
-    await until(() => started.length === 1)
+    await afterTurns(() => started.length === 1)
     const b = group.submit(2)
-    await until(() => started.length === 2)
+    await afterTurns(() => started.length === 2)
     const rest = [3, 4, 5].map((i) => group.submit(i))
     for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r))
     expect(started.map((s) => s.items)).toEqual([[1], [2]])
     started[0]!.finish()
-    await until(() => started.length === 3)
+    await afterTurns(() => started.length === 3)
     expect(started[2]!.items).toEqual([3, 4, 5])
     started[1]!.finish()
     started[2]!.finish()
@@ -58,7 +59,7 @@ describe('group commit', () => {
     const { started, run } = manualBatches()
     const group = createGroupCommit<number, number>(run, undefined, { maxInFlight: 3, maxItems: 2 })
     const all = [1, 2, 3, 4, 5].map((i) => group.submit(i))
-    await until(() => started.length === 3)
+    await afterTurns(() => started.length === 3)
     expect(started.map((s) => s.items)).toEqual([[1, 2], [3, 4], [5]])
     for (const s of started) s.finish()
     expect(await Promise.all(all)).toEqual([10, 20, 30, 40, 50])
@@ -71,7 +72,7 @@ describe('group commit', () => {
       (err) => new Error(`store: ${(err as Error).message}`),
     )
     const mixed = [1, -2, 3].map((i) => group.submit(i))
-    await until(() => started.length === 1)
+    await afterTurns(() => started.length === 1)
     started[0]!.finish()
     const settled = await Promise.allSettled(mixed)
     expect(settled.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([
@@ -80,11 +81,11 @@ describe('group commit', () => {
       30,
     ])
     const failing = [4, 5].map((i) => group.submit(i))
-    await until(() => started.length === 2)
+    await afterTurns(() => started.length === 2)
     started[1]!.fail(new Error('down'))
     for (const r of await Promise.allSettled(failing)) expect(r).toMatchObject({ status: 'rejected' })
     const after = group.submit(6)
-    await until(() => started.length === 3)
+    await afterTurns(() => started.length === 3)
     started[2]!.finish()
     expect(await after).toBe(60)
   })

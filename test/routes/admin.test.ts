@@ -169,7 +169,7 @@ describe('admin API, operations', () => {
 describe('RWX circuit breaker, as reported', () => {
   it('shows an open breaker in /readyz (degraded, still 200), relay_rwx_breaker_open and /admin/status', async () => {
     const breaker = { state: 'open' as const, failures: 4, openedAt: 1_000, nextProbeAt: 5_000 }
-    h = await startHarness(config(), { status: () => ({ authFailing: false, breaker }) })
+    h = await startHarness(config(), { status: () => ({ authFailing: false, paused: false, breaker }) })
     const ready = await h.app.inject({ method: 'GET', url: '/readyz' })
     expect(ready.statusCode).toBe(200)
     expect(ready.json()).toMatchObject({ status: 'degraded', rwx: { breaker: 'open' } })

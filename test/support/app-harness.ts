@@ -6,13 +6,15 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
-import { parseConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/schema.js'
+import { createPauseSwitch } from '../../src/delivery/pause.js'
+import type { DeliveryStatus } from '../../src/delivery/types.js'
+import { parseConfig } from '../../src/load-config.js'
 import { createLogger } from '../../src/log.js'
+import { createMetrics } from '../../src/metrics.js'
 import { createSealer, type Sealer } from '../../src/queue/crypto.js'
 import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite/store.js'
-import { buildSources } from '../../src/receive/ingest.js'
-import type { DeliveryStatus } from '../../src/routes/health.js'
+import { buildSources } from '../../src/receive/sources.js'
 
 export interface Harness {
   app: FastifyInstance
@@ -66,13 +68,17 @@ export async function startHarness(
     store,
     sealer,
     sources: buildSources(config.sources, {}),
+    metrics: createMetrics(store),
+    pause: createPauseSwitch({ store, clock: options.clock ?? Date.now }),
     logger,
     ...(options.clock ? { clock: options.clock } : {}),
     delivery: {
       notify: () => {
         harness.notified++
       },
-      status: options.status ?? (() => ({ authFailing: false })),
+      status:
+        options.status ??
+        (() => ({ authFailing: false, paused: false, breaker: { state: 'closed', failures: 0 } })),
     },
   })
   await harness.app.ready()

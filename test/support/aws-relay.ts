@@ -7,7 +7,8 @@ import { parse, stringify } from 'yaml'
 import { type FakeRwx, startFakeRwx } from './fake-rwx.js'
 import { type FakeSecretsManager, startFakeSecretsManager } from './fake-secrets-manager.js'
 import { type FakeSns, issueSigner, startFakeSns, type TestSigner } from './fake-sns.js'
-import { type RelayProcess, startRelayProcess, until } from './relay-process.js'
+import { type RelayProcess, startRelayProcess } from './relay-process.js'
+import { until } from './until.js'
 
 /** A secret of an event as the admin API shows it. */
 export interface AdminSecret {

@@ -1,2 +1,2 @@
-// The local RWX stand-in lives in src/demo so the demo and the benchmark run it from dist/ too.
-export * from '../../src/demo/fake-rwx.js'
+// The local RWX stand-in lives in tools/ (never shipped in dist/); tests run its TypeScript source directly.
+export * from '../../tools/fake-rwx.js'

@@ -2,25 +2,13 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { until } from './until.js'
 
 const CLI = resolve('dist/cli.js')
 
 export interface RelayProcess extends CliProcess {
   /** e.g. http://127.0.0.1:41234 */
   url: string
-}
-
-/** Waits until `check` is true, polling every 20 ms; fails after `timeoutMs` with `what`. */
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
 }
 
 /** A running `vault-relay` command: its output so far, its exit, and a way to stop it. */

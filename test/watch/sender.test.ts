@@ -10,8 +10,8 @@ import { createLogger } from '../../src/log.js'
 import type { SecretEvent } from '../../src/watch/changes.js'
 import { createRelayKeys } from '../../src/watch/relay-keys.js'
 import { createSender, type Sender, type SendOutcome } from '../../src/watch/sender.js'
-import { until } from '../support/relay-process.js'
 import { type EncryptionKey, generateEncryptionKey } from '../support/signers.js'
+import { until } from '../support/until.js'
 
 interface Received {
   auth: string | undefined

@@ -3,15 +3,17 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, inject, it } from 'vitest'
 import { buildApp } from '../../../src/app.js'
-import { parseConfig } from '../../../src/config/load.js'
+import { createPauseSwitch } from '../../../src/delivery/pause.js'
 import { isRelayError } from '../../../src/errors.js'
+import { parseConfig } from '../../../src/load-config.js'
 import { createLogger } from '../../../src/log.js'
+import { createMetrics } from '../../../src/metrics.js'
 import { createSealer } from '../../../src/queue/crypto.js'
 import { createPostgresStoreWhenReachable } from '../../../src/queue/postgres/store.js'
 import type { Store } from '../../../src/queue/store.js'
-import { buildSources } from '../../../src/receive/ingest.js'
+import { buildSources } from '../../../src/receive/sources.js'
 import { adminQuery, createTestDatabase, startEmbeddedPostgres } from '../../support/postgres.js'
-import { until } from '../../support/relay-process.js'
+import { until } from '../../support/until.js'
 import { LEASE_MS, newEvent, sealed, T0 } from '../contract/helpers.js'
 import { storesOnFreshDatabases } from './fixtures.js'
 
@@ -36,6 +38,8 @@ sources:
         store,
         sealer,
         sources: buildSources(config.sources, {}),
+        metrics: createMetrics(store),
+        pause: createPauseSwitch({ store, clock: Date.now }),
         logger: createLogger('silent'),
       })
       await app.ready()

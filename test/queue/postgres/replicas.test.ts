@@ -3,7 +3,7 @@
 import { describe, expect, inject, it } from 'vitest'
 import type { Outcome } from '../../../src/queue/store.js'
 import { adminQuery } from '../../support/postgres.js'
-import { until } from '../../support/relay-process.js'
+import { until } from '../../support/until.js'
 import { LEASE_MS, newEvent, opened, sealed, T0 } from '../contract/helpers.js'
 import { storesOnFreshDatabases } from './fixtures.js'
 

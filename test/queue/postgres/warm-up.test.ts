@@ -4,7 +4,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest'
 import { createPostgresStore } from '../../../src/queue/postgres/store.js'
 import type { Store } from '../../../src/queue/store.js'
 import { adminQuery, createTestDatabase, type TestDatabase } from '../../support/postgres.js'
-import { until } from '../../support/relay-process.js'
+import { until } from '../../support/until.js'
 
 const adminUrl = inject('pgAdminUrl')
 let db: TestDatabase | undefined

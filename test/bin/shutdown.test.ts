@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type FakeRwx, startFakeRwx } from './support/fake-rwx.js'
-import { startRelayProcess, until } from './support/relay-process.js'
+import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
+import { startRelayProcess } from '../support/relay-process.js'
+import { until } from '../support/until.js'
 
 const TOKEN = `rwx-token-${randomUUID()}`
 const SECRET = `hmac-${randomUUID()}`

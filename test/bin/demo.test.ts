@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 
 describe('npm run demo', () => {
   it('shows each answer and what RWX received, with values masked', () => {
-    const res = spawnSync(process.execPath, [resolve('dist/demo/demo.js')], {
+    const res = spawnSync(process.execPath, [resolve('dist-tools/tools/demo.js')], {
       encoding: 'utf8',
       timeout: 25_000,
       env: { PATH: process.env.PATH ?? '' },

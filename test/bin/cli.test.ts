@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { runCli } from './support/relay-process.js'
+import { runCli } from '../support/relay-process.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'relay-cli-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

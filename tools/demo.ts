@@ -3,7 +3,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startRelay } from '../server.js'
+import { startRelay } from '#dist/relay.js'
 import { startFakeRwx } from './fake-rwx.js'
 
 const TOKEN = `demo-token-${randomBytes(8).toString('hex')}`

@@ -4,7 +4,10 @@ import { builtinModules } from 'node:module'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
-const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> }
+const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
+  dependencies: Record<string, string>
+  files: string[]
+}
 
 function jsFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -34,6 +37,13 @@ describe('dist/', () => {
     const missing = [...imported].filter((p) => !builtinModules.includes(p) && !(p in pkg.dependencies))
     expect(missing).toEqual([])
     expect(imported.has('fastify')).toBe(true)
+  })
+
+  it('holds no test double or demo script: the fake RWX and the demo live in tools/', () => {
+    const files = jsFiles('dist')
+    expect(files.filter((f) => /fake-rwx|[\\/]demo[\\/]/.test(f))).toEqual([])
+    for (const file of files) expect(readFileSync(file, 'utf8')).not.toContain('startFakeRwx')
+    expect(pkg.files.filter((f) => f.includes('tools'))).toEqual([])
   })
 
   it('starts with a shebang so npx vault-relay runs it', () => {

@@ -4,7 +4,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { type RelayProcess, startRelayProcess } from './support/relay-process.js'
+import { type RelayProcess, startRelayProcess } from '../support/relay-process.js'
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }
 const dir = mkdtempSync(join(tmpdir(), 'relay-install-'))

@@ -3,9 +3,9 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { type FakeRwx, startFakeRwx } from './support/fake-rwx.js'
-import { runCli, startRelayProcess } from './support/relay-process.js'
-import { stripeHeader } from './support/signers.js'
+import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
+import { runCli, startRelayProcess } from '../support/relay-process.js'
+import { stripeHeader } from '../support/signers.js'
 
 const EXAMPLE = resolve('relay.example.yaml')
 const TOKEN = 'rwx-token-demo-test'

@@ -1,0 +1,66 @@
+// What the delivery modules share: a batch's context and result, the worker's hooks, status and handle.
+import type { Logger } from 'pino'
+import type { DeliveryConfig } from '../config/schema.js'
+import type { Sealer } from '../queue/crypto.js'
+import type { Attempt, Outcome } from '../queue/store.js'
+import type { BreakerStatus } from './breaker.js'
+import type { RwxClient, SetSecretsResult } from './rwx-client.js'
+import type { ReferenceResolver } from './values.js'
+
+/** Hooks the app uses to count deliveries without the worker knowing the metrics library. */
+export interface DeliveryEvents {
+  /** Once per secret settled: `delivered`, `retry`, `dead` or `superseded`. */
+  onOutcome?(kind: Outcome['kind'], vault: string): void
+  /** Once per RWX request: the status (`200`, `503`, `error`...), secrets sent, and duration. */
+  onRequest?(status: string, secrets: number, ms: number): void
+  /** A read-back found RWX holding an older version than written (`older`), or none (`missing`). */
+  onOutsideChange?(kind: 'older' | 'missing'): void
+  /** The worker looked for work and held back: `paused` (the global switch) or `breaker` (waiting for a probe). */
+  onHold?(reason: 'paused' | 'breaker'): void
+}
+
+/** What delivering one batch needs. */
+export interface BatchContext {
+  client: RwxClient
+  sealer: Sealer
+  resolver?: ReferenceResolver | undefined
+  config: DeliveryConfig
+  log: Logger
+  clock: () => number
+  random: () => number
+  events?: DeliveryEvents | undefined
+  /** Aborted when a stopping worker stops waiting for RWX. */
+  signal: AbortSignal
+  /** Told every RWX answer, for the worker's status. */
+  onAnswer(result: SetSecretsResult): void
+}
+
+/** What a batch did: one outcome per secret, and the attempts to record in its provenance. */
+export interface BatchResult {
+  outcomes: Outcome[]
+  /**
+   * Every outcome but a delivery (the store keeps that in the secret's own row: one row less per secret
+   * on the common path), then each read-back.
+   */
+  attempts: Attempt[]
+}
+/** What `/readyz` and the admin API report about delivery. */
+export interface DeliveryStatus {
+  /** RWX refused the token on the last answer; true until the next 200. */
+  authFailing: boolean
+  /** Reason of the last failed RWX request (scrubbed: never holds a value or the token). */
+  lastError?: string
+  /** When RWX last answered 200 (epoch ms). */
+  lastSuccessAt?: number
+  /** Delivery is paused (the global switch, as last read). */
+  paused: boolean
+  /** The circuit breaker for RWX. */
+  breaker: BreakerStatus
+}
+
+/** The part of the worker the app sees: woken on new work, asked for its status. */
+export interface DeliveryHandle {
+  /** Says new work was queued, so the worker looks now instead of at its next poll. */
+  notify(): void
+  status(): DeliveryStatus
+}

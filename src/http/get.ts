@@ -1,0 +1,75 @@
+// The bounded outbound GET (no redirects, a timeout, a size cap) that verifiers and the notifier fetch with.
+import { type Dispatcher, request } from 'undici'
+
+/** What a bounded GET gave back. */
+export interface HttpAnswer {
+  status: number
+  body: Buffer
+}
+
+/**
+ * Fetches `url` with GET, following no redirect, giving up after `timeoutMs` and refusing bodies over
+ * `maxBytes`. Throws on network errors, timeouts and oversized bodies.
+ */
+export type HttpGet = (url: string, limits: HttpGetLimits) => Promise<HttpAnswer>
+
+/** The bounds of one GET, and any request headers (e.g. a bearer token for a Kubernetes API server). */
+export interface HttpGetLimits {
+  timeoutMs: number
+  maxBytes: number
+  headers?: Record<string, string>
+}
+
+/** A GET over undici: no redirects (undici's `request` never follows them), a timeout and a size cap. */
+export function undiciGet(dispatcher?: Dispatcher): HttpGet {
+  return async (url, { timeoutMs, maxBytes, headers }) => {
+    const res = await request(url, {
+      method: 'GET',
+      ...(headers === undefined ? {} : { headers }),
+      ...(dispatcher === undefined ? {} : { dispatcher }),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    })
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length
+      if (size > maxBytes) {
+        res.body.destroy()
+        throw new Error(`response over ${maxBytes} bytes`)
+      }
+      chunks.push(chunk as Buffer)
+    }
+    return { status: res.statusCode, body: Buffer.concat(chunks) }
+  }
+}
+
+/**
+ * The same GET over a WHATWG `fetch` (the registry's injected fetch): `redirect: 'manual'`, so a 3xx
+ * comes back as a failure instead of being followed, with the same timeout and size cap.
+ */
+export function fetchGet(fetchFn: typeof fetch): HttpGet {
+  return async (url, { timeoutMs, maxBytes, headers }) => {
+    const res = await fetchFn(url, {
+      method: 'GET',
+      ...(headers === undefined ? {} : { headers }),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    })
+    const chunks: Buffer[] = []
+    let size = 0
+    if (res.body !== null) {
+      const reader = res.body.getReader()
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        size += r.value.byteLength
+        if (size > maxBytes) {
+          await reader.cancel()
+          throw new Error(`response over ${maxBytes} bytes`)
+        }
+        chunks.push(Buffer.from(r.value))
+      }
+    }
+    return { status: res.status, body: Buffer.concat(chunks) }
+  }
+}

@@ -1,0 +1,194 @@
+// One relay: its config checked for start-up, then store, RWX client, worker, retention, sources and app, closed in order.
+import { randomUUID } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { hostname } from 'node:os'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { buildApp } from './app.js'
+import { demoRefusal, demoSecretPaths, noConfig } from './config/demo.js'
+import { type Env, resolveConfigPath } from './config/load.js'
+import type { Config } from './config/schema.js'
+import { createTokenSource, type TokenSource } from './config/token.js'
+import { createPauseSwitch } from './delivery/pause.js'
+import { createRwxClient } from './delivery/rwx-client.js'
+import { createDeliveryWorker } from './delivery/worker.js'
+import { StartupError } from './errors.js'
+import { createDispatcher, usesProxy } from './http/outbound.js'
+import { loadConfig } from './load-config.js'
+import { createLogger } from './log.js'
+import { createMetrics } from './metrics.js'
+import { openStore } from './queue/open.js'
+import { createRetentionJob } from './queue/retention.js'
+import { buildSources } from './receive/sources.js'
+import { USER_AGENT } from './version.js'
+
+export interface RunningRelay {
+  app: FastifyInstance
+  config: Config
+  log: Logger
+  /** The address the relay listens on, e.g. http://127.0.0.1:8080. */
+  url: string
+  /** Stops taking requests, finishes in-flight deliveries, closes the store. Idempotent. */
+  close(): Promise<void>
+}
+
+export interface StartOptions {
+  /** `serve --demo`: accept the example's public DEMO-ONLY secrets, and fall back to the example config. */
+  demo?: boolean
+}
+
+/** What a shutdown keeps of its grace period, after giving up on RWX, to settle, release leases and close. */
+const SETTLE_MARGIN_MS = 1_000
+
+/**
+ * Starts a relay from `env` and `cwd`: finds and checks its config, makes the logger, wires it, listens,
+ * and starts delivery. Throws StartupError (or ConfigError) when it cannot start.
+ */
+export async function startRelay(env: Env, cwd: string, options: StartOptions = {}): Promise<RunningRelay> {
+  const path = resolveConfigPath(env, cwd, options)
+  if (!existsSync(path)) throw new StartupError(noConfig(path))
+  const config = loadConfig(path, env)
+  const token = createTokenSource(config.rwx)
+  try {
+    token()
+  } catch (err) {
+    throw new StartupError(`${(err as Error).message}`)
+  }
+  const demoPaths = demoSecretPaths(config)
+  const demo = options.demo === true || config.allowDemoSecrets
+  if (demoPaths.length > 0 && !demo) throw new StartupError(demoRefusal(demoPaths))
+  const log = createLogger(config.logLevel)
+  if (demoPaths.length > 0) {
+    log.warn(
+      { config: path, demoSecrets: demoPaths },
+      'DEMO MODE: accepting events signed with the PUBLIC DEMO-ONLY secrets of the example config; anyone can forge events into your vaults. Set your own secrets before pointing a provider here.',
+    )
+  }
+  const relay = await createRelay(config, { log, cwd, token })
+  const url = await relay.app.listen({ host: config.server.host, port: config.server.port })
+  relay.start()
+  log.info(
+    {
+      url,
+      store: relay.storeKind,
+      sources: config.sources.map((s) => s.id),
+      rwx: config.rwx.url,
+      retentionDays: config.retention.days ?? null,
+    },
+    'vault-relay listening',
+  )
+  return { app: relay.app, config, log, url, close: relay.close }
+}
+
+/** A wired relay that does not listen yet. */
+interface Relay {
+  app: FastifyInstance
+  storeKind: string
+  /** Starts delivery and retention (after the app listens). */
+  start(): void
+  /** Closes everything in order, within `config.server.shutdownGraceSeconds`. Idempotent. */
+  close(): Promise<void>
+}
+
+/** Opens the store and builds everything that uses it; each part is made here once and shared. */
+async function createRelay(
+  config: Config,
+  deps: { log: Logger; cwd: string; token: TokenSource },
+): Promise<Relay> {
+  const { log } = deps
+  const { store, sealer } = await openStore(config, log, deps.cwd)
+  const metrics = createMetrics(store)
+  // The AWS SDK costs ~16 MiB: load it only when a rule fetches values from Secrets Manager.
+  const usesAws = config.sources.some((s) =>
+    s.rules.some((r) => r.secrets.some((x) => typeof x.value !== 'string')),
+  )
+  // The RWX client and the AWS resolver make their own proxy-aware dispatchers (with their timeouts);
+  // with a proxy, one more that every verifier shares for JWKS, SNS and Kubernetes discovery.
+  const proxyDispatcher = usesProxy(config.proxy) ? createDispatcher(config.proxy) : undefined
+  const resolver = usesAws
+    ? (await import('./delivery/aws-secrets.js')).createAwsResolver({ log, proxy: config.proxy })
+    : undefined
+  const client = createRwxClient({
+    url: config.rwx.url,
+    token: deps.token,
+    userAgent: USER_AGENT,
+    connectTimeoutMs: config.delivery.connectTimeoutMs,
+    requestTimeoutMs: config.delivery.requestTimeoutMs,
+    proxy: config.proxy,
+  })
+  const pause = createPauseSwitch({ store, clock: Date.now })
+  const worker = createDeliveryWorker({
+    pause,
+    store,
+    client,
+    sealer,
+    resolver,
+    config: config.delivery,
+    log: log.child({ component: 'delivery' }),
+    clock: Date.now,
+    owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    events: {
+      onOutcome: (kind) => metrics.outcomes.inc({ outcome: kind }),
+      onRequest: (result, _secrets, ms) => {
+        metrics.rwxRequests.inc({ result })
+        metrics.rwxLatency.observe({ result }, ms / 1000)
+      },
+      onOutsideChange: (change) => metrics.outsideChanges.inc({ change }),
+      onHold: (reason) => metrics.holds.inc({ reason }),
+    },
+  })
+  // Opt-in: unset keeps every event's metadata, as the relay always has.
+  const retention =
+    config.retention.days === undefined
+      ? undefined
+      : createRetentionJob({
+          store,
+          days: config.retention.days,
+          log: log.child({ component: 'retention' }),
+          purged: metrics.purgedEvents,
+        })
+  const sources = buildSources(config.sources, {
+    log: log.child({ component: 'verify' }),
+    proxy: config.proxy,
+    ...(proxyDispatcher ? { dispatcher: proxyDispatcher } : {}),
+  })
+  const app = await buildApp(config, {
+    store,
+    sealer,
+    sources,
+    logger: log,
+    metrics,
+    delivery: worker,
+    pause,
+  })
+
+  let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= (async () => {
+      const started = Date.now()
+      log.info('shutting down: draining HTTP, finishing deliveries')
+      await app.close()
+      // no purge starts while deliveries drain; one under way ends after its chunk
+      await retention?.stop()
+      // Requests to RWX get what is left of the grace period, less a second to settle and release.
+      const left = config.server.shutdownGraceSeconds * 1000 - (Date.now() - started) - SETTLE_MARGIN_MS
+      await worker.stop({ abortAfterMs: left })
+      await store.close()
+      await client.close()
+      await proxyDispatcher?.close()
+      resolver?.close()
+      for (const s of sources.values()) s.verifier.close?.()
+      log.info('stopped')
+    })()
+    return closing
+  }
+  return {
+    app,
+    storeKind: store.kind,
+    start() {
+      worker.start()
+      retention?.start()
+    },
+    close,
+  }
+}
