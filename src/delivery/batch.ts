@@ -2,7 +2,7 @@
 import { valueAad } from '../queue/crypto.js'
 import type { Attempt, Claimed, Outcome } from '../queue/store.js'
 import { retryDelayMs } from './backoff.js'
-import { readBack } from './read-back.js'
+import { confirmWrites, readBack } from './read-back.js'
 import type { RwxSecret, SetSecretsResult } from './rwx-client.js'
 import type { BatchContext, BatchResult } from './types.js'
 import type { ReferenceResolver } from './values.js'
@@ -101,12 +101,18 @@ export async function deliverBatch(ctx: BatchContext, vault: string, items: Clai
   const now = ctx.clock()
   for (const { item, value } of ready) outcomes.push(outcomeOf(ctx, item, value, result, ready.length, now))
   const attempts = attemptsOf(outcomes, unsent, status, now)
-  if (result.kind === 'ok' && ctx.config.verify) {
-    const names = new Map(ready.map(({ item }) => [item.id, item.name]))
-    const written = outcomes.flatMap((o) =>
-      o.kind === 'delivered' ? [{ secretId: o.id, name: names.get(o.id) ?? '', version: o.version }] : [],
-    )
-    attempts.push(...(await readBack(ctx, vault, written)))
+  if (result.kind === 'ok') {
+    // Every delivery with `delivery.verify`; else only the write after an unknown outcome (a fence).
+    const items = new Map(ready.map(({ item }) => [item.id, item]))
+    const written = outcomes.flatMap((o) => {
+      const item = o.kind === 'delivered' ? items.get(o.id) : undefined
+      if (o.kind !== 'delivered' || item === undefined || !(ctx.config.verify || item.unconfirmed)) return []
+      return [{ secretId: o.id, name: item.name, version: o.version, item }]
+    })
+    if (written.length > 0) {
+      const reads = await readBack(ctx, vault, written)
+      attempts.push(...reads, ...confirmWrites(ctx, outcomes, written, reads, now))
+    }
   }
   return { outcomes, attempts }
 }
@@ -130,8 +136,13 @@ function outcomeOf(
         // now (a reference) is first known here.
         ...(item.ref === null ? {} : { fingerprint: ctx.sealer.fingerprint(value) }),
       }
-    case 'retry':
-      return countedRetry(ctx, item, now, result.reason, result.retryAfterMs)
+    case 'retry': {
+      const retry = countedRetry(ctx, item, now, result.reason, result.retryAfterMs)
+      // RWX may still apply this write: no value of the name goes out while it could land after it.
+      if (result.uncertain && (retry.kind === 'retry' || retry.kind === 'dead'))
+        retry.fenceUntil = now + ctx.config.uncertainWriteSeconds * 1000
+      return retry
+    }
     case 'auth':
       // A token fix must not lose secrets: wait slowly, never use up attempts or age.
       return {

@@ -1,5 +1,5 @@
 // Verify after write (`delivery.verify`): read each delivered secret's metadata back and compare versions.
-import type { Attempt } from '../queue/store.js'
+import type { Attempt, Claimed, Outcome } from '../queue/store.js'
 import type { BatchContext } from './types.js'
 
 /** One secret RWX confirmed, with the version it said it wrote. */
@@ -7,6 +7,8 @@ export interface Written {
   secretId: number
   name: string
   version: number | null
+  /** The leased secret, when the write is checked after an unknown outcome (`item.unconfirmed`). */
+  item?: Claimed
 }
 
 /** How many reads of one batch are in flight at once. */
@@ -56,4 +58,46 @@ async function readOne(ctx: BatchContext, vault: string, w: Written): Promise<At
     return { ...base, outcome: 'outside-change', status: got.kind === 'missing' ? '404' : '200', version }
   }
   return { ...base, outcome: 'read-back', status: '200', version }
+}
+
+/**
+ * After an unknown outcome, the next write of the name is checked against what RWX holds: the same
+ * version confirms it (the name's fence is lifted); a newer one means a write landed after it, most likely
+ * the one whose outcome was unknown, so RWX may hold the older value: the secret is written again
+ * (until attempts run out). An older version or none is an outside change, and also ends the wait.
+ * Changes `outcomes` in place and returns the attempts to record for the writes sent again.
+ */
+export function confirmWrites(
+  ctx: BatchContext,
+  outcomes: Outcome[],
+  written: Written[],
+  reads: Attempt[],
+  now: number,
+): Attempt[] {
+  const again: Attempt[] = []
+  written.forEach((w, i) => {
+    const read = reads[i]
+    const at = outcomes.findIndex((o) => o.id === w.secretId)
+    const delivered = outcomes[at]
+    if (!w.item?.unconfirmed || read === undefined || delivered?.kind !== 'delivered') return
+    if (read.outcome === 'read-back-failed') return
+    const newer =
+      read.outcome === 'read-back' && read.version !== null && w.version !== null && read.version > w.version
+    if (!newer || w.item.attempts + 1 >= ctx.config.maxAttempts) {
+      delivered.confirmed = true
+      return
+    }
+    const error = `RWX holds version ${read.version}, newer than the ${w.version} written: a write whose outcome was unknown landed after it; writing again`
+    ctx.log.warn({ vault: w.item.vault, name: w.name, written: w.version, readBack: read.version }, error)
+    outcomes[at] = { id: w.secretId, kind: 'retry', at: now, error, countAttempt: true }
+    again.push({
+      secretId: w.secretId,
+      at: now,
+      outcome: 'retry',
+      status: '200',
+      version: read.version,
+      error,
+    })
+  })
+  return again
 }

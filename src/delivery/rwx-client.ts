@@ -14,8 +14,12 @@ export interface RwxSecret {
 export type SetSecretsResult =
   /** 200: `set` holds the names RWX confirms; a name missing from it was not delivered. */
   | { kind: 'ok'; set: Set<string>; versions: Record<string, number> }
-  /** Worth trying again later: network errors, timeouts, 408, 429, 5xx, 3xx, an unreadable 200. */
-  | { kind: 'retry'; reason: string; status?: number; retryAfterMs?: number }
+  /**
+   * Worth trying again later: network errors, timeouts, 408, 429, 5xx, 3xx, an unreadable 200.
+   * `uncertain`: the request went out and no answer came back (a timeout, a reset, cancelled, a 504), so
+   * RWX may still apply it.
+   */
+  | { kind: 'retry'; reason: string; status?: number; retryAfterMs?: number; uncertain?: boolean }
   /** 401/403: the token is wrong or missing (status 0: no token could be read). */
   | { kind: 'auth'; status: number; reason: string }
   /** 400: RWX refused some secrets of the request (its batches are not atomic). */
@@ -117,8 +121,9 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
       return translate(status, text, retryAfterMs, sent)
     } catch (err) {
       if (callOptions.signal?.aborted)
-        return { kind: 'retry', reason: 'request to RWX cancelled (shutting down)' }
-      return { kind: 'retry', reason: transportReason(err, deadline.aborted) }
+        return { kind: 'retry', reason: 'request to RWX cancelled (shutting down)', uncertain: true }
+      const reason = transportReason(err, deadline.aborted)
+      return { kind: 'retry', reason, uncertain: deadline.aborted || !NEVER_SENT.has(errorCode(err) ?? '') }
     }
   }
 
@@ -198,6 +203,8 @@ function translate(
   if (status === 408 || status === 429 || status >= 500) {
     const r: SetSecretsResult = { kind: 'retry', status, reason }
     if (retryAfterMs !== undefined) r.retryAfterMs = retryAfterMs
+    // A gateway that gave up waiting: RWX behind it may still finish the write.
+    if (status === 504) r.uncertain = true
     return r
   }
   if (status === 404) {
@@ -263,6 +270,9 @@ export function scrub(text: string, sent: readonly string[]): string {
 function limit(text: string): string {
   return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON)}…` : text
 }
+
+/** Transport failures that happen before a request can reach RWX: it cannot land later. */
+const NEVER_SENT = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'])
 
 /** A short, value-free description of a transport failure. */
 function transportReason(err: unknown, timedOut: boolean): string {

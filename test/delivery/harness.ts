@@ -31,6 +31,7 @@ export const TEST_CONFIG: DeliveryConfig = {
   authRetrySeconds: 1,
   connectTimeoutMs: 1_000,
   requestTimeoutMs: 2_000,
+  uncertainWriteSeconds: 60,
   verify: false,
   breaker: { threshold: 3, probeMs: 10, probeMaxMs: 40 },
 }

@@ -56,6 +56,7 @@ CREATE TABLE names (
   lease_secret bigint,
   lease_owner text,
   lease_until bigint,
+  unconfirmed_since bigint,
   CONSTRAINT names_check CHECK (((delivered_event_time IS NULL) = (delivered_secret_id IS NULL))),
   CONSTRAINT names_lease CHECK ((((lease_secret IS NULL) = (lease_owner IS NULL)) AND ((lease_owner IS NULL) = (lease_until IS NULL)))),
   CONSTRAINT names_pkey PRIMARY KEY (vault, name)
@@ -100,6 +101,7 @@ CREATE INDEX attempts_outside ON public.attempts USING btree (at, id) WHERE (out
 CREATE INDEX attempts_secret ON public.attempts USING btree (secret, id);
 CREATE INDEX events_received ON public.events USING btree (received_at, id);
 CREATE INDEX events_source_received ON public.events USING btree (source, received_at, id);
+CREATE INDEX names_unconfirmed ON public.names USING btree (vault, name) WHERE (unconfirmed_since IS NOT NULL);
 CREATE INDEX secrets_due ON public.secrets USING btree (next_attempt_at, id) WHERE (status = 'queued'::text);
 CREATE INDEX secrets_event ON public.secrets USING btree (event, status);
 CREATE INDEX secrets_name ON public.secrets USING btree (vault, name, status);

@@ -264,6 +264,8 @@ function fenceLeftovers(db: Database.Database, now: number, uncertainWriteMs: nu
        SELECT DISTINCT vault, name, @until, @now FROM secrets WHERE lease_owner IS NOT NULL
        ON CONFLICT (vault, name) DO UPDATE SET until = MAX(until, excluded.until)`,
     ).run({ now, until: now + uncertainWriteMs })
-    db.prepare('UPDATE secrets SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL').run()
+    db.prepare(
+      'UPDATE secrets SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL',
+    ).run()
   }).immediate()
 }

@@ -4,6 +4,7 @@ import type { Store } from '../../../src/queue/store.js'
 import { adminContract } from './admin.js'
 import { deliveryContract } from './delivery.js'
 import { enqueueContract } from './enqueue.js'
+import { fencesContract } from './fences.js'
 import type { ContractContext, StoreFixture } from './helpers.js'
 import { operationsContract } from './operations.js'
 import { retentionContract } from './retention.js'
@@ -32,6 +33,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     })
     enqueueContract(ctx)
     deliveryContract(ctx)
+    fencesContract(ctx)
     adminContract(ctx)
     retentionContract(ctx)
     operationsContract(ctx)

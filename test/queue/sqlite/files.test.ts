@@ -31,16 +31,25 @@ describe('sqlite store', () => {
   })
 
   describe('durability', () => {
-    it('frees the leases a crashed run left, so its work is due at once after a restart', async () => {
+    it('fences the names a crashed run held: due once their writes can no longer land, then confirmed', async () => {
       const first = createSqliteStore({ path: file.path })
-      await first.enqueue(newEvent(T0, [sealed('v', 'CRASHED', 'value-in-flight')]))
-      expect(await claim(first, T0, 'dead-worker')).toHaveLength(1)
-      // No settle, no release: the process died holding the lease. Drop the handle without cleanup.
+      await first.enqueue(newEvent(T0, [sealed('v', 'CRASHED', 'value-in-flight'), sealed('v', 'IDLE', 'x')]))
+      expect(await claim(first, T0, 'dead-worker', 1)).toHaveLength(1)
+      // No settle, no release: the process died holding the lease, its request maybe in flight.
       await first.close()
-      const second = openStore()
-      const again = await claim(second, T0 + 1, 'new-worker')
-      expect(again.map((c) => c.name)).toEqual(['CRASHED'])
+      const started = Date.now()
+      const second = createSqliteStore({ path: file.path, uncertainWriteMs: 60_000 })
+      const opened_ = Date.now()
+      // the name never leased goes at once; the leased one waits out the fence
+      expect((await claim(second, opened_, 'new-worker')).map((c) => c.name)).toEqual(['IDLE'])
+      expect((await claim(second, started + 59_999, 'w3')).map((c) => c.name)).not.toContain('CRASHED')
+      const due = await second.nextDueAt()
+      expect(due).toBeGreaterThanOrEqual(started + 60_000)
+      expect(due).toBeLessThanOrEqual(opened_ + 60_000)
+      const again = await claim(second, opened_ + 60_000, 'new-worker')
+      expect(again.map((c) => [c.name, c.unconfirmed])).toEqual([['CRASHED', true]])
       expect(opened(again[0]!)).toBe('value-in-flight')
+      await second.close()
     })
 
     it('keeps a queued secret across close and reopen', async () => {
