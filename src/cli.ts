@@ -23,6 +23,8 @@ Usage:
   vault-relay events [--source S] [--status queued|delivered|dead|...] [--limit N]
   vault-relay show|retry|discard SOURCE EVENT   one event with provenance / make it due / drop it
   vault-relay pause [--reason TEXT] | resume | status   stop or restart delivery on every replica
+  vault-relay name show VAULT NAME | name reset VAULT NAME --reason TEXT [--lift-fence]
+                                    a name's never-regress watermark and fence / clear it (a stuck name)
   vault-relay --version
 
 Admin commands take --url URL (else RELAY_URL, else --config's address, else http://127.0.0.1:$PORT),

@@ -1,10 +1,19 @@
-// `vault-relay events|show|retry|discard|pause|resume|status`: the admin API for humans (never a value).
+// `vault-relay events|show|retry|discard|pause|resume|status|name`: the admin API for humans (never a value).
 import { parseArgs } from 'node:util'
 import { request } from 'undici'
 import type { Env } from '../config/load.js'
 import { clientSettings } from './settings.js'
 
-export const ADMIN_COMMANDS = ['events', 'show', 'retry', 'discard', 'pause', 'resume', 'status'] as const
+export const ADMIN_COMMANDS = [
+  'events',
+  'show',
+  'retry',
+  'discard',
+  'pause',
+  'resume',
+  'status',
+  'name',
+] as const
 export type AdminCommand = (typeof ADMIN_COMMANDS)[number]
 
 /** A failure to report in one line: the relay's problem detail or why it is unreachable (1), or usage (2). */
@@ -84,7 +93,34 @@ export function describeEvent(e: Json): string {
   return lines.join('\n')
 }
 
-function describe(command: AdminCommand, doc: Json): string {
+/** The human view of a name's never-regress state (GET /admin/names/…). */
+export function describeName(n: Json): string {
+  const d = n.delivered as Json | null | undefined
+  const from = (m: Json) => (m.event ? `  from ${m.source} ${m.event}` : '  (its event is purged)')
+  return [
+    `${n.vault}/${n.name}`,
+    d
+      ? `  delivered: event time ${d.eventTime} (${d.eventTimeMs} ms)  secret ${d.secretId}${from(d)}  rwx version ${d.rwxVersion ?? '-'}`
+      : '  delivered: nothing (no watermark: any event time is accepted)',
+    `  queued ${n.queued}  in flight ${n.inFlight ? 'yes' : 'no'}`,
+    `  fence: ${n.fencedUntil ? `held until ${n.fencedUntil}` : 'none'}${n.unconfirmed ? `  unconfirmed since ${n.unconfirmedSince} (its next write is read back)` : ''}`,
+  ].join('\n')
+}
+
+/** What a reset did, in one line, and whether anything changed. */
+function describeReset(doc: Json): { text: string; changed: boolean } {
+  const prev = doc.previous as Json | null | undefined
+  const done = [
+    ...(prev ? [`watermark cleared (was event time ${prev.eventTime}, secret ${prev.secretId})`] : []),
+    ...(doc.fenceLifted ? ['fence lifted'] : []),
+  ]
+  const where = `${doc.vault}/${doc.name}`
+  return done.length > 0
+    ? { text: `${where}: ${done.join(', ')}`, changed: true }
+    : { text: `${where}: nothing changed (no watermark, no live fence to lift)`, changed: false }
+}
+
+function describe(command: Exclude<AdminCommand, 'name'>, doc: Json): string {
   switch (command) {
     case 'events':
       return list(doc.events)
@@ -135,11 +171,16 @@ export async function runAdminCommand(
       status: { type: 'string' },
       limit: { type: 'string' },
       reason: { type: 'string' },
+      'lift-fence': { type: 'boolean' },
+      by: { type: 'string' },
     },
     allowPositionals: true,
   })
   const settings = clientSettings(values, env)
   if (!settings.token) throw new AdminError('set RELAY_ADMIN_TOKEN (the relay must have it too)', 2)
+  const at = (method: 'GET' | 'POST', path: string, body?: unknown) =>
+    call(settings.url, settings.token!, method, path, body)
+  if (command === 'name') return runNameCommand(positionals, values, at, out)
   const needsEvent = command === 'show' || command === 'retry' || command === 'discard'
   const [source, eventId] = positionals
   if (needsEvent && (source === undefined || eventId === undefined || positionals.length > 2))
@@ -147,8 +188,6 @@ export async function runAdminCommand(
   const ev = needsEvent ? `/admin/events/${encodeURIComponent(source!)}/${encodeURIComponent(eventId!)}` : ''
   const query = new URLSearchParams()
   for (const k of ['source', 'status', 'limit'] as const) if (values[k] !== undefined) query.set(k, values[k])
-  const at = (method: 'GET' | 'POST', path: string, body?: unknown) =>
-    call(settings.url, settings.token!, method, path, body)
   const doc = await {
     events: () => at('GET', `/admin/events${query.size > 0 ? `?${query}` : ''}`),
     show: () => at('GET', ev),
@@ -160,4 +199,43 @@ export async function runAdminCommand(
   }[command]()
   out(values.json ? JSON.stringify(doc, null, 2) : describe(command, doc))
   return 0
+}
+
+const NAME_USAGE =
+  'usage: vault-relay name show VAULT NAME | name reset VAULT NAME --reason TEXT [--lift-fence]'
+
+/**
+ * `name show VAULT NAME` and `name reset VAULT NAME --reason TEXT [--lift-fence] [--by WHO]`. A reset that
+ * changed nothing (no watermark, no live fence) exits 1, as an unknown name does.
+ */
+async function runNameCommand(
+  positionals: string[],
+  values: { json?: boolean; reason?: string; 'lift-fence'?: boolean; by?: string },
+  at: (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<Json>,
+  out: (text: string) => void,
+): Promise<number> {
+  const [sub, vault, name] = positionals
+  if (
+    (sub !== 'show' && sub !== 'reset') ||
+    vault === undefined ||
+    name === undefined ||
+    positionals.length > 3
+  )
+    throw new AdminError(NAME_USAGE, 2)
+  const path = `/admin/names/${encodeURIComponent(vault)}/${encodeURIComponent(name)}`
+  if (sub === 'show') {
+    const doc = await at('GET', path)
+    out(values.json ? JSON.stringify(doc, null, 2) : describeName(doc))
+    return 0
+  }
+  if (values.reason === undefined || values.reason.trim() === '')
+    throw new AdminError(`a reset needs --reason TEXT (kept in the relay's log)\n${NAME_USAGE}`, 2)
+  const doc = await at('POST', `${path}/reset`, {
+    reason: values.reason,
+    liftFence: values['lift-fence'] === true,
+    ...(values.by === undefined ? {} : { by: values.by }),
+  })
+  const { text, changed } = describeReset(doc)
+  out(values.json ? JSON.stringify(doc, null, 2) : text)
+  return changed ? 0 : 1
 }

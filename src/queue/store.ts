@@ -192,6 +192,61 @@ export interface ListQuery {
   before?: number | undefined
 }
 
+/** The never-regress watermark of a name: the newest value written to RWX (by event time, then arrival). */
+export interface DeliveredMark {
+  /** Event time of the value written (epoch ms). */
+  eventTime: number
+  secretId: number
+  /** The event that brought it; null once retention has purged that event (the watermark stays). */
+  source: string | null
+  eventId: string | null
+  rwxVersion: number | null
+  /** When the watermark last moved (epoch ms). */
+  updatedAt: number
+}
+
+/** A vault and name as the admin API shows it: its watermark, what waits, and its fence. Never a value. */
+export interface NameState {
+  vault: string
+  name: string
+  /** Null when no value of the name has been delivered (or the watermark was reset since). */
+  delivered: DeliveredMark | null
+  /** Values of the name waiting for delivery (queued). */
+  queued: number
+  /** A value of the name is being sent now (under a live worker lease). */
+  inFlight: boolean
+  /** Until when no value of the name is sent (a write with an unknown outcome may land); null when none. */
+  fencedUntil: number | null
+  /** The name's next write is read back to confirm it (an earlier write's outcome is unknown). */
+  unconfirmed: boolean
+  /** When the first unconfirmed outcome was recorded; null when the name is not unconfirmed. */
+  unconfirmedSince: number | null
+}
+
+/** The state of a name with nothing to show (what a reset leaves when the watermark was all there was). */
+export function quietName(vault: string, name: string): NameState {
+  return {
+    vault,
+    name,
+    delivered: null,
+    queued: 0,
+    inFlight: false,
+    fencedUntil: null,
+    unconfirmed: false,
+    unconfirmedSince: null,
+  }
+}
+
+/** What `resetName` did. */
+export interface NameReset {
+  /** The watermark that was cleared; null when there was none (nothing to reset). */
+  previous: DeliveredMark | null
+  /** A live fence was lifted (only when asked). */
+  fenceLifted: boolean
+  /** The name's state after the reset. */
+  state: NameState
+}
+
 export interface ClaimOptions {
   owner: string
   now: number
@@ -253,6 +308,23 @@ export interface Store {
   getControl(): Promise<ControlState>
   /** Sets the pause switch; returns the state now stored. */
   setPaused(paused: boolean, now: number, reason: string | null): Promise<ControlState>
+  /**
+   * The never-regress state of one vault and name at `now` (fence and lease times are compared with it),
+   * or null when the store knows nothing of the name (no watermark, no secret, no fence).
+   */
+  getName(vault: string, name: string, now: number): Promise<NameState | null>
+  /**
+   * Clears the name's never-regress watermark, so a value with an earlier event time than the last one
+   * delivered can be delivered again; with `liftFence`, also ends a live fence at once (the name stays
+   * unconfirmed: its next write is still read back). Values already superseded stay superseded: nothing
+   * is revived (their values are erased). Null when the name is unknown, as `getName`.
+   */
+  resetName(
+    vault: string,
+    name: string,
+    now: number,
+    options: { liftFence: boolean },
+  ): Promise<NameReset | null>
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>
   close(): Promise<void>

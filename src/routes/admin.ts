@@ -1,4 +1,5 @@
-// /admin: list, show (with provenance), retry and discard events, pause and resume (Bearer RELAY_ADMIN_TOKEN).
+// /admin: list, show (with provenance), retry and discard events, pause and resume, show and reset a name's
+// never-regress state (Bearer RELAY_ADMIN_TOKEN).
 // Never returns a value.
 import type { FastifyInstance } from 'fastify'
 import { RelayError } from '../errors.js'
@@ -10,6 +11,7 @@ import {
   type Store,
 } from '../queue/store.js'
 import { secretEqual } from '../verify/compare.js'
+import { adminNameRoutes } from './admin-names.js'
 import { type AdminOperationsOptions, adminOperationRoutes, iso } from './admin-operations.js'
 
 export interface AdminRouteOptions extends AdminOperationsOptions {
@@ -69,6 +71,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
   })
 
   adminOperationRoutes(app, opts)
+  adminNameRoutes(app, opts)
 
   app.post<{ Params: EventParams }>('/admin/events/:source/:eventId/retry', async (request) => {
     const { source, eventId } = request.params

@@ -1,10 +1,19 @@
 // The admin side of the PostgreSQL queue: counts, listing and showing events (never a value), retrying,
-// discarding.
+// discarding; showing a name's never-regress state and resetting it.
 
 import type pg from 'pg'
 import { type EventRow, type StatusCount, toEventRecords } from '../event-rows.js'
 import { RECORD_COLUMNS, type RecordRow, toRecord } from '../rows.js'
-import { type EventRecord, type ListQuery, SECRET_STATUSES, type SecretStatus } from '../store.js'
+import {
+  type EventRecord,
+  FENCE_OWNER,
+  type ListQuery,
+  type NameReset,
+  type NameState,
+  quietName,
+  SECRET_STATUSES,
+  type SecretStatus,
+} from '../store.js'
 import { lockNames, type NameKey, place, supersedeOthers } from './names.js'
 import { type Queryable, transaction } from './pool.js'
 
@@ -15,6 +24,66 @@ export interface PostgresAdmin {
   getEvent(source: string, eventId: string): Promise<EventRecord | null>
   retryEvent(source: string, eventId: string, now: number): Promise<number>
   discardEvent(source: string, eventId: string, now: number): Promise<number>
+  getName(vault: string, name: string, now: number): Promise<NameState | null>
+  resetName(
+    vault: string,
+    name: string,
+    now: number,
+    options: { liftFence: boolean },
+  ): Promise<NameReset | null>
+}
+
+interface NameRow {
+  delivered_event_time: number | null
+  delivered_secret_id: number | null
+  rwx_version: number | null
+  updated_at: number
+  source: string | null
+  event_id: string | null
+  lease_owner: string | null
+  lease_until: number | null
+  unconfirmed_since: number | null
+  queued: number
+  secrets: boolean
+}
+
+// A fence is the name's lease held by FENCE_OWNER (migration 7); the delivered secret's event may be purged
+// by retention: the watermark outlives it.
+const NAME_STATE = `SELECT n.delivered_event_time, n.delivered_secret_id, n.rwx_version, n.updated_at,
+    e.source, e.event_id, n.lease_owner, n.lease_until, n.unconfirmed_since,
+    (SELECT COUNT(*) FROM secrets q WHERE q.vault = n.vault AND q.name = n.name AND q.status = 'queued') AS queued,
+    EXISTS (SELECT 1 FROM secrets x WHERE x.vault = n.vault AND x.name = n.name) AS secrets
+  FROM names n LEFT JOIN secrets s ON s.id = n.delivered_secret_id LEFT JOIN events e ON e.id = s.event
+  WHERE n.vault = $1 AND n.name = $2`
+
+async function nameState(db: Queryable, vault: string, name: string, now: number): Promise<NameState | null> {
+  const { rows } = await db.query<NameRow>(NAME_STATE, [vault, name])
+  const r = rows[0]
+  // A names row is made when a name is first queued: one with nothing left to show is unknown, as in SQLite.
+  if (r === undefined) return null
+  const fenced = r.lease_owner === FENCE_OWNER && r.lease_until !== null && r.lease_until > now
+  const leased = r.lease_owner !== null && r.lease_owner !== FENCE_OWNER && (r.lease_until ?? 0) > now
+  if (r.delivered_event_time === null && !r.secrets && !fenced && r.unconfirmed_since === null) return null
+  return {
+    vault,
+    name,
+    delivered:
+      r.delivered_event_time === null || r.delivered_secret_id === null
+        ? null
+        : {
+            eventTime: r.delivered_event_time,
+            secretId: r.delivered_secret_id,
+            source: r.source,
+            eventId: r.event_id,
+            rwxVersion: r.rwx_version,
+            updatedAt: r.updated_at,
+          },
+    queued: r.queued,
+    inFlight: leased,
+    fencedUntil: fenced ? r.lease_until : null,
+    unconfirmed: r.unconfirmed_since !== null,
+    unconfirmedSince: r.unconfirmed_since,
+  }
 }
 
 const FIND_EVENT =
@@ -152,6 +221,37 @@ export function createPostgresAdmin(pool: pg.Pool): PostgresAdmin {
           [now, row.id],
         )
         return discarded.rowCount ?? 0
+      })
+    },
+
+    getName: (vault, name, now) => nameState(pool, vault, name, now),
+
+    resetName(vault, name, now, { liftFence }) {
+      return transaction(pool, async (db) => {
+        await lockNames(db, [{ vault, name }])
+        const before = await nameState(db, vault, name, now)
+        if (before === null) return null
+        if (before.delivered !== null) {
+          await db.query(
+            `UPDATE names SET delivered_event_time = NULL, delivered_secret_id = NULL, rwx_version = NULL,
+               updated_at = $3 WHERE vault = $1 AND name = $2`,
+            [vault, name, now],
+          )
+        }
+        // Ends the hold only (never a worker's lease); unconfirmed_since stays: the next write is read back.
+        const lifted = liftFence
+          ? await db.query(
+              `UPDATE names SET lease_secret = NULL, lease_owner = NULL, lease_until = NULL
+               WHERE vault = $1 AND name = $2 AND lease_owner = $3 AND lease_until > $4`,
+              [vault, name, FENCE_OWNER, now],
+            )
+          : undefined
+        const state = await nameState(db, vault, name, now)
+        return {
+          previous: before.delivered,
+          fenceLifted: (lifted?.rowCount ?? 0) > 0,
+          state: state ?? quietName(vault, name),
+        }
       })
     },
   }

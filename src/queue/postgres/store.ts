@@ -104,6 +104,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     getEvent: (source, eventId) => guarded(() => admin.getEvent(source, eventId)),
     retryEvent: (source, eventId, now) => guarded(() => admin.retryEvent(source, eventId, now)),
     discardEvent: (source, eventId, now) => guarded(() => admin.discardEvent(source, eventId, now)),
+    getName: (vault, name, now) => guarded(() => admin.getName(vault, name, now)),
+    resetName: (vault, name, now, options) => guarded(() => admin.resetName(vault, name, now, options)),
     purge: (before, limit) => guarded(() => retention.purge(before, limit)),
     getProvenance: (source, eventId) => guarded(() => operations.getProvenance(source, eventId)),
     outsideChanges: (limit) => guarded(() => operations.outsideChanges(limit)),

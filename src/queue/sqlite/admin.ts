@@ -1,8 +1,16 @@
-// The admin side of the SQLite queue: listing and showing events (never a value), retrying, discarding.
+// The admin side of the SQLite queue: listing and showing events (never a value), retrying, discarding;
+// showing a name's never-regress state and resetting it.
 import type Database from 'better-sqlite3'
 import { type EventRow, type StatusCount, toEventRecords } from '../event-rows.js'
 import { RECORD_COLUMNS, type RecordRow, toRecord } from '../rows.js'
-import type { EventRecord, ListQuery } from '../store.js'
+import {
+  type DeliveredMark,
+  type EventRecord,
+  type ListQuery,
+  type NameReset,
+  type NameState,
+  quietName,
+} from '../store.js'
 import type { NeverRegress } from './enqueue.js'
 
 /** The admin half of a Store, in SQLite. */
@@ -11,7 +19,27 @@ export interface SqliteAdmin {
   getEvent(source: string, eventId: string): EventRecord | null
   retryEvent(source: string, eventId: string, now: number): number
   discardEvent(source: string, eventId: string, now: number): number
+  getName(vault: string, name: string, now: number): NameState | null
+  resetName(vault: string, name: string, now: number, options: { liftFence: boolean }): NameReset | null
 }
+
+interface MarkRow {
+  delivered_event_time: number
+  delivered_secret_id: number
+  rwx_version: number | null
+  updated_at: number
+  source: string | null
+  event_id: string | null
+}
+
+const toMark = (r: MarkRow): DeliveredMark => ({
+  eventTime: r.delivered_event_time,
+  secretId: r.delivered_secret_id,
+  source: r.source,
+  eventId: r.event_id,
+  rwxVersion: r.rwx_version,
+  updatedAt: r.updated_at,
+})
 
 /** `onErased` is told when values were erased, so the store can push them out of the WAL. */
 export function createSqliteAdmin(
@@ -46,6 +74,60 @@ export function createSqliteAdmin(
   const discard = db.prepare<[number, number]>(
     `UPDATE secrets SET status = 'discarded', sealed = NULL, next_attempt_at = NULL, updated_at = ?
        WHERE event = ? AND status = 'queued'`,
+  )
+
+  // The delivered secret's event may be purged by retention: the watermark outlives it.
+  const markOf = db.prepare<[string, string], MarkRow>(
+    `SELECT n.delivered_event_time, n.delivered_secret_id, n.rwx_version, n.updated_at, e.source, e.event_id
+     FROM names n LEFT JOIN secrets s ON s.id = n.delivered_secret_id LEFT JOIN events e ON e.id = s.event
+     WHERE n.vault = ? AND n.name = ?`,
+  )
+  const workOf = db.prepare<
+    { vault: string; name: string; now: number },
+    { secrets: number; queued: number | null; in_flight: number | null }
+  >(
+    `SELECT COUNT(*) AS secrets, SUM(status = 'queued') AS queued,
+       MAX(lease_owner IS NOT NULL AND lease_until > @now) AS in_flight
+     FROM secrets WHERE vault = @vault AND name = @name`,
+  )
+  const fenceOf = db.prepare<[string, string], { until: number; since: number }>(
+    'SELECT until, since FROM fences WHERE vault = ? AND name = ?',
+  )
+  const clearMark = db.prepare<[string, string]>('DELETE FROM names WHERE vault = ? AND name = ?')
+  // Ends the hold but keeps the row: the name's next write is still read back to confirm it.
+  const liftFence = db.prepare<{ vault: string; name: string; now: number }>(
+    'UPDATE fences SET until = @now WHERE vault = @vault AND name = @name AND until > @now',
+  )
+
+  function nameState(vault: string, name: string, now: number): NameState | null {
+    const mark = markOf.get(vault, name)
+    const work = workOf.get({ vault, name, now })
+    const fence = fenceOf.get(vault, name)
+    if (mark === undefined && fence === undefined && (work?.secrets ?? 0) === 0) return null
+    return {
+      vault,
+      name,
+      delivered: mark === undefined ? null : toMark(mark),
+      queued: work?.queued ?? 0,
+      inFlight: work?.in_flight === 1,
+      fencedUntil: fence !== undefined && fence.until > now ? fence.until : null,
+      unconfirmed: fence !== undefined,
+      unconfirmedSince: fence?.since ?? null,
+    }
+  }
+
+  const resetTx = db.transaction(
+    (vault: string, name: string, now: number, lift: boolean): NameReset | null => {
+      const before = nameState(vault, name, now)
+      if (before === null) return null
+      if (before.delivered !== null) clearMark.run(vault, name)
+      const fenceLifted = lift && liftFence.run({ vault, name, now }).changes > 0
+      return {
+        previous: before.delivered,
+        fenceLifted,
+        state: nameState(vault, name, now) ?? quietName(vault, name),
+      }
+    },
   )
 
   function toEvents(rows: EventRow[]): EventRecord[] {
@@ -113,6 +195,12 @@ export function createSqliteAdmin(
       const discarded = discard.run(now, row.id).changes
       if (discarded > 0) onErased()
       return discarded
+    },
+
+    getName: nameState,
+
+    resetName(vault, name, now, { liftFence: lift }) {
+      return resetTx.immediate(vault, name, now, lift)
     },
   }
 }

@@ -205,6 +205,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     async discardEvent(source, eventId, now) {
       return admin.discardEvent(source, eventId, now)
     },
+    async getName(vault, name, now) {
+      return admin.getName(vault, name, now)
+    },
+    async resetName(vault, name, now, options) {
+      return admin.resetName(vault, name, now, options)
+    },
 
     async getProvenance(source, eventId) {
       return operations.getProvenance(source, eventId)

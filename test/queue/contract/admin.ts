@@ -172,6 +172,115 @@ export function adminContract(ctx: ContractContext): void {
     })
   })
 
+  describe('names: the never-regress state and its reset', () => {
+    const DAY = 86_400_000
+
+    it('knows nothing of a name never queued, and resets nothing', async () => {
+      expect(await ctx.store.getName('v', 'A', T0)).toBeNull()
+      expect(await ctx.store.resetName('v', 'A', T0, { liftFence: true })).toBeNull()
+    })
+
+    it('after a reset, a value older than the one delivered is accepted and delivered', async () => {
+      // an event dated a day ahead was delivered: every later rotation of A is older than it
+      const future = newEvent(T0 + DAY, [sealed('v', 'A', 'from-the-future')], { source: 'vendor' })
+      await ctx.store.enqueue(future)
+      const [f] = await claim(ctx.store, T0)
+      await ctx.store.settle('w1', T0 + 5, [{ id: f!.id, kind: 'delivered', version: 7 }])
+      const stuck = newEvent(T0 + 10, [sealed('v', 'A', 'stuck')], { receivedAt: T0 + 10 })
+      expect(await ctx.store.enqueue(stuck)).toMatchObject({ queued: 0, superseded: 1 })
+      const mark = {
+        eventTime: T0 + DAY,
+        secretId: f!.id,
+        source: 'vendor',
+        eventId: future.eventId,
+        rwxVersion: 7,
+        updatedAt: T0 + 5,
+      }
+      expect(await ctx.store.getName('v', 'A', T0 + 20)).toEqual({
+        vault: 'v',
+        name: 'A',
+        delivered: mark,
+        queued: 0,
+        inFlight: false,
+        fencedUntil: null,
+        unconfirmed: false,
+        unconfirmedSince: null,
+      })
+
+      const reset = await ctx.store.resetName('v', 'A', T0 + 30, { liftFence: false })
+      expect(reset).toMatchObject({ previous: mark, fenceLifted: false, state: { delivered: null } })
+      // the value superseded on arrival is not revived (it was erased): the provider's resend brings it
+      expect(await statusesOf(ctx.store, stuck)).toEqual(['superseded'])
+      expect(await claim(ctx.store, T0 + 30)).toEqual([])
+
+      const resent = newEvent(T0 + 10, [sealed('v', 'A', 'resent')], { receivedAt: T0 + 40 })
+      expect(await ctx.store.enqueue(resent)).toMatchObject({ queued: 1, superseded: 0 })
+      const [r] = await claim(ctx.store, T0 + 40)
+      expect(r && opened(r)).toBe('resent')
+      await ctx.store.settle('w1', T0 + 50, [{ id: r!.id, kind: 'delivered', version: 8 }])
+      expect((await ctx.store.getName('v', 'A', T0 + 60))?.delivered).toMatchObject({
+        eventTime: T0 + 10,
+        secretId: r!.id,
+        eventId: resent.eventId,
+        rwxVersion: 8,
+      })
+      // and the watermark guards again from the new mark
+      expect(await ctx.store.enqueue(newEvent(T0, [sealed('v', 'A', 'older')]))).toMatchObject({
+        superseded: 1,
+      })
+    })
+
+    it('shows a value in flight and a fence set by settle, and lifts the fence only when asked', async () => {
+      await ctx.store.enqueue(newEvent(T0, [sealed('v', 'A', 'one')]))
+      const [c] = await claim(ctx.store, T0)
+      expect(await ctx.store.getName('v', 'A', T0 + 1)).toMatchObject({
+        queued: 1,
+        inFlight: true,
+        fencedUntil: null,
+        unconfirmed: false,
+      })
+      // a worker's lease is not a fence: lifting leaves it alone
+      expect(await ctx.store.resetName('v', 'A', T0 + 1, { liftFence: true })).toMatchObject({
+        previous: null,
+        fenceLifted: false,
+        state: { inFlight: true },
+      })
+      await ctx.store.settle('w1', T0 + 10, [
+        {
+          id: c!.id,
+          kind: 'retry',
+          at: T0 + 10,
+          error: 'timed out',
+          countAttempt: true,
+          fenceUntil: T0 + 5_000,
+        },
+      ])
+      expect(await ctx.store.getName('v', 'A', T0 + 20)).toMatchObject({
+        delivered: null,
+        queued: 1,
+        inFlight: false,
+        fencedUntil: T0 + 5_000,
+        unconfirmed: true,
+        unconfirmedSince: T0 + 10,
+      })
+      expect(await ctx.store.getName('v', 'A', T0 + 5_000)).toMatchObject({
+        fencedUntil: null,
+        unconfirmed: true,
+      })
+      expect(await ctx.store.resetName('v', 'A', T0 + 20, { liftFence: false })).toMatchObject({
+        fenceLifted: false,
+        state: { fencedUntil: T0 + 5_000 },
+      })
+      expect(await claim(ctx.store, T0 + 30)).toEqual([])
+
+      const lifted = await ctx.store.resetName('v', 'A', T0 + 30, { liftFence: true })
+      expect(lifted).toMatchObject({ fenceLifted: true, state: { fencedUntil: null, unconfirmed: true } })
+      // claimable at once, and still read back after writing
+      const [next] = await claim(ctx.store, T0 + 30)
+      expect(next && [opened(next), next.unconfirmed]).toEqual(['one', true])
+    })
+  })
+
   describe('many at once', () => {
     it('commits 200 concurrent enqueues, each with its own result', async () => {
       // 20 names, 10 events each, arriving in a scrambled event-time order
