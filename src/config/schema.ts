@@ -100,6 +100,10 @@ const jwt = z
     /** Oldest accepted `iat`, seconds or a jose duration such as `10m`. */
     maxTokenAge: z.union([z.number().positive(), nonEmpty]).optional(),
     clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+    /** `in: body`: refuse a token without `iat` (its event time), so it cannot overtake a newer value. */
+    requireIssuedAt: z.boolean().default(true),
+    /** `in: body`: refuse a token without `exp` unless `maxTokenAge` is set, so no token is valid forever. */
+    requireExpiry: z.boolean().default(true),
     /** Private keys (JWK or PEM) that decrypt a JWE body; the JWE must hold a signed JWT. */
     decryptionKeys: z.array(jwkOrPem).optional(),
     keyManagementAlgorithms: z.array(nonEmpty).default(['ECDH-ES+A256KW', 'RSA-OAEP-256']),
