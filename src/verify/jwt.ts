@@ -111,10 +111,14 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
   if (config.issuer !== undefined) {
     trusts.push({
       issuer: config.issuer,
-      keys: (config.keys ?? []).map((k, i) => ({
-        ...loadKey(k, 'public', `keys[${i}]`),
-        path: `keys[${i}]`,
-      })),
+      keys: (config.keys ?? []).map((k, i) => {
+        const loaded = loadKey(k, 'public', `keys[${i}]`)
+        // A key whose alg is not allowed could never verify anything: say so now, not on every token.
+        if (loaded.alg !== undefined && !config.algorithms.includes(loaded.alg)) {
+          throw new Error(`jwt: keys[${i}] cannot be used: its alg ${loaded.alg} is not in algorithms`)
+        }
+        return { ...loaded, path: `keys[${i}]` }
+      }),
       remote:
         config.jwksUrl === undefined
           ? undefined
