@@ -19,11 +19,33 @@ const stripe = z.strictObject({
   toleranceSeconds: tolerance,
 })
 
+/** Standard (not URL-safe) base64 with optional padding: what the spec's and Svix's libraries decode. */
+const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/
+
+/**
+ * A Standard Webhooks signing secret as the spec and Svix's server make them: `whsec_` (or nothing)
+ * then standard base64 of 24 to 64 bytes. A `whsk_`, mistyped prefix or mixed alphabet is refused here
+ * rather than silently keyed with bytes the sender never used.
+ */
+function isStandardWebhooksSecret(secret: string): boolean {
+  const body = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret
+  if (!STANDARD_BASE64.test(body)) return false
+  const bytes = Buffer.from(body, 'base64').length
+  return bytes >= 24 && bytes <= 64
+}
+
 const standardWebhooks = z
   .strictObject({
     type: z.literal('standard-webhooks'),
     /** `whsec_` secrets for `v1,` HMAC signatures. */
-    secrets: z.array(nonEmpty).default([]),
+    secrets: z
+      .array(
+        nonEmpty.refine(
+          isStandardWebhooksSecret,
+          'must be whsec_ followed by standard base64 of 24 to 64 bytes (as the sender shows it)',
+        ),
+      )
+      .default([]),
     /** `whpk_` (or plain base64) Ed25519 public keys for `v1a,` signatures. */
     publicKeys: z.array(nonEmpty).default([]),
     /** Header prefix: `webhook` (the spec) or `svix`. */
