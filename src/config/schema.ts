@@ -48,7 +48,7 @@ const standardWebhooks = z
       .default([]),
     /** `whpk_` (or plain base64) Ed25519 public keys for `v1a,` signatures. */
     publicKeys: z.array(nonEmpty).default([]),
-    /** Header prefix: `webhook` (the spec) or `svix`. */
+    /** Header set read first and named in errors: `webhook` (the spec) or `svix`; the other set is accepted too. */
     headerPrefix: z.enum(['webhook', 'svix']).default('webhook'),
     toleranceSeconds: tolerance,
   })
