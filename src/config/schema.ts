@@ -5,6 +5,13 @@ import { z } from 'zod'
 /** Vault and secret names, as RWX accepts them. */
 export const NAME_PATTERN = /^[A-Za-z0-9_-]+$/
 
+/**
+ * Longest vault or secret name the relay forwards. RWX documents no limit (RWX-API.md: not found); 256
+ * is far above any real name and keeps a payload from making one huge name travel through the queue,
+ * RWX and the logs.
+ */
+export const NAME_MAX_LENGTH = 256
+
 const nonEmpty = z.string().min(1, 'must not be empty')
 const secretList = z.array(nonEmpty).min(1, 'required: at least one')
 const stringOrList = z.union([nonEmpty, z.array(nonEmpty).min(1)])

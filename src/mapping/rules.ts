@@ -1,6 +1,6 @@
 // A source's rules compiled once: which rules an event matches and the vault secrets they produce.
 import type { AwsValueRef, SecretRuleConfig, SourceConfig } from '../config/schema.js'
-import { NAME_PATTERN } from '../config/schema.js'
+import { NAME_MAX_LENGTH, NAME_PATTERN } from '../config/schema.js'
 import { compilePointer, describePointer, PointerSyntaxError } from './pointer.js'
 import type { Template } from './template.js'
 import {
@@ -93,11 +93,14 @@ class Compiler {
 
   /** A vault or secret name: checked now when static, after rendering when templated. */
   name(text: string, path: string, field: 'vault' | 'name'): Template | undefined {
+    const tooLong = `is longer than ${NAME_MAX_LENGTH} characters`
     if (!isStatic(text)) {
-      return this.template(text, path, (out) =>
-        NAME_PATTERN.test(out) ? undefined : `the rendered ${field} does not match ${PATTERN}`,
-      )
+      return this.template(text, path, (out) => {
+        if (out.length > NAME_MAX_LENGTH) return `the rendered ${field} ${tooLong}`
+        return NAME_PATTERN.test(out) ? undefined : `the rendered ${field} does not match ${PATTERN}`
+      })
     }
+    if (text.length > NAME_MAX_LENGTH) return this.problem(path, `${field} ${tooLong}`)
     if (NAME_PATTERN.test(text)) return () => text
     return this.problem(path, `${field} ${JSON.stringify(text)} must match ${PATTERN}`)
   }
