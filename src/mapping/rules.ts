@@ -163,7 +163,7 @@ class Compiler {
     return (payload) => {
       const v = read(payload)
       if (typeof v === 'string' && v !== '') return v
-      if (v !== undefined && v !== null && v !== '') return JSON.stringify(v)
+      if (v !== undefined && v !== null && v !== '') return jsonText(v, path, label)
       throw unmappable(path, `${label} is ${v === '' ? 'an empty string' : kindOf(v)}`)
     }
   }
@@ -241,6 +241,20 @@ export function compileRules(source: SourceConfig): CompiledRules {
   if (eventId) compiled.eventId = eventId
   if (eventTime) compiled.eventTime = eventTime
   return compiled
+}
+
+/**
+ * A value's JSON text. JSON.parse takes nesting of any depth but JSON.stringify recurses, so a signed
+ * payload nested a few hundred thousand levels deep overflows the stack: that is the payload's fault
+ * (422), not the relay's (500).
+ */
+function jsonText(value: unknown, path: string, label: string): string {
+  try {
+    return JSON.stringify(value)
+  } catch (err) {
+    if (err instanceof RangeError) throw unmappable(path, `${label} is nested too deeply`)
+    throw err
+  }
 }
 
 /** Two values for one vault and name in one event cannot both be the newest: refuse the event. */
