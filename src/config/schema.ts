@@ -175,6 +175,8 @@ const awsSns = z.strictObject({
     }, 'must be a valid regular expression'),
   /** Confirm subscriptions by fetching SubscribeURL. */
   confirmSubscriptions: z.boolean().default(true),
+  /** Lowest SignatureVersion accepted: 2 refuses SHA1 (version 1) signatures; set the topic's SignatureVersion to 2 first. */
+  minSignatureVersion: z.union([z.literal(1), z.literal(2)]).default(1),
 })
 
 export const verifySchema = z.discriminatedUnion('type', [

@@ -205,6 +205,11 @@ export function createSnsVerifier(config: SnsVerifyConfig, deps: SnsDeps = {}): 
       checkTopic(msg, input)
       const algorithm = ALGORITHMS.get(msg.SignatureVersion)
       if (algorithm === undefined) throw badSignature('unsupported SignatureVersion')
+      if (Number(msg.SignatureVersion) < config.minSignatureVersion) {
+        throw badSignature(
+          `SignatureVersion ${msg.SignatureVersion} (SHA1) not accepted: minSignatureVersion is ${config.minSignatureVersion}`,
+        )
+      }
       const certUrl = allowedUrl(pattern, msg.SigningCertURL)
       if (certUrl === null || !certUrl.pathname.endsWith('.pem')) {
         throw new RelayError(
