@@ -18,13 +18,8 @@ beforeAll(async () => {
 afterAll(() => sns.close())
 
 function verifier(options: Record<string, unknown> = {}) {
-  const config = verifySchema.parse({
-    type: 'aws-sns',
-    topicArns: [TOPIC],
-    certUrlPattern: '^http://127\\.0\\.0\\.1:\\d+/',
-    ...options,
-  })
-  return createSnsVerifier(config as SnsVerifyConfig)
+  const config = verifySchema.parse({ type: 'aws-sns', topicArns: [TOPIC], ...options })
+  return createSnsVerifier(config as SnsVerifyConfig, { dispatcher: sns.dispatcher })
 }
 
 const message = () => ({
