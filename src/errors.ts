@@ -18,6 +18,8 @@ export const ERROR_STATUS = {
   ERR_BODY_TOO_LARGE: 413,
   ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   ERR_UNMAPPABLE: 422,
+  /** The event's time is later than the clock allows: it would fence its names against every real update. */
+  ERR_EVENT_TIME_FUTURE: 422,
   ERR_RATE_LIMITED: 429,
   ERR_STORE_UNAVAILABLE: 503,
   ERR_SHUTTING_DOWN: 503,

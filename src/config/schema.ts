@@ -5,6 +5,13 @@ import { z } from 'zod'
 /** Vault and secret names, as RWX accepts them. */
 export const NAME_PATTERN = /^[A-Za-z0-9_-]+$/
 
+/**
+ * Longest vault or secret name the relay forwards. RWX documents no limit (RWX-API.md: not found); 256
+ * is far above any real name and keeps a payload from making one huge name travel through the queue,
+ * RWX and the logs.
+ */
+export const NAME_MAX_LENGTH = 256
+
 const nonEmpty = z.string().min(1, 'must not be empty')
 const secretList = z.array(nonEmpty).min(1, 'required: at least one')
 const stringOrList = z.union([nonEmpty, z.array(nonEmpty).min(1)])
@@ -19,14 +26,36 @@ const stripe = z.strictObject({
   toleranceSeconds: tolerance,
 })
 
+/** Standard (not URL-safe) base64 with optional padding: what the spec's and Svix's libraries decode. */
+const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/
+
+/**
+ * A Standard Webhooks signing secret as the spec and Svix's server make them: `whsec_` (or nothing)
+ * then standard base64 of 24 to 64 bytes. A `whsk_`, mistyped prefix or mixed alphabet is refused here
+ * rather than silently keyed with bytes the sender never used.
+ */
+function isStandardWebhooksSecret(secret: string): boolean {
+  const body = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret
+  if (!STANDARD_BASE64.test(body)) return false
+  const bytes = Buffer.from(body, 'base64').length
+  return bytes >= 24 && bytes <= 64
+}
+
 const standardWebhooks = z
   .strictObject({
     type: z.literal('standard-webhooks'),
     /** `whsec_` secrets for `v1,` HMAC signatures. */
-    secrets: z.array(nonEmpty).default([]),
+    secrets: z
+      .array(
+        nonEmpty.refine(
+          isStandardWebhooksSecret,
+          'must be whsec_ followed by standard base64 of 24 to 64 bytes (as the sender shows it)',
+        ),
+      )
+      .default([]),
     /** `whpk_` (or plain base64) Ed25519 public keys for `v1a,` signatures. */
     publicKeys: z.array(nonEmpty).default([]),
-    /** Header prefix: `webhook` (the spec) or `svix`. */
+    /** Header set read first and named in errors: `webhook` (the spec) or `svix`; the other set is accepted too. */
     headerPrefix: z.enum(['webhook', 'svix']).default('webhook'),
     toleranceSeconds: tolerance,
   })
@@ -100,6 +129,10 @@ const jwt = z
     /** Oldest accepted `iat`, seconds or a jose duration such as `10m`. */
     maxTokenAge: z.union([z.number().positive(), nonEmpty]).optional(),
     clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+    /** `in: body`: refuse a token without `iat` (its event time), so it cannot overtake a newer value. */
+    requireIssuedAt: z.boolean().default(true),
+    /** `in: body`: refuse a token without `exp` unless `maxTokenAge` is set, so no token is valid forever. */
+    requireExpiry: z.boolean().default(true),
     /** Private keys (JWK or PEM) that decrypt a JWE body; the JWE must hold a signed JWT. */
     decryptionKeys: z.array(jwkOrPem).optional(),
     keyManagementAlgorithms: z.array(nonEmpty).default(['ECDH-ES+A256KW', 'RSA-OAEP-256']),
@@ -142,6 +175,8 @@ const awsSns = z.strictObject({
     }, 'must be a valid regular expression'),
   /** Confirm subscriptions by fetching SubscribeURL. */
   confirmSubscriptions: z.boolean().default(true),
+  /** Lowest SignatureVersion accepted: 2 refuses SHA1 (version 1) signatures; set the topic's SignatureVersion to 2 first. */
+  minSignatureVersion: z.union([z.literal(1), z.literal(2)]).default(1),
 })
 
 export const verifySchema = z.discriminatedUnion('type', [

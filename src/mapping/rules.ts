@@ -1,6 +1,6 @@
 // A source's rules compiled once: which rules an event matches and the vault secrets they produce.
 import type { AwsValueRef, SecretRuleConfig, SourceConfig } from '../config/schema.js'
-import { NAME_PATTERN } from '../config/schema.js'
+import { NAME_MAX_LENGTH, NAME_PATTERN } from '../config/schema.js'
 import { compilePointer, describePointer, PointerSyntaxError } from './pointer.js'
 import type { Template } from './template.js'
 import {
@@ -93,11 +93,14 @@ class Compiler {
 
   /** A vault or secret name: checked now when static, after rendering when templated. */
   name(text: string, path: string, field: 'vault' | 'name'): Template | undefined {
+    const tooLong = `is longer than ${NAME_MAX_LENGTH} characters`
     if (!isStatic(text)) {
-      return this.template(text, path, (out) =>
-        NAME_PATTERN.test(out) ? undefined : `the rendered ${field} does not match ${PATTERN}`,
-      )
+      return this.template(text, path, (out) => {
+        if (out.length > NAME_MAX_LENGTH) return `the rendered ${field} ${tooLong}`
+        return NAME_PATTERN.test(out) ? undefined : `the rendered ${field} does not match ${PATTERN}`
+      })
     }
+    if (text.length > NAME_MAX_LENGTH) return this.problem(path, `${field} ${tooLong}`)
     if (NAME_PATTERN.test(text)) return () => text
     return this.problem(path, `${field} ${JSON.stringify(text)} must match ${PATTERN}`)
   }
@@ -160,7 +163,7 @@ class Compiler {
     return (payload) => {
       const v = read(payload)
       if (typeof v === 'string' && v !== '') return v
-      if (v !== undefined && v !== null && v !== '') return JSON.stringify(v)
+      if (v !== undefined && v !== null && v !== '') return jsonText(v, path, label)
       throw unmappable(path, `${label} is ${v === '' ? 'an empty string' : kindOf(v)}`)
     }
   }
@@ -238,6 +241,20 @@ export function compileRules(source: SourceConfig): CompiledRules {
   if (eventId) compiled.eventId = eventId
   if (eventTime) compiled.eventTime = eventTime
   return compiled
+}
+
+/**
+ * A value's JSON text. JSON.parse takes nesting of any depth but JSON.stringify recurses, so a signed
+ * payload nested a few hundred thousand levels deep overflows the stack: that is the payload's fault
+ * (422), not the relay's (500).
+ */
+function jsonText(value: unknown, path: string, label: string): string {
+  try {
+    return JSON.stringify(value)
+  } catch (err) {
+    if (err instanceof RangeError) throw unmappable(path, `${label} is nested too deeply`)
+    throw err
+  }
 }
 
 /** Two values for one vault and name in one event cannot both be the newest: refuse the event. */

@@ -26,6 +26,12 @@ export interface Ingest {
   receive(sourceId: string, headers: Headers, body: Buffer): Promise<IngestAnswer>
 }
 
+/**
+ * How far ahead of the relay's clock an event time may be (clock skew between sender and relay). A
+ * later time would make the event newer than any real update for that name for as long as it lasts.
+ */
+export const EVENT_TIME_FUTURE_TOLERANCE_MS = 300_000
+
 /** The 413 for a body over a source's limit: thrown before reading (declared length) and after. */
 export function bodyTooLarge(limit: number): RelayError {
   return new RelayError('ERR_BODY_TOO_LARGE', `body is over this source's limit of ${limit} bytes`)
@@ -47,6 +53,12 @@ export function createIngest(deps: IngestDeps): Ingest {
       if (verified.handled !== undefined)
         return { status: 200, body: { event: eventId, handled: verified.handled } }
       const eventTime = source.rules.eventTime?.(verified.payload) ?? verified.eventTime ?? now
+      if (eventTime > now + EVENT_TIME_FUTURE_TOLERANCE_MS) {
+        throw new RelayError(
+          'ERR_EVENT_TIME_FUTURE',
+          'event time is in the future beyond the clock tolerance',
+        )
+      }
       const { secrets: mapped, rules } = source.rules.mapWithRules(verified.payload)
       // An event no rule wants is not recorded: if the rules change, the provider's resend still counts.
       if (mapped.length === 0) return { status: 200, body: { event: eventId, secrets: 0 } }

@@ -36,6 +36,18 @@ export const SNS_MAX_AGE_MS = 65 * 60 * 1000
 /** How far in the future a Timestamp may be (clock skew between AWS and this host). */
 export const SNS_FUTURE_SKEW_MS = 5 * 60 * 1000
 
+/** AWS's own rule for the SNS host (as its SDKs check SigningCertURL): `sns.<region>.amazonaws.com(.cn)`. */
+const AWS_SNS_HOST = /^sns\.[a-zA-Z0-9-]{3,}\.amazonaws\.com(\.cn)?$/
+
+/**
+ * The URL rule `certUrlPattern` cannot loosen: https on the default port to AWS's SNS host. A pattern
+ * without a scheme or anchor, or the old default's `[a-z0-9-]+` (which took `sns.s3.amazonaws.com`),
+ * cannot let a certificate or confirmation URL through to anyone else.
+ */
+function onAwsSnsHost(url: URL | null): url is URL {
+  return url !== null && url.protocol === 'https:' && url.port === '' && AWS_SNS_HOST.test(url.hostname)
+}
+
 type SnsType = 'Notification' | 'SubscriptionConfirmation' | 'UnsubscribeConfirmation'
 
 /** Keys of the string to sign, in byte order, per message type (Subject only when present). */
@@ -172,8 +184,11 @@ export function createSnsVerifier(config: SnsVerifyConfig, deps: SnsDeps = {}): 
       return 'subscription not confirmed (confirmSubscriptions is off)'
     }
     const url = allowedUrl(pattern, String(msg['SubscribeURL']))
-    if (url === null)
-      throw new RelayError('ERR_CERT_URL_NOT_ALLOWED', 'SubscribeURL does not match certUrlPattern')
+    if (!onAwsSnsHost(url))
+      throw new RelayError(
+        'ERR_CERT_URL_NOT_ALLOWED',
+        'SubscribeURL is not https on the AWS SNS host matching certUrlPattern',
+      )
     let ok = false
     try {
       ok = await confirmSubscription(get, url)
@@ -199,11 +214,16 @@ export function createSnsVerifier(config: SnsVerifyConfig, deps: SnsDeps = {}): 
       checkTopic(msg, input)
       const algorithm = ALGORITHMS.get(msg.SignatureVersion)
       if (algorithm === undefined) throw badSignature('unsupported SignatureVersion')
+      if (Number(msg.SignatureVersion) < config.minSignatureVersion) {
+        throw badSignature(
+          `SignatureVersion ${msg.SignatureVersion} (SHA1) not accepted: minSignatureVersion is ${config.minSignatureVersion}`,
+        )
+      }
       const certUrl = allowedUrl(pattern, msg.SigningCertURL)
-      if (certUrl === null || !certUrl.pathname.endsWith('.pem')) {
+      if (!onAwsSnsHost(certUrl) || !certUrl.pathname.endsWith('.pem')) {
         throw new RelayError(
           'ERR_CERT_URL_NOT_ALLOWED',
-          'SigningCertURL does not match certUrlPattern or is not a .pem',
+          'SigningCertURL is not an https .pem on the AWS SNS host matching certUrlPattern',
         )
       }
       const eventTime = Date.parse(msg.Timestamp)

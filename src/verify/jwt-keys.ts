@@ -38,6 +38,59 @@ export function thumbprint(key: KeyObject): string {
   return createHash('sha256').update(json).digest('base64url')
 }
 
+/** A configured key that cannot be used as configured; the message names the reason, never the key. */
+class UnusableKey extends Error {}
+
+/** The key type (and curve) each JWS algorithm needs, as jose selects keys for it. */
+function jwsAlgFits(alg: string, key: KeyObject): boolean {
+  const type = key.type === 'secret' ? 'oct' : key.asymmetricKeyType
+  const curve = key.asymmetricKeyDetails?.namedCurve
+  if (/^HS(256|384|512)$/.test(alg)) return type === 'oct'
+  if (/^RS(256|384|512)$/.test(alg)) return type === 'rsa'
+  if (/^PS(256|384|512)$/.test(alg)) return type === 'rsa' || type === 'rsa-pss'
+  if (alg === 'ES256') return type === 'ec' && curve === 'prime256v1'
+  if (alg === 'ES384') return type === 'ec' && curve === 'secp384r1'
+  if (alg === 'ES512') return type === 'ec' && curve === 'secp521r1'
+  if (alg === 'Ed25519') return type === 'ed25519'
+  if (alg === 'EdDSA') return type === 'ed25519' || type === 'ed448'
+  return false
+}
+
+/** JWE key-management algorithms by the key type that can unwrap with them. */
+function jweAlgFits(alg: string, key: KeyObject): boolean {
+  const type = key.type === 'secret' ? 'oct' : key.asymmetricKeyType
+  if (/^RSA-OAEP(-256|-384|-512)?$/.test(alg) || alg === 'RSA1_5') return type === 'rsa'
+  if (/^ECDH-ES(\+A(128|192|256)KW)?$/.test(alg)) return type === 'ec' || type === 'x25519' || type === 'x448'
+  if (/^A(128|192|256)(GCM)?KW$/.test(alg) || alg === 'dir') return type === 'oct'
+  return false
+}
+
+/** The key_ops that let a key do its job here (RFC 7517 4.3; jose skips a key whose key_ops lack it). */
+const OPS: Record<'public' | 'private', readonly string[]> = {
+  public: ['verify'],
+  private: ['decrypt', 'unwrapKey', 'deriveKey', 'deriveBits'],
+}
+
+/** Applies jose's key-selection rules to a configured JWK once, at load: use, key_ops, alg. */
+function checkJwkUse(input: Record<string, unknown>, key: KeyObject, kind: 'public' | 'private'): void {
+  const use = input.use
+  if (use !== undefined && use !== (kind === 'public' ? 'sig' : 'enc'))
+    throw new UnusableKey(`use is not ${kind === 'public' ? 'sig' : 'enc'}`)
+  if (Object.hasOwn(input, 'key_ops')) {
+    const ops = input.key_ops
+    if (!Array.isArray(ops) || !ops.some((op) => OPS[kind].includes(op as string)))
+      throw new UnusableKey(`key_ops does not include ${OPS[kind].join(' or ')}`)
+  }
+  if (Object.hasOwn(input, 'alg')) {
+    const alg = input.alg
+    const fits = kind === 'public' ? jwsAlgFits : jweAlgFits
+    if (typeof alg !== 'string' || !fits(alg, key))
+      throw new UnusableKey(
+        `alg is not a ${kind === 'public' ? 'JWS' : 'JWE key-management'} algorithm for this key`,
+      )
+  }
+}
+
 /** Loads a configured key: a JWK, a PEM SPKI/PKCS#8 key or a PEM X.509 certificate; throws naming only the path. */
 export function loadKey(input: KeyInput, kind: 'public' | 'private', path: string): LoadedKey {
   try {
@@ -47,19 +100,22 @@ export function loadKey(input: KeyInput, kind: 'public' | 'private', path: strin
       }
       return { key: kind === 'public' ? createPublicKey(input) : createPrivateKey(input) }
     }
-    const use = input.use
-    if (use !== undefined && use !== (kind === 'public' ? 'sig' : 'enc')) throw new Error('wrong use')
     const meta = {
       kid: typeof input.kid === 'string' ? input.kid : undefined,
       alg: typeof input.alg === 'string' ? input.alg : undefined,
     }
+    let key: KeyObject
     if (input.kty === 'oct') {
       if (typeof input.k !== 'string' || input.k === '') throw new Error('empty key')
-      return { key: createSecretKey(Buffer.from(input.k, 'base64url')), ...meta }
+      key = createSecretKey(Buffer.from(input.k, 'base64url'))
+    } else {
+      const jwk = { key: input as JsonWebKey, format: 'jwk' as const }
+      key = kind === 'public' ? createPublicKey(jwk) : createPrivateKey(jwk)
     }
-    const jwk = { key: input as JsonWebKey, format: 'jwk' as const }
-    return { key: kind === 'public' ? createPublicKey(jwk) : createPrivateKey(jwk), ...meta }
-  } catch {
+    checkJwkUse(input, key, kind)
+    return { key, ...meta }
+  } catch (err) {
+    if (err instanceof UnusableKey) throw new Error(`jwt: ${path} cannot be used: ${err.message}`)
     throw new Error(`jwt: ${path} is not a valid ${kind} key`)
   }
 }

@@ -14,7 +14,7 @@ import {
 import type { VerifyConfig } from '../config/schema.js'
 import { RelayError } from '../errors.js'
 import { dispatcherFetch } from '../http/outbound.js'
-import { field, parseJsonBody, secondsToMs } from './compare.js'
+import { field, parseJsonBody, secondsToMs, sha256Hex } from './compare.js'
 import { candidates, loadKey, remoteKeys, type Trust } from './jwt-keys.js'
 import { type KeyFetchDeps, kubernetesTrust, notifierEventMeta, serviceAccountSubject } from './kubernetes.js'
 import type { Verified, Verifier, VerifyInput } from './types.js'
@@ -111,10 +111,14 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
   if (config.issuer !== undefined) {
     trusts.push({
       issuer: config.issuer,
-      keys: (config.keys ?? []).map((k, i) => ({
-        ...loadKey(k, 'public', `keys[${i}]`),
-        path: `keys[${i}]`,
-      })),
+      keys: (config.keys ?? []).map((k, i) => {
+        const loaded = loadKey(k, 'public', `keys[${i}]`)
+        // A key whose alg is not allowed could never verify anything: say so now, not on every token.
+        if (loaded.alg !== undefined && !config.algorithms.includes(loaded.alg)) {
+          throw new Error(`jwt: keys[${i}] cannot be used: its alg ${loaded.alg} is not in algorithms`)
+        }
+        return { ...loaded, path: `keys[${i}]` }
+      }),
       remote:
         config.jwksUrl === undefined
           ? undefined
@@ -141,7 +145,34 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
   }
 
   /** The claims, and which key verified them (`kid:…` or `keys[i]`, `jwks` when the JWKS key has no kid). */
-  async function verifySigned(token: string, now: number): Promise<{ claims: JWTPayload; keyId: string }> {
+  async function verifySigned(
+    token: string,
+    now: number,
+    carriesEvent: boolean,
+  ): Promise<{ claims: JWTPayload; keyId: string }> {
+    const found = await findKey(token, now, carriesEvent)
+    // jose checks iat against the clock only with maxTokenAge; a token from the future is never valid.
+    const iat = secondsToMs(found.claims.iat)
+    if (iat !== undefined && iat > now + config.clockToleranceSeconds * 1000) {
+      throw new RelayError('ERR_TIMESTAMP_STALE', 'token not yet valid')
+    }
+    return found
+  }
+
+  /** The claims a token must carry: a body token's iat orders the event, its exp (or maxTokenAge) ends a replay. */
+  function requiredClaims(carriesEvent: boolean): string[] {
+    if (!carriesEvent) return []
+    return [
+      ...(config.requireIssuedAt ? ['iat'] : []),
+      ...(config.requireExpiry && config.maxTokenAge === undefined ? ['exp'] : []),
+    ]
+  }
+
+  async function findKey(
+    token: string,
+    now: number,
+    carriesEvent: boolean,
+  ): Promise<{ claims: JWTPayload; keyId: string }> {
     const h = protectedHeader(token)
     if (typeof h.alg !== 'string' || !config.algorithms.includes(h.alg)) {
       throw new RelayError('ERR_TOKEN_INVALID', 'algorithm not allowed')
@@ -153,6 +184,7 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
       algorithms: config.algorithms,
       clockTolerance: config.clockToleranceSeconds,
       currentDate: new Date(now),
+      requiredClaims: requiredClaims(carriesEvent),
       ...(config.maxTokenAge === undefined ? {} : { maxTokenAge: config.maxTokenAge }),
     }
     const attempt = async (key: KeyObject | CryptoKey) => {
@@ -220,12 +252,16 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
   async function fromBody(body: Buffer, now: number): Promise<Verified> {
     const text = body.toString('latin1').trim()
     const encrypted = encryptedAsExpected(text, 'token')
-    const { claims, keyId } = await verifySigned(encrypted ? await decrypt(text, true) : text, now)
+    const token = encrypted ? await decrypt(text, true) : text
+    const { claims, keyId } = await verifySigned(token, now, true)
     const eventTime = secondsToMs(claims.iat)
+    // Without jti, the id is the hash of the JWS signing input: padding, a re-encryption or a second
+    // signature over the same claims is the same event, never a new one that could roll a value back.
+    const signingInput = token.split('.').slice(0, 2).join('.')
     return {
       payload: claims,
       keyId,
-      ...(typeof claims.jti === 'string' && claims.jti !== '' ? { eventId: claims.jti } : {}),
+      eventId: typeof claims.jti === 'string' && claims.jti !== '' ? claims.jti : sha256Hex(signingInput),
       ...(eventTime === undefined ? {} : { eventTime }),
     }
   }
@@ -255,7 +291,7 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
           const token = BEARER.exec(value)?.[1]
           if (token === undefined)
             throw new RelayError('ERR_TOKEN_INVALID', 'authorization is not a bearer token')
-          const { claims, keyId } = await verifySigned(token, now)
+          const { claims, keyId } = await verifySigned(token, now, false)
           verified = { payload: claims, keyId }
         } else {
           verified = await fromBody(body, now)

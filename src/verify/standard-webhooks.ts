@@ -3,7 +3,7 @@ import { createHmac, createPublicKey, type KeyObject, verify as verifySignature 
 import type { VerifyConfig } from '../config/schema.js'
 import { RelayError } from '../errors.js'
 import { bytesEqual, decodeBase64, parseJsonBody, withinTolerance } from './compare.js'
-import type { Verified, Verifier, VerifyInput } from './types.js'
+import type { Headers, Verified, Verifier, VerifyInput } from './types.js'
 import { header } from './types.js'
 
 /** The `verify` block of a Standard Webhooks source. */
@@ -36,14 +36,25 @@ function publicKey(text: string, index: number): KeyObject {
 export function createStandardWebhooksVerifier(config: StandardWebhooksConfig): Verifier {
   const keys = config.secrets.map(hmacKey)
   const publicKeys = config.publicKeys.map(publicKey)
-  const names = {
-    id: `${config.headerPrefix}-id`,
-    timestamp: `${config.headerPrefix}-timestamp`,
-    signature: `${config.headerPrefix}-signature`,
-  }
+  const setOf = (prefix: string) => ({
+    id: `${prefix}-id`,
+    timestamp: `${prefix}-timestamp`,
+    signature: `${prefix}-signature`,
+  })
+  const preferred = setOf(config.headerPrefix)
+  const other = setOf(config.headerPrefix === 'svix' ? 'webhook' : 'svix')
+  const complete = (headers: Headers, set: typeof preferred) =>
+    [set.id, set.timestamp, set.signature].every((name) => (header(headers, name) ?? '').trim() !== '')
+  /**
+   * The header set to read: the configured one when it is complete, else the other one when that is
+   * (as Svix's libraries read svix-* then webhook-*), never a mix; missing ones are named by the configured set.
+   */
+  const namesFor = (headers: Headers) =>
+    !complete(headers, preferred) && complete(headers, other) ? other : preferred
 
   return {
     async verify({ headers, body, now }: VerifyInput): Promise<Verified> {
+      const names = namesFor(headers)
       const id = header(headers, names.id)
       const timestamp = header(headers, names.timestamp)
       const signatures = header(headers, names.signature)

@@ -2,7 +2,8 @@
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { parse, stringify } from 'yaml'
 import { type FakeRwx, startFakeRwx } from './fake-rwx.js'
 import { type FakeSecretsManager, startFakeSecretsManager } from './fake-secrets-manager.js'
@@ -48,16 +49,16 @@ const API_KEY = `eb-key-${randomUUID()}`
 /**
  * One config from shipped files: the sources of the three examples/aws configs and the SNS source of
  * docs/aws.md, as written (the relay expands their `${VAR}`s), plus small backoffs so that retries and
- * AWSPENDING re-checks take milliseconds. The SNS source may fetch from the loopback fake only.
+ * AWSPENDING re-checks take milliseconds. The SNS source keeps its certUrlPattern: the relay fetches
+ * genuine AWS URLs, which sns-preload.mjs routes to the loopback fake (undici's global dispatcher).
  */
-function configFrom(snsBase: string): string {
+function configFrom(): string {
   const files = ['secret-label-updated.yaml', 'put-secret-value.yaml', 'rotation-succeeded.yaml']
   const examples = files.map((f) => parse(readFileSync(join('examples/aws', f), 'utf8')))
   const docs = readFileSync('docs/aws.md', 'utf8')
   const block = [...docs.matchAll(/```yaml\n([\s\S]*?)```/g)].find((m) => m[1]!.includes('type: aws-sns'))
   if (block === undefined) throw new Error('docs/aws.md has no aws-sns source')
   const snsSource = parse(block[1]!).sources[0]
-  snsSource.verify.certUrlPattern = `^${snsBase.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/`
   return stringify({
     ...examples[0],
     sources: [...examples.flatMap((e) => e.sources), snsSource],
@@ -83,7 +84,9 @@ export async function startAwsRelay(): Promise<AwsRelay> {
   const partner = sm.create('prod/partner-token', remember(`partner-${randomUUID()}`), 'eu-west-1').arn
   const topicArn = 'arn:aws:sns:eu-west-1:111122223333:secret-rotations'
   const dir = mkdtempSync(join(tmpdir(), 'relay-aws-e2e-'))
-  const relay = await startRelayProcess(dir, configFrom(sns.base), {
+  const relay = await startRelayProcess(dir, configFrom(), {
+    NODE_OPTIONS: `--import=${pathToFileURL(resolve('test/support/sns-preload.mjs')).href}`,
+    FAKE_SNS_BASE: sns.base,
     RWX_API_URL: rwx.url,
     RWX_ACCESS_TOKEN: rwx.token,
     EVENTBRIDGE_API_KEY: API_KEY,

@@ -2,6 +2,7 @@
 import { createPrivateKey, type KeyObject, sign, webcrypto } from 'node:crypto'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Agent, type Dispatcher } from 'undici'
 import { issueLeaf } from './x509.js'
 
 /** A certificate and the private key that signs with it. */
@@ -50,16 +51,30 @@ export function signMessage(
 }
 
 /** A loopback HTTP server playing the SNS endpoints the relay calls. */
+/** The AWS origin the fake stands in for: the relay only fetches https URLs on AWS's SNS host. */
+export const AWS_SNS_ORIGIN = 'https://sns.eu-west-1.amazonaws.com'
+
+/**
+ * An undici interceptor sending requests for AWS_SNS_ORIGIN to `base` instead (the loopback fake), so
+ * the verifier sees genuine AWS URLs while the bytes come from the fake. Other origins pass untouched.
+ */
+export function toFakeSns(base: string): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => (opts, handler) =>
+    dispatch(String(opts.origin) === AWS_SNS_ORIGIN ? { ...opts, origin: base } : opts, handler)
+}
+
 export interface FakeSns {
   /** `http://127.0.0.1:PORT` */
   base: string
+  /** A dispatcher that serves AWS_SNS_ORIGIN from this fake (pass it as the verifier's `dispatcher`). */
+  dispatcher: Dispatcher
   /** Paths requested, in order (certificates, confirmations, anything). */
   requests: string[]
   /** The headers of each request, in the same order. */
   headers: IncomingHttpHeaders[]
-  /** Serves `pem` at `path` (e.g. `/SimpleNotificationService-test.pem`). */
+  /** Serves `pem` at `path` (e.g. `/SimpleNotificationService-test.pem`); returns its AWS URL. */
   serve(path: string, pem: string): string
-  /** Answers `path` with `status` and an optional `location` or body. */
+  /** Answers `path` with `status` and an optional `location` or body; returns its AWS URL. */
   answer(path: string, status: number, options?: { location?: string; body?: string }): string
   close(): Promise<void>
 }
@@ -84,13 +99,15 @@ export async function startFakeSns(): Promise<FakeSns> {
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const agent = new Agent()
   return {
     base,
+    dispatcher: agent.compose(toFakeSns(base)),
     requests,
     headers,
     serve(path, pem) {
       routes.set(path, { status: 200, body: pem })
-      return base + path
+      return AWS_SNS_ORIGIN + path
     },
     answer(path, status, options = {}) {
       routes.set(path, {
@@ -98,9 +115,10 @@ export async function startFakeSns(): Promise<FakeSns> {
         body: options.body ?? '',
         ...(options.location ? { location: options.location } : {}),
       })
-      return base + path
+      return AWS_SNS_ORIGIN + path
     },
     async close() {
+      await agent.close()
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },

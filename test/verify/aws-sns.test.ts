@@ -1,14 +1,20 @@
 // The aws-sns verifier against real signatures and a certificate served on loopback.
 import { randomUUID } from 'node:crypto'
-import { MockAgent } from 'undici'
+import { MockAgent, fetch as undiciFetch } from 'undici'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { verifySchema } from '../../src/config/schema.js'
 import { createSnsVerifier, type SnsDeps, type SnsVerifyConfig } from '../../src/verify/aws-sns.js'
 import type { VerifyInput } from '../../src/verify/types.js'
-import { type FakeSns, issueSigner, signMessage, startFakeSns, type TestSigner } from '../support/fake-sns.js'
+import {
+  AWS_SNS_ORIGIN,
+  type FakeSns,
+  issueSigner,
+  signMessage,
+  startFakeSns,
+  type TestSigner,
+} from '../support/fake-sns.js'
 
 const TOPIC = 'arn:aws:sns:eu-west-1:111122223333:rotations'
-const LOOPBACK = '^http://127\\.0\\.0\\.1:\\d+/'
 const CERT_PATH = '/SimpleNotificationService-test.pem'
 
 let sns: FakeSns
@@ -25,13 +31,9 @@ beforeEach(() => {
   sns.requests.length = 0
 })
 
-function verifier(options: Record<string, unknown> = {}, deps: SnsDeps = {}) {
-  const config = verifySchema.parse({
-    type: 'aws-sns',
-    topicArns: [TOPIC],
-    certUrlPattern: LOOPBACK,
-    ...options,
-  })
+/** The verifier with the default certUrlPattern; genuine AWS URLs reach the loopback fake through its dispatcher. */
+function verifier(options: Record<string, unknown> = {}, deps: SnsDeps = { dispatcher: sns.dispatcher }) {
+  const config = verifySchema.parse({ type: 'aws-sns', topicArns: [TOPIC], ...options })
   return createSnsVerifier(config as SnsVerifyConfig, deps)
 }
 
@@ -159,8 +161,8 @@ describe('aws-sns: refused signatures', () => {
 describe('aws-sns: signing certificate URL and fetch', () => {
   it.each([
     ['another host than the pattern allows', (port: string) => `http://localhost:${port}${CERT_PATH}`],
-    ['https instead of http', (port: string) => `https://127.0.0.1:${port}${CERT_PATH}`],
-    ['credentials in the URL', (port: string) => `http://127.0.0.1:${port}@127.0.0.1:${port}${CERT_PATH}`],
+    ['http instead of https', () => `http://sns.eu-west-1.amazonaws.com${CERT_PATH}`],
+    ['credentials in the URL', () => `https://u:p@sns.eu-west-1.amazonaws.com${CERT_PATH}`],
   ])('refuses %s and makes no request', async (_, url) => {
     const port = new URL(sns.base).port
     const msg = signMessage(notification('m'), signer, url(port), '2')
@@ -172,7 +174,7 @@ describe('aws-sns: signing certificate URL and fetch', () => {
   })
 
   it('refuses a loopback certificate URL under the default AWS pattern', async () => {
-    const msg = signMessage(notification('m'), signer, certUrl, '2')
+    const msg = signMessage(notification('m'), signer, sns.base + CERT_PATH, '2')
     const v = createSnsVerifier(
       verifySchema.parse({ type: 'aws-sns', topicArns: [TOPIC] }) as SnsVerifyConfig,
     )
@@ -219,7 +221,9 @@ describe('aws-sns: signing certificate URL and fetch', () => {
 
   it('fetches through an injected WHATWG fetch, still following no redirect', async () => {
     const moved = sns.answer('/moved-fetch.pem', 301, { location: certUrl })
-    const v = verifier({}, { fetch: globalThis.fetch })
+    const fetchFake = ((url: string, init?: object) =>
+      undiciFetch(url, { ...init, dispatcher: sns.dispatcher })) as unknown as typeof fetch
+    const v = verifier({}, { fetch: fetchFake })
     await expect(v.verify(input(signMessage(notification('m'), signer, certUrl, '2')))).resolves.toBeDefined()
     const redirected = v.verify(input(signMessage(notification('m'), signer, moved, '2')))
     await expect(redirected).rejects.toMatchObject({ message: 'signing certificate unavailable' })
@@ -229,8 +233,8 @@ describe('aws-sns: signing certificate URL and fetch', () => {
   it('fetches through the given undici dispatcher', async () => {
     const agent = new MockAgent()
     agent.disableNetConnect()
-    agent.get(sns.base).intercept({ path: '/mocked.pem', method: 'GET' }).reply(200, signer.pem)
-    const msg = signMessage(notification('m'), signer, `${sns.base}/mocked.pem`, '1')
+    agent.get(AWS_SNS_ORIGIN).intercept({ path: '/mocked.pem', method: 'GET' }).reply(200, signer.pem)
+    const msg = signMessage(notification('m'), signer, `${AWS_SNS_ORIGIN}/mocked.pem`, '1')
     await expect(verifier({}, { dispatcher: agent }).verify(input(msg))).resolves.toBeDefined()
     expect(sns.requests).toEqual([])
     await agent.close()

@@ -18,6 +18,7 @@ const CLAIMS = {
   aud: 'vault-relay',
   sub: 'system:serviceaccount:ops:rotator',
   iat: T,
+  exp: T + 600,
 }
 let current: SigningKey
 let next: SigningKey

@@ -138,7 +138,9 @@ describe('jwt verifier, token in the body', () => {
 
   it('refuses an algorithm that is not in the list, even with a configured key', async () => {
     const es384 = await generateSigningKey('ES384', 'k384')
-    const verifier = jwt({ keys: [es384.publicJwk, key.publicJwk] })
+    // Without its alg: a JWK naming an alg outside the list is refused when the verifier is created.
+    const { alg: _, ...anyAlg } = es384.publicJwk
+    const verifier = jwt({ keys: [anyAlg, key.publicJwk] })
     await expect(verifier.verify(body(await sign(CLAIMS, es384)))).rejects.toMatchObject({
       code: 'ERR_TOKEN_INVALID',
       message: 'algorithm not allowed',

@@ -1,11 +1,18 @@
 // The registry hands each verifier what it uses: the logger (SNS subscription confirmations are not
 // silent) and the dispatcher itself to SNS.
 import { randomUUID } from 'node:crypto'
-import { Agent, type Dispatcher } from 'undici'
+import { Agent } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { verifySchema } from '../../src/config/schema.js'
 import { createVerifier } from '../../src/verify/registry.js'
-import { type FakeSns, issueSigner, signMessage, startFakeSns, type TestSigner } from '../support/fake-sns.js'
+import {
+  type FakeSns,
+  issueSigner,
+  signMessage,
+  startFakeSns,
+  type TestSigner,
+  toFakeSns,
+} from '../support/fake-sns.js'
 
 const TOPIC = 'arn:aws:sns:eu-west-1:111122223333:rotations'
 let sns: FakeSns
@@ -28,9 +35,8 @@ describe('verifier deps', () => {
     const config = verifySchema.parse({
       type: 'aws-sns',
       topicArns: [TOPIC],
-      certUrlPattern: '^http://127\\.0\\.0\\.1:\\d+/',
     })
-    const verifier = createVerifier(config, { log })
+    const verifier = createVerifier(config, { log, dispatcher: sns.dispatcher })
     const msg = signMessage(
       {
         Type: 'SubscriptionConfirmation',
@@ -61,17 +67,14 @@ describe('verifier deps', () => {
   it('hands the SNS verifier the dispatcher itself: its certificate GET is undici’s request over it, no fetch', async () => {
     const dispatched: string[] = []
     const agent = new Agent()
-    const dispatcher = agent.compose(
-      (dispatch) => (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) => {
-        dispatched.push(opts.path)
-        return dispatch(opts, handler)
-      },
-    )
+    const dispatcher = agent.compose(toFakeSns(sns.base), (dispatch) => (opts, handler) => {
+      dispatched.push(opts.path)
+      return dispatch(opts, handler)
+    })
     const certUrl = sns.serve('/SimpleNotificationService-dispatcher.pem', signer.pem)
     const config = verifySchema.parse({
       type: 'aws-sns',
       topicArns: [TOPIC],
-      certUrlPattern: '^http://127\\.0\\.0\\.1:\\d+/',
     })
     const msg = signMessage(
       {

@@ -128,14 +128,14 @@ describe('standard-webhooks verifier', () => {
     }
   })
 
-  it('reads svix- headers when the prefix is svix', async () => {
+  it('reads svix- headers when the prefix is svix, and (as Svix does) with the default prefix too', async () => {
     const headers = signed({ prefix: 'svix' })
     await expect(
       sw({ secrets: [SECRET], headerPrefix: 'svix' }).verify(input(headers)),
     ).resolves.toMatchObject({
       eventId: 'msg_1',
     })
-    await expect(sw().verify(input(headers))).rejects.toMatchObject({ code: 'ERR_SIGNATURE_MISSING' })
+    await expect(sw().verify(input(headers))).resolves.toMatchObject({ eventId: 'msg_1' })
   })
 
   it.each(['webhook-id', 'webhook-timestamp', 'webhook-signature'])(
@@ -177,9 +177,8 @@ describe('standard-webhooks verifier', () => {
   })
 
   it('refuses a config whose secret is not base64, without quoting it', () => {
-    expect(() => sw({ secrets: ['whsec_not base64!'] })).toThrow(
-      'standard-webhooks: secrets[0] is not whsec_',
-    )
+    expect(() => sw({ secrets: ['whsec_not base64!'] })).toThrow(/whsec_ followed by standard base64/)
+    expect(() => sw({ secrets: ['whsec_not base64!'] })).not.toThrow(/not base64!/)
     expect(() => sw({ publicKeys: ['whpk_AAAA'] })).toThrow('publicKeys[0] is not a 32-byte Ed25519 key')
   })
 })
