@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto'
 import { Webhook } from 'standardwebhooks'
 import { describe, expect, it } from 'vitest'
-import { parseConfig } from '../../src/config/load.js'
+import { parseConfig } from '../../src/load-config.js'
 import { createVerifier } from '../../src/verify/registry.js'
 
 const config = (secret: string) => `

@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { verifySchema } from '../../src/config/schema.js'
+import type { HttpGet } from '../../src/http/get.js'
 import { createSnsVerifier, type SnsVerifyConfig } from '../../src/verify/aws-sns.js'
-import type { HttpGet } from '../../src/verify/aws-sns-cert.js'
 import { issueSigner, signMessage, type TestSigner } from '../support/fake-sns.js'
 
 const TOPIC = 'arn:aws:sns:eu-west-1:111122223333:rotations'
