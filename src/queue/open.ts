@@ -35,7 +35,7 @@ export async function openStore(config: Config, log: Logger, cwd: string): Promi
       } else log.warn({ keyFile }, 'no encryptionKey configured: using the key file beside the database')
     }
     const uncertainWriteMs = config.delivery.uncertainWriteSeconds * 1000
-    const store = createSqliteStore({ path, uncertainWriteMs })
+    const store = createSqliteStore({ path, uncertainWriteMs, log: log.child({ component: 'store' }) })
     // New files are 0600; older ones (an earlier relay, a restored copy) are left as they are, but said.
     const files = openToOthers([path, `${path}-wal`, `${path}-shm`, keyFile])
     if (files.length > 0) {
