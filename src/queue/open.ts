@@ -54,6 +54,7 @@ export async function openStore(config: Config, log: Logger, cwd: string): Promi
   const store = await createPostgresStoreWhenReachable({
     url: config.store,
     poolSize: config.postgres.poolSize,
+    enqueueTimeoutMs: config.postgres.enqueueTimeoutMs,
     log: log.child({ component: 'store' }),
   })
   return { store, sealer }
