@@ -344,7 +344,13 @@ export const configSchema = z
           .prefault({}),
       })
       .prefault({}),
-    postgres: z.strictObject({ poolSize: z.number().int().min(1).max(100).default(10) }).prefault({}),
+    postgres: z
+      .strictObject({
+        poolSize: z.number().int().min(1).max(100).default(10),
+        /** Longest a webhook waits for its event's commit (and /readyz for its ping), then 503. */
+        enqueueTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+      })
+      .prefault({}),
     retention: z
       .strictObject({
         /**

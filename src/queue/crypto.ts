@@ -7,8 +7,9 @@ import {
   randomBytes,
   randomFillSync,
 } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { makePrivateDir } from './private-files.js'
 
 const VERSION = 1
 const IV_BYTES = 12
@@ -92,12 +93,12 @@ export function createSealer(key: Buffer): Sealer {
 }
 
 /**
- * Reads the key kept beside a SQLite database, or makes one (mode 0600) when there is none.
+ * Reads the key kept beside a SQLite database, or makes one (mode 0600, its directory 0700) when there is none.
  * Returns whether it was created, so the caller can warn that the key lives next to the data.
  */
 export function loadOrCreateKeyFile(path: string): { key: Buffer; created: boolean } {
   if (existsSync(path)) return { key: parseKey(readFileSync(path, 'utf8')), created: false }
-  mkdirSync(dirname(path), { recursive: true })
+  makePrivateDir(dirname(path))
   const key = randomBytes(32)
   writeFileSync(path, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' })
   chmodSync(path, 0o600)

@@ -16,12 +16,18 @@ export interface GroupCommitOptions {
   maxInFlight?: number
   /** Most items one batch takes; the rest start the next batch. Default unbounded. */
   maxItems?: number
+  /**
+   * Longest a caller waits for its item's batch, in ms; then it gets `deadline.error()` (its batch may
+   * still commit later, see createGroupCommit). Default: no deadline.
+   */
+  deadline?: { ms: number; error: () => unknown }
 }
 
 interface Waiting<I, O> {
   item: I
   resolve(result: O): void
   reject(err: unknown): void
+  timer?: NodeJS.Timeout
 }
 
 /**
@@ -30,6 +36,13 @@ interface Waiting<I, O> {
  * asynchronous ones (a round trip) run as soon as fewer than `maxInFlight` are committing, so items
  * arriving meanwhile wait and go together. When a batch throws, each of its callers gets `toError(err)`.
  * A result that is an `ItemFailure` rejects that item's caller alone.
+ *
+ * With a `deadline`, a caller still waiting when it passes is answered `deadline.error()` at once. An
+ * item not taken by a batch yet is dropped: it is never written. An item whose batch is running stays
+ * in it, and that batch may still commit it after its caller was refused. Both are safe only because
+ * the caller is told the item was not taken (a webhook gets 503 and its provider sends it again) and
+ * writing is idempotent by key (an event id is recorded once: the resend of one that did commit finds
+ * it and is answered as a duplicate, the resend of one that did not is recorded then).
  */
 export function createGroupCommit<I, O>(
   runBatch: (items: I[]) => Array<O | ItemFailure> | Promise<Array<O | ItemFailure>>,
@@ -45,6 +58,7 @@ export function createGroupCommit<I, O>(
 
   function deliver(batch: Waiting<I, O>[], results: Array<O | ItemFailure>): void {
     batch.forEach((w, i) => {
+      clearTimeout(w.timer)
       const result = results[i]
       if (result instanceof ItemFailure) w.reject(toError(result.error))
       else w.resolve(result as O)
@@ -52,7 +66,10 @@ export function createGroupCommit<I, O>(
   }
   function fail(batch: Waiting<I, O>[], err: unknown): void {
     const error = toError(err)
-    for (const w of batch) w.reject(error)
+    for (const w of batch) {
+      clearTimeout(w.timer)
+      w.reject(error)
+    }
   }
 
   function flush(): void {
@@ -90,7 +107,17 @@ export function createGroupCommit<I, O>(
   return {
     submit(item) {
       return new Promise<O>((resolve, reject) => {
-        waiting.push({ item, resolve, reject })
+        const w: Waiting<I, O> = { item, resolve, reject }
+        const deadline = options.deadline
+        if (deadline !== undefined) {
+          w.timer = setTimeout(() => {
+            // still waiting for a batch: dropped, never written; in a running batch: see above
+            const at = waiting.indexOf(w)
+            if (at >= 0) waiting.splice(at, 1)
+            reject(deadline.error())
+          }, deadline.ms)
+        }
+        waiting.push(w)
         // setImmediate runs after pending I/O callbacks, so requests read in the same poll phase join in
         if (inFlight < maxInFlight) scheduled ??= setImmediate(flush)
       })

@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
 import { createSealer, loadOrCreateKeyFile, parseKey, type Sealer } from './crypto.js'
+import { openToOthers } from './private-files.js'
 import { createSqliteStore } from './sqlite/store.js'
 import type { Store } from './store.js'
 
@@ -20,10 +21,10 @@ export function sqlitePath(store: string, cwd: string): string {
 export async function openStore(config: Config, log: Logger, cwd: string): Promise<OpenedStore> {
   if (config.store.startsWith('sqlite:')) {
     const path = sqlitePath(config.store, cwd)
+    const keyFile = `${path}.key`
     let key: Buffer
     if (config.encryptionKey !== '') key = parseKey(config.encryptionKey)
     else {
-      const keyFile = `${path}.key`
       const made = loadOrCreateKeyFile(keyFile)
       key = made.key
       if (made.created) {
@@ -34,7 +35,16 @@ export async function openStore(config: Config, log: Logger, cwd: string): Promi
       } else log.warn({ keyFile }, 'no encryptionKey configured: using the key file beside the database')
     }
     const uncertainWriteMs = config.delivery.uncertainWriteSeconds * 1000
-    return { store: createSqliteStore({ path, uncertainWriteMs }), sealer: createSealer(key) }
+    const store = createSqliteStore({ path, uncertainWriteMs, log: log.child({ component: 'store' }) })
+    // New files are 0600; older ones (an earlier relay, a restored copy) are left as they are, but said.
+    const files = openToOthers([path, `${path}-wal`, `${path}-shm`, keyFile])
+    if (files.length > 0) {
+      log.warn(
+        { files },
+        'queue files are readable by other users: chmod 600 them (they hold encrypted values and their key)',
+      )
+    }
+    return { store, sealer: createSealer(key) }
   }
   // Replicas share the database, so each needs the same key, and none is made up here.
   if (config.encryptionKey === '') throw new Error('encryptionKey is required with a PostgreSQL store')
@@ -44,6 +54,7 @@ export async function openStore(config: Config, log: Logger, cwd: string): Promi
   const store = await createPostgresStoreWhenReachable({
     url: config.store,
     poolSize: config.postgres.poolSize,
+    enqueueTimeoutMs: config.postgres.enqueueTimeoutMs,
     log: log.child({ component: 'store' }),
   })
   return { store, sealer }

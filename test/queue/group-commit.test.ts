@@ -89,4 +89,26 @@ describe('group commit', () => {
     started[2]!.finish()
     expect(await after).toBe(60)
   })
+
+  it('answers callers at the deadline: an item no batch took is dropped, a running batch still commits', async () => {
+    const { started, run } = manualBatches()
+    const late = new Error('past the deadline')
+    const group = createGroupCommit<number, number>(run, undefined, {
+      maxInFlight: 1,
+      deadline: { ms: 50, error: () => late },
+    })
+    const running = group.submit(1)
+    await afterTurns(() => started.length === 1)
+    // the one batch allowed is running (a frozen database): this one waits for the next
+    const waiting = group.submit(2)
+    await expect(running).rejects.toBe(late)
+    await expect(waiting).rejects.toBe(late)
+    // the running batch finishes after its caller was refused; the waiting item was never sent
+    started[0]!.finish()
+    const next = group.submit(3)
+    await afterTurns(() => started.length === 2)
+    expect(started.map((b) => b.items)).toEqual([[1], [3]])
+    started[1]!.finish()
+    expect(await next).toBe(30)
+  })
 })

@@ -2,6 +2,7 @@
 // or superseded under its name's lock, concurrent events (with their provenance) together in
 // relay_enqueue_many (migration 4).
 import type pg from 'pg'
+import { RelayError } from '../../errors.js'
 import { createGroupCommit, ItemFailure } from '../group-commit.js'
 import { OLDER_THAN_DELIVERED, refToText, SUPERSEDED_BY_NEWER } from '../rows.js'
 import type { EnqueueResult, NewEvent } from '../store.js'
@@ -71,14 +72,31 @@ export function enqueueValues(events: readonly NewEvent[]): unknown[] {
   ]
 }
 
+/** What a caller gets when its event was not committed within `enqueueTimeoutMs`. */
+export function notInTime(timeoutMs: number): RelayError {
+  return new RelayError('ERR_STORE_UNAVAILABLE', 'the PostgreSQL queue store did not answer in time', {
+    retryAfter: 5,
+    cause: new Error(`no commit within ${timeoutMs} ms`),
+  })
+}
+
 /**
  * Group commit: events enqueued while a statement of events runs wait and go together in the next one.
  * When a statement fails for anything but the connection (an event the database refuses), each event
  * of it is written again on its own, one after another, so one bad event fails only its own request.
+ *
+ * A caller waits `timeoutMs` at most (a database that holds connections open but answers nothing, a
+ * frozen VM say, would otherwise hold webhook callers for as long as it lasts; the statement and
+ * connection timeouts are longer, and add up across the batches ahead). It then gets 503 with
+ * Retry-After, while its event may still be committed by a statement already sent. That loses nothing
+ * and writes nothing twice: the provider sends the event again, and the UNIQUE (source, event_id) index
+ * records it once (the resend finds the late commit and is answered 200 duplicate, or, when the
+ * statement never landed, records it then). An event not sent yet when its time is up is dropped.
  */
 export function createPostgresEnqueue(
   pool: pg.Pool,
   toError: (err: unknown) => unknown,
+  timeoutMs: number,
 ): (event: NewEvent) => Promise<EnqueueResult> {
   const group = createGroupCommit<NewEvent, EnqueueResult>(
     async (events) => {
@@ -98,7 +116,11 @@ export function createPostgresEnqueue(
       return results
     },
     toError,
-    { maxInFlight: STATEMENTS_IN_FLIGHT, maxItems: MAX_EVENTS_PER_STATEMENT },
+    {
+      maxInFlight: STATEMENTS_IN_FLIGHT,
+      maxItems: MAX_EVENTS_PER_STATEMENT,
+      deadline: { ms: timeoutMs, error: () => notInTime(timeoutMs) },
+    },
   )
   return (event) => group.submit(event)
 }

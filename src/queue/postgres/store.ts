@@ -3,7 +3,7 @@
 import type { Logger } from 'pino'
 import { checkNewEvent, type EnqueueResult, type Store } from '../store.js'
 import { createPostgresAdmin } from './admin.js'
-import { createPostgresEnqueue } from './enqueue.js'
+import { createPostgresEnqueue, notInTime } from './enqueue.js'
 import { createPostgresLeases } from './leases.js'
 import { migrate } from './migrate.js'
 import { createPostgresOperations } from './operations.js'
@@ -21,7 +21,15 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number
   /** Longest a statement, or a wait for a lock, may take on the server. Default 10000. */
   statementTimeoutMs?: number
+  /**
+   * Longest a webhook waits for its event's commit, and /readyz for its ping (`postgres.enqueueTimeoutMs`);
+   * then 503 with Retry-After. Default ENQUEUE_TIMEOUT_MS.
+   */
+  enqueueTimeoutMs?: number
 }
+
+/** Default `enqueueTimeoutMs`, as `postgres.enqueueTimeoutMs` defaults. */
+export const ENQUEUE_TIMEOUT_MS = 5_000
 
 /**
  * Opens a pool on the database, migrates it to the latest schema (replicas starting together are safe:
@@ -58,7 +66,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const admin = createPostgresAdmin(pool)
   const retention = createPostgresRetention(pool)
   const operations = createPostgresOperations(pool)
-  const writeEvent = createPostgresEnqueue(pool, unavailable)
+  const enqueueTimeoutMs = options.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS
+  const writeEvent = createPostgresEnqueue(pool, unavailable, enqueueTimeoutMs)
   let closed = false
 
   /** Runs a store call, turning any failure into ERR_STORE_UNAVAILABLE. */
@@ -113,7 +122,17 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     setPaused: (paused, now, reason) => guarded(() => operations.setPaused(paused, now, reason)),
 
     async ping() {
-      await guarded(() => ping(pool))
+      // Bounded like an enqueue: a frozen database must make /readyz fail, not hang it. The ping left
+      // behind ends with its query's own timeout and gives its connection back then.
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(notInTime(enqueueTimeoutMs)), enqueueTimeoutMs)
+      })
+      try {
+        await Promise.race([guarded(() => ping(pool)), late])
+      } finally {
+        clearTimeout(timer)
+      }
     },
 
     async close() {

@@ -1,7 +1,7 @@
 // Opens the SQLite queue database: durability and erasure pragmas, then the migrations of migrations/.
-import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
+import { makePrivateDir, makePrivateFile } from '../private-files.js'
 import { MIGRATIONS } from './migrations/index.js'
 
 /** Bytes of WAL kept for reuse between checkpoints (the default auto-checkpoint needs about 4 MiB). */
@@ -24,11 +24,14 @@ export function migrate(db: Database.Database): void {
 }
 
 /**
- * Opens (creating its directory) the database at `path` for the queue. WAL with `synchronous = FULL`
+ * Opens the database at `path` for the queue, creating it 0600 (and its directory 0700) when missing. WAL with `synchronous = FULL`
  * makes every commit durable before it returns; `secure_delete` zeroes what a deleted value occupied.
  */
 export function openQueueDatabase(path: string): Database.Database {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  if (path !== ':memory:') {
+    makePrivateDir(dirname(path))
+    makePrivateFile(path)
+  }
   const db = new Database(path)
   try {
     db.pragma('busy_timeout = 5000')

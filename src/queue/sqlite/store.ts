@@ -1,5 +1,7 @@
 // The embedded queue store on SQLite: durable commits, group-committed enqueues, leases for one process.
+import { type BigIntStats, statSync } from 'node:fs'
 import type Database from 'better-sqlite3'
+import type { Logger } from 'pino'
 import { RelayError } from '../../errors.js'
 import { createGroupCommit } from '../group-commit.js'
 import {
@@ -44,6 +46,8 @@ export interface SqliteStoreOptions {
    * from the start. Default UNCERTAIN_WRITE_MS.
    */
   uncertainWriteMs?: number
+  /** Where the store says what goes wrong with its file (deleted or replaced while open). */
+  log?: Logger | undefined
 }
 
 /** Default `uncertainWriteMs`, as `delivery.uncertainWriteSeconds` defaults. */
@@ -74,6 +78,7 @@ export interface SqliteStore extends Store {
 }
 
 function unavailable(err: unknown): RelayError {
+  if (err instanceof RelayError) return err
   return new RelayError('ERR_STORE_UNAVAILABLE', 'the queue store cannot take the event now', {
     cause: err,
     retryAfter: 1,
@@ -83,6 +88,7 @@ function unavailable(err: unknown): RelayError {
 /** Opens (or creates) the queue database at `options.path`, migrated to the latest schema. */
 export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const db = openQueueDatabase(options.path)
+  const fileCheck = watchOwnFile(options.path, options.log)
   fenceLeftovers(db, Date.now(), options.uncertainWriteMs ?? UNCERTAIN_WRITE_MS)
   const rules = createNeverRegress(db)
   const writer = createEventWriter(db, rules)
@@ -132,6 +138,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     }),
   )
   const enqueues = createGroupCommit<NewEvent, EnqueueResult>((events) => {
+    // one stat a group commit, not one an event
+    fileCheck.check()
     const erasedBefore = writer.erased
     const results = writeEvents.immediate(events)
     if (writer.erased > erasedBefore) eraseFromWal()
@@ -157,6 +165,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
     async enqueue(event) {
       if (closed) throw unavailable(new Error('the queue store is closed'))
+      fileCheck.throwIfLost()
       checkNewEvent(event)
       enqueuedEvents++
       return enqueues.submit(event)
@@ -232,6 +241,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
     async ping() {
       try {
+        fileCheck.check()
         db.prepare('SELECT 1').get()
       } catch (err) {
         throw unavailable(err)
@@ -274,4 +284,56 @@ function fenceLeftovers(db: Database.Database, now: number, uncertainWriteMs: nu
       'UPDATE secrets SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL',
     ).run()
   }).immediate()
+}
+
+/** Whether the database path still names the file the store has open. */
+interface FileCheck {
+  /** Throws ERR_STORE_UNAVAILABLE when the path no longer names the open file (or cannot be read now). */
+  check(): void
+  /** Throws once the file was found lost, without a stat. */
+  throwIfLost(): void
+}
+
+/**
+ * An open SQLite file that is deleted (or replaced: a restore, a `mv`) keeps working for this process,
+ * but the next start opens whatever the path names then: a new, empty database, without every event
+ * committed meanwhile. So the store compares the path's device and inode with the ones it opened, and
+ * once they differ it refuses every event (503) and fails readiness until the relay is restarted, even
+ * if a file comes back at the path. Claims and settles go on: the secrets committed before the file went
+ * are only in the open file, and delivering them now is the only way they are not lost.
+ * better-sqlite3 gives no file descriptor to fstat, hence the path's stat at open.
+ */
+function watchOwnFile(path: string, log: Logger | undefined): FileCheck {
+  if (path === ':memory:' || path === '') return { check() {}, throwIfLost() {} }
+  const opened = statSync(path, { bigint: true })
+  let lost: RelayError | undefined
+  function loseFile(now: BigIntStats | undefined): never {
+    lost = new RelayError(
+      'ERR_STORE_UNAVAILABLE',
+      'the queue database file was deleted or replaced: the relay takes no event until it is restarted',
+      { retryAfter: 5, cause: new Error(`${path} no longer names the open database file`) },
+    )
+    log?.error(
+      { path, inode: String(opened.ino), nowInode: now === undefined ? null : String(now.ino) },
+      'the queue database file was deleted or replaced while open: events are refused (503) and /readyz fails until the relay is restarted; secrets queued before are still delivered from the open file',
+    )
+    throw lost
+  }
+  return {
+    check() {
+      if (lost !== undefined) throw lost
+      let now: BigIntStats
+      try {
+        now = statSync(path, { bigint: true })
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code
+        if (code === 'ENOENT' || code === 'ENOTDIR') loseFile(undefined)
+        throw unavailable(err)
+      }
+      if (now.ino !== opened.ino || now.dev !== opened.dev) loseFile(now)
+    },
+    throwIfLost() {
+      if (lost !== undefined) throw lost
+    },
+  }
 }
