@@ -1,0 +1,117 @@
+// End to end through the binary: events that must not roll a name back or hold it: a padded replay of an
+// older JWT body token, and an event dated a year ahead.
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
+import { type RelayProcess, startRelayProcess } from '../support/relay-process.js'
+import { generateSigningKey, hmacSignature, makeJwt, type SigningKey } from '../support/signers.js'
+import { until } from '../support/until.js'
+
+const TOKEN = `rwx-token-${randomUUID()}`
+const HMAC_SECRET = `hmac-secret-${randomUUID()}`
+
+let rwx: FakeRwx
+let key: SigningKey
+let relay: RelayProcess | undefined
+const dirs: string[] = []
+
+beforeAll(async () => {
+  rwx = await startFakeRwx({ token: TOKEN })
+  key = await generateSigningKey('ES256', 'k1')
+})
+afterAll(async () => {
+  await rwx?.close()
+  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+})
+afterEach(async () => {
+  await relay?.kill('SIGKILL')
+  relay = undefined
+  rwx.reset()
+})
+
+async function start(): Promise<RelayProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'relay-guards-'))
+  dirs.push(dir)
+  relay = await startRelayProcess(
+    dir,
+    `
+rwx: { url: "${rwx.url}" }
+store: sqlite:./data/relay.db
+rateLimit: { max: 0 }
+delivery: { backoffBaseMs: 50, batchWindowMs: 10 }
+sources:
+  - id: op
+    verify: { type: jwt, issuer: op, audience: relay, algorithms: [ES256], keys: [${JSON.stringify(key.publicJwk)}] }
+    rules:
+      - secrets: [{ vault: ops, name: DB_PASSWORD, value: /value }]
+  - id: ci
+    verify: { type: hmac, header: x-sig, prefix: "sha256=", secrets: ["${HMAC_SECRET}"] }
+    eventTime: /time
+    rules:
+      - secrets: [{ vault: ci, name: "{{ /name }}", value: /value }]
+`,
+    { RWX_ACCESS_TOKEN: TOKEN },
+  )
+  return relay
+}
+
+async function queueDrained(r: RelayProcess): Promise<void> {
+  await until(async () => {
+    const text = await (await fetch(`${r.url}/metrics`)).text()
+    return text.includes('relay_queue_secrets{status="queued"} 0')
+  }, 'the queue to drain')
+}
+
+describe('events that must not roll a secret back', () => {
+  // Needs branch arch-sec (277c638: a body token's event id without jti is the hash of its signing
+  // input; 1381be7 tests it through the hook). Here the id is the hash of the raw body, so the padded
+  // replay is a new event, answered 202.
+  it.skip('answers a padded replay of an older JWT body token (no jti) as a duplicate; RWX ends on the newer', async () => {
+    const r = await start()
+    const t = Math.floor(Date.now() / 1000)
+    const claims = { iss: 'op', aud: 'relay', exp: t + 600 }
+    const older = `older-${randomUUID()}`
+    const newer = `newer-${randomUUID()}`
+    const a = await makeJwt({ ...claims, iat: t - 20, value: older }, key)
+    const b = await makeJwt({ ...claims, iat: t - 10, value: newer }, key)
+    const post = (body: string) =>
+      fetch(`${r.url}/hooks/op`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body })
+    expect((await post(a)).status).toBe(202)
+    await rwx.waitFor((w) => w.some((x) => x.secret === older), 10_000)
+    expect((await post(b)).status).toBe(202)
+    await rwx.waitFor((w) => w.some((x) => x.secret === newer), 10_000)
+
+    const replay = await post(`${a}\n`)
+    expect(replay.status).toBe(200)
+    expect(await replay.json()).toMatchObject({ duplicate: true })
+    await queueDrained(r)
+    expect(rwx.writes.filter((w) => w.name === 'DB_PASSWORD').map((w) => w.secret)).toEqual([older, newer])
+    expect(rwx.secrets('ops').get('DB_PASSWORD')?.secret).toBe(newer)
+  })
+
+  // Needs branch arch-sec (77df072: event times more than 300 s ahead are refused 422
+  // ERR_EVENT_TIME_FUTURE). Here the event is accepted, and would hold its name for a year.
+  it.skip('refuses an event dated a year ahead with 422, and it queues nothing', async () => {
+    const r = await start()
+    const value = `future-${randomUUID()}`
+    const body = JSON.stringify({ name: 'FUTURE', value, time: Math.floor(Date.now() / 1000) + 365 * 86_400 })
+    const res = await fetch(`${r.url}/hooks/ci`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-sig': hmacSignature(HMAC_SECRET, body, { prefix: 'sha256=' }),
+      },
+      body,
+    })
+    expect(res.status).toBe(422)
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+    expect(await res.json()).toMatchObject({ code: 'ERR_EVENT_TIME_FUTURE', status: 422 })
+    const metrics = await (await fetch(`${r.url}/metrics`)).text()
+    expect(metrics).toContain('relay_queue_secrets{status="queued"} 0')
+    expect(metrics).toContain('relay_queue_secrets{status="delivered"} 0')
+    expect(rwx.requests).toHaveLength(0)
+  })
+})

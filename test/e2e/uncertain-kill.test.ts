@@ -1,0 +1,105 @@
+// End to end through the binary: a relay killed -9 while its write is in flight at RWX, which stores that
+// write after the process is gone. Whoever sends the name's next value must not send it before.
+import { randomUUID } from 'node:crypto'
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
+import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
+import { adminQuery } from '../support/postgres.js'
+import {
+  expectNewestLast,
+  freshName,
+  openSite,
+  post,
+  requested,
+  rwxToken,
+  type Site,
+  settled,
+} from '../support/uncertain-writes.js'
+import { until } from '../support/until.js'
+
+let rwx: FakeRwx
+let site: Site | undefined
+
+beforeAll(async () => {
+  rwx = await startFakeRwx({ token: rwxToken })
+})
+afterAll(async () => {
+  await rwx?.close()
+})
+afterEach(async () => {
+  await site?.close()
+  site = undefined
+  rwx.reset()
+})
+
+const now = () => Math.floor(Date.now() / 1000)
+const landed = (value: string) => rwx.writes.some((w) => w.secret === value)
+
+/**
+ * Two replicas on one database; RWX stores v1 `landsAfterMs` after it arrived. The replica sending it is
+ * killed -9 once v2 is posted to the other, which must send v2 only after v1 has landed.
+ */
+async function killTheSenderOfTwoReplicas(delivery: Record<string, number>, landsAfterMs: number) {
+  site = await openSite('postgres', inject('pgAdminUrl'), rwx, { delivery })
+  const replicas = [await site.start(), await site.start()]
+  const name = freshName()
+  const v1 = `v1-${randomUUID()}`
+  const v2 = `v2-${randomUUID()}`
+  rwx.delay(landsAfterMs, 1)
+  const t = now()
+  const e1 = await post(replicas[0]!, name, v1, t)
+  await requested(rwx, v1)
+  // Whichever replica leased the name is sending v1: that one is killed.
+  let owner = ''
+  await until(async () => {
+    const { rows } = await adminQuery<{ owner: string | null }>(
+      site!.databaseUrl!,
+      "SELECT lease_owner AS owner FROM names WHERE vault = 'ci' AND name = $1",
+      [name],
+    )
+    owner = rows[0]?.owner ?? ''
+    return owner !== ''
+  }, 'the lease of the name')
+  const victim = replicas.find((r) => owner.includes(`:${r.child.pid}:`))
+  const survivor = replicas.find((r) => r !== victim)!
+  expect(victim, `the lease owner ${owner} is one of the replicas`).toBeDefined()
+  const e2 = await post(survivor, name, v2, t + 1)
+  expect(await victim!.kill('SIGKILL')).toBe('SIGKILL')
+
+  await settled(rwx, survivor, [v1, v2])
+  await expectNewestLast(rwx, survivor, name, { value: v1, event: e1 }, { value: v2, event: e2 })
+}
+
+describe('a write in flight when the relay is killed -9', () => {
+  it('on SQLite, the restarted relay fences the name from the start and RWX ends on the newer value', async () => {
+    // RWX stores v1 5 s after it arrived; the relay started again on the file is up well before that (a
+    // relay that sent v2 at once would have it overwritten by v1), and fences the name 6 s from its start.
+    site = await openSite('sqlite', inject('pgAdminUrl'), rwx, { delivery: { uncertainWriteSeconds: 6 } })
+    const first = await site.start()
+    const name = freshName()
+    const v1 = `v1-${randomUUID()}`
+    const v2 = `v2-${randomUUID()}`
+    rwx.delay(5_000, 1)
+    const t = now()
+    const e1 = await post(first, name, v1, t)
+    await requested(rwx, v1)
+    const e2 = await post(first, name, v2, t + 1)
+    expect(await first.kill('SIGKILL')).toBe('SIGKILL')
+
+    const second = await site.start()
+    expect(landed(v1), 'the relay is up again before the abandoned write lands').toBe(false)
+    await settled(rwx, second, [v1, v2])
+    await expectNewestLast(rwx, second, name, { value: v1, event: e1 }, { value: v2, event: e2 })
+  })
+
+  it('on PostgreSQL, the killed replica’s lease holds the name and the other replica sends the newer value after', () =>
+    // leaseSeconds 5, the schema's minimum: RWX stores v1 3 s after it arrived, before the lease ends.
+    killTheSenderOfTwoReplicas({ leaseSeconds: 5 }, 3_000))
+
+  // A gap in the fence, not fixed on this branch (so skipped; it fails here): uncertainWriteSeconds says
+  // a write in flight when the process died may land that long after, and SQLite fences the name for it,
+  // but on PostgreSQL only the dead replica's lease holds the name (leaseSeconds from the claim, minimum
+  // 5), and the next write is not read back (the name is never marked unconfirmed). Here v1 lands 7 s
+  // after the claim: the other replica has sent v2 by then, RWX ends on v1 and v2 is reported delivered.
+  it.skip('on PostgreSQL, a write in flight at kill -9 holds its name for uncertainWriteSeconds even past the lease', () =>
+    killTheSenderOfTwoReplicas({ leaseSeconds: 5, uncertainWriteSeconds: 10 }, 7_000))
+})

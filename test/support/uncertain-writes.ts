@@ -1,0 +1,152 @@
+// For the e2e tests of writes whose outcome the relay never learned: the relay binary on SQLite or on a
+// PostgreSQL test database, signed events for one name, and what RWX and the relay end up saying.
+import { randomBytes, randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { expect } from 'vitest'
+import type { FakeRwx } from './fake-rwx.js'
+import { createTestDatabase } from './postgres.js'
+import { type RelayProcess, startRelayProcess } from './relay-process.js'
+import { hmacSignature } from './signers.js'
+import { until } from './until.js'
+
+export type StoreKind = 'sqlite' | 'postgres'
+
+const TOKEN = `rwx-token-${randomUUID()}`
+const HMAC_SECRET = `hmac-secret-${randomUUID()}`
+const ADMIN = `admin-token-${randomUUID()}`
+const ENV = {
+  RWX_ACCESS_TOKEN: TOKEN,
+  RELAY_ADMIN_TOKEN: ADMIN,
+  RELAY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+}
+
+/** Settings of one test: `delivery.*` and `server.*` keys, written as YAML flow mappings. */
+export interface Settings {
+  delivery: Record<string, number>
+  server?: Record<string, number>
+}
+
+/** The fake RWX's token, for `startFakeRwx`. */
+export const rwxToken = TOKEN
+
+/** One store (a SQLite file in a fresh directory, or a fresh PostgreSQL database) and the relays on it. */
+export interface Site {
+  /** The PostgreSQL database's URL; undefined on SQLite. */
+  databaseUrl: string | undefined
+  /** Starts one more relay process on the store; every one is killed by `close()`. */
+  start(): Promise<RelayProcess>
+  close(): Promise<void>
+}
+
+export async function openSite(kind: StoreKind, adminUrl: string, rwx: FakeRwx, s: Settings): Promise<Site> {
+  const dirs: string[] = []
+  const relays: RelayProcess[] = []
+  const db = kind === 'postgres' ? await createTestDatabase(adminUrl) : undefined
+  const dir = mkdtempSync(join(tmpdir(), 'relay-uncertain-'))
+  dirs.push(dir)
+  const flow = (o: Record<string, number>) =>
+    `{ ${Object.entries(o)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ')} }`
+  const yaml = `
+rwx: { url: "${rwx.url}" }
+store: "${db?.url ?? 'sqlite:./data/relay.db'}"
+logLevel: debug
+rateLimit: { max: 0 }
+server: ${flow(s.server ?? {})}
+delivery: ${flow({ backoffBaseMs: 50, backoffMaxMs: 400, batchWindowMs: 10, ...s.delivery })}
+sources:
+  - id: ci
+    verify: { type: hmac, header: x-sig, prefix: "sha256=", secrets: ["${HMAC_SECRET}"] }
+    eventTime: /time
+    rules:
+      - secrets: [{ vault: ci, name: "{{ /name }}", value: /value }]
+`
+  return {
+    databaseUrl: db?.url,
+    async start() {
+      // SQLite: every relay in the one directory (its file); PostgreSQL: each replica in its own.
+      const home = kind === 'sqlite' || relays.length === 0 ? dir : mkdtempSync(join(tmpdir(), 'relay-r-'))
+      if (home !== dir) dirs.push(home)
+      const relay = await startRelayProcess(home, yaml, ENV)
+      relays.push(relay)
+      return relay
+    },
+    async close() {
+      await Promise.all(relays.map((r) => r.kill('SIGKILL')))
+      await db?.drop().catch(() => {})
+      for (const d of dirs) rmSync(d, { recursive: true, force: true })
+    },
+  }
+}
+
+/** A fresh secret name, so a write landing late from an earlier test cannot touch this one's. */
+export const freshName = () => `N_${randomBytes(4).toString('hex')}`
+
+/** Posts one signed event setting `name` to `value` at `time` (epoch seconds); returns its event id. */
+export async function post(relay: RelayProcess, name: string, value: string, time: number): Promise<string> {
+  const body = JSON.stringify({ name, value, time })
+  const res = await fetch(`${relay.url}/hooks/ci`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-sig': hmacSignature(HMAC_SECRET, body, { prefix: 'sha256=' }),
+    },
+    body,
+  })
+  expect(res.status).toBe(202)
+  return ((await res.json()) as { event: string }).event
+}
+
+/** Resolves once RWX has received a request writing `value` (it may still be answering it). */
+export function requested(rwx: FakeRwx, value: string, timeoutMs = 10_000): Promise<void> {
+  const carries = (body: unknown) => JSON.stringify(body ?? null).includes(JSON.stringify(value))
+  return rwx.waitFor((_w, requests) => requests.some((r) => carries(r.body)), timeoutMs)
+}
+
+/** Waits until RWX has stored every one of `values` and `relay` has nothing left queued. */
+export async function settled(rwx: FakeRwx, relay: RelayProcess, values: string[]): Promise<void> {
+  await rwx.waitFor((writes) => values.every((v) => writes.some((w) => w.secret === v)), 20_000)
+  await until(async () => {
+    const res = await fetch(`${relay.url}/metrics`)
+    return (await res.text()).includes('relay_queue_secrets{status="queued"} 0')
+  }, 'the queue to drain')
+}
+
+/** The relay's account of an event's one secret (admin API): its status and the RWX version it wrote. */
+export async function reported(
+  relay: RelayProcess,
+  event: string,
+): Promise<{ status: string; rwxVersion: number | null }> {
+  const res = await fetch(`${relay.url}/admin/events/ci/${event}`, {
+    headers: { authorization: `Bearer ${ADMIN}` },
+  })
+  expect(res.status).toBe(200)
+  const body = (await res.json()) as { secrets: { status: string; rwxVersion: number | null }[] }
+  expect(body.secrets).toHaveLength(1)
+  return body.secrets[0]!
+}
+
+/**
+ * Asserts that the older value did land at RWX, that the newer one was written after it and last, that
+ * RWX holds the newer one, and that the relay reports the newer event delivered as RWX's current version
+ * and the older one superseded.
+ */
+export async function expectNewestLast(
+  rwx: FakeRwx,
+  relay: RelayProcess,
+  name: string,
+  older: { value: string; event: string },
+  newer: { value: string; event: string },
+): Promise<void> {
+  const order = rwx.writes.filter((w) => w.vault === 'ci' && w.name === name).map((w) => w.secret)
+  expect(order, 'the abandoned write landed').toContain(older.value)
+  expect(order.at(-1), 'the newest value is written last').toBe(newer.value)
+  expect(order.lastIndexOf(newer.value)).toBeGreaterThan(order.indexOf(older.value))
+  const held = rwx.secrets('ci').get(name)
+  expect(held?.secret, 'RWX ends on the newest value').toBe(newer.value)
+  expect(await reported(relay, newer.event)).toMatchObject({ status: 'delivered', rwxVersion: held?.version })
+  expect((await reported(relay, older.event)).status).toBe('superseded')
+}
