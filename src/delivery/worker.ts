@@ -154,7 +154,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
           const claimed = await store.claim({
             owner,
             now: clock(),
-            leaseMs: config.leaseSeconds * 1000,
+            leaseMs: leaseMs(config),
             limit,
           })
           if (claimed.length === 0) break
@@ -259,4 +259,16 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     },
     status: () => ({ ...state, paused: pauseSwitch.known().paused, breaker: breaker.status() }),
   }
+}
+
+/**
+ * How long a claim holds its names. A worker that dies with a request in flight gives it up at its death
+ * (at the latest when the request would have timed out), and that write may land up to
+ * `uncertainWriteSeconds` later: the dead worker's lease is what holds the name meanwhile (PostgreSQL
+ * replicas; SQLite fences the names a dead run held when it starts again), so it lasts at least that.
+ */
+export function leaseMs(
+  config: Pick<DeliveryConfig, 'leaseSeconds' | 'requestTimeoutMs' | 'uncertainWriteSeconds'>,
+): number {
+  return Math.max(config.leaseSeconds * 1000, config.requestTimeoutMs + config.uncertainWriteSeconds * 1000)
 }

@@ -66,10 +66,8 @@ async function queueDrained(r: RelayProcess): Promise<void> {
 }
 
 describe('events that must not roll a secret back', () => {
-  // Needs branch arch-sec (277c638: a body token's event id without jti is the hash of its signing
-  // input; 1381be7 tests it through the hook). Here the id is the hash of the raw body, so the padded
-  // replay is a new event, answered 202.
-  it.skip('answers a padded replay of an older JWT body token (no jti) as a duplicate; RWX ends on the newer', async () => {
+  // A body token's event id without jti is the hash of its JWS signing input, so padding makes no new event.
+  it('answers a padded replay of an older JWT body token (no jti) as a duplicate; RWX ends on the newer', async () => {
     const r = await start()
     const t = Math.floor(Date.now() / 1000)
     const claims = { iss: 'op', aud: 'relay', exp: t + 600 }
@@ -92,9 +90,9 @@ describe('events that must not roll a secret back', () => {
     expect(rwx.secrets('ops').get('DB_PASSWORD')?.secret).toBe(newer)
   })
 
-  // Needs branch arch-sec (77df072: event times more than 300 s ahead are refused 422
-  // ERR_EVENT_TIME_FUTURE). Here the event is accepted, and would hold its name for a year.
-  it.skip('refuses an event dated a year ahead with 422, and it queues nothing', async () => {
+  // Event times more than 300 s ahead are refused 422 ERR_EVENT_TIME_FUTURE: accepted, one would hold its
+  // name for a year (never-regress supersedes every rotation dated before it).
+  it('refuses an event dated a year ahead with 422, and it queues nothing', async () => {
     const r = await start()
     const value = `future-${randomUUID()}`
     const body = JSON.stringify({ name: 'FUTURE', value, time: Math.floor(Date.now() / 1000) + 365 * 86_400 })
