@@ -229,6 +229,11 @@ describe('deploy/kustomize', () => {
       const policy = one(objects, 'NetworkPolicy')
       expect(policy.spec.podSelector.matchLabels).toEqual(labels)
       expect(policy.spec.ingress[0].ports).toEqual([{ port: 'http', protocol: 'TCP' }])
+      // vault-relay watch, beside the relay, sends its changes to the same port.
+      const notifier = one(readObjects('deploy/k8s/watch/notifier.yaml'), 'Deployment')
+      expect(policy.spec.ingress[0].from).toContainEqual({
+        podSelector: { matchLabels: notifier.spec.template.metadata.labels },
+      })
     }
   })
 
