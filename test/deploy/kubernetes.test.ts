@@ -1,11 +1,14 @@
 // The Kubernetes manifests, built as kustomize would and each object validated against the Kubernetes schemas.
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor'
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment'
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy'
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget'
+import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding'
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap'
+import { Namespace } from 'kubernetes-models/v1/Namespace'
 import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim'
 import { Service } from 'kubernetes-models/v1/Service'
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount'
@@ -27,27 +30,82 @@ const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   NetworkPolicy,
   PodDisruptionBudget,
   ServiceMonitor,
+  Namespace,
+  ClusterRoleBinding,
+}
+
+/** Kinds that live in no namespace: kustomize's `namespace` leaves them alone. */
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding'])
+
+/** An RFC 6902 path's parent and last key, in `doc`. */
+function locate(doc: AnyRec, path: string): [AnyRec, string] {
+  const keys = path
+    .split('/')
+    .slice(1)
+    .map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'))
+  const last = keys.pop()!
+  let parent = doc
+  for (const k of keys) parent = parent[k]
+  expect(parent, path).toBeDefined()
+  return [parent, last]
+}
+
+/** `patches` entries with a target and an inline JSON 6902 patch (add, replace, remove): all these files use. */
+function applyPatches(objects: Obj[], patches: AnyRec[], where: string): void {
+  for (const p of patches) {
+    expect(Object.keys(p).sort(), `${where}: a patch has a target and an inline patch`).toEqual([
+      'patch',
+      'target',
+    ])
+    expect(Object.keys(p.target).sort(), `${where}: targets by kind and name`).toEqual(['kind', 'name'])
+    const targets = objects.filter((o) => o.kind === p.target.kind && o.metadata.name === p.target.name)
+    expect(targets.length, `${where}: ${p.target.kind}/${p.target.name}`).toBeGreaterThan(0)
+    for (const op of parseYaml(p.patch) as AnyRec[])
+      for (const o of targets) {
+        const [parent, key] = locate(o as AnyRec, op.path)
+        if (op.op === 'remove') delete parent[key]
+        else if (op.op === 'add' && Array.isArray(parent))
+          parent.splice(key === '-' ? parent.length : Number(key), 0, op.value)
+        else if (op.op === 'add' || op.op === 'replace') parent[key] = op.value
+        else expect.fail(`${where}: unsupported op ${op.op}`)
+      }
+  }
 }
 
 /**
- * `kustomize build` for what these files use: `resources` (files and folders) and `components`. Any other
- * kustomization field (patches, generators, images...) fails, so this stays the same as the real tool.
+ * `kustomize build` for what these files use: `resources` (files and folders), `components`, `patches`
+ * (JSON 6902, inline) and `namespace`. Any other kustomization field (generators, images, labels...)
+ * fails, so this stays the same as the real tool; the rendered files under deploy/k8s, which
+ * deploy/render.sh makes with the real tool, are compared with what this builds.
  */
 function build(dir: string, extraComponents: string[] = []): Obj[] {
-  const k = parseYaml(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as Record<string, unknown>
+  const k = parseYaml(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as AnyRec
   const unknown = Object.keys(k).filter(
-    (key) => !['apiVersion', 'kind', 'resources', 'components'].includes(key),
+    (key) => !['apiVersion', 'kind', 'resources', 'components', 'patches', 'namespace'].includes(key),
   )
   expect(unknown, `${dir}/kustomization.yaml`).toEqual([])
   const out: Obj[] = []
-  for (const entry of [
-    ...((k.resources as string[]) ?? []),
-    ...((k.components as string[]) ?? []),
-    ...extraComponents,
-  ]) {
+  for (const entry of (k.resources as string[]) ?? []) {
     const path = join(dir, entry)
     if (statSync(path).isDirectory()) out.push(...build(path))
     else out.push(...parseAllDocuments(readFileSync(path, 'utf8')).map((d) => d.toJS() as Obj))
+  }
+  // A component adds its resources, then its patches act on everything built so far.
+  for (const entry of [...((k.components as string[]) ?? []), ...extraComponents]) {
+    const component = join(dir, entry)
+    const c = parseYaml(readFileSync(join(component, 'kustomization.yaml'), 'utf8')) as AnyRec
+    expect(c.kind, component).toBe('Component')
+    out.push(...build(component))
+    applyPatches(out, c.patches ?? [], component)
+  }
+  if (k.kind !== 'Component') applyPatches(out, k.patches ?? [], dir)
+  if (k.namespace) {
+    const accounts = new Set(out.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata.name))
+    for (const o of out as AnyRec[]) {
+      if (!CLUSTER_SCOPED.has(o.kind)) o.metadata.namespace = k.namespace
+      for (const subject of o.subjects ?? [])
+        if (subject.kind === 'ServiceAccount' && accounts.has(subject.name)) subject.namespace = k.namespace
+    }
   }
   return out
 }
@@ -171,6 +229,11 @@ describe('deploy/kustomize', () => {
       const policy = one(objects, 'NetworkPolicy')
       expect(policy.spec.podSelector.matchLabels).toEqual(labels)
       expect(policy.spec.ingress[0].ports).toEqual([{ port: 'http', protocol: 'TCP' }])
+      // vault-relay watch, beside the relay, sends its changes to the same port.
+      const notifier = one(readObjects('deploy/k8s/watch/notifier.yaml'), 'Deployment')
+      expect(policy.spec.ingress[0].from).toContainEqual({
+        podSelector: { matchLabels: notifier.spec.template.metadata.labels },
+      })
     }
   })
 
@@ -182,14 +245,152 @@ describe('deploy/kustomize', () => {
   })
 })
 
+/** The single-file manifests deploy/render.sh renders from deploy/kustomize. */
+const RENDERED: Record<string, string> = {
+  sqlite: 'deploy/k8s/vault-relay.yaml',
+  kubernetes: 'deploy/k8s/watch/relay.yaml',
+}
+const VARIANTS = ['sqlite', 'postgres', 'kubernetes']
+const ALL_COMPONENTS = ['../components/servicemonitor', '../components/networkpolicy']
+const VERSION = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version
+const LABELS = { 'app.kubernetes.io/name': 'vault-relay' }
+const readObjects = (file: string) =>
+  parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as Obj)
+const byId = (objects: Obj[]) =>
+  [...objects].sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`))
+/** Every YAML file under deploy/k8s and deploy/kustomize. */
+const yamlFiles = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? yamlFiles(join(dir, e.name)) : e.name.endsWith('.yaml') ? [join(dir, e.name)] : [],
+  )
+const containers = (objects: Obj[]): AnyRec[] =>
+  objects
+    .filter((o) => o.kind === 'Deployment')
+    .flatMap((d) => (d as AnyRec).spec.template.spec.containers as AnyRec[])
+
+describe('deploy/kustomize/kubernetes (the relay beside vault-relay watch)', () => {
+  it('mounts its service-account token and CA, may read issuer discovery, and serves kubernetes sources', () => {
+    const objects = build(join(ROOT, 'kubernetes'))
+    validate(objects)
+    expect(objects.some((o) => o.kind === 'Secret')).toBe(false)
+    const deployment = one(objects, 'Deployment')
+    const pod = deployment.spec.template.spec
+    expectRestricted(pod)
+    expect(one(objects, 'Namespace').metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted')
+    const account = one(objects, 'ServiceAccount')
+    expect(pod.serviceAccountName).toBe(account.metadata.name)
+    expect(pod.automountServiceAccountToken).toBe(true)
+    expect(account.automountServiceAccountToken).toBe(true)
+    const binding = one(objects, 'ClusterRoleBinding')
+    expect(binding.roleRef).toMatchObject({
+      kind: 'ClusterRole',
+      name: 'system:service-account-issuer-discovery',
+    })
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: account.metadata.name, namespace: account.metadata.namespace },
+    ])
+    for (const o of objects.filter((o) => !['Namespace', 'ClusterRoleBinding'].includes(o.kind)))
+      expect((o as AnyRec).metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe('vault-relay')
+    const config = parseYaml(one(objects, 'ConfigMap').data['relay.yaml']) as AnyRec
+    expect(config.server.trustProxy).toBe(1)
+    const sources = config.sources as AnyRec[]
+    expect(sources.length).toBeGreaterThan(0)
+    for (const source of sources)
+      for (const issuer of source.verify.kubernetes.issuers as AnyRec[]) {
+        // Where automountServiceAccountToken puts them.
+        expect(issuer.caFile).toBe('/var/run/secrets/kubernetes.io/serviceaccount/ca.crt')
+        expect(issuer.tokenFile).toBe('/var/run/secrets/kubernetes.io/serviceaccount/token')
+      }
+  })
+})
+
+describe('deploy/kustomize is the one source of the relay manifests', () => {
+  it('the single-file manifests are what deploy/render.sh renders from it (run it after a change)', () => {
+    for (const [variant, file] of Object.entries(RENDERED)) {
+      expect(existsSync(file), file).toBe(true)
+      expect(readFileSync(file, 'utf8'), file).toContain(
+        `GENERATED by deploy/render.sh from deploy/kustomize/${variant}`,
+      )
+      expect(byId(readObjects(file)), file).toEqual(byId(build(join(ROOT, variant))))
+    }
+  })
+
+  const kustomize = kustomizeVersion()
+  it.skipIf(kustomize === undefined || kustomize < 4)(
+    `the real kustomize renders them byte for byte (skipped without kubectl bundling kustomize v4+; found ${kustomize ?? 'none'}: the test above covers it with the built-in builder)`,
+    () => {
+      for (const [variant, file] of Object.entries(RENDERED)) {
+        const rendered = execFileSync('kubectl', ['kustomize', join(ROOT, variant)], { encoding: 'utf8' })
+        const committed = readFileSync(file, 'utf8').replace(/^(#.*\n)+/, '')
+        expect(committed, file).toBe(rendered)
+      }
+    },
+  )
+
+  it('every relay and notifier image is pinned to package.json’s version, none :latest', () => {
+    const images = [
+      ...VARIANTS.flatMap((v) => containers(build(join(ROOT, v)))),
+      ...yamlFiles('deploy/k8s').flatMap((f) => containers(readObjects(f))),
+    ].map((c) => c.image as string)
+    expect(images.length).toBeGreaterThanOrEqual(6)
+    for (const image of images) expect(image).toBe(`vault-relay:${VERSION}`)
+    for (const file of [...yamlFiles('deploy/k8s'), ...yamlFiles(ROOT)])
+      expect(readFileSync(file, 'utf8'), file).not.toMatch(/image:\s*\S+:latest\b/)
+  })
+
+  it('every variant labels every object, selector and pod the same way', () => {
+    for (const variant of VARIANTS) {
+      const objects = build(join(ROOT, variant), ALL_COMPONENTS)
+      for (const o of objects)
+        expect((o as AnyRec).metadata.labels, `${variant}: ${o.kind}/${o.metadata.name}`).toMatchObject(
+          LABELS,
+        )
+      const deployment = one(objects, 'Deployment')
+      expect(deployment.spec.selector.matchLabels, variant).toEqual(LABELS)
+      expect(deployment.spec.template.metadata.labels, variant).toEqual(LABELS)
+      expect(one(objects, 'Service').spec.selector, variant).toEqual(LABELS)
+      expect(one(objects, 'PodDisruptionBudget').spec.selector.matchLabels, variant).toEqual(LABELS)
+    }
+    for (const file of Object.values(RENDERED)) {
+      const deployment = one(readObjects(file), 'Deployment')
+      expect(deployment.spec.selector.matchLabels, file).toEqual(LABELS)
+      expect(one(readObjects(file), 'Service').spec.selector, file).toEqual(LABELS)
+    }
+  })
+
+  it('no manifest carries a Secret or a placeholder value: Secrets are created by hand, never applied from here', () => {
+    const rendered = [
+      ...VARIANTS.map((v) => [v, build(join(ROOT, v), ALL_COMPONENTS)] as const),
+      ...yamlFiles('deploy/k8s').map((f) => [f, readObjects(f)] as const),
+    ]
+    for (const [where, objects] of rendered) {
+      expect(
+        objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name),
+        where,
+      ).toEqual([])
+      expect(JSON.stringify(objects), where).not.toMatch(/replace-me|changeme|change-me|<your/i)
+    }
+  })
+})
+
 describe('deploy/k8s/vault-relay.yaml (the single-file manifest)', () => {
   it('is valid, restricted, and trusts one proxy hop', () => {
-    const file = 'deploy/k8s/vault-relay.yaml'
-    expect(existsSync(file)).toBe(true)
-    const objects = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as Obj)
-    validate(objects.filter((o) => o.kind !== 'Secret'))
+    const objects = readObjects('deploy/k8s/vault-relay.yaml')
+    validate(objects)
     const deployment = one(objects, 'Deployment')
     expectRestricted(deployment.spec.template.spec)
     expectSafeConfig(one(objects, 'ConfigMap').data['relay.yaml'])
   })
 })
+
+/** The major version of the kustomize kubectl bundles, or undefined without kubectl. */
+function kustomizeVersion(): number | undefined {
+  try {
+    const out = execFileSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf8' })
+    const v = (JSON.parse(out) as { kustomizeVersion?: string }).kustomizeVersion
+    const major = /^v(\d+)\./.exec(v ?? '')?.[1]
+    return major === undefined ? 0 : Number(major)
+  } catch {
+    return undefined
+  }
+}
