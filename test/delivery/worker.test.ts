@@ -214,9 +214,12 @@ describe('delivery worker', () => {
     expect(Date.now() - started).toBeLessThan(10_000)
     const [secret] = await h.secrets(id)
     expect(secret).toMatchObject({ status: 'queued', lastError: 'request to RWX cancelled (shutting down)' })
-    // its lease was given back: another worker takes it at once
-    const others = await h.store.claim({ owner: 'other', now: Date.now() + 10, leaseMs: 1_000, limit: 10 })
-    expect(others.map((c) => c.name)).toEqual(['A'])
+    // its lease was given back, and its name fenced (RWX may still apply the abandoned write): another
+    // worker takes it once that write can no longer land, and reads its next write back
+    const now = Date.now()
+    expect(await h.store.claim({ owner: 'other', now: now + 10, leaseMs: 1_000, limit: 10 })).toEqual([])
+    const others = await h.store.claim({ owner: 'other', now: now + 60_100, leaseMs: 1_000, limit: 10 })
+    expect(others.map((c) => [c.name, c.unconfirmed])).toEqual([['A', true]])
   })
 
   it('stop() releases the leases of batches it did not send', async () => {
