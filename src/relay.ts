@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { buildApp } from './app.js'
 import { demoRefusal, demoSecretPaths, noConfig } from './config/demo.js'
-import { type Env, resolveConfigPath } from './config/load.js'
+import { type Env, readConfigFile, readYamlConfig, resolveConfigPath } from './config/load.js'
 import type { Config } from './config/schema.js'
 import { createTokenSource, type TokenSource } from './config/token.js'
 import { createPauseSwitch } from './delivery/pause.js'
@@ -37,6 +37,22 @@ export interface StartOptions {
   demo?: boolean
 }
 
+/** Where demo mode listens unless told otherwise: its signing secrets are public, so only this machine may send. */
+export const DEMO_HOST = '127.0.0.1'
+
+/**
+ * Where a relay on the public DEMO-ONLY secrets listens, and why: an explicit `HOST` or `server.host` in
+ * the config file is obeyed (the user chose to expose it), anything else is loopback only.
+ */
+function demoListenHost(path: string, env: Env, config: Config): { host: string; reason: string } {
+  if (env.HOST) return { host: config.server.host, reason: 'HOST is set' }
+  const server = readYamlConfig(readConfigFile(path), env, path, []).server
+  if (server !== null && typeof server === 'object' && 'host' in server) {
+    return { host: config.server.host, reason: `server.host is set in ${path}` }
+  }
+  return { host: DEMO_HOST, reason: 'demo mode listens on loopback unless HOST or server.host is set' }
+}
+
 /** What a shutdown keeps of its grace period, after giving up on RWX, to settle, release leases and close. */
 const SETTLE_MARGIN_MS = 1_000
 
@@ -64,8 +80,19 @@ export async function startRelay(env: Env, cwd: string, options: StartOptions = 
       'DEMO MODE: accepting events signed with the PUBLIC DEMO-ONLY secrets of the example config; anyone can forge events into your vaults. Set your own secrets before pointing a provider here.',
     )
   }
+  let host = config.server.host
+  if (demoPaths.length > 0) {
+    const listen = demoListenHost(path, env, config)
+    host = listen.host
+    log.warn(
+      { host, reason: listen.reason },
+      host === DEMO_HOST
+        ? `DEMO MODE: listening on ${host} only (loopback): set HOST or server.host to listen elsewhere`
+        : `DEMO MODE: listening on ${host} because ${listen.reason}: anyone who can reach it can forge events`,
+    )
+  }
   const relay = await createRelay(config, { log, cwd, token })
-  const url = await relay.app.listen({ host: config.server.host, port: config.server.port })
+  const url = await relay.app.listen({ host, port: config.server.port })
   relay.start()
   log.info(
     {

@@ -8,6 +8,14 @@ export interface ExpandProblem {
   message: string
 }
 
+export interface ExpandOptions {
+  /**
+   * The lists (by path, e.g. `sources[0].verify.secrets`) whose entries a default left empty are dropped:
+   * `["${NEW}", "${OLD:-}"]` with OLD unset is one secret, not an empty one. A literal `""` is kept.
+   */
+  dropEmptyIn?: (path: string) => boolean
+}
+
 /**
  * Returns a copy of `doc` with variables expanded in every string. An unset variable without a
  * default is reported (by name and path, never by value) and left as an empty string.
@@ -18,13 +26,27 @@ export function expandEnv(
   env: Readonly<Record<string, string | undefined>>,
   problems: ExpandProblem[],
   path = '',
+  options: ExpandOptions = {},
 ): unknown {
   if (typeof doc === 'string') return expandString(doc, env, problems, path)
-  if (Array.isArray(doc)) return doc.map((v, i) => expandEnv(v, env, problems, `${path}[${i}]`))
+  if (Array.isArray(doc)) {
+    const drop = options.dropEmptyIn?.(path) === true
+    const out: unknown[] = []
+    for (const [i, v] of doc.entries()) {
+      const before = problems.length
+      const expanded = expandEnv(v, env, problems, `${path}[${i}]`, options)
+      // Only text that a `${VAR:-}` emptied: a literal "" stays for the schema to refuse, and an unset
+      // `${VAR}` stays where its problem points.
+      const emptied = expanded === '' && typeof v === 'string' && v !== '' && problems.length === before
+      if (drop && emptied) continue
+      out.push(expanded)
+    }
+    return out
+  }
   if (doc !== null && typeof doc === 'object') {
     const out: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(doc)) {
-      out[k] = expandEnv(v, env, problems, path === '' ? k : `${path}.${k}`)
+      out[k] = expandEnv(v, env, problems, path === '' ? k : `${path}.${k}`, options)
     }
     return out
   }

@@ -99,9 +99,14 @@ function checkSources(doc: Record<string, unknown>, problems: string[], checks: 
   }
 }
 
+/** A verifier's list of secrets or keys: `"${OLD:-}"` in it is an optional entry (one secret while not rolling). */
+const KEY_LIST = /^sources\[\d+\]\.verify\.(secrets|publicKeys|keys|credentials|decryptionKeys)$/
+const isKeyList = (path: string) => KEY_LIST.test(path)
+
 /**
  * Reads YAML config text into a mapping with every `${VAR}` expanded, adding a line to `problems` per
- * unset variable; throws ConfigError for text that is not a YAML mapping.
+ * unset variable (an entry of a verifier's key list that expanded to empty is dropped); throws
+ * ConfigError for text that is not a YAML mapping.
  */
 export function readYamlConfig(
   text: string,
@@ -123,7 +128,7 @@ export function readYamlConfig(
     throw new ConfigError(file, ['(root): must be a mapping'])
   }
   const expandProblems: ExpandProblem[] = []
-  const doc = expandEnv(raw, env, expandProblems) as Record<string, unknown>
+  const doc = expandEnv(raw, env, expandProblems, '', { dropEmptyIn: isKeyList }) as Record<string, unknown>
   for (const p of expandProblems) problems.push(`${p.path}: ${p.message}`)
   return doc
 }

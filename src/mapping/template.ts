@@ -55,17 +55,46 @@ export function isStatic(text: string): boolean {
 const FALLBACK = '??'
 
 /**
- * Splits `text` on `??` into trimmed JSON Pointers; a text without `??` is one pointer, as it is.
- * Throws PointerSyntaxError for an empty alternative (`/a ??`) or a bad pointer.
+ * The pointer one alternative names. The spaces around a bare pointer are padding, never part of it
+ * (spaces inside it are: `/first name`); a JSON string (`"/ "`) is the pointer exactly. A bare pointer
+ * that ends in `/` (an empty last key) with spaces after it is refused: RFC 6901 would read those spaces
+ * as the key, the padding rule as nothing, so either reading could be the wrong value.
+ * Throws PointerSyntaxError.
  */
-function alternatives(text: string): string[] {
-  if (!text.includes(FALLBACK)) return [text]
+function pointerOf(part: string): string {
+  const pointer = part.trim()
+  if (pointer.startsWith('"')) {
+    let exact: unknown
+    try {
+      exact = JSON.parse(pointer)
+    } catch {
+      exact = undefined
+    }
+    if (typeof exact !== 'string') {
+      throw new PointerSyntaxError(`invalid quoted pointer ${pointer}: must be one JSON string`)
+    }
+    return exact
+  }
+  if (pointer.endsWith('/') && /\s$/.test(part)) {
+    throw new PointerSyntaxError(
+      `ambiguous pointer ${JSON.stringify(pointer)} followed by a space: write it without the space for the key "" or quote it exactly (e.g. ${JSON.stringify(JSON.stringify(`${pointer} `))}) for a key of spaces`,
+    )
+  }
+  return pointer
+}
+
+/**
+ * Splits a hole's `text` on `??` into JSON Pointers (see pointerOf). With `exact`, a text without `??`
+ * is one pointer as it is (a `when` key). Throws PointerSyntaxError for an empty alternative (`/a ??`),
+ * an ambiguous or bad pointer.
+ */
+function alternatives(text: string, exact = false): string[] {
+  if (!text.includes(FALLBACK)) return [exact ? text : pointerOf(text)]
   return text.split(FALLBACK).map((part) => {
-    const pointer = part.trim()
-    if (pointer === '') {
+    if (part.trim() === '') {
       throw new PointerSyntaxError(`empty pointer beside "??" in ${JSON.stringify(text.trim())}`)
     }
-    return pointer
+    return pointerOf(part)
   })
 }
 
@@ -76,7 +105,7 @@ function alternatives(text: string): string[] {
  * Throws PointerSyntaxError for bad syntax.
  */
 export function compileFallback(text: string): (doc: unknown) => unknown {
-  const readers = alternatives(text).map(compilePointer)
+  const readers = alternatives(text, true).map(compilePointer)
   if (readers.length === 1) return readers[0]!
   return (doc) => {
     let value: unknown
@@ -120,16 +149,19 @@ function compileRead(expr: string, where: string | undefined): (payload: unknown
 }
 
 function compileHole(expr: string, where: string | undefined): Template {
-  const [pointerText = '', ...filterNames] = expr.split('|').map((s) => s.trim())
+  // The pointer keeps its spaces for pointerOf to judge; filter names are trimmed.
+  const [pointerText = '', ...filterNames] = expr.split('|')
   const read = compileRead(pointerText, where)
-  const filters = filterNames.map((name) => {
-    if (name === '') throw new TemplateSyntaxError('empty filter after "|"')
-    const f = FILTERS.get(name)
-    if (f === undefined) {
-      throw new TemplateSyntaxError(`unknown filter ${JSON.stringify(name)} (filters: upper, lower, slug)`)
-    }
-    return f
-  })
+  const filters = filterNames
+    .map((s) => s.trim())
+    .map((name) => {
+      if (name === '') throw new TemplateSyntaxError('empty filter after "|"')
+      const f = FILTERS.get(name)
+      if (f === undefined) {
+        throw new TemplateSyntaxError(`unknown filter ${JSON.stringify(name)} (filters: upper, lower, slug)`)
+      }
+      return f
+    })
   return (payload) => {
     const { value, label } = read(payload)
     let text: string
@@ -154,7 +186,9 @@ function compileHole(expr: string, where: string | undefined): Template {
  * `{{ /a ?? /b ?? /c | filter }}` reads the first pointer that is present (neither missing nor null);
  * when none is, the error names every pointer tried.
  *
- * Pointers inside `{{ }}` cannot contain `|`, `??` or `}}`, and surrounding spaces are trimmed.
+ * Pointers inside `{{ }}` cannot contain `|`, `??` or `}}`. Spaces around a pointer are padding, spaces
+ * inside it count; a JSON string (`{{ "/ " }}`) is a pointer exactly, and a bare pointer ending in `/`
+ * followed by a space is refused as ambiguous.
  * Throws TemplateSyntaxError for an unclosed or nested `{{`, a bad pointer or an unknown filter.
  * The returned function throws RelayError ERR_UNMAPPABLE, naming the pointer, when a value is missing,
  * null, an object or a list.

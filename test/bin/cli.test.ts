@@ -16,7 +16,8 @@ describe('vault-relay check', () => {
     expect(res.code).toBe(0)
     expect(res.out).toContain('POST /hooks/stripe  verify=stripe')
     expect(res.out).toContain('POST /hooks/rotator  verify=standard-webhooks')
-    expect(res.out).toContain('-> vault payments name {{ /data/object/name | upper }} <- /data/object/value')
+    expect(res.out).toContain('-> vault payments name STRIPE_CONNECTED_ACCOUNT <- /account')
+    expect(res.out).toContain('-> vault {{ /data/vault | slug }} name {{ /data/name }} <- /data/value')
     // Valid, but `serve` would refuse it: check says so, by path.
     expect(res.err).toContain('warning: `serve` will refuse to start')
     expect(res.err).toContain('sources[0].verify.secrets[0]')

@@ -104,9 +104,11 @@ describe('serve --demo (what npm start runs)', () => {
       expect(relay.output()).toContain('sources[0].verify.secrets[0]')
       const body = JSON.stringify({
         id: 'evt_demo_1',
-        type: 'rotation.completed',
+        object: 'event',
+        type: 'account.application.authorized',
+        account: 'acct_demo_value_1',
         created: Math.floor(Date.now() / 1000),
-        data: { object: { name: 'db_password', value: 'demo-value-1' } },
+        data: { object: { id: 'ca_demo', object: 'application', name: 'demo' } },
       })
       const res = await fetch(`${relay.url}/hooks/stripe`, {
         method: 'POST',
@@ -117,8 +119,10 @@ describe('serve --demo (what npm start runs)', () => {
         body,
       })
       expect(res.status).toBe(202)
-      await rwx.waitFor((writes) => writes.some((w) => w.vault === 'payments' && w.name === 'DB_PASSWORD'))
-      for (const secret of [...exampleDemoSecrets(), 'demo-value-1'])
+      await rwx.waitFor((writes) =>
+        writes.some((w) => w.vault === 'payments' && w.name === 'STRIPE_CONNECTED_ACCOUNT'),
+      )
+      for (const secret of [...exampleDemoSecrets(), 'acct_demo_value_1'])
         expect(relay.output()).not.toContain(secret)
     } finally {
       await relay.kill('SIGTERM')
