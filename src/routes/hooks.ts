@@ -16,18 +16,29 @@ export interface HookRouteOptions {
   isClosing: () => boolean
 }
 
+/**
+ * Client addresses the rate limiter keeps counters for, per source (least recently seen forgotten first;
+ * an entry is a few hundred bytes). Each source has its own store, and unknown sources are refused
+ * before any is touched, so only real clients of that source compete for its entries.
+ */
+export const RATE_LIMIT_CLIENTS_PER_SOURCE = 20_000
+
 export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): Promise<void> {
   const { config, ingest, metrics } = opts
   const bodyLimit = Math.max(262_144, ...config.sources.map((s) => s.bodyLimit))
-  const rateLimit =
+  // One limiter (and store) per source, keyed by client address (IPv6 by /64, the plugin's default).
+  const limiters = new Map(
     config.rateLimit.max > 0
-      ? {
-          max: config.rateLimit.max,
-          timeWindow: config.rateLimit.windowSeconds * 1000,
-          keyGenerator: (req: { params: unknown; ip: string }) =>
-            `${(req.params as HookParams).source}|${req.ip}`,
-        }
-      : false
+      ? config.sources.map((s) => [
+          s.id,
+          app.rateLimit({
+            max: config.rateLimit.max,
+            timeWindow: config.rateLimit.windowSeconds * 1000,
+            cache: RATE_LIMIT_CLIENTS_PER_SOURCE,
+          }),
+        ])
+      : [],
+  )
 
   // Every content type is read as raw bytes: signatures are over the exact body.
   app.removeAllContentTypeParsers()
@@ -37,12 +48,11 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
     '/hooks/:source',
     {
       bodyLimit,
-      config: { rateLimit },
-      // Refuse before reading the body: unknown source, closing, or a declared length over the limit.
-      preParsing: async (request) => {
+      // Refuse before the rate limiter keeps any state: closing, or an unknown source (names made up
+      // by the thousand must not evict real clients' counters); then the source's own limiter.
+      onRequest: async (request, reply) => {
         if (opts.isClosing()) throw new RelayError('ERR_SHUTTING_DOWN', 'shutting down', { retryAfter: 5 })
-        const source = ingest.source(request.params.source)
-        if (source === undefined) {
+        if (ingest.source(request.params.source) === undefined) {
           // The id is the caller's text: logged cut short, as probing for sources is worth seeing.
           request.log.warn(
             { source: request.params.source.slice(0, 64), code: 'ERR_SOURCE_NOT_FOUND' },
@@ -50,8 +60,13 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
           )
           throw new RelayError('ERR_SOURCE_NOT_FOUND', 'no such source')
         }
+        await limiters.get(request.params.source)?.call(app, request, reply)
+      },
+      // Refuse before reading the body when its declared length is over the source's limit.
+      preParsing: async (request) => {
+        const source = ingest.source(request.params.source)
         const declared = Number(request.headers['content-length'])
-        if (declared > source.config.bodyLimit) {
+        if (source !== undefined && declared > source.config.bodyLimit) {
           throw bodyTooLarge(source.config.bodyLimit)
         }
       },

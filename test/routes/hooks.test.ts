@@ -125,6 +125,44 @@ describe('POST /hooks/:source', () => {
     expect(limited.headers['content-type']).toMatch(/^application\/problem\+json/)
   })
 
+  it('keeps a limited client limited after 6,000 requests to made-up source names', async () => {
+    h = await startHarness(
+      config().replace('rateLimit: { max: 0 }', 'rateLimit: { max: 2, windowSeconds: 60 }'),
+    )
+    const body = JSON.stringify({ type: 'other' })
+    expect((await post(body)).statusCode).toBe(200)
+    expect((await post(body)).statusCode).toBe(200)
+    expect((await post(body)).statusCode).toBe(429)
+    for (let i = 0; i < 6_000; i += 1) {
+      const res = await post('{}', { 'content-type': 'application/json' }, `made-up-${i}`)
+      expect(res.statusCode).toBe(404)
+    }
+    const still = await post(body)
+    expect(still.statusCode).toBe(429)
+    expect(still.headers['content-type']).toMatch(/^application\/problem\+json/)
+  })
+
+  it('keeps a limited client limited while 6,000 other addresses post to another source', async () => {
+    h = await startHarness(
+      config(`  - id: other
+    verify: { type: api-key, header: x-key, keys: ["k"] }
+`).replace('rateLimit: { max: 0 }', 'rateLimit: { max: 2, windowSeconds: 60 }'),
+    )
+    const body = JSON.stringify({ type: 'other' })
+    for (const expected of [200, 200, 429]) expect((await post(body)).statusCode).toBe(expected)
+    for (let i = 0; i < 6_000; i += 1) {
+      const res = await h.app.inject({
+        method: 'POST',
+        url: '/hooks/other',
+        payload: '{}',
+        headers: { 'content-type': 'application/json', 'x-key': 'wrong' },
+        remoteAddress: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+      })
+      expect(res.statusCode).toBe(401)
+    }
+    expect((await post(body)).statusCode).toBe(429)
+  })
+
   it('answers 503 with Retry-After when the store cannot take the event, and keeps serving', async () => {
     h = await startHarness(config())
     await h.store.close()
