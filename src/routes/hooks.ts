@@ -1,9 +1,29 @@
 // POST /hooks/{source}: raw body in, the ingest service's answer out.
+import { type Readable, Transform } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config/schema.js'
 import { isRelayError, RelayError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import { bodyTooLarge, type Ingest } from '../receive/ingest.js'
+
+/**
+ * `payload` passed through until more than `limit` bytes came, then failed with the source's 413;
+ * `receivedEncodedLength` is what Fastify checks against Content-Length.
+ */
+function capped(payload: Readable, limit: number): Readable {
+  let received = 0
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      received += chunk.length
+      counted.receivedEncodedLength = received
+      if (received > limit) callback(bodyTooLarge(limit))
+      else callback(null, chunk)
+    },
+  })
+  const counted = Object.assign(counter, { receivedEncodedLength: 0 })
+  payload.on('error', (err) => counter.destroy(err))
+  return payload.pipe(counted)
+}
 
 interface HookParams {
   source: string
@@ -62,13 +82,14 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
         }
         await limiters.get(request.params.source)?.call(app, request, reply)
       },
-      // Refuse before reading the body when its declared length is over the source's limit.
-      preParsing: async (request) => {
+      // The route reads up to the largest source's limit; each source's own limit is enforced here:
+      // at once for a declared length, and while reading for a chunked body (no reading past it).
+      preParsing: async (request, _reply, payload) => {
         const source = ingest.source(request.params.source)
-        const declared = Number(request.headers['content-length'])
-        if (source !== undefined && declared > source.config.bodyLimit) {
-          throw bodyTooLarge(source.config.bodyLimit)
-        }
+        if (source === undefined) return payload
+        const limit = source.config.bodyLimit
+        if (Number(request.headers['content-length']) > limit) throw bodyTooLarge(limit)
+        return limit < bodyLimit ? capped(payload, limit) : payload
       },
     },
     async (request, reply) => {

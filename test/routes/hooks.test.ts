@@ -1,6 +1,8 @@
 import { createHmac } from 'node:crypto'
+import { connect, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Harness, startHarness } from '../support/app-harness.js'
+import { until } from '../support/until.js'
 
 const SECRET = 'hmac-signing-secret-do-not-leak'
 const VALUE = 'the-rotated-password-do-not-leak'
@@ -100,6 +102,59 @@ describe('POST /hooks/:source', () => {
     const body = JSON.stringify({ type: 'rotated', name: 'a', value: 'x'.repeat(4096) })
     const res = await post(body)
     expect(res.statusCode).toBe(413)
+  })
+
+  it("stops reading a chunked body at the small source's own limit, below the largest source's", async () => {
+    h = await startHarness(
+      config(`  - id: big
+    bodyLimit: 16777216
+    verify: { type: api-key, header: x-key, keys: ["k"] }
+`),
+    )
+    const served: Socket[] = []
+    h.app.server.on('connection', (s: Socket) => served.push(s))
+    await h.app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = h.app.server.address() as { port: number }
+
+    const total = 12 * 1024 * 1024
+    const chunk = 'x'.repeat(16 * 1024)
+    const client = connect(port, '127.0.0.1')
+    let response = ''
+    let closed = false
+    const ended = new Promise<void>((resolve) => {
+      client.on('data', (d) => {
+        response += String(d)
+        resolve()
+      })
+      client.on('close', () => {
+        closed = true
+        resolve()
+      })
+    })
+    client.on('error', () => {})
+    const write = (text: string) =>
+      Promise.race([new Promise<void>((resolve) => client.write(text, () => resolve())), ended])
+    // The small source 'ci' takes 2048 bytes, the big one 16 MiB. Send up to 12 MiB, chunk by chunk, more
+    // than loopback socket buffers hold: the relay must close before all of it was sent.
+    await write('POST /hooks/ci HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\n')
+    await write('transfer-encoding: chunked\r\n\r\n')
+    let sent = 0
+    while (sent < total && response === '' && !closed) {
+      await write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`)
+      sent += chunk.length
+    }
+    try {
+      await until(() => closed, 'the relay to close the connection after its 413', 5_000)
+    } finally {
+      client.destroy()
+      h.app.server.closeAllConnections()
+    }
+    expect(response).toMatch(/^HTTP\/1\.1 413 /)
+    expect(response).toContain('application/problem+json')
+    expect(sent).toBeLessThan(total)
+    // What the relay read from the socket, headers included: its first reads, not the body.
+    const read = served.reduce((n, s) => n + s.bytesRead, 0)
+    expect(read).toBeLessThan(1024 * 1024)
   })
 
   it('answers 422 for a verified event it cannot map, without quoting the value', async () => {
