@@ -20,6 +20,13 @@ export interface HttpGetLimits {
   headers?: Record<string, string>
 }
 
+/**
+ * How long a failed key or certificate fetch (JWKS, Kubernetes discovery, SNS signing certificate) is
+ * remembered: requests needing it in that time are refused at once instead of fetching again, so a
+ * failing or hostile key server sees at most one fetch per URL in this time, whatever the request rate.
+ */
+export const FETCH_FAILURE_TTL_MS = 30_000
+
 /** A GET over undici: no redirects (undici's `request` never follows them), a timeout and a size cap. */
 export function undiciGet(dispatcher?: Dispatcher): HttpGet {
   return async (url, { timeoutMs, maxBytes, headers }) => {
@@ -49,7 +56,7 @@ export function undiciGet(dispatcher?: Dispatcher): HttpGet {
  * The same GET over a WHATWG `fetch` (the registry's injected fetch): `redirect: 'manual'`, so a 3xx
  * comes back as a failure instead of being followed, with the same timeout and size cap.
  */
-export function fetchGet(fetchFn: typeof fetch): HttpGet {
+export function fetchGet(fetchFn: (url: string, init: RequestInit) => Promise<Response>): HttpGet {
   return async (url, { timeoutMs, maxBytes, headers }) => {
     const res = await fetchFn(url, {
       method: 'GET',

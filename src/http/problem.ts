@@ -37,6 +37,8 @@ export function problem(status: number, code: ErrorCode | string, detail: string
 
 export function sendProblem(reply: FastifyReply, p: Problem, retryAfter?: number): FastifyReply {
   if (retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfter))))
+  // The rest of a body too large is not wanted: close rather than read (and discard) it to its end.
+  if (p.status === 413) reply.header('connection', 'close')
   return reply.code(p.status).type('application/problem+json').send(p)
 }
 

@@ -1,9 +1,29 @@
 // POST /hooks/{source}: raw body in, the ingest service's answer out.
+import { type Readable, Transform } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config/schema.js'
 import { isRelayError, RelayError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import { bodyTooLarge, type Ingest } from '../receive/ingest.js'
+
+/**
+ * `payload` passed through until more than `limit` bytes came, then failed with the source's 413;
+ * `receivedEncodedLength` is what Fastify checks against Content-Length.
+ */
+function capped(payload: Readable, limit: number): Readable {
+  let received = 0
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      received += chunk.length
+      counted.receivedEncodedLength = received
+      if (received > limit) callback(bodyTooLarge(limit))
+      else callback(null, chunk)
+    },
+  })
+  const counted = Object.assign(counter, { receivedEncodedLength: 0 })
+  payload.on('error', (err) => counter.destroy(err))
+  return payload.pipe(counted)
+}
 
 interface HookParams {
   source: string
@@ -16,18 +36,29 @@ export interface HookRouteOptions {
   isClosing: () => boolean
 }
 
+/**
+ * Client addresses the rate limiter keeps counters for, per source (least recently seen forgotten first;
+ * an entry is a few hundred bytes). Each source has its own store, and unknown sources are refused
+ * before any is touched, so only real clients of that source compete for its entries.
+ */
+export const RATE_LIMIT_CLIENTS_PER_SOURCE = 20_000
+
 export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): Promise<void> {
   const { config, ingest, metrics } = opts
   const bodyLimit = Math.max(262_144, ...config.sources.map((s) => s.bodyLimit))
-  const rateLimit =
+  // One limiter (and store) per source, keyed by client address (IPv6 by /64, the plugin's default).
+  const limiters = new Map(
     config.rateLimit.max > 0
-      ? {
-          max: config.rateLimit.max,
-          timeWindow: config.rateLimit.windowSeconds * 1000,
-          keyGenerator: (req: { params: unknown; ip: string }) =>
-            `${(req.params as HookParams).source}|${req.ip}`,
-        }
-      : false
+      ? config.sources.map((s) => [
+          s.id,
+          app.rateLimit({
+            max: config.rateLimit.max,
+            timeWindow: config.rateLimit.windowSeconds * 1000,
+            cache: RATE_LIMIT_CLIENTS_PER_SOURCE,
+          }),
+        ])
+      : [],
+  )
 
   // Every content type is read as raw bytes: signatures are over the exact body.
   app.removeAllContentTypeParsers()
@@ -37,12 +68,11 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
     '/hooks/:source',
     {
       bodyLimit,
-      config: { rateLimit },
-      // Refuse before reading the body: unknown source, closing, or a declared length over the limit.
-      preParsing: async (request) => {
+      // Refuse before the rate limiter keeps any state: closing, or an unknown source (names made up
+      // by the thousand must not evict real clients' counters); then the source's own limiter.
+      onRequest: async (request, reply) => {
         if (opts.isClosing()) throw new RelayError('ERR_SHUTTING_DOWN', 'shutting down', { retryAfter: 5 })
-        const source = ingest.source(request.params.source)
-        if (source === undefined) {
+        if (ingest.source(request.params.source) === undefined) {
           // The id is the caller's text: logged cut short, as probing for sources is worth seeing.
           request.log.warn(
             { source: request.params.source.slice(0, 64), code: 'ERR_SOURCE_NOT_FOUND' },
@@ -50,10 +80,16 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
           )
           throw new RelayError('ERR_SOURCE_NOT_FOUND', 'no such source')
         }
-        const declared = Number(request.headers['content-length'])
-        if (declared > source.config.bodyLimit) {
-          throw bodyTooLarge(source.config.bodyLimit)
-        }
+        await limiters.get(request.params.source)?.call(app, request, reply)
+      },
+      // The route reads up to the largest source's limit; each source's own limit is enforced here:
+      // at once for a declared length, and while reading for a chunked body (no reading past it).
+      preParsing: async (request, _reply, payload) => {
+        const source = ingest.source(request.params.source)
+        if (source === undefined) return payload
+        const limit = source.config.bodyLimit
+        if (Number(request.headers['content-length']) > limit) throw bodyTooLarge(limit)
+        return limit < bodyLimit ? capped(payload, limit) : payload
       },
     },
     async (request, reply) => {

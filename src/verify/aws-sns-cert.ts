@@ -1,12 +1,16 @@
 // SNS outbound calls: the URL rule, the signing-certificate cache, and the SubscribeURL confirmation.
 import { type KeyObject, X509Certificate } from 'node:crypto'
-import type { HttpGet } from '../http/get.js'
+import { FETCH_FAILURE_TTL_MS, type HttpGet } from '../http/get.js'
 
 /** Outbound timeout for the certificate and SubscribeURL fetches (SNS waits about 15 s for an answer). */
 export const SNS_FETCH_TIMEOUT_MS = 5_000
 /** An SNS signing certificate is about 2 KB of PEM; anything far larger is not one. */
 export const CERT_MAX_BYTES = 16 * 1024
 const SUBSCRIBE_MAX_BYTES = 64 * 1024
+/** Signing certificates kept at most (SNS uses one a region; the least recently used goes first). */
+export const CERT_CACHE_MAX_ENTRIES = 100
+/** How long a fetched certificate is trusted before it is fetched again (never past its own expiry). */
+export const CERT_CACHE_TTL_MS = 60 * 60 * 1000
 
 /**
  * The one rule for every URL the verifier may fetch (SigningCertURL and SubscribeURL): http(s), no
@@ -38,6 +42,8 @@ export interface CertCacheOptions {
   maxEntries?: number
   /** How long a fetched certificate is trusted before it is fetched again. */
   ttlMs?: number
+  /** How long a failed fetch is remembered before the URL is fetched again. */
+  failureTtlMs?: number
 }
 
 /** Signing certificates by URL: one fetch per URL and TTL, concurrent callers share it. */
@@ -48,10 +54,15 @@ export interface CertCache {
   clear(): void
 }
 
-/** Makes a bounded LRU cache of SNS signing certificates. Failures are not cached: SNS retries. */
+/**
+ * Makes a bounded LRU cache of SNS signing certificates. A failed fetch (network, status, size, not a
+ * valid certificate) is cached too, for `failureTtlMs` (`FETCH_FAILURE_TTL_MS`): messages naming that URL
+ * are refused meanwhile without a fetch, and SNS's own retries come after it.
+ */
 export function createCertCache(options: CertCacheOptions): CertCache {
-  const maxEntries = options.maxEntries ?? 100
-  const ttlMs = options.ttlMs ?? 60 * 60 * 1000
+  const maxEntries = options.maxEntries ?? CERT_CACHE_MAX_ENTRIES
+  const ttlMs = options.ttlMs ?? CERT_CACHE_TTL_MS
+  const failureTtlMs = options.failureTtlMs ?? FETCH_FAILURE_TTL_MS
   const entries = new Map<string, CacheEntry>()
 
   const load = async (url: string, now: number): Promise<{ key: KeyObject; validTo: number }> => {
@@ -81,7 +92,7 @@ export function createCertCache(options: CertCacheOptions): CertCache {
           return key
         },
         (err: unknown) => {
-          if (entries.get(href) === entry) entries.delete(href)
+          entry.expiresAt = now + failureTtlMs
           throw err
         },
       )

@@ -10,6 +10,7 @@ import {
 } from 'node:crypto'
 import { createRemoteJWKSet, customFetch, errors, type JWTVerifyGetKey } from 'jose'
 import { RelayError } from '../errors.js'
+import { FETCH_FAILURE_TTL_MS, fetchGet, type HttpGet } from '../http/get.js'
 
 /** A configured key, with the kid and alg its JWK named. */
 export interface LoadedKey {
@@ -173,16 +174,64 @@ export interface Trust {
 /** How long one JWKS fetch may take. */
 export const JWKS_TIMEOUT_MS = 5_000
 
+/** A JWKS (or a discovery document) is a few KiB; anything far larger is not one, and is refused unread. */
+export const JWKS_MAX_BYTES = 256 * 1024
+
+const JWKS_ACCEPT = 'application/jwk-set+json, application/json'
+
 /** The fetch jose's remote key set calls (the global fetch when absent). */
 export type JwksFetch = (href: string, init: RequestInit) => Promise<Response>
 
-/** Wraps jose's remote JWKS so a fetch failure reads as 'signing keys unavailable', never as a bad token: a 503 the sender retries. */
-export function remoteKeys(url: string, fetchImpl?: JwksFetch): JWTVerifyGetKey {
+/**
+ * The fetch jose's remote key set is given: the bounded GET (no redirect, `JWKS_TIMEOUT_MS`,
+ * `JWKS_MAX_BYTES`), a 200 holding a JSON `{"keys": [...]}` or a failure, and a failure remembered for
+ * `FETCH_FAILURE_TTL_MS` so that a failing key server is not fetched again for every unknown kid.
+ */
+function boundedJwksFetch(get: HttpGet, headers: (href: string) => Record<string, string>): JwksFetch {
+  let failure: { at: number; error: unknown } | undefined
+  return async (href) => {
+    if (failure !== undefined && Date.now() - failure.at < FETCH_FAILURE_TTL_MS) throw failure.error
+    const extra = headers(href)
+    try {
+      const res = await get(href, {
+        timeoutMs: JWKS_TIMEOUT_MS,
+        maxBytes: JWKS_MAX_BYTES,
+        headers: { accept: JWKS_ACCEPT, ...extra },
+      })
+      if (res.status !== 200) throw new Error(`JWKS fetch answered ${res.status}`)
+      let doc: unknown
+      try {
+        doc = JSON.parse(res.body.toString('utf8'))
+      } catch {
+        throw new Error('JWKS is not JSON')
+      }
+      if (!Array.isArray((doc as { keys?: unknown } | null)?.keys)) throw new Error('JWKS has no keys array')
+      failure = undefined
+      return new Response(new Uint8Array(res.body), {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+      })
+    } catch (err) {
+      failure = { at: Date.now(), error: err }
+      throw err
+    }
+  }
+}
+
+/**
+ * The keys at a JWKS URL, fetched with the bounded GET: jose's remote key set (cached, refetched on an
+ * unknown kid at most once per cooldown) over `boundedJwksFetch`. A fetch failure reads as 'signing keys
+ * unavailable', never as a bad token: a 503 the sender retries, the cause (e.g. `response over 262144
+ * bytes`) going to the log only. `headers` gives extra request headers per URL (a cluster's bearer token).
+ */
+export function boundedRemoteKeys(
+  url: string,
+  get: HttpGet,
+  headers: (href: string) => Record<string, string> = () => ({}),
+): JWTVerifyGetKey {
   const jwks = createRemoteJWKSet(new URL(url), {
     timeoutDuration: JWKS_TIMEOUT_MS,
-    ...(fetchImpl === undefined
-      ? {}
-      : { [customFetch]: (href: string, init: RequestInit) => fetchImpl(href, init) }),
+    [customFetch]: boundedJwksFetch(get, headers),
   })
   return async (protectedHeader, token) => {
     try {
@@ -190,7 +239,15 @@ export function remoteKeys(url: string, fetchImpl?: JwksFetch): JWTVerifyGetKey 
     } catch (err) {
       if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err
       if (err instanceof errors.JOSENotSupported) throw err
-      throw new RelayError('ERR_KEYS_UNAVAILABLE', 'signing keys unavailable', { retryAfter: 30 })
+      throw new RelayError('ERR_KEYS_UNAVAILABLE', 'signing keys unavailable', {
+        retryAfter: FETCH_FAILURE_TTL_MS / 1000,
+        cause: err,
+      })
     }
   }
+}
+
+/** `boundedRemoteKeys` over a WHATWG fetch (the registry's, or the global one when absent). */
+export function remoteKeys(url: string, fetchImpl?: JwksFetch): JWTVerifyGetKey {
+  return boundedRemoteKeys(url, fetchGet(fetchImpl ?? ((href, init) => fetch(href, init))))
 }

@@ -7,17 +7,14 @@ import type { Dispatcher } from 'undici'
 import type { VerifyConfig } from '../config/schema.js'
 import { createTokenSource } from '../config/token.js'
 import { RelayError } from '../errors.js'
-import { fetchGet, type HttpGet, undiciGet } from '../http/get.js'
+import { FETCH_FAILURE_TTL_MS, fetchGet, type HttpGet, undiciGet } from '../http/get.js'
 import { createDispatcher, type ProxyConfig } from '../http/outbound.js'
-import { JWKS_TIMEOUT_MS, type JwksFetch, remoteKeys, type Trust } from './jwt-keys.js'
+import { boundedRemoteKeys, JWKS_MAX_BYTES, JWKS_TIMEOUT_MS, type Trust } from './jwt-keys.js'
 import type { Verified } from './types.js'
 
 /** The `kubernetes` block of a jwt source. */
 export type KubernetesConfig = NonNullable<Extract<VerifyConfig, { type: 'jwt' }>['kubernetes']>
 type IssuerConfig = KubernetesConfig['issuers'][number]
-
-/** A discovery document or a JWKS is a few KiB; anything far larger is not one. */
-const MAX_BYTES = 256 * 1024
 
 /** `<namespace>:<name>` as the `sub` claim of that service account's tokens. */
 export function serviceAccountSubject(config: KubernetesConfig): string {
@@ -47,14 +44,10 @@ export interface KubernetesTrust {
  */
 function issuerKeys(issuer: IssuerConfig, get: HttpGet, headers: () => Record<string, string>) {
   const tokenOrigins = new Set([new URL(issuer.issuer).origin])
-  const jwksFetch: JwksFetch = async (href) => {
-    const auth = tokenOrigins.has(new URL(href).origin) ? headers() : {}
-    const res = await get(href, { timeoutMs: JWKS_TIMEOUT_MS, maxBytes: MAX_BYTES, headers: auth })
-    return new Response(new Uint8Array(res.body), { status: res.status })
-  }
+  const jwksHeaders = (href: string) => (tokenOrigins.has(new URL(href).origin) ? headers() : {})
   async function discover(): Promise<string> {
     const url = `${issuer.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`
-    const res = await get(url, { timeoutMs: JWKS_TIMEOUT_MS, maxBytes: MAX_BYTES, headers: headers() })
+    const res = await get(url, { timeoutMs: JWKS_TIMEOUT_MS, maxBytes: JWKS_MAX_BYTES, headers: headers() })
     if (res.status !== 200) throw new Error(`discovery answered ${res.status}`)
     const doc = JSON.parse(res.body.toString('utf8')) as { issuer?: unknown; jwks_uri?: unknown }
     // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer it was fetched for.
@@ -65,15 +58,23 @@ function issuerKeys(issuer: IssuerConfig, get: HttpGet, headers: () => Record<st
     return jwksUri.href
   }
   let keys: Promise<JWTVerifyGetKey> | undefined
+  // A failed discovery is remembered as long as a failed key fetch is, then tried again.
+  let failedAt: number | undefined
   const getKey: JWTVerifyGetKey = async (protectedHeader, token) => {
-    keys ??= (async () => remoteKeys(issuer.jwksUrl ?? (await discover()), jwksFetch))()
+    if (keys === undefined || (failedAt !== undefined && Date.now() - failedAt >= FETCH_FAILURE_TTL_MS)) {
+      failedAt = undefined
+      keys = (async () => boundedRemoteKeys(issuer.jwksUrl ?? (await discover()), get, jwksHeaders))()
+    }
     const current = keys
     let jwks: JWTVerifyGetKey
     try {
       jwks = await current
-    } catch {
-      if (keys === current) keys = undefined
-      throw new RelayError('ERR_KEYS_UNAVAILABLE', 'signing keys unavailable', { retryAfter: 30 })
+    } catch (err) {
+      if (keys === current) failedAt ??= Date.now()
+      throw new RelayError('ERR_KEYS_UNAVAILABLE', 'signing keys unavailable', {
+        retryAfter: FETCH_FAILURE_TTL_MS / 1000,
+        cause: err,
+      })
     }
     return jwks(protectedHeader, token)
   }

@@ -1,6 +1,8 @@
 import { createHmac } from 'node:crypto'
+import { connect, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Harness, startHarness } from '../support/app-harness.js'
+import { until } from '../support/until.js'
 
 const SECRET = 'hmac-signing-secret-do-not-leak'
 const VALUE = 'the-rotated-password-do-not-leak'
@@ -102,6 +104,59 @@ describe('POST /hooks/:source', () => {
     expect(res.statusCode).toBe(413)
   })
 
+  it("stops reading a chunked body at the small source's own limit, below the largest source's", async () => {
+    h = await startHarness(
+      config(`  - id: big
+    bodyLimit: 16777216
+    verify: { type: api-key, header: x-key, keys: ["k"] }
+`),
+    )
+    const served: Socket[] = []
+    h.app.server.on('connection', (s: Socket) => served.push(s))
+    await h.app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = h.app.server.address() as { port: number }
+
+    const total = 12 * 1024 * 1024
+    const chunk = 'x'.repeat(16 * 1024)
+    const client = connect(port, '127.0.0.1')
+    let response = ''
+    let closed = false
+    const ended = new Promise<void>((resolve) => {
+      client.on('data', (d) => {
+        response += String(d)
+        resolve()
+      })
+      client.on('close', () => {
+        closed = true
+        resolve()
+      })
+    })
+    client.on('error', () => {})
+    const write = (text: string) =>
+      Promise.race([new Promise<void>((resolve) => client.write(text, () => resolve())), ended])
+    // The small source 'ci' takes 2048 bytes, the big one 16 MiB. Send up to 12 MiB, chunk by chunk, more
+    // than loopback socket buffers hold: the relay must close before all of it was sent.
+    await write('POST /hooks/ci HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\n')
+    await write('transfer-encoding: chunked\r\n\r\n')
+    let sent = 0
+    while (sent < total && response === '' && !closed) {
+      await write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`)
+      sent += chunk.length
+    }
+    try {
+      await until(() => closed, 'the relay to close the connection after its 413', 5_000)
+    } finally {
+      client.destroy()
+      h.app.server.closeAllConnections()
+    }
+    expect(response).toMatch(/^HTTP\/1\.1 413 /)
+    expect(response).toContain('application/problem+json')
+    expect(sent).toBeLessThan(total)
+    // What the relay read from the socket, headers included: its first reads, not the body.
+    const read = served.reduce((n, s) => n + s.bytesRead, 0)
+    expect(read).toBeLessThan(1024 * 1024)
+  })
+
   it('answers 422 for a verified event it cannot map, without quoting the value', async () => {
     h = await startHarness(config())
     const res = await post(JSON.stringify({ type: 'rotated', name: 'bad name!', value: VALUE }))
@@ -123,6 +178,44 @@ describe('POST /hooks/:source', () => {
     expect(limited.statusCode).toBe(429)
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0)
     expect(limited.headers['content-type']).toMatch(/^application\/problem\+json/)
+  })
+
+  it('keeps a limited client limited after 6,000 requests to made-up source names', async () => {
+    h = await startHarness(
+      config().replace('rateLimit: { max: 0 }', 'rateLimit: { max: 2, windowSeconds: 60 }'),
+    )
+    const body = JSON.stringify({ type: 'other' })
+    expect((await post(body)).statusCode).toBe(200)
+    expect((await post(body)).statusCode).toBe(200)
+    expect((await post(body)).statusCode).toBe(429)
+    for (let i = 0; i < 6_000; i += 1) {
+      const res = await post('{}', { 'content-type': 'application/json' }, `made-up-${i}`)
+      expect(res.statusCode).toBe(404)
+    }
+    const still = await post(body)
+    expect(still.statusCode).toBe(429)
+    expect(still.headers['content-type']).toMatch(/^application\/problem\+json/)
+  })
+
+  it('keeps a limited client limited while 6,000 other addresses post to another source', async () => {
+    h = await startHarness(
+      config(`  - id: other
+    verify: { type: api-key, header: x-key, keys: ["k"] }
+`).replace('rateLimit: { max: 0 }', 'rateLimit: { max: 2, windowSeconds: 60 }'),
+    )
+    const body = JSON.stringify({ type: 'other' })
+    for (const expected of [200, 200, 429]) expect((await post(body)).statusCode).toBe(expected)
+    for (let i = 0; i < 6_000; i += 1) {
+      const res = await h.app.inject({
+        method: 'POST',
+        url: '/hooks/other',
+        payload: '{}',
+        headers: { 'content-type': 'application/json', 'x-key': 'wrong' },
+        remoteAddress: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+      })
+      expect(res.statusCode).toBe(401)
+    }
+    expect((await post(body)).statusCode).toBe(429)
   })
 
   it('answers 503 with Retry-After when the store cannot take the event, and keeps serving', async () => {

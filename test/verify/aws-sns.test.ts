@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { MockAgent, fetch as undiciFetch } from 'undici'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { verifySchema } from '../../src/config/schema.js'
+import { FETCH_FAILURE_TTL_MS } from '../../src/http/get.js'
 import { createSnsVerifier, type SnsDeps, type SnsVerifyConfig } from '../../src/verify/aws-sns.js'
 import type { VerifyInput } from '../../src/verify/types.js'
 import {
@@ -240,14 +241,32 @@ describe('aws-sns: signing certificate URL and fetch', () => {
     await agent.close()
   })
 
-  it('does not cache a failed fetch: the next retry fetches again', async () => {
+  it('fetches a failing certificate URL once for 50 messages, and again once the failure is 30 s old', async () => {
     const url = sns.answer('/flaky.pem', 503)
-    const msg = signMessage(notification('m'), signer, url, '2')
     const v = verifier()
-    await expect(v.verify(input(msg))).rejects.toMatchObject({ code: 'ERR_SIGNATURE_INVALID' })
+    const now = Date.now()
+    for (let i = 0; i < 50; i += 1) {
+      const msg = signMessage(notification(`m${i}`), signer, url, '2')
+      await expect(v.verify(input(msg, {}, now + i))).rejects.toMatchObject({
+        code: 'ERR_SIGNATURE_INVALID',
+        message: 'signing certificate unavailable',
+      })
+    }
+    expect(sns.requests).toEqual(['/flaky.pem'])
     sns.serve('/flaky.pem', signer.pem)
-    await expect(v.verify(input(msg))).resolves.toBeDefined()
+    const later = now + FETCH_FAILURE_TTL_MS + 1
+    const msg = signMessage(notification('m'), signer, url, '2')
+    await expect(v.verify(input(msg, {}, later))).resolves.toBeDefined()
     expect(sns.requests).toEqual(['/flaky.pem', '/flaky.pem'])
+  })
+
+  it('shares one failed fetch between concurrent messages', async () => {
+    const url = sns.answer('/down.pem', 500)
+    const v = verifier()
+    const msgs = Array.from({ length: 20 }, (_, i) => signMessage(notification(`c${i}`), signer, url, '1'))
+    const results = await Promise.allSettled(msgs.map((m) => v.verify(input(m))))
+    expect(results.every((r) => r.status === 'rejected')).toBe(true)
+    expect(sns.requests).toEqual(['/down.pem'])
   })
 })
 

@@ -2,6 +2,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { verifySchema } from '../../src/config/schema.js'
+import { FETCH_FAILURE_TTL_MS } from '../../src/http/get.js'
 import { createVerifier, type VerifierDeps } from '../../src/verify/registry.js'
 import {
   generateSigningKey,
@@ -10,6 +11,7 @@ import {
   type SigningKey,
   startJwksServer,
 } from '../support/signers.js'
+import { until } from '../support/until.js'
 
 const NOW = 1_893_456_000_000
 const T = NOW / 1000
@@ -121,6 +123,79 @@ describe('jwt verifier with a remote JWKS', () => {
       status: 503,
       message: 'signing keys unavailable',
     })
+  })
+
+  it('refuses a JWKS over 256 KiB and stops reading it', async () => {
+    // A valid key set holding the signing key, padded and streamed (with backpressure) up to 32 MiB.
+    const total = 32 * 1024 * 1024
+    let written = 0
+    let finished = false
+    const big = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.write(`{"keys":[${JSON.stringify(current.publicJwk)}],"pad":"`)
+      const chunk = 'x'.repeat(64 * 1024)
+      const pump = () => {
+        while (written < total && !res.destroyed) {
+          written += chunk.length
+          if (!res.write(chunk)) return void res.once('drain', pump)
+        }
+        if (!res.destroyed) res.end('"}', () => (finished = true))
+      }
+      res.on('close', () => (finished = true))
+      pump()
+    })
+    await new Promise<void>((resolve) => big.listen(0, '127.0.0.1', resolve))
+    const { port } = big.address() as AddressInfo
+    try {
+      const verifier = jwks(`http://127.0.0.1:${port}/jwks.json`)
+      const refused = await verifier.verify(input(await makeJwt(CLAIMS, current))).catch((e: unknown) => e)
+      expect(refused).toMatchObject({ code: 'ERR_KEYS_UNAVAILABLE', status: 503 })
+      expect(String((refused as Error).cause)).toContain('response over 262144 bytes')
+      await until(() => finished, 'the JWKS server to stop writing')
+      expect(written).toBeLessThan(total)
+    } finally {
+      big.closeAllConnections()
+      await new Promise((resolve) => big.close(resolve))
+    }
+  })
+
+  it('fetches a failing jwksUrl once, however many tokens arrive, until the failure is 30 s old', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const server = await serve()
+    server.setStatus(500)
+    const verifier = jwks(server.url)
+    for (let i = 0; i < 20; i += 1) {
+      await expect(verifier.verify(input(await makeJwt(CLAIMS, current)))).rejects.toMatchObject({
+        code: 'ERR_KEYS_UNAVAILABLE',
+        status: 503,
+      })
+    }
+    expect(server.requests).toBe(1)
+
+    server.setStatus(200)
+    vi.setSystemTime(Date.now() + FETCH_FAILURE_TTL_MS + 1_000)
+    await expect(verifier.verify(input(await makeJwt(CLAIMS, current)))).resolves.toMatchObject({
+      payload: CLAIMS,
+    })
+    expect(server.requests).toBe(2)
+  })
+
+  it('does not refetch for every unknown kid while the key server fails', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const server = await serve()
+    const verifier = jwks(server.url)
+    await verifier.verify(input(await makeJwt(CLAIMS, current)))
+    server.setStatus(500)
+    vi.setSystemTime(Date.now() + 31_000)
+    for (let i = 0; i < 20; i += 1) {
+      await expect(verifier.verify(input(await makeJwt(CLAIMS, next)))).rejects.toMatchObject({
+        code: 'ERR_KEYS_UNAVAILABLE',
+      })
+    }
+    expect(server.requests).toBe(2)
+    // A known kid still verifies from the keys already held.
+    await expect(verifier.verify(input(await makeJwt(CLAIMS, current)))).resolves.toBeDefined()
+    expect(server.requests).toBe(2)
   })
 
   it('fetches the JWKS through the injected fetch', async () => {

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CompactEncrypt } from 'jose'
 import { Agent, request } from 'undici'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { verifySchema } from '../../src/config/schema.js'
+import { FETCH_FAILURE_TTL_MS } from '../../src/http/get.js'
 import { createVerifier } from '../../src/verify/registry.js'
 import type { Verifier } from '../../src/verify/types.js'
 import { type FakeKubeApi, kubernetesVerifyConfig, startFakeKubeApi } from '../support/fake-kube-api.js'
@@ -112,6 +113,29 @@ describe('jwt verifier, kubernetes issuers', () => {
       })
     } finally {
       east.requireTokenForJwks(undefined)
+    }
+  })
+
+  it('fetches a failing discovery once for 20 tokens, and again once the failure is 30 s old', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const discoveries = () => east.requests.filter((r) => r.endsWith('/openid-configuration')).length
+    east.requireTokenForJwks(await east.token({ namespace: 'vault-relay', serviceAccount: 'vault-relay' }))
+    try {
+      const v = verifier()
+      const before = discoveries()
+      for (let i = 0; i < 20; i += 1) {
+        await expect(call(v, await east.token())).rejects.toMatchObject({ code: 'ERR_KEYS_UNAVAILABLE' })
+      }
+      expect(discoveries() - before).toBe(1)
+      east.requireTokenForJwks(undefined)
+      vi.setSystemTime(Date.now() + FETCH_FAILURE_TTL_MS + 1_000)
+      await expect(call(v, await east.token())).resolves.toMatchObject({
+        payload: { type: 'secret.changed' },
+      })
+      expect(discoveries() - before).toBe(2)
+    } finally {
+      east.requireTokenForJwks(undefined)
+      vi.useRealTimers()
     }
   })
 
