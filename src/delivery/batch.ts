@@ -1,4 +1,5 @@
 // One delivery round's work: split leased secrets into requests, send one, and decide each outcome.
+import type { DeliveryConfig } from '../config/schema.js'
 import { valueAad } from '../queue/crypto.js'
 import type { Attempt, Claimed, Outcome } from '../queue/store.js'
 import { retryDelayMs } from './backoff.js'
@@ -131,7 +132,7 @@ function outcomeOf(
       return {
         id: item.id,
         kind: 'delivered',
-        version: result.versions[item.name] ?? null,
+        version: result.versions.get(item.name) ?? null,
         // A queued value was fingerprinted when it was queued (the store keeps that one); a value fetched
         // now (a reference) is first known here.
         ...(item.ref === null ? {} : { fingerprint: ctx.sealer.fingerprint(value) }),
@@ -165,7 +166,10 @@ function outcomeOf(
 
 /** A retry that uses up an attempt, or dead when attempts or age have run out. */
 export function countedRetry(
-  ctx: Pick<BatchContext, 'config' | 'random'>,
+  ctx: {
+    config: Pick<DeliveryConfig, 'maxAttempts' | 'maxAgeSeconds' | 'backoffBaseMs' | 'backoffMaxMs'>
+    random: () => number
+  },
   item: Claimed,
   now: number,
   reason: string,

@@ -12,8 +12,11 @@ export interface RwxSecret {
 
 /** What a set-secrets call came to, in the worker's terms. Reasons never quote a value or the token. */
 export type SetSecretsResult =
-  /** 200: `set` holds the names RWX confirms; a name missing from it was not delivered. */
-  | { kind: 'ok'; set: Set<string>; versions: Record<string, number> }
+  /**
+   * 200: `set` holds the names RWX confirms; a name missing from it was not delivered. `versions` holds
+   * only finite numbers, in a Map: a secret may be named `constructor` or `__proto__`.
+   */
+  | { kind: 'ok'; set: Set<string>; versions: Map<string, number> }
   /**
    * Worth trying again later: network errors, timeouts, 408, 429, 5xx, 3xx, an unreadable 200.
    * `uncertain`: the request went out and no answer came back (a timeout, a reset, cancelled, a 504), so
@@ -230,11 +233,12 @@ function parseSuccess(text: string): SetSecretsResult | undefined {
   const doc = parseJson(text)
   if (!isObject(doc) || !Array.isArray(doc['set_secrets'])) return undefined
   const set = new Set(doc['set_secrets'].filter((n): n is string => typeof n === 'string'))
-  const versions: Record<string, number> = {}
+  const versions = new Map<string, number>()
   const raw = doc['versions']
   if (isObject(raw)) {
+    // Object.entries lists only own keys: JSON.parse makes `"__proto__"` one, never the prototype.
     for (const [name, v] of Object.entries(raw))
-      if (typeof v === 'number' && Number.isFinite(v)) versions[name] = v
+      if (typeof v === 'number' && Number.isFinite(v)) versions.set(name, v)
   }
   return { kind: 'ok', set, versions }
 }

@@ -5,7 +5,7 @@ import type { SetSecretsResult } from '../../src/delivery/rwx-client.js'
 
 const down: SetSecretsResult = { kind: 'retry', status: 503, reason: 'down' }
 const refused: SetSecretsResult = { kind: 'retry', reason: 'RWX refused the connection (ECONNREFUSED)' }
-const ok: SetSecretsResult = { kind: 'ok', set: new Set(), versions: {} }
+const ok: SetSecretsResult = { kind: 'ok', set: new Set(), versions: new Map() }
 const options = { threshold: 3, probeMs: 100, probeMaxMs: 400 }
 
 describe('circuit breaker', () => {

@@ -39,7 +39,14 @@ describe('rwx client', () => {
       { name: 'A', secret: 'one', description: 'first' },
       { name: 'B', secret: 'two' },
     ])
-    expect(r).toEqual({ kind: 'ok', set: new Set(['A', 'B']), versions: { A: 1, B: 1 } })
+    expect(r).toEqual({
+      kind: 'ok',
+      set: new Set(['A', 'B']),
+      versions: new Map([
+        ['A', 1],
+        ['B', 1],
+      ]),
+    })
     const req = fake.requests[0]!
     expect(req.method).toBe('POST')
     expect(req.path).toBe('/mint/api/vaults/secrets')
@@ -58,7 +65,7 @@ describe('rwx client', () => {
   it('reports versions that grow with each write', async () => {
     await client.setSecrets('payments', [{ name: 'A', secret: 'one' }])
     const r = await client.setSecrets('payments', [{ name: 'A', secret: 'two' }])
-    expect(r).toMatchObject({ kind: 'ok', versions: { A: 2 } })
+    expect(r).toMatchObject({ kind: 'ok', versions: new Map([['A', 2]]) })
     expect(fake.secrets('payments').get('A')).toEqual({ secret: 'two', version: 2 })
   })
 
