@@ -70,7 +70,6 @@ export interface RwxClient {
 
 const PATH = '/mint/api/vaults/secrets'
 const MAX_BODY = 1024 * 1024
-const MAX_REASON = 500
 
 /** Creates a client with a keep-alive dispatcher (through the proxy, if any) that follows no redirect. */
 export function createRwxClient(options: RwxClientOptions): RwxClient {
@@ -168,7 +167,7 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
       const text = await readText(res.body, MAX_BODY)
       if (res.statusCode === 404) return { kind: 'missing' }
       if (res.statusCode !== 200) {
-        const reason = limit(scrub(errorMessage(text) ?? `RWX answered ${res.statusCode}`, [token]))
+        const reason = reasonOf(res.statusCode, errorMessage(text), [token], `RWX answered ${res.statusCode}`)
         return { kind: 'failed', status: res.statusCode, reason }
       }
       const doc = parseJson(text)
@@ -200,7 +199,7 @@ function translate(
   if (status === 200)
     return parseSuccess(text) ?? { kind: 'retry', status, reason: 'RWX answered 200 with an unreadable body' }
   const message = errorMessage(text)
-  const reason = limit(scrub(message ?? `Unable to call RWX API - ${status}`, sent))
+  const reason = reasonOf(status, message, sent, `Unable to call RWX API - ${status}`)
   if (status === 401 || status === 403) return { kind: 'auth', status, reason }
   if (status === 400) return { kind: 'rejected', status, reason }
   if (status === 408 || status === 429 || status >= 500) {
@@ -210,12 +209,13 @@ function translate(
     if (status === 504) r.uncertain = true
     return r
   }
+  const kept = message === undefined ? undefined : safeMessage(message, sent)
   if (status === 404) {
-    const detail = message ? ` (${reason})` : ''
+    const detail = kept ? ` (${kept})` : ''
     return { kind: 'dead', status, reason: `RWX answered 404: unknown vault?${detail}` }
   }
   if (status >= 400)
-    return { kind: 'dead', status, reason: message ? `RWX answered ${status}: ${reason}` : reason }
+    return { kind: 'dead', status, reason: kept ? `RWX answered ${status}: ${kept}` : reason }
   // 1xx leftovers and 2xx other than 200: RWX's own clients treat them as failures.
   return { kind: 'retry', status, reason: `RWX answered ${status}` }
 }
@@ -263,16 +263,51 @@ function errorMessage(text: string): string | undefined {
   return undefined
 }
 
-/** Replaces every value sent in the request (and the token) by `[redacted]`, longest first. */
-export function scrub(text: string, sent: readonly string[]): string {
-  let out = text
-  const values = [...new Set(sent)].filter((v) => v.length > 0).sort((a, b) => b.length - a.length)
-  for (const v of values) out = out.split(v).join('[redacted]')
-  return out
+/** The longest RWX message kept; a longer one is replaced (it is a body, not a reason). */
+export const MAX_REASON = 200
+/** A message sharing a run of this many characters with a value sent (any case) is never kept. */
+export const MIN_SHARED_RUN = 4
+
+/**
+ * The reason to keep for an RWX error: RWX's own message when `safeMessage` allows it, `none` when RWX
+ * gave no message, else a generic one with the status. Never RWX's body.
+ */
+function reasonOf(
+  status: number,
+  message: string | undefined,
+  sent: readonly string[],
+  none: string,
+): string {
+  if (message === undefined) return none
+  return (
+    safeMessage(message, sent) ?? `RWX answered ${status} (its message is withheld: it may quote a value)`
+  )
 }
 
-function limit(text: string): string {
-  return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON)}…` : text
+/**
+ * RWX's message with its whitespace collapsed, or undefined when it must not be stored, shown or logged:
+ * longer than MAX_REASON, or sharing a run of MIN_SHARED_RUN characters, case-insensitively, with any of
+ * `sent` (the values of the request and the token). That catches a value echoed whole, in part (a prefix,
+ * a suffix) or in another case; a value shorter than the run is matched whole. Scrubbing exact copies
+ * out of a body would miss all but the first.
+ */
+export function safeMessage(message: string, sent: readonly string[]): string | undefined {
+  const text = message.replace(/\s+/g, ' ').trim()
+  if (text === '' || text.length > MAX_REASON) return undefined
+  const lower = text.toLowerCase()
+  const runs = new Set<string>()
+  for (let i = 0; i + MIN_SHARED_RUN <= lower.length; i++) runs.add(lower.slice(i, i + MIN_SHARED_RUN))
+  for (const secret of sent) {
+    const value = secret.toLowerCase()
+    if (value === '') continue
+    if (value.length < MIN_SHARED_RUN) {
+      if (lower.includes(value)) return undefined
+      continue
+    }
+    for (let i = 0; i + MIN_SHARED_RUN <= value.length; i++)
+      if (runs.has(value.slice(i, i + MIN_SHARED_RUN))) return undefined
+  }
+  return text
 }
 
 /** Transport failures that happen before a request can reach RWX: it cannot land later. */

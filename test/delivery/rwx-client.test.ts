@@ -1,6 +1,6 @@
 // The RWX client against the fake RWX server: requests it makes and how it translates answers.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createRwxClient, type RwxClient } from '../../src/delivery/rwx-client.js'
+import { createRwxClient, MAX_REASON, type RwxClient, safeMessage } from '../../src/delivery/rwx-client.js'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
 
 let fake: FakeRwx
@@ -140,14 +140,28 @@ describe('rwx client', () => {
     })
   })
 
-  it('scrubs values and the token out of RWX messages', async () => {
-    fake.failNext(1, { status: 400, body: { error: 'value hunter2-long for A is bad, token tok-abc too' } })
-    const r = await client.setSecrets('payments', [{ name: 'A', secret: 'hunter2-long' }])
-    expect(r).toEqual({
-      kind: 'rejected',
-      status: 400,
-      reason: 'value [redacted] for A is bad, token [redacted] too',
-    })
+  it('withholds an RWX message that quotes a value or the token, even in part or in another case', async () => {
+    const withheld = 'RWX answered 400 (its message is withheld: it may quote a value)'
+    for (const error of [
+      'value hunter2-long for A is bad',
+      'value HUNTER2-LONG for A is bad',
+      'value starting hunt… is bad',
+      'token tok-abc is bad',
+    ]) {
+      fake.failNext(1, { status: 400, body: { error } })
+      const r = await client.setSecrets('payments', [{ name: 'A', secret: 'hunter2-long' }])
+      expect(r).toEqual({ kind: 'rejected', status: 400, reason: withheld })
+    }
+  })
+
+  it('keeps a short RWX message that shares no run of 4 characters with a value', () => {
+    expect(safeMessage('A: too  big\n', ['hunter2-long', 'tok-abc'])).toBe('A: too big')
+    expect(safeMessage('A: value unter is bad', ['hunter2-long'])).toBeUndefined()
+    // a value shorter than the run is matched whole
+    expect(safeMessage('A: xyz refused', ['XyZ'])).toBeUndefined()
+    expect(safeMessage('A: refused', ['XyZ'])).toBe('A: refused')
+    // a long message is a body, not a reason
+    expect(safeMessage('x'.repeat(MAX_REASON + 1), [])).toBeUndefined()
   })
 
   it('is dead on 404 and other 4xx', async () => {
@@ -259,7 +273,7 @@ describe('rwx client, reading a secret back', () => {
     expect(await client.getSecret('payments', 'X')).toEqual({
       kind: 'failed',
       status: 503,
-      reason: 'down for [redacted]',
+      reason: 'RWX answered 503 (its message is withheld: it may quote a value)',
     })
     const gone = make('http://127.0.0.1:1')
     const r = await gone.getSecret('payments', 'X')
