@@ -25,8 +25,11 @@ export type SetSecretsResult =
   | { kind: 'retry'; reason: string; status?: number; retryAfterMs?: number; uncertain?: boolean }
   /** 401/403: the token is wrong or missing (status 0: no token could be read). */
   | { kind: 'auth'; status: number; reason: string }
-  /** 400: RWX refused some secrets of the request (its batches are not atomic). */
-  | { kind: 'rejected'; status: 400; reason: string }
+  /**
+   * 400: RWX refused some secrets of the request (its batches are not atomic) and stored the others.
+   * `refused`: the names of the request RWX's message names (empty when it names none).
+   */
+  | { kind: 'rejected'; status: 400; reason: string; refused: Set<string> }
   /** Any other 4xx: retrying the same request will not help. */
   | { kind: 'dead'; status: number; reason: string }
 
@@ -92,6 +95,7 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
     const token = await readToken()
     if (typeof token !== 'string') return { kind: 'auth', status: 0, ...token }
     const sent = [token, ...secrets.map((s) => s.secret)]
+    const names = secrets.map((s) => s.name)
     const body = JSON.stringify({
       vault_name: vault,
       secrets: secrets.map((s) =>
@@ -120,7 +124,7 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
       }
       const text = await readText(res.body, MAX_BODY)
       const retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now())
-      return translate(status, text, retryAfterMs, sent)
+      return translate(status, text, retryAfterMs, sent, names)
     } catch (err) {
       if (callOptions.signal?.aborted)
         return { kind: 'retry', reason: 'request to RWX cancelled (shutting down)', uncertain: true }
@@ -195,13 +199,14 @@ function translate(
   text: string,
   retryAfterMs: number | undefined,
   sent: string[],
+  names: string[],
 ): SetSecretsResult {
   if (status === 200)
     return parseSuccess(text) ?? { kind: 'retry', status, reason: 'RWX answered 200 with an unreadable body' }
   const message = errorMessage(text)
   const reason = reasonOf(status, message, sent, `Unable to call RWX API - ${status}`)
   if (status === 401 || status === 403) return { kind: 'auth', status, reason }
-  if (status === 400) return { kind: 'rejected', status, reason }
+  if (status === 400) return { kind: 'rejected', status, reason, refused: namedIn(message ?? '', names) }
   if (status === 408 || status === 429 || status >= 500) {
     const r: SetSecretsResult = { kind: 'retry', status, reason }
     if (retryAfterMs !== undefined) r.retryAfterMs = retryAfterMs
@@ -261,6 +266,17 @@ function errorMessage(text: string): string | undefined {
     if (parts.length > 0) return parts.join('; ')
   }
   return undefined
+}
+
+/**
+ * The names of the request that RWX's message names, as whole words (any case): RWX's 400 gives
+ * "details on the secrets that failed". Read from the message as RWX sent it (names are not secret).
+ * A name that only happens to be a word of the message (`secret`) is counted as refused: it is then
+ * sent alone, which costs a request but never loses or duplicates it.
+ */
+export function namedIn(message: string, names: readonly string[]): Set<string> {
+  const words = new Set(message.toLowerCase().split(/[^a-z0-9_-]+/))
+  return new Set(names.filter((n) => words.has(n.toLowerCase())))
 }
 
 /** The longest RWX message kept; a longer one is replaced (it is a body, not a reason). */

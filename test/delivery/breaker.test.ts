@@ -38,7 +38,7 @@ describe('circuit breaker', () => {
   it('closes on any answer that shows RWX is up (200, 400, 401), not on 429', () => {
     for (const up of [
       ok,
-      { kind: 'rejected', status: 400, reason: 'bad' } as const,
+      { kind: 'rejected', status: 400, reason: 'bad', refused: new Set<string>() } as const,
       { kind: 'auth', status: 401, reason: 'token' } as const,
     ]) {
       const b = createBreaker(options)

@@ -1,6 +1,12 @@
 // The RWX client against the fake RWX server: requests it makes and how it translates answers.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createRwxClient, MAX_REASON, type RwxClient, safeMessage } from '../../src/delivery/rwx-client.js'
+import {
+  createRwxClient,
+  MAX_REASON,
+  namedIn,
+  type RwxClient,
+  safeMessage,
+} from '../../src/delivery/rwx-client.js'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
 
 let fake: FakeRwx
@@ -123,6 +129,8 @@ describe('rwx client', () => {
     ])
     expect(r.kind).toBe('rejected')
     expect(r.kind === 'rejected' && r.reason).toMatch(/^Some secrets failed validation: bad\.name: /)
+    // a name outside ^[A-Za-z0-9_-]+$ (never sent by the relay) is not one word: named as none
+    expect(r.kind === 'rejected' && [...r.refused]).toEqual([])
     expect(fake.secrets('payments').get('good')?.secret).toBe('v1')
   })
 
@@ -137,6 +145,7 @@ describe('rwx client', () => {
       kind: 'rejected',
       status: 400,
       reason,
+      refused: new Set(),
     })
   })
 
@@ -150,8 +159,22 @@ describe('rwx client', () => {
     ]) {
       fake.failNext(1, { status: 400, body: { error } })
       const r = await client.setSecrets('payments', [{ name: 'A', secret: 'hunter2-long' }])
-      expect(r).toEqual({ kind: 'rejected', status: 400, reason: withheld })
+      expect(r).toMatchObject({ kind: 'rejected', status: 400, reason: withheld })
     }
+  })
+
+  it('names the secrets of the request that a 400 message names, as whole words in any case', async () => {
+    fake.rejectNames((n) => n === 'BAD_ONE')
+    const r = await client.setSecrets('payments', [
+      { name: 'GOOD', secret: 'v1' },
+      { name: 'BAD_ONE', secret: 'v2' },
+      { name: 'BAD', secret: 'v3' },
+    ])
+    expect(r).toMatchObject({ kind: 'rejected', refused: new Set(['BAD_ONE']) })
+    expect(
+      namedIn('Some secrets failed validation: bad_one: too long; x-1: blank', ['BAD_ONE', 'X-1', 'X']),
+    ).toEqual(new Set(['BAD_ONE', 'X-1']))
+    expect(namedIn('validation failed', ['A', 'B'])).toEqual(new Set())
   })
 
   it('keeps a short RWX message that shares no run of 4 characters with a value', () => {
