@@ -125,7 +125,8 @@ describe('delivery worker retries', () => {
   })
 
   it('retries an answer slower than requestTimeoutMs', async () => {
-    h = await createHarness({ config: { requestTimeoutMs: 200 } })
+    // the timed-out write may still land: the name is fenced for uncertainWriteSeconds before it goes again
+    h = await createHarness({ config: { requestTimeoutMs: 200, uncertainWriteSeconds: 1 } })
     h.fake.delay(600, 1)
     const id = await h.enqueue([{ name: 'A', value: 'x' }])
     await h.until(() => allIn(h, id, 'delivered'))

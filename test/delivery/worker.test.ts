@@ -204,7 +204,10 @@ describe('delivery worker', () => {
 
   it('stop({ abortAfterMs }) gives up on a slow RWX within that bound and queues the secret again', async () => {
     // the given-up secret's retry is due at once, so a claim shows whether its lease was given back
-    h = await createHarness({ config: { requestTimeoutMs: 30_000, backoffBaseMs: 1, backoffMaxMs: 1 } })
+    // (no fence after the cancelled write, so the claim below shows only the lease)
+    h = await createHarness({
+      config: { requestTimeoutMs: 30_000, backoffBaseMs: 1, backoffMaxMs: 1, uncertainWriteSeconds: 0 },
+    })
     h.fake.delay(20_000)
     const id = await h.enqueue([{ name: 'A', value: 'x' }])
     await h.fake.waitFor((_, requests) => requests.length === 1)
