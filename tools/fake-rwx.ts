@@ -80,7 +80,8 @@ export async function startFakeRwx(options: FakeRwxOptions = {}): Promise<FakeRw
     if (known && !known.has(vault)) return send(res, 404, { error: 'Vault not found' })
     const failures: string[] = []
     const set: string[] = []
-    const versions: Record<string, number> = {}
+    // A Map, not `{}`: a secret named `__proto__` would set the prototype instead of a key.
+    const versions = new Map<string, number>()
     for (const s of body['secrets'] as unknown[]) {
       const name = isObject(s) && typeof s['name'] === 'string' ? s['name'] : ''
       const secret = isObject(s) ? s['secret'] : undefined
@@ -104,12 +105,12 @@ export async function startFakeRwx(options: FakeRwxOptions = {}): Promise<FakeRw
       if (description !== undefined) write.description = description
       writes.push(write)
       set.push(name)
-      versions[name] = version
+      versions.set(name, version)
     }
     // Not atomic, as RWX documents: the valid secrets above are stored even when others fail.
     if (failures.length > 0)
       return send(res, 400, { error: `Some secrets failed validation: ${failures.join('; ')}` })
-    return send(res, 200, { set_secrets: set, versions })
+    return send(res, 200, { set_secrets: set, versions: Object.fromEntries(versions) })
   }
 
   /** `GET /mint/api/vaults/secrets/{name}?vault_name=`: metadata `{name, description, version}`, never the value. */

@@ -44,11 +44,13 @@ export function expandEnv(
     return out
   }
   if (doc !== null && typeof doc === 'object') {
-    const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(doc)) {
-      out[k] = expandEnv(v, env, problems, path === '' ? k : `${path}.${k}`, options)
-    }
-    return out
+    // fromEntries defines keys: a YAML key `__proto__` stays a key instead of setting the prototype.
+    return Object.fromEntries(
+      Object.entries(doc).map(([k, v]) => [
+        k,
+        expandEnv(v, env, problems, path === '' ? k : `${path}.${k}`, options),
+      ]),
+    )
   }
   return doc
 }
@@ -66,7 +68,8 @@ function expandString(
       part.replace(
         PATTERN,
         (_m, name: string, hasDefault: string | undefined, fallback: string | undefined) => {
-          const value = env[name]
+          // Own keys only: `${toString}` is an unset variable, not Object.prototype's function.
+          const value = Object.hasOwn(env, name) ? env[name] : undefined
           if (value !== undefined && (value !== '' || hasDefault === undefined)) return value
           if (hasDefault !== undefined) return fallback ?? ''
           problems.push({ path, message: `environment variable ${name} is not set` })

@@ -55,14 +55,20 @@ function defaultClient(region: string | undefined, proxy: ProxyConfig): SecretsM
   })
 }
 
-const DEAD_REASONS: Readonly<Record<string, string>> = {
-  AccessDeniedException: 'the relay may not read this secret (secretsmanager:GetSecretValue, kms:Decrypt)',
-  ResourceNotFoundException: 'no such secret or version',
-  DecryptionFailure: 'the secret could not be decrypted with its KMS key (kms:Decrypt)',
-  InvalidParameterException: 'Secrets Manager refused the request parameters',
-  InvalidRequestException:
+// A Map: the error name comes from AWS's answer, and may be `constructor` or `toString`.
+const DEAD_REASONS: ReadonlyMap<string, string> = new Map([
+  [
+    'AccessDeniedException',
+    'the relay may not read this secret (secretsmanager:GetSecretValue, kms:Decrypt)',
+  ],
+  ['ResourceNotFoundException', 'no such secret or version'],
+  ['DecryptionFailure', 'the secret could not be decrypted with its KMS key (kms:Decrypt)'],
+  ['InvalidParameterException', 'Secrets Manager refused the request parameters'],
+  [
+    'InvalidRequestException',
     'the secret cannot be read in its current state (deleted or scheduled for deletion)',
-}
+  ],
+])
 const THROTTLING = new Set(['ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded'])
 const CREDENTIALS = new Set([
   'CredentialsProviderError',
@@ -83,7 +89,7 @@ interface SdkError {
 export function classifyAwsError(err: unknown): Resolved {
   const e = (typeof err === 'object' && err !== null ? err : {}) as SdkError
   const name = typeof e.name === 'string' ? e.name : 'Error'
-  const dead = DEAD_REASONS[name]
+  const dead = DEAD_REASONS.get(name)
   if (dead !== undefined) return { kind: 'dead', error: `${name}: ${dead}` }
   if (THROTTLING.has(name) || e.$retryable?.throttling === true) {
     return { kind: 'retry', error: `${name}: Secrets Manager is throttling` }

@@ -1,8 +1,9 @@
 // One delivery round's work: split leased secrets into requests, send one, and decide each outcome.
+import type { DeliveryConfig } from '../config/schema.js'
 import { valueAad } from '../queue/crypto.js'
 import type { Attempt, Claimed, Outcome } from '../queue/store.js'
 import { retryDelayMs } from './backoff.js'
-import { confirmWrites, readBack } from './read-back.js'
+import { confirmWrites, readBack, takenDespiteRefusal } from './read-back.js'
 import type { RwxSecret, SetSecretsResult } from './rwx-client.js'
 import type { BatchContext, BatchResult } from './types.js'
 import type { ReferenceResolver } from './values.js'
@@ -65,6 +66,9 @@ export function planBatches(
   return { batches, held }
 }
 
+/** Why a secret RWX did not name in a partial 400 waits for its read-back. */
+const REFUSED_OTHERS = 'RWX refused other secrets of the request'
+
 /** Resolves values, sends one request for one vault, and returns one outcome per secret. */
 export async function deliverBatch(ctx: BatchContext, vault: string, items: Claimed[]): Promise<BatchResult> {
   const outcomes: Outcome[] = []
@@ -100,7 +104,18 @@ export async function deliverBatch(ctx: BatchContext, vault: string, items: Clai
 
   const now = ctx.clock()
   for (const { item, value } of ready) outcomes.push(outcomeOf(ctx, item, value, result, ready.length, now))
+  // After a 400 naming what RWX refused: the others are read back, and only those RWX lacks go again.
+  const reads =
+    result.kind === 'rejected' && ready.length > 1 && result.refused.size > 0
+      ? await takenDespiteRefusal(
+          ctx,
+          vault,
+          ready.filter(({ item }) => !result.refused.has(item.name)),
+          outcomes,
+        )
+      : []
   const attempts = attemptsOf(outcomes, unsent, status, now)
+  attempts.push(...reads)
   if (result.kind === 'ok') {
     // Every delivery with `delivery.verify`; else only the write after an unknown outcome (a fence).
     const items = new Map(ready.map(({ item }) => [item.id, item]))
@@ -131,7 +146,7 @@ function outcomeOf(
       return {
         id: item.id,
         kind: 'delivered',
-        version: result.versions[item.name] ?? null,
+        version: result.versions.get(item.name) ?? null,
         // A queued value was fingerprinted when it was queued (the store keeps that one); a value fetched
         // now (a reference) is first known here.
         ...(item.ref === null ? {} : { fingerprint: ctx.sealer.fingerprint(value) }),
@@ -153,11 +168,13 @@ function outcomeOf(
         countAttempt: false,
       }
     case 'rejected':
-      // Batches are not atomic: send each alone to learn which one RWX refuses.
-      if (sent > 1) {
-        return { id: item.id, kind: 'retry', at: now, error: result.reason, countAttempt: false, solo: true }
-      }
-      return { id: item.id, kind: 'dead', error: result.reason }
+      if (sent === 1) return { id: item.id, kind: 'dead', error: result.reason }
+      // Batches are not atomic. When RWX's message names the secrets it refused, the others were most
+      // likely stored: deliverBatch reads them back (this retry stands if RWX does not hold it).
+      if (result.refused.size > 0 && !result.refused.has(item.name))
+        return { id: item.id, kind: 'retry', at: now, error: REFUSED_OTHERS, countAttempt: false }
+      // A named one, or RWX named none: send each alone to learn which one RWX refuses.
+      return { id: item.id, kind: 'retry', at: now, error: result.reason, countAttempt: false, solo: true }
     case 'dead':
       return { id: item.id, kind: 'dead', error: result.reason }
   }
@@ -165,7 +182,10 @@ function outcomeOf(
 
 /** A retry that uses up an attempt, or dead when attempts or age have run out. */
 export function countedRetry(
-  ctx: Pick<BatchContext, 'config' | 'random'>,
+  ctx: {
+    config: Pick<DeliveryConfig, 'maxAttempts' | 'maxAgeSeconds' | 'backoffBaseMs' | 'backoffMaxMs'>
+    random: () => number
+  },
   item: Claimed,
   now: number,
   reason: string,

@@ -20,16 +20,64 @@ const READS_AT_ONCE = 4
  * else changed it behind the relay), or `read-back-failed` (nothing learned; the delivery stands).
  */
 export async function readBack(ctx: BatchContext, vault: string, written: Written[]): Promise<Attempt[]> {
-  const out: Attempt[] = new Array(written.length)
+  return inLanes(written, (w) => readOne(ctx, vault, w))
+}
+
+/** `fn` over `items`, READS_AT_ONCE at a time, results in the order of `items`. */
+async function inLanes<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length)
   let next = 0
-  const lanes = Array.from({ length: Math.min(READS_AT_ONCE, written.length) }, async () => {
-    while (next < written.length) {
+  const lanes = Array.from({ length: Math.min(READS_AT_ONCE, items.length) }, async () => {
+    while (next < items.length) {
       const i = next++
-      out[i] = await readOne(ctx, vault, written[i]!)
+      out[i] = await fn(items[i]!)
     }
   })
   await Promise.all(lanes)
   return out
+}
+
+/**
+ * After a 400 whose message names the secrets RWX refused, the others of the request were most likely
+ * stored (RWX's batches are not atomic, and its answer lists no stored names): reads each of `taken` back.
+ * RWX holds it: delivered, at the version read (one `read-back` attempt). Missing, or the read failed:
+ * its retry stands and it is sent again (at least once). Changes `outcomes` in place; returns the attempts.
+ * RWX has no compare-and-set: a name it holds from an earlier write would pass for this one, which is
+ * why this is done only when RWX names what it refused.
+ */
+export async function takenDespiteRefusal(
+  ctx: BatchContext,
+  vault: string,
+  taken: readonly { item: Claimed; value: string }[],
+  outcomes: Outcome[],
+): Promise<Attempt[]> {
+  const reads = await inLanes(taken, ({ item }) =>
+    ctx.client.getSecret(vault, item.name, { signal: ctx.signal }),
+  )
+  const attempts: Attempt[] = []
+  taken.forEach(({ item, value }, i) => {
+    const got = reads[i]!
+    const at = outcomes.findIndex((o) => o.id === item.id)
+    const current = outcomes[at]
+    if (current?.kind !== 'retry') return
+    if (got.kind === 'found') {
+      outcomes[at] = {
+        id: item.id,
+        kind: 'delivered',
+        version: got.version,
+        // As for a 200: a value fetched now (a reference) is first known here.
+        ...(item.ref === null ? {} : { fingerprint: ctx.sealer.fingerprint(value) }),
+      }
+      const read = { secretId: item.id, at: ctx.clock(), outcome: 'read-back', status: '200' }
+      attempts.push({ ...read, version: got.version, error: null })
+      return
+    }
+    if (got.kind === 'failed')
+      ctx.log.warn({ vault, name: item.name, reason: got.reason }, 'reading the secret back from RWX failed')
+    const why = got.kind === 'missing' ? 'RWX does not hold it' : 'reading it back failed'
+    current.error = `${current.error}; ${why}: sending it again`
+  })
+  return attempts
 }
 
 async function readOne(ctx: BatchContext, vault: string, w: Written): Promise<Attempt> {

@@ -12,8 +12,11 @@ export interface RwxSecret {
 
 /** What a set-secrets call came to, in the worker's terms. Reasons never quote a value or the token. */
 export type SetSecretsResult =
-  /** 200: `set` holds the names RWX confirms; a name missing from it was not delivered. */
-  | { kind: 'ok'; set: Set<string>; versions: Record<string, number> }
+  /**
+   * 200: `set` holds the names RWX confirms; a name missing from it was not delivered. `versions` holds
+   * only finite numbers, in a Map: a secret may be named `constructor` or `__proto__`.
+   */
+  | { kind: 'ok'; set: Set<string>; versions: Map<string, number> }
   /**
    * Worth trying again later: network errors, timeouts, 408, 429, 5xx, 3xx, an unreadable 200.
    * `uncertain`: the request went out and no answer came back (a timeout, a reset, cancelled, a 504), so
@@ -22,8 +25,11 @@ export type SetSecretsResult =
   | { kind: 'retry'; reason: string; status?: number; retryAfterMs?: number; uncertain?: boolean }
   /** 401/403: the token is wrong or missing (status 0: no token could be read). */
   | { kind: 'auth'; status: number; reason: string }
-  /** 400: RWX refused some secrets of the request (its batches are not atomic). */
-  | { kind: 'rejected'; status: 400; reason: string }
+  /**
+   * 400: RWX refused some secrets of the request (its batches are not atomic) and stored the others.
+   * `refused`: the names of the request RWX's message names (empty when it names none).
+   */
+  | { kind: 'rejected'; status: 400; reason: string; refused: Set<string> }
   /** Any other 4xx: retrying the same request will not help. */
   | { kind: 'dead'; status: number; reason: string }
 
@@ -67,7 +73,6 @@ export interface RwxClient {
 
 const PATH = '/mint/api/vaults/secrets'
 const MAX_BODY = 1024 * 1024
-const MAX_REASON = 500
 
 /** Creates a client with a keep-alive dispatcher (through the proxy, if any) that follows no redirect. */
 export function createRwxClient(options: RwxClientOptions): RwxClient {
@@ -90,6 +95,7 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
     const token = await readToken()
     if (typeof token !== 'string') return { kind: 'auth', status: 0, ...token }
     const sent = [token, ...secrets.map((s) => s.secret)]
+    const names = secrets.map((s) => s.name)
     const body = JSON.stringify({
       vault_name: vault,
       secrets: secrets.map((s) =>
@@ -118,7 +124,7 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
       }
       const text = await readText(res.body, MAX_BODY)
       const retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now())
-      return translate(status, text, retryAfterMs, sent)
+      return translate(status, text, retryAfterMs, sent, names)
     } catch (err) {
       if (callOptions.signal?.aborted)
         return { kind: 'retry', reason: 'request to RWX cancelled (shutting down)', uncertain: true }
@@ -165,7 +171,7 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
       const text = await readText(res.body, MAX_BODY)
       if (res.statusCode === 404) return { kind: 'missing' }
       if (res.statusCode !== 200) {
-        const reason = limit(scrub(errorMessage(text) ?? `RWX answered ${res.statusCode}`, [token]))
+        const reason = reasonOf(res.statusCode, errorMessage(text), [token], `RWX answered ${res.statusCode}`)
         return { kind: 'failed', status: res.statusCode, reason }
       }
       const doc = parseJson(text)
@@ -193,13 +199,14 @@ function translate(
   text: string,
   retryAfterMs: number | undefined,
   sent: string[],
+  names: string[],
 ): SetSecretsResult {
   if (status === 200)
     return parseSuccess(text) ?? { kind: 'retry', status, reason: 'RWX answered 200 with an unreadable body' }
   const message = errorMessage(text)
-  const reason = limit(scrub(message ?? `Unable to call RWX API - ${status}`, sent))
+  const reason = reasonOf(status, message, sent, `Unable to call RWX API - ${status}`)
   if (status === 401 || status === 403) return { kind: 'auth', status, reason }
-  if (status === 400) return { kind: 'rejected', status, reason }
+  if (status === 400) return { kind: 'rejected', status, reason, refused: namedIn(message ?? '', names) }
   if (status === 408 || status === 429 || status >= 500) {
     const r: SetSecretsResult = { kind: 'retry', status, reason }
     if (retryAfterMs !== undefined) r.retryAfterMs = retryAfterMs
@@ -207,12 +214,13 @@ function translate(
     if (status === 504) r.uncertain = true
     return r
   }
+  const kept = message === undefined ? undefined : safeMessage(message, sent)
   if (status === 404) {
-    const detail = message ? ` (${reason})` : ''
+    const detail = kept ? ` (${kept})` : ''
     return { kind: 'dead', status, reason: `RWX answered 404: unknown vault?${detail}` }
   }
   if (status >= 400)
-    return { kind: 'dead', status, reason: message ? `RWX answered ${status}: ${reason}` : reason }
+    return { kind: 'dead', status, reason: kept ? `RWX answered ${status}: ${kept}` : reason }
   // 1xx leftovers and 2xx other than 200: RWX's own clients treat them as failures.
   return { kind: 'retry', status, reason: `RWX answered ${status}` }
 }
@@ -230,11 +238,12 @@ function parseSuccess(text: string): SetSecretsResult | undefined {
   const doc = parseJson(text)
   if (!isObject(doc) || !Array.isArray(doc['set_secrets'])) return undefined
   const set = new Set(doc['set_secrets'].filter((n): n is string => typeof n === 'string'))
-  const versions: Record<string, number> = {}
+  const versions = new Map<string, number>()
   const raw = doc['versions']
   if (isObject(raw)) {
+    // Object.entries lists only own keys: JSON.parse makes `"__proto__"` one, never the prototype.
     for (const [name, v] of Object.entries(raw))
-      if (typeof v === 'number' && Number.isFinite(v)) versions[name] = v
+      if (typeof v === 'number' && Number.isFinite(v)) versions.set(name, v)
   }
   return { kind: 'ok', set, versions }
 }
@@ -259,16 +268,62 @@ function errorMessage(text: string): string | undefined {
   return undefined
 }
 
-/** Replaces every value sent in the request (and the token) by `[redacted]`, longest first. */
-export function scrub(text: string, sent: readonly string[]): string {
-  let out = text
-  const values = [...new Set(sent)].filter((v) => v.length > 0).sort((a, b) => b.length - a.length)
-  for (const v of values) out = out.split(v).join('[redacted]')
-  return out
+/**
+ * The names of the request that RWX's message names, as whole words (any case): RWX's 400 gives
+ * "details on the secrets that failed". Read from the message as RWX sent it (names are not secret).
+ * A name that only happens to be a word of the message (`secret`) is counted as refused: it is then
+ * sent alone, which costs a request but never loses or duplicates it.
+ */
+export function namedIn(message: string, names: readonly string[]): Set<string> {
+  const words = new Set(message.toLowerCase().split(/[^a-z0-9_-]+/))
+  return new Set(names.filter((n) => words.has(n.toLowerCase())))
 }
 
-function limit(text: string): string {
-  return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON)}…` : text
+/** The longest RWX message kept; a longer one is replaced (it is a body, not a reason). */
+export const MAX_REASON = 200
+/** A message sharing a run of this many characters with a value sent (any case) is never kept. */
+export const MIN_SHARED_RUN = 4
+
+/**
+ * The reason to keep for an RWX error: RWX's own message when `safeMessage` allows it, `none` when RWX
+ * gave no message, else a generic one with the status. Never RWX's body.
+ */
+function reasonOf(
+  status: number,
+  message: string | undefined,
+  sent: readonly string[],
+  none: string,
+): string {
+  if (message === undefined) return none
+  return (
+    safeMessage(message, sent) ?? `RWX answered ${status} (its message is withheld: it may quote a value)`
+  )
+}
+
+/**
+ * RWX's message with its whitespace collapsed, or undefined when it must not be stored, shown or logged:
+ * longer than MAX_REASON, or sharing a run of MIN_SHARED_RUN characters, case-insensitively, with any of
+ * `sent` (the values of the request and the token). That catches a value echoed whole, in part (a prefix,
+ * a suffix) or in another case; a value shorter than the run is matched whole. Scrubbing exact copies
+ * out of a body would miss all but the first.
+ */
+export function safeMessage(message: string, sent: readonly string[]): string | undefined {
+  const text = message.replace(/\s+/g, ' ').trim()
+  if (text === '' || text.length > MAX_REASON) return undefined
+  const lower = text.toLowerCase()
+  const runs = new Set<string>()
+  for (let i = 0; i + MIN_SHARED_RUN <= lower.length; i++) runs.add(lower.slice(i, i + MIN_SHARED_RUN))
+  for (const secret of sent) {
+    const value = secret.toLowerCase()
+    if (value === '') continue
+    if (value.length < MIN_SHARED_RUN) {
+      if (lower.includes(value)) return undefined
+      continue
+    }
+    for (let i = 0; i + MIN_SHARED_RUN <= value.length; i++)
+      if (runs.has(value.slice(i, i + MIN_SHARED_RUN))) return undefined
+  }
+  return text
 }
 
 /** Transport failures that happen before a request can reach RWX: it cannot land later. */

@@ -4,15 +4,21 @@ import type { Logger } from 'pino'
 import type { DeliveryConfig } from '../config/schema.js'
 import { errorFields } from '../log.js'
 import type { Attempt, Claimed, Outcome, Store } from '../queue/store.js'
+import { countedRetry } from './batch.js'
 import type { DeliveryEvents } from './types.js'
 
 export interface SettleDeps {
   store: Store
   owner: string
-  config: Pick<DeliveryConfig, 'leaseSeconds'>
+  config: Pick<
+    DeliveryConfig,
+    'leaseSeconds' | 'maxAttempts' | 'maxAgeSeconds' | 'backoffBaseMs' | 'backoffMaxMs'
+  >
   clock: () => number
   log: Logger
   events?: DeliveryEvents | undefined
+  /** Jitter source for the retry of an outcome the store refuses. Default Math.random. */
+  random?: () => number
 }
 
 /** Settles `outcomes` of the leased `items`, retrying while the leases are surely ours. */
@@ -22,33 +28,101 @@ export async function settleRound(
   outcomes: Outcome[],
   tried: Attempt[],
 ): Promise<void> {
-  const { store, owner, config, clock, log } = deps
-  // A store outage (PostgreSQL restarting) must not turn sent secrets into duplicates: keep trying
-  // while the leases are surely ours; past that, the leases run out and the secrets are sent again
-  // (at least once, never lost).
-  const deadline = clock() + (config.leaseSeconds * 1000) / 2
-  for (let wait = 200; ; wait = Math.min(wait * 2, 2_000)) {
-    try {
-      await store.settle(owner, clock(), outcomes, tried)
-      break
-    } catch (err) {
-      const last = clock() + wait > deadline
-      log.error(
-        { err: errorFields(err), secrets: outcomes.length },
-        last
-          ? 'could not record delivery outcomes; they are sent again'
-          : 'could not record delivery outcomes; retrying',
-      )
-      if (last) return
-      await new Promise((r) => setTimeout(r, wait))
-    }
-  }
   const byId = new Map(items.map((c) => [c.id, c]))
-  for (const o of outcomes) {
+  for (const o of await record(deps, byId, outcomes, tried)) {
     const c = byId.get(o.id)
     if (!c) continue
     deps.events?.onOutcome?.(o.kind, c.vault)
-    logOutcome(log, c, o)
+    logOutcome(deps.log, c, o)
+  }
+}
+
+/**
+ * Records `outcomes` and returns those recorded. A store outage (PostgreSQL restarting) must not turn sent
+ * secrets into duplicates: keep trying while the leases are surely ours; past that, the leases run out and
+ * the secrets are sent again (at least once, never lost). But one outcome the store refuses while it
+ * answers must not hold back the others, nor be sent again on every lease without counting: the outcomes
+ * are then recorded one at a time, and each refused one as a counted retry (so it ends dead).
+ */
+async function record(
+  deps: SettleDeps,
+  byId: Map<number, Claimed>,
+  outcomes: Outcome[],
+  tried: Attempt[],
+): Promise<Outcome[]> {
+  const { store, owner, config, clock, log } = deps
+  const attemptsOf = (of: Outcome[]) => {
+    const ids = new Set(of.map((o) => o.id))
+    return tried.filter((a) => ids.has(a.secretId))
+  }
+  const recorded: Outcome[] = []
+  let pending = outcomes
+  const deadline = clock() + (config.leaseSeconds * 1000) / 2
+  for (let wait = 200; ; wait = Math.min(wait * 2, 2_000)) {
+    try {
+      await store.settle(owner, clock(), pending, attemptsOf(pending))
+      return [...recorded, ...pending]
+    } catch (err) {
+      const refused: Outcome[] = []
+      if (pending.length > 1) {
+        for (const o of pending) {
+          try {
+            await store.settle(owner, clock(), [o], attemptsOf([o]))
+            recorded.push(o)
+          } catch {
+            refused.push(o)
+          }
+        }
+      } else refused.push(...pending)
+      if (refused.length === 0) return recorded
+      const last = clock() + wait > deadline
+      // The store took the others, or it kept refusing these until the leases may be running out.
+      if (recorded.length > 0 || last) {
+        for (const o of refused) {
+          const retry = await recordRefused(deps, byId.get(o.id), o, err)
+          if (retry) recorded.push(retry)
+        }
+        return recorded
+      }
+      pending = refused
+      log.error(
+        { err: errorFields(err), secrets: pending.length },
+        'could not record delivery outcomes; retrying',
+      )
+      await new Promise((r) => setTimeout(r, wait))
+    }
+  }
+}
+
+/** Records an outcome the store refused as a counted retry; undefined when that fails too. */
+async function recordRefused(
+  deps: SettleDeps,
+  item: Claimed | undefined,
+  o: Outcome,
+  cause: unknown,
+): Promise<Outcome | undefined> {
+  const { store, owner, clock, log } = deps
+  log.error(
+    { err: errorFields(cause), secret: o.id, outcome: o.kind },
+    'the store refused a delivery outcome',
+  )
+  if (item === undefined) return undefined
+  const error = 'could not record the outcome of the delivery (internal error)'
+  const retry = countedRetry(
+    { config: deps.config, random: deps.random ?? Math.random },
+    item,
+    clock(),
+    error,
+  )
+  try {
+    await store.settle(owner, clock(), [retry], [])
+    return retry
+  } catch (err) {
+    log.error(
+      { err: errorFields(err), secret: o.id },
+      'could not record delivery outcomes; they are sent again',
+    )
+    return undefined
   }
 }
 

@@ -222,7 +222,12 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   }
 
   function settle(items: Claimed[], outcomes: Outcome[], tried: Attempt[] = []): Promise<void> {
-    return settleRound({ store, owner, config, clock, log, events: options.events }, items, outcomes, tried)
+    return settleRound(
+      { store, owner, config, clock, log, events: options.events, random: ctx.random },
+      items,
+      outcomes,
+      tried,
+    )
   }
 
   return {

@@ -39,6 +39,8 @@ export interface Verifier {
 
 /** Reads one header as a single string (the first when repeated). */
 export function header(headers: Headers, name: string): string | undefined {
-  const v = headers[name.toLowerCase()]
+  // Own keys only: a header configured as `constructor` must not read Object.prototype's.
+  const key = name.toLowerCase()
+  const v = Object.hasOwn(headers, key) ? headers[key] : undefined
   return Array.isArray(v) ? v[0] : v
 }

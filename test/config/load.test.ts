@@ -32,6 +32,23 @@ describe('config loading', () => {
     expect(v?.type === 'hmac' && v.secrets).toEqual(['s3'])
   })
 
+  it('names ${toString} and ${constructor} as unset variables', () => {
+    const problems = problemsOf(minimal('store: ${toString}${constructor}'), { CI_SECRET: 's3' })
+    expect(problems).toContain('store: environment variable toString is not set')
+    expect(problems).toContain('store: environment variable constructor is not set')
+  })
+
+  it('treats a __proto__ key as a key: reported as unknown, never inherited', () => {
+    const text = `
+rwx: { token: t }
+sources:
+  - __proto__: { id: ci, verify: { type: api-key, header: x-key, keys: [k] }, rules: [] }
+`
+    const problems = problemsOf(text)
+    expect(problems).toContain('sources[0].id: required')
+    expect(problems.join('\n')).toMatch(/__proto__/)
+  })
+
   it('names an unset variable and where it is used', () => {
     expect(problemsOf(minimal())).toContain(
       'sources[0].verify.secrets[0]: environment variable CI_SECRET is not set',

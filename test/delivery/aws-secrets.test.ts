@@ -151,6 +151,19 @@ describe('aws resolver: errors', () => {
     expect(out).toMatchObject({ kind: 'dead', error: expect.stringMatching(new RegExp(`^${name}: `)) })
   })
 
+  it.each(['constructor', 'toString', 'valueOf'])(
+    'reads an error type named %s as an unknown error, not as a member of an object',
+    async (type) => {
+      const { arn } = sm.create(unique('app/db'), 'v')
+      sm.failNext(1, type)
+      const out = await resolver.resolve({ secretId: arn })
+      expect(out).toMatchObject({
+        kind: 'dead',
+        error: `${type}: Secrets Manager refused the request (HTTP 400)`,
+      })
+    },
+  )
+
   it('is dead when the secret does not exist', async () => {
     const out = await resolver.resolve({
       secretId: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:nope-AbCdEf',

@@ -5,7 +5,7 @@ import type { SetSecretsResult } from '../../src/delivery/rwx-client.js'
 
 const down: SetSecretsResult = { kind: 'retry', status: 503, reason: 'down' }
 const refused: SetSecretsResult = { kind: 'retry', reason: 'RWX refused the connection (ECONNREFUSED)' }
-const ok: SetSecretsResult = { kind: 'ok', set: new Set(), versions: {} }
+const ok: SetSecretsResult = { kind: 'ok', set: new Set(), versions: new Map() }
 const options = { threshold: 3, probeMs: 100, probeMaxMs: 400 }
 
 describe('circuit breaker', () => {
@@ -38,7 +38,7 @@ describe('circuit breaker', () => {
   it('closes on any answer that shows RWX is up (200, 400, 401), not on 429', () => {
     for (const up of [
       ok,
-      { kind: 'rejected', status: 400, reason: 'bad' } as const,
+      { kind: 'rejected', status: 400, reason: 'bad', refused: new Set<string>() } as const,
       { kind: 'auth', status: 401, reason: 'token' } as const,
     ]) {
       const b = createBreaker(options)

@@ -1,6 +1,12 @@
 // The RWX client against the fake RWX server: requests it makes and how it translates answers.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createRwxClient, type RwxClient } from '../../src/delivery/rwx-client.js'
+import {
+  createRwxClient,
+  MAX_REASON,
+  namedIn,
+  type RwxClient,
+  safeMessage,
+} from '../../src/delivery/rwx-client.js'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
 
 let fake: FakeRwx
@@ -39,7 +45,14 @@ describe('rwx client', () => {
       { name: 'A', secret: 'one', description: 'first' },
       { name: 'B', secret: 'two' },
     ])
-    expect(r).toEqual({ kind: 'ok', set: new Set(['A', 'B']), versions: { A: 1, B: 1 } })
+    expect(r).toEqual({
+      kind: 'ok',
+      set: new Set(['A', 'B']),
+      versions: new Map([
+        ['A', 1],
+        ['B', 1],
+      ]),
+    })
     const req = fake.requests[0]!
     expect(req.method).toBe('POST')
     expect(req.path).toBe('/mint/api/vaults/secrets')
@@ -58,7 +71,7 @@ describe('rwx client', () => {
   it('reports versions that grow with each write', async () => {
     await client.setSecrets('payments', [{ name: 'A', secret: 'one' }])
     const r = await client.setSecrets('payments', [{ name: 'A', secret: 'two' }])
-    expect(r).toMatchObject({ kind: 'ok', versions: { A: 2 } })
+    expect(r).toMatchObject({ kind: 'ok', versions: new Map([['A', 2]]) })
     expect(fake.secrets('payments').get('A')).toEqual({ secret: 'two', version: 2 })
   })
 
@@ -116,6 +129,8 @@ describe('rwx client', () => {
     ])
     expect(r.kind).toBe('rejected')
     expect(r.kind === 'rejected' && r.reason).toMatch(/^Some secrets failed validation: bad\.name: /)
+    // a name outside ^[A-Za-z0-9_-]+$ (never sent by the relay) is not one word: named as none
+    expect(r.kind === 'rejected' && [...r.refused]).toEqual([])
     expect(fake.secrets('payments').get('good')?.secret).toBe('v1')
   })
 
@@ -130,17 +145,46 @@ describe('rwx client', () => {
       kind: 'rejected',
       status: 400,
       reason,
+      refused: new Set(),
     })
   })
 
-  it('scrubs values and the token out of RWX messages', async () => {
-    fake.failNext(1, { status: 400, body: { error: 'value hunter2-long for A is bad, token tok-abc too' } })
-    const r = await client.setSecrets('payments', [{ name: 'A', secret: 'hunter2-long' }])
-    expect(r).toEqual({
-      kind: 'rejected',
-      status: 400,
-      reason: 'value [redacted] for A is bad, token [redacted] too',
-    })
+  it('withholds an RWX message that quotes a value or the token, even in part or in another case', async () => {
+    const withheld = 'RWX answered 400 (its message is withheld: it may quote a value)'
+    for (const error of [
+      'value hunter2-long for A is bad',
+      'value HUNTER2-LONG for A is bad',
+      'value starting hunt… is bad',
+      'token tok-abc is bad',
+    ]) {
+      fake.failNext(1, { status: 400, body: { error } })
+      const r = await client.setSecrets('payments', [{ name: 'A', secret: 'hunter2-long' }])
+      expect(r).toMatchObject({ kind: 'rejected', status: 400, reason: withheld })
+    }
+  })
+
+  it('names the secrets of the request that a 400 message names, as whole words in any case', async () => {
+    fake.rejectNames((n) => n === 'BAD_ONE')
+    const r = await client.setSecrets('payments', [
+      { name: 'GOOD', secret: 'v1' },
+      { name: 'BAD_ONE', secret: 'v2' },
+      { name: 'BAD', secret: 'v3' },
+    ])
+    expect(r).toMatchObject({ kind: 'rejected', refused: new Set(['BAD_ONE']) })
+    expect(
+      namedIn('Some secrets failed validation: bad_one: too long; x-1: blank', ['BAD_ONE', 'X-1', 'X']),
+    ).toEqual(new Set(['BAD_ONE', 'X-1']))
+    expect(namedIn('validation failed', ['A', 'B'])).toEqual(new Set())
+  })
+
+  it('keeps a short RWX message that shares no run of 4 characters with a value', () => {
+    expect(safeMessage('A: too  big\n', ['hunter2-long', 'tok-abc'])).toBe('A: too big')
+    expect(safeMessage('A: value unter is bad', ['hunter2-long'])).toBeUndefined()
+    // a value shorter than the run is matched whole
+    expect(safeMessage('A: xyz refused', ['XyZ'])).toBeUndefined()
+    expect(safeMessage('A: refused', ['XyZ'])).toBe('A: refused')
+    // a long message is a body, not a reason
+    expect(safeMessage('x'.repeat(MAX_REASON + 1), [])).toBeUndefined()
   })
 
   it('is dead on 404 and other 4xx', async () => {
@@ -254,7 +298,7 @@ describe('rwx client, reading a secret back', () => {
     expect(await client.getSecret('payments', 'X')).toEqual({
       kind: 'failed',
       status: 503,
-      reason: 'down for [redacted]',
+      reason: 'RWX answered 503 (its message is withheld: it may quote a value)',
     })
     const gone = make('http://127.0.0.1:1')
     const r = await gone.getSecret('payments', 'X')

@@ -43,6 +43,16 @@ describe('api-key verifier', () => {
     })
   })
 
+  it('reads a header named like an object member (constructor) only when the request sends it', async () => {
+    const verifier = createVerifier(
+      verifySchema.parse({ type: 'api-key', header: 'constructor', keys: ['key-new-0123456789'] }),
+      {},
+    )
+    await expect(verifier.verify({ headers: {}, body: Buffer.from(BODY), now: NOW })).rejects.toMatchObject({
+      code: 'ERR_SIGNATURE_MISSING',
+    })
+  })
+
   it('refuses a body that is not JSON, even with the right key', async () => {
     await expect(apiKey().verify(input('key-new-0123456789', 'not json'))).rejects.toMatchObject({
       code: 'ERR_BODY_INVALID',
