@@ -92,11 +92,16 @@ describe('a write in flight when the relay is killed -9', () => {
   })
 
   it('on PostgreSQL, the killed replica’s lease holds the name and the other replica sends the newer value after', () =>
-    // leaseSeconds 5, the schema's minimum: RWX stores v1 3 s after it arrived, before the lease ends.
-    killTheSenderOfTwoReplicas({ leaseSeconds: 5 }, 3_000))
+    // leaseSeconds 5, the schema's minimum (and above requestTimeoutMs + uncertainWriteSeconds, so the
+    // lease is 5 s): RWX stores v1 3 s after it arrived, before the lease ends.
+    killTheSenderOfTwoReplicas({ leaseSeconds: 5, requestTimeoutMs: 2_000, uncertainWriteSeconds: 3 }, 3_000))
 
   // A dead replica's lease lasts at least requestTimeoutMs + uncertainWriteSeconds (worker.ts leaseMs), so
   // it holds the name past leaseSeconds for as long as the write it had in flight may still land.
   it('on PostgreSQL, a write in flight at kill -9 holds its name for uncertainWriteSeconds even past the lease', () =>
-    killTheSenderOfTwoReplicas({ leaseSeconds: 5, uncertainWriteSeconds: 10 }, 7_000))
+    // (the lease here: 4 s + 10 s = 14 s; RWX stores v1 7 s after it arrived, past leaseSeconds)
+    killTheSenderOfTwoReplicas(
+      { leaseSeconds: 5, requestTimeoutMs: 4_000, uncertainWriteSeconds: 10 },
+      7_000,
+    ))
 })
