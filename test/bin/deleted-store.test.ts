@@ -1,5 +1,6 @@
 // The real binary with its SQLite file deleted under it: hooks and /readyz answer 503 from then on, and
 // the log says why, instead of 202s into a file the next start would not find.
+
 import { createHmac, randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -7,6 +8,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
 import { type RelayProcess, startRelayProcess } from '../support/relay-process.js'
+import { until } from '../support/until.js'
 
 const TOKEN = `rwx-token-${randomUUID()}`
 const SECRET = `hmac-${randomUUID()}`
@@ -64,7 +66,11 @@ describe('vault-relay serve on SQLite', () => {
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
     expect(await refused.json()).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' })
     expect((await fetch(`${relay.url}/readyz`)).status).toBe(503)
-    expect(relay.output()).toMatch(/"msg":"the queue database file was deleted or replaced while open/)
+    // the log line is written by pino's asynchronous destination: wait for it, with a bound
+    await until(
+      () => /"msg":"the queue database file was deleted or replaced while open/.test(relay!.output()),
+      'the log line naming the deleted file',
+    )
     expect(rwx.writes.map((w) => w.name)).not.toContain('AFTER')
     expect(await relay.kill('SIGTERM')).toBe(0)
   })

@@ -39,7 +39,7 @@ store: "${storeUrl}"
 logLevel: trace
 rateLimit: { max: 0 }
 postgres: { poolSize: 4 }
-delivery: { backoffBaseMs: 50, backoffMaxMs: 400, batchWindowMs: 10, leaseSeconds: 5, batchSize: 5, concurrency: 2, requestTimeoutMs: 5000 }
+delivery: { backoffBaseMs: 50, backoffMaxMs: 400, batchWindowMs: 10, leaseSeconds: 5, batchSize: 5, concurrency: 2, requestTimeoutMs: 4000, uncertainWriteSeconds: 1 }
 sources:
   - id: ci
     verify: { type: hmac, header: x-sig, prefix: "sha256=", secrets: ["${HMAC_SECRET}"] }
