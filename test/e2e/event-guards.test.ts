@@ -1,11 +1,12 @@
 // End to end through the binary: events that must not roll a name back or hold it: a padded replay of an
-// older JWT body token, and an event dated a year ahead.
-import { randomUUID } from 'node:crypto'
+// older JWT body token, and an event dated a year ahead; on both stores.
+import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
 import { type RelayProcess, startRelayProcess } from '../support/relay-process.js'
 import { generateSigningKey, hmacSignature, makeJwt, type SigningKey } from '../support/signers.js'
 import { until } from '../support/until.js'
@@ -16,6 +17,7 @@ const HMAC_SECRET = `hmac-secret-${randomUUID()}`
 let rwx: FakeRwx
 let key: SigningKey
 let relay: RelayProcess | undefined
+let db: TestDatabase | undefined
 const dirs: string[] = []
 
 beforeAll(async () => {
@@ -29,17 +31,20 @@ afterAll(async () => {
 afterEach(async () => {
   await relay?.kill('SIGKILL')
   relay = undefined
+  await db?.drop().catch(() => {})
+  db = undefined
   rwx.reset()
 })
 
-async function start(): Promise<RelayProcess> {
+async function start(kind: 'sqlite' | 'postgres'): Promise<RelayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'relay-guards-'))
   dirs.push(dir)
+  if (kind === 'postgres') db = await createTestDatabase(inject('pgAdminUrl'))
   relay = await startRelayProcess(
     dir,
     `
 rwx: { url: "${rwx.url}" }
-store: sqlite:./data/relay.db
+store: "${db?.url ?? 'sqlite:./data/relay.db'}"
 rateLimit: { max: 0 }
 delivery: { backoffBaseMs: 50, batchWindowMs: 10 }
 sources:
@@ -53,7 +58,7 @@ sources:
     rules:
       - secrets: [{ vault: ci, name: "{{ /name }}", value: /value }]
 `,
-    { RWX_ACCESS_TOKEN: TOKEN },
+    { RWX_ACCESS_TOKEN: TOKEN, RELAY_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
   )
   return relay
 }
@@ -65,10 +70,10 @@ async function queueDrained(r: RelayProcess): Promise<void> {
   }, 'the queue to drain')
 }
 
-describe('events that must not roll a secret back', () => {
+describe.each(['sqlite', 'postgres'] as const)('events that must not roll a secret back (%s)', (kind) => {
   // A body token's event id without jti is the hash of its JWS signing input, so padding makes no new event.
   it('answers a padded replay of an older JWT body token (no jti) as a duplicate; RWX ends on the newer', async () => {
-    const r = await start()
+    const r = await start(kind)
     const t = Math.floor(Date.now() / 1000)
     const claims = { iss: 'op', aud: 'relay', exp: t + 600 }
     const older = `older-${randomUUID()}`
@@ -93,7 +98,7 @@ describe('events that must not roll a secret back', () => {
   // Event times more than 300 s ahead are refused 422 ERR_EVENT_TIME_FUTURE: accepted, one would hold its
   // name for a year (never-regress supersedes every rotation dated before it).
   it('refuses an event dated a year ahead with 422, and it queues nothing', async () => {
-    const r = await start()
+    const r = await start(kind)
     const value = `future-${randomUUID()}`
     const body = JSON.stringify({ name: 'FUTURE', value, time: Math.floor(Date.now() / 1000) + 365 * 86_400 })
     const res = await fetch(`${r.url}/hooks/ci`, {
