@@ -1,4 +1,4 @@
-// buildApp(config, deps): the Fastify app with every route; never listens (relay.ts does, tests inject).
+// buildApp(config, deps): the Fastify app with every route (buildAdminApp: metrics and admin apart); never listens.
 import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import type { Logger } from 'pino'
@@ -16,6 +16,7 @@ import { adminRoutes } from './routes/admin.js'
 import { healthRoutes } from './routes/health.js'
 import { hookRoutes } from './routes/hooks.js'
 import { jwksRoutes } from './routes/jwks.js'
+import { metricsRoutes } from './routes/metrics.js'
 
 export interface AppDeps {
   store: Store
@@ -37,9 +38,8 @@ declare module 'fastify' {
   }
 }
 
-export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
-  const clock = deps.clock ?? Date.now
-  const { metrics, pause } = deps
+/** A Fastify instance with the edge's options, request ids, problem answers and the route list. */
+function createFastify(config: Config, deps: AppDeps): { app: FastifyInstance; isClosing: () => boolean } {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({
@@ -60,38 +60,72 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.addHook('onClose', async () => {
     closing = true
   })
-  const isClosing = () => closing
   installProblemHandlers(app)
-  await registerEdge(app, config, { onShed: (reason) => metrics.shed.inc({ reason }) })
-  await app.register(rateLimit, { global: false })
+  return { app, isClosing: () => closing }
+}
 
-  const notify = () => deps.delivery?.notify()
-  const ingest = createIngest({
-    sources: deps.sources,
-    store: deps.store,
-    sealer: deps.sealer,
-    clock,
-    onQueued: notify,
-  })
-  await app.register(hookRoutes, { config, ingest, metrics, isClosing })
-  await app.register(jwksRoutes, { config })
-  await app.register(healthRoutes, {
-    store: deps.store,
-    metrics,
-    pause,
-    isClosing,
-    ...(deps.delivery ? { delivery: () => deps.delivery!.status() } : {}),
-  })
+/** Health probes, metrics and (with a token) the admin API: on the main app, or apart on `server.adminPort`. */
+async function registerOperations(
+  app: FastifyInstance,
+  config: Config,
+  deps: AppDeps,
+  isClosing: () => boolean,
+  operations: boolean,
+): Promise<void> {
+  const { metrics, pause } = deps
+  const clock = deps.clock ?? Date.now
+  const delivery = deps.delivery ? { delivery: () => deps.delivery!.status() } : {}
+  // /healthz and /readyz answer on both listeners, so probes work whichever port they name.
+  await app.register(healthRoutes, { store: deps.store, pause, isClosing, ...delivery })
+  if (!operations) return
+  await app.register(metricsRoutes, { metrics, pause, ...delivery })
   const adminToken = config.admin.token
   if (adminToken !== undefined && adminToken !== '') {
     await app.register(adminRoutes, {
       token: adminToken,
       store: deps.store,
       clock,
-      onRequeued: notify,
+      onRequeued: () => deps.delivery?.notify(),
       pause,
       delivery: deps.delivery,
     })
   }
+}
+
+/**
+ * The relay's app: webhooks, JWKS and health; `/metrics` and `/admin` too unless `server.adminPort` is
+ * set (then buildAdminApp serves them, and this app answers 404 for them).
+ */
+export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
+  const clock = deps.clock ?? Date.now
+  const { metrics } = deps
+  const { app, isClosing } = createFastify(config, deps)
+  await registerEdge(app, config, { onShed: (reason) => metrics.shed.inc({ reason }) })
+  await app.register(rateLimit, { global: false })
+
+  const ingest = createIngest({
+    sources: deps.sources,
+    store: deps.store,
+    sealer: deps.sealer,
+    clock,
+    onQueued: () => deps.delivery?.notify(),
+  })
+  await app.register(hookRoutes, { config, ingest, metrics, isClosing })
+  await app.register(jwksRoutes, { config })
+  await registerOperations(app, config, deps, isClosing, config.server.adminPort === undefined)
+  return app
+}
+
+/**
+ * The operations app for `server.adminPort`: `/metrics`, `/admin` (with a token), `/healthz` and
+ * `/readyz`; no webhook. It shares the store, metrics and pause switch of `deps` with buildApp's.
+ */
+export async function buildAdminApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
+  const { app, isClosing } = createFastify(config, deps)
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id)
+    done()
+  })
+  await registerOperations(app, config, deps, isClosing, true)
   return app
 }

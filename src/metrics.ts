@@ -27,6 +27,11 @@ export interface Metrics {
   purgedEvents: Counter
   /** Webhooks answered 503 by load shedding, by reason (eventLoopDelay, heapUsedBytes, rssBytes...). */
   shed: Counter<'reason'>
+  /**
+   * Webhooks refused before a source read them: rate_limited (429) or unknown_source (404), by a
+   * configured source id or `unknown` (never the name a caller made up).
+   */
+  refusedRequests: Counter<'source' | 'reason'>
 }
 
 /** Prefix of the process and Node.js metrics (relay_process_cpu_seconds_total, relay_nodejs_heap_size_used_bytes...). */
@@ -110,6 +115,12 @@ export function createMetrics(store: Store): Metrics {
       name: 'relay_load_shed_total',
       help: 'Webhook requests answered 503 by load shedding, by reason',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    refusedRequests: new Counter({
+      name: 'relay_refused_requests_total',
+      help: 'Webhooks refused before a source read them, by source (a configured id, or unknown) and reason (rate_limited, unknown_source)',
+      labelNames: ['source', 'reason'],
       registers: [registry],
     }),
   }

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { hostname } from 'node:os'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { buildApp } from './app.js'
+import { buildAdminApp, buildApp } from './app.js'
 import { demoRefusal, demoSecretPaths, noConfig } from './config/demo.js'
 import { type Env, readConfigFile, readYamlConfig, resolveConfigPath } from './config/load.js'
 import type { Config } from './config/schema.js'
@@ -28,6 +28,8 @@ export interface RunningRelay {
   log: Logger
   /** The address the relay listens on, e.g. http://127.0.0.1:8080. */
   url: string
+  /** Where `/metrics` and `/admin` listen when `server.adminPort` is set, e.g. http://127.0.0.1:9090. */
+  adminUrl?: string
   /** Stops taking requests, finishes in-flight deliveries, closes the store. Idempotent. */
   close(): Promise<void>
 }
@@ -93,10 +95,21 @@ export async function startRelay(env: Env, cwd: string, options: StartOptions = 
   }
   const relay = await createRelay(config, { log, cwd, token })
   const url = await relay.app.listen({ host, port: config.server.port })
+  let adminUrl: string | undefined
+  try {
+    adminUrl = await relay.adminApp?.listen({ host: config.server.adminHost, port: config.server.adminPort })
+  } catch (err) {
+    // The webhook port is already open: close everything rather than serve half a relay.
+    await relay.close()
+    throw new StartupError(
+      `cannot listen on server.adminHost ${config.server.adminHost} port ${config.server.adminPort}: ${(err as Error).message}`,
+    )
+  }
   relay.start()
   log.info(
     {
       url,
+      ...(adminUrl === undefined ? {} : { adminUrl }),
       store: relay.storeKind,
       sources: config.sources.map((s) => s.id),
       rwx: config.rwx.url,
@@ -104,12 +117,21 @@ export async function startRelay(env: Env, cwd: string, options: StartOptions = 
     },
     'vault-relay listening',
   )
-  return { app: relay.app, config, log, url, close: relay.close }
+  return {
+    app: relay.app,
+    config,
+    log,
+    url,
+    ...(adminUrl === undefined ? {} : { adminUrl }),
+    close: relay.close,
+  }
 }
 
 /** A wired relay that does not listen yet. */
 interface Relay {
   app: FastifyInstance
+  /** `/metrics` and `/admin` apart, when `server.adminPort` is set. */
+  adminApp: FastifyInstance | undefined
   storeKind: string
   /** Starts delivery and retention (after the app listens). */
   start(): void
@@ -179,22 +201,18 @@ async function createRelay(
     proxy: config.proxy,
     ...(proxyDispatcher ? { dispatcher: proxyDispatcher } : {}),
   })
-  const app = await buildApp(config, {
-    store,
-    sealer,
-    sources,
-    logger: log,
-    metrics,
-    delivery: worker,
-    pause,
-  })
+  const appDeps = { store, sealer, sources, logger: log, metrics, delivery: worker, pause }
+  const app = await buildApp(config, appDeps)
+  const adminApp = config.server.adminPort === undefined ? undefined : await buildAdminApp(config, appDeps)
 
   let closing: Promise<void> | undefined
   const close = () => {
     closing ??= (async () => {
       const started = Date.now()
       log.info('shutting down: draining HTTP, finishing deliveries')
+      // Webhooks first; the admin listener (metrics, /readyz saying shutting down) closes right after.
       await app.close()
+      await adminApp?.close()
       // no purge starts while deliveries drain; one under way ends after its chunk
       await retention?.stop()
       // Requests to RWX get what is left of the grace period, less a second to settle and release.
@@ -211,6 +229,7 @@ async function createRelay(
   }
   return {
     app,
+    adminApp,
     storeKind: store.kind,
     start() {
       worker.start()

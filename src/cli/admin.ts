@@ -120,6 +120,27 @@ function describeReset(doc: Json): { text: string; changed: boolean } {
     : { text: `${where}: nothing changed (no watermark, no live fence to lift)`, changed: false }
 }
 
+/**
+ * `vault-relay status` exits with this when the relay answered but delivery makes no progress: paused,
+ * RWX refusing the token, or the breaker open (1 and 2 stay: unreachable or refused, usage).
+ */
+export const STATUS_NOT_RUNNING_EXIT = 3
+
+/** What keeps delivery from RWX, after "running" or "PAUSED …"; empty when nothing does. */
+function deliveryTrouble(doc: Json): string {
+  const rwx = doc.rwx as Json | undefined
+  const b = doc.breaker as Json | undefined
+  const troubles = [
+    ...(rwx?.auth === 'failing'
+      ? [
+          `RWX refuses the token (401/403: fix RWX_ACCESS_TOKEN; ${rwx.lastSuccessAt ? `nothing delivered since ${rwx.lastSuccessAt}` : 'nothing delivered since this relay started'})`,
+        ]
+      : []),
+    ...(b?.state === 'open' ? [`RWX is failing (breaker open since ${b.openedAt})`] : []),
+  ]
+  return troubles.length === 0 ? '' : `, but ${troubles.join(', and ')}`
+}
+
 function describe(command: Exclude<AdminCommand, 'name'>, doc: Json): string {
   switch (command) {
     case 'events':
@@ -139,7 +160,7 @@ function describe(command: Exclude<AdminCommand, 'name'>, doc: Json): string {
       const b = doc.breaker as Json | undefined
       const o = (doc.outsideChanges ?? {}) as Json
       return [
-        `delivery: ${doc.paused ? `PAUSED since ${doc.changedAt}${doc.reason ? ` (${doc.reason})` : ''}` : 'running'}`,
+        `delivery: ${doc.paused ? `PAUSED since ${doc.changedAt}${doc.reason ? ` (${doc.reason})` : ''}` : 'running'}${deliveryTrouble(doc)}`,
         `queue: ${counts(doc.queue)}`,
         ...(b
           ? [`rwx breaker: ${b.state}${b.state === 'open' ? ` (next probe ${b.nextProbeAt})` : ''}`]
@@ -198,6 +219,8 @@ export async function runAdminCommand(
     status: () => at('GET', '/admin/status'),
   }[command]()
   out(values.json ? JSON.stringify(doc, null, 2) : describe(command, doc))
+  if (command === 'status' && doc.delivery !== undefined && doc.delivery !== 'running')
+    return STATUS_NOT_RUNNING_EXIT
   return 0
 }
 

@@ -272,6 +272,13 @@ export const configSchema = z
         host: z.string().default('0.0.0.0'),
         port: z.number().int().min(0).max(65_535).default(8080),
         /**
+         * A second listener for `/metrics` and `/admin` (and `/healthz`, `/readyz`, served on both); when
+         * set, the main port serves neither. Unset: everything on `port`, as before.
+         */
+        adminPort: z.number().int().min(0).max(65_535).optional(),
+        /** Where `adminPort` listens: loopback unless told (in Kubernetes, 0.0.0.0 behind a NetworkPolicy). */
+        adminHost: z.string().default('127.0.0.1'),
+        /**
          * Which proxies in front to believe about the client address (X-Forwarded-For), as Fastify takes
          * it: false, true (any: only when nothing else can reach the relay), a hop count, or CIDRs/addresses.
          */
@@ -282,6 +289,10 @@ export const configSchema = z
         /** Milliseconds a connection may sit idle before it is closed. */
         connectionTimeout: z.number().int().positive().max(600_000).default(60_000),
         loadShedding: loadShedding.prefault({}),
+      })
+      .refine((s) => s.adminPort === undefined || s.adminPort === 0 || s.adminPort !== s.port, {
+        path: ['adminPort'],
+        message: 'must differ from server.port',
       })
       .prefault({}),
     /** Outbound proxy for RWX, JWKS, SNS and AWS (HTTPS_PROXY, HTTP_PROXY, NO_PROXY override these). */

@@ -1,14 +1,12 @@
-// GET /healthz (the process answers), /readyz (store reachable; RWX auth reported), /metrics.
+// GET /healthz (the process answers), /readyz (store reachable; RWX auth reported).
 import type { FastifyInstance } from 'fastify'
 import type { PauseSwitch } from '../delivery/pause.js'
 import type { DeliveryStatus } from '../delivery/types.js'
 import { problem, sendProblem } from '../http/problem.js'
-import type { Metrics } from '../metrics.js'
 import type { Store } from '../queue/store.js'
 
 export interface HealthRouteOptions {
   store: Store
-  metrics: Metrics
   pause: PauseSwitch
   /** What the delivery worker tells about RWX; absent when no worker runs in this process. */
   delivery?: () => DeliveryStatus
@@ -51,14 +49,5 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
       paused,
       ...(rwx ? { rwx } : {}),
     }
-  })
-
-  app.get('/metrics', async (_request, reply) => {
-    const delivery = opts.delivery?.()
-    opts.metrics.rwxAuthFailing.set(delivery?.authFailing ? 1 : 0)
-    opts.metrics.rwxBreakerOpen.set(delivery?.breaker.state === 'open' ? 1 : 0)
-    opts.metrics.paused.set((await opts.pause.current()).paused ? 1 : 0)
-    reply.type(opts.metrics.registry.contentType)
-    return opts.metrics.registry.metrics()
   })
 }

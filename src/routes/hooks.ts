@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js'
 import { isRelayError, RelayError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import { bodyTooLarge, type Ingest } from '../receive/ingest.js'
+import { createRefusalLog, UNKNOWN_SOURCE_LABEL } from './refusals.js'
 
 /**
  * `payload` passed through until more than `limit` bytes came, then failed with the source's 413;
@@ -45,6 +46,9 @@ export const RATE_LIMIT_CLIENTS_PER_SOURCE = 20_000
 
 export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): Promise<void> {
   const { config, ingest, metrics } = opts
+  // Refusals before a source reads the request can come by the thousand: counted each, logged in summaries.
+  const refusals = createRefusalLog({ counter: metrics.refusedRequests, log: app.log })
+  app.addHook('onClose', async () => refusals.close())
   const bodyLimit = Math.max(262_144, ...config.sources.map((s) => s.bodyLimit))
   // One limiter (and store) per source, keyed by client address (IPv6 by /64, the plugin's default).
   const limiters = new Map(
@@ -72,15 +76,19 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
       // by the thousand must not evict real clients' counters); then the source's own limiter.
       onRequest: async (request, reply) => {
         if (opts.isClosing()) throw new RelayError('ERR_SHUTTING_DOWN', 'shutting down', { retryAfter: 5 })
-        if (ingest.source(request.params.source) === undefined) {
-          // The id is the caller's text: logged cut short, as probing for sources is worth seeing.
-          request.log.warn(
-            { source: request.params.source.slice(0, 64), code: 'ERR_SOURCE_NOT_FOUND' },
-            'hook refused: unknown source',
-          )
+        const id = request.params.source
+        if (ingest.source(id) === undefined) {
+          // The id is the caller's text: never a label; one example, cut short, in the summary line,
+          // as probing for sources is worth seeing.
+          refusals.refused(UNKNOWN_SOURCE_LABEL, 'unknown_source', id.slice(0, 64))
           throw new RelayError('ERR_SOURCE_NOT_FOUND', 'no such source')
         }
-        await limiters.get(request.params.source)?.call(app, request, reply)
+        try {
+          await limiters.get(id)?.call(app, request, reply)
+        } catch (err) {
+          if ((err as { statusCode?: unknown }).statusCode === 429) refusals.refused(id, 'rate_limited')
+          throw err
+        }
       },
       // The route reads up to the largest source's limit; each source's own limit is enforced here:
       // at once for a declared length, and while reading for a chunked body (no reading past it).

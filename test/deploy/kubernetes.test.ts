@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor'
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment'
+import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress'
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy'
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget'
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding'
@@ -28,6 +29,7 @@ const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   Service,
   ServiceAccount,
   NetworkPolicy,
+  Ingress,
   PodDisruptionBudget,
   ServiceMonitor,
   Namespace,
@@ -167,7 +169,19 @@ function expectCommon(objects: Obj[]): AnyRec {
   const configMap = one(objects, 'ConfigMap')
   expect(pod.volumes).toContainEqual({ name: 'config', configMap: { name: configMap.metadata.name } })
   expectSafeConfig(configMap.data['relay.yaml'])
+  expectAdminPort(container, configMap.data['relay.yaml'], one(objects, 'Service'))
   return deployment
+}
+
+/** /metrics and /admin on their own named port `admin`, the one the config's server.adminPort opens. */
+function expectAdminPort(container: AnyRec, relayYaml: string, service: AnyRec): void {
+  const config = parseYaml(relayYaml) as AnyRec
+  const ports = Object.fromEntries((container.ports as AnyRec[]).map((p) => [p.name, p.containerPort]))
+  expect(ports.admin).toBe(config.server.adminPort)
+  expect(ports.http).not.toBe(ports.admin)
+  // Prometheus scrapes the pod's address: the NetworkPolicy, not loopback, keeps others out.
+  expect(config.server.adminHost).toBe('0.0.0.0')
+  expect((service.spec.ports as AnyRec[]).map((p) => p.targetPort).sort()).toEqual(['admin', 'http'])
 }
 
 /** The config the pods mount parses with only the Secret's required keys, has no DEMO-ONLY secret, trusts one hop. */
@@ -213,7 +227,7 @@ describe('deploy/kustomize', () => {
     expect(one(objects, 'PodDisruptionBudget').spec.minAvailable).toBe(1)
   })
 
-  it('optional ServiceMonitor and NetworkPolicy components select the relay and its http port', () => {
+  it('optional ServiceMonitor and NetworkPolicy components: metrics on the admin port, which only Prometheus reaches', () => {
     for (const variant of ['sqlite', 'postgres']) {
       const objects = build(join(ROOT, variant), [
         '../components/servicemonitor',
@@ -223,17 +237,54 @@ describe('deploy/kustomize', () => {
       const labels = deployment.spec.template.metadata.labels
       const monitor = one(objects, 'ServiceMonitor')
       expect(monitor.spec.selector.matchLabels).toEqual(one(objects, 'Service').metadata.labels)
-      expect(monitor.spec.endpoints).toContainEqual(
-        expect.objectContaining({ port: 'http', path: '/metrics' }),
-      )
+      expect(monitor.spec.endpoints).toEqual([expect.objectContaining({ port: 'admin', path: '/metrics' })])
       const policy = one(objects, 'NetworkPolicy')
       expect(policy.spec.podSelector.matchLabels).toEqual(labels)
-      expect(policy.spec.ingress[0].ports).toEqual([{ port: 'http', protocol: 'TCP' }])
-      // vault-relay watch, beside the relay, sends its changes to the same port.
+      const rules = policy.spec.ingress as AnyRec[]
+      const reaching = (port: string) =>
+        rules.filter((r) => (r.ports as AnyRec[]).some((p) => p.port === port)).flatMap((r) => r.from)
+      const namespace = (name: string) => ({
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': name } },
+      })
+      // Every rule names its port; the ingress controller reaches http only, Prometheus admin only.
+      for (const r of rules) expect(r.ports.length).toBeGreaterThan(0)
+      expect(reaching('http')).toContainEqual(namespace('ingress-nginx'))
+      expect(reaching('http')).not.toContainEqual(namespace('monitoring'))
+      expect(reaching('admin')).toEqual([namespace('monitoring')])
+      // vault-relay watch, beside the relay, sends its changes to the public port.
       const notifier = one(readObjects('deploy/k8s/watch/notifier.yaml'), 'Deployment')
-      expect(policy.spec.ingress[0].from).toContainEqual({
+      expect(reaching('http')).toContainEqual({
         podSelector: { matchLabels: notifier.spec.template.metadata.labels },
       })
+    }
+  })
+
+  it('the Ingress example routes only /hooks/ and /.well-known/jwks.json, to the public port', () => {
+    for (const variant of ['sqlite', 'postgres']) {
+      const objects = build(join(ROOT, variant), ['../components/ingress'])
+      expectCommon(objects)
+      const ingress = one(objects, 'Ingress')
+      expect(ingress.apiVersion).toBe('networking.k8s.io/v1')
+      const service = one(objects, 'Service')
+      const paths = (ingress.spec.rules as AnyRec[]).flatMap((r) => r.http.paths as AnyRec[])
+      expect(paths.map((p) => [p.path, p.pathType]).sort()).toEqual([
+        ['/.well-known/jwks.json', 'Exact'],
+        ['/hooks/', 'Prefix'],
+      ])
+      for (const p of paths)
+        expect(p.backend.service).toEqual({ name: service.metadata.name, port: { name: 'http' } })
+      expect(ingress.spec.defaultBackend).toBeUndefined()
+      // What a Prefix of /hooks/ matches (whole path segments), none of the operations paths.
+      const routed = (url: string) =>
+        paths.some((p) =>
+          p.pathType === 'Exact'
+            ? url === p.path
+            : url === p.path.replace(/\/$/, '') || url.startsWith(p.path),
+        )
+      expect(routed('/hooks/stripe')).toBe(true)
+      expect(routed('/.well-known/jwks.json')).toBe(true)
+      for (const url of ['/metrics', '/admin/status', '/healthz', '/readyz', '/', '/hooksx'])
+        expect(routed(url), url).toBe(false)
     }
   })
 
@@ -251,7 +302,11 @@ const RENDERED: Record<string, string> = {
   kubernetes: 'deploy/k8s/watch/relay.yaml',
 }
 const VARIANTS = ['sqlite', 'postgres', 'kubernetes']
-const ALL_COMPONENTS = ['../components/servicemonitor', '../components/networkpolicy']
+const ALL_COMPONENTS = [
+  '../components/servicemonitor',
+  '../components/networkpolicy',
+  '../components/ingress',
+]
 const VERSION = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version
 const LABELS = { 'app.kubernetes.io/name': 'vault-relay' }
 const readObjects = (file: string) =>

@@ -195,7 +195,7 @@ describe('logs and metrics', () => {
     const res = await h.app.inject({ method: 'POST', url: `/hooks/${'p'.repeat(100)}`, payload: '{}' })
     expect(res.statusCode).toBe(404)
     expect(h.logs()).toContain('hook refused: unknown source')
-    expect(h.logs()).toContain(`"source":"${'p'.repeat(64)}"`)
+    expect(h.logs()).toContain(`"example":"${'p'.repeat(64)}"`)
     expect(h.logs()).not.toContain('p'.repeat(65))
   })
 

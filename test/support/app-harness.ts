@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../src/app.js'
+import { buildAdminApp, buildApp } from '../../src/app.js'
 import type { Config } from '../../src/config/schema.js'
 import { createPauseSwitch } from '../../src/delivery/pause.js'
 import type { DeliveryStatus } from '../../src/delivery/types.js'
@@ -18,6 +18,8 @@ import { buildSources } from '../../src/receive/sources.js'
 
 export interface Harness {
   app: FastifyInstance
+  /** The metrics and admin app (buildAdminApp), when the config sets `server.adminPort`. */
+  adminApp?: FastifyInstance
   store: SqliteStore
   sealer: Sealer
   config: Config
@@ -60,11 +62,12 @@ export async function startHarness(
     notified: 0,
     async close() {
       await harness.app.close()
+      await harness.adminApp?.close()
       await store.close().catch(() => {})
       rmSync(dir, { recursive: true, force: true })
     },
   }
-  harness.app = await buildApp(config, {
+  const deps = {
     store,
     sealer,
     sources: buildSources(config.sources, {}),
@@ -78,9 +81,14 @@ export async function startHarness(
       },
       status:
         options.status ??
-        (() => ({ authFailing: false, paused: false, breaker: { state: 'closed', failures: 0 } })),
+        (() => ({ authFailing: false, paused: false, breaker: { state: 'closed' as const, failures: 0 } })),
     },
-  })
+  }
+  harness.app = await buildApp(config, deps)
   await harness.app.ready()
+  if (config.server.adminPort !== undefined) {
+    harness.adminApp = await buildAdminApp(config, deps)
+    await harness.adminApp.ready()
+  }
   return harness
 }

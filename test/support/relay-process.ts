@@ -9,6 +9,8 @@ const CLI = resolve('dist/cli.js')
 export interface RelayProcess extends CliProcess {
   /** e.g. http://127.0.0.1:41234 */
   url: string
+  /** Where `/metrics` and `/admin` listen, when the config sets `server.adminPort`. */
+  adminUrl?: string
 }
 
 /** A running `vault-relay` command: its output so far, its exit, and a way to stop it. */
@@ -123,5 +125,6 @@ export async function startRelayProcess(
     return url !== '' || gone
   }, 'the relay to listen')
   if (url === '') throw new Error(`relay exited before listening:\n${cli.output()}`)
-  return { url, ...cli }
+  const adminUrl = /"adminUrl":"(http:\/\/[^"]+)".*"msg":"vault-relay listening"/.exec(cli.output())?.[1]
+  return { url, ...(adminUrl === undefined ? {} : { adminUrl }), ...cli }
 }
