@@ -55,10 +55,16 @@ async function call(url: string, token: string, method: 'GET' | 'POST', path: st
   }
   if (res.statusCode >= 200 && res.statusCode < 300) return doc as Record<string, unknown>
   const detail = (doc as { detail?: unknown } | undefined)?.detail
-  const hint =
-    res.statusCode === 404 && detail === undefined ? ' (is RELAY_ADMIN_TOKEN set on the relay?)' : ''
+  // Without admin.token the relay registers no /admin route: its not-found handler answers.
+  if (
+    res.statusCode === 404 &&
+    (detail === undefined || (typeof detail === 'string' && /^no route for /.test(detail)))
+  )
+    throw new AdminError(
+      `the relay's admin API is off (set admin.token) at ${url}: its config's admin.token or RELAY_ADMIN_TOKEN turns it on${detail === undefined ? ' (or this is not a vault-relay: its 404 has no problem detail)' : ''}`,
+    )
   throw new AdminError(
-    `the relay answered ${res.statusCode}: ${typeof detail === 'string' ? detail : 'no detail'}${hint}`,
+    `the relay answered ${res.statusCode}: ${typeof detail === 'string' ? detail : 'no detail'}`,
   )
 }
 
@@ -68,6 +74,23 @@ const counts = (c: unknown) =>
   Object.entries((c ?? {}) as Record<string, number>)
     .map(([k, n]) => `${k}=${n}`)
     .join(' ')
+
+/** What reading a secret back records (a GET, not a write). */
+const READ_BACKS = new Set(['read-back', 'outside-change', 'read-back-failed'])
+
+/**
+ * A secret's attempts: every write request its history holds (the store's count restarts at 0 on an
+ * admin retry, for a fresh delivery.maxAttempts, and leaves out RWX auth failures), and that count when it
+ * differs, so a retried secret does not look untried.
+ */
+function attemptsText(s: Json): string {
+  const counted = typeof s.attempts === 'number' ? s.attempts : 0
+  const requests = list(s.history).filter(
+    (a) => !READ_BACKS.has(String(a.outcome)) && a.status != null,
+  ).length
+  const total = Math.max(requests, counted)
+  return total === counted ? String(total) : `${total} (${counted} toward delivery.maxAttempts)`
+}
 
 /** The human view of one event and its provenance. */
 export function describeEvent(e: Json): string {
@@ -82,7 +105,7 @@ export function describeEvent(e: Json): string {
       ? `  read back v${read.version ?? 'none'}${read.outsideChange ? ' (OUTSIDE CHANGE)' : ''}`
       : ''
     lines.push(
-      `  ${s.vault}/${s.name}  ${s.status}  rule ${s.rule ?? '?'}  attempts ${s.attempts}  rwx version ${s.rwxVersion ?? '-'}${readText}`,
+      `  ${s.vault}/${s.name}  ${s.status}  rule ${s.rule ?? '?'}  attempts ${attemptsText(s)}  rwx version ${s.rwxVersion ?? '-'}${readText}`,
     )
     if (s.lastError) lines.push(`    last error: ${s.lastError}`)
     for (const a of list(s.history)) {

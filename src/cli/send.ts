@@ -7,7 +7,16 @@ import { AdminError } from './admin.js'
 import { clientSettings } from './settings.js'
 import { signTestEvent } from './sign.js'
 
-/** Signs and posts `payload.json` to `/hooks/SOURCE`; prints the relay's answer. Returns the exit code. */
+/** The relay's answer as JSON when it is JSON (it always is), else as its text. */
+function parseOrText(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+/** Signs and posts `payload.json` to `/hooks/SOURCE`; prints the relay's answer (`--json`: `{status, body}`). Returns the exit code. */
 export async function runSend(
   args: string[],
   env: Env,
@@ -16,12 +25,16 @@ export async function runSend(
 ): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { url: { type: 'string' }, config: { type: 'string', short: 'c' } },
+    options: {
+      url: { type: 'string' },
+      config: { type: 'string', short: 'c' },
+      json: { type: 'boolean', default: false },
+    },
     allowPositionals: true,
   })
   const [sourceId, file] = positionals
   if (values.config === undefined || sourceId === undefined || file === undefined || positionals.length > 2)
-    throw new AdminError('usage: vault-relay send --config FILE SOURCE payload.json [--url URL]', 2)
+    throw new AdminError('usage: vault-relay send --config FILE SOURCE payload.json [--url URL] [--json]', 2)
   const settings = clientSettings(values, env)
   const source = settings.config?.sources.find((s) => s.id === sourceId)
   if (source === undefined) throw new AdminError(`no source ${sourceId} in ${values.config}`, 2)
@@ -50,6 +63,11 @@ export async function runSend(
   } catch (err) {
     throw new AdminError(`cannot reach the relay at ${settings.url}: ${(err as Error).message}`)
   }
-  out(`${res.statusCode} ${await res.body.text()}`)
+  const text = await res.body.text()
+  out(
+    values.json
+      ? JSON.stringify({ status: res.statusCode, body: parseOrText(text) }, null, 2)
+      : `${res.statusCode} ${text}`,
+  )
   return res.statusCode >= 200 && res.statusCode < 300 ? 0 : 1
 }

@@ -15,10 +15,13 @@ export interface ClientSettings {
 }
 
 /** The local address a relay serving `config` answers on. */
+/** Where the admin API listens: its own port when `server.adminPort` is set, else the webhook port. */
 function localUrl(config: Config): string {
-  const host =
-    config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host
-  return `http://${host.includes(':') ? `[${host}]` : host}:${config.server.port}`
+  const { adminPort } = config.server
+  const [bound, port] =
+    adminPort === undefined ? [config.server.host, config.server.port] : [config.server.adminHost, adminPort]
+  const host = bound === '0.0.0.0' || bound === '::' ? '127.0.0.1' : bound
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
 /**

@@ -13,9 +13,65 @@ import type { ReferenceResolver, Resolved } from './values.js'
 /** Missing or refused AWS credentials: wait this long, a credentials fix must not lose secrets. */
 export const CREDENTIALS_RETRY_MS = 60_000
 
-/** The part of a pino logger the resolver uses. */
+/** The part of a pino logger the resolver uses; the SDK's own log goes through it too. */
 export interface AwsResolverLog {
+  trace?(obj: object, msg: string): void
+  debug?(obj: object, msg: string): void
   warn(obj: object, msg: string): void
+  error?(obj: object, msg: string): void
+}
+
+type SdkLogFn = (...content: unknown[]) => void
+
+/**
+ * The SDK client's `logger`, writing through ours as JSON with `component: "aws-sdk"`: its debug at trace,
+ * its info (one line per call) at debug, warn and error as such. Only its text and the client and
+ * command names are kept; an object it logs (a call's input and output) is never written.
+ */
+function sdkLogger(log: AwsResolverLog) {
+  const at =
+    (level: 'trace' | 'debug' | 'warn' | 'error'): SdkLogFn =>
+    (...content) => {
+      const text = content
+        .filter((c): c is string => typeof c === 'string')
+        .join(' ')
+        .replace(/\s+/g, ' ')
+        .trim()
+        .slice(0, 500)
+      const call = content.find((c) => typeof c === 'object' && c !== null) as
+        | { clientName?: unknown; commandName?: unknown }
+        | undefined
+      const fields = {
+        component: 'aws-sdk',
+        ...(typeof call?.clientName === 'string' ? { client: call.clientName } : {}),
+        ...(typeof call?.commandName === 'string' ? { command: call.commandName } : {}),
+      }
+      log[level]?.(fields, text === '' ? 'AWS SDK call' : text)
+    }
+  return { trace: at('trace'), debug: at('trace'), info: at('debug'), warn: at('warn'), error: at('error') }
+}
+
+/**
+ * Warnings the SDK emits with process.emitWarning while a client is made (NodeVersionSupportWarning: on
+ * Node < 22 it announces that SDK releases from January 2027 need Node 22), which Node would print as
+ * plain text into the JSON log. Only while `make` runs, and only those: any other warning goes on to Node.
+ */
+const SDK_WARNINGS = /^(NodeVersionSupportWarning):\s*/
+
+function withSdkWarnings<T>(log: AwsResolverLog | undefined, make: () => T): T {
+  if (log === undefined) return make()
+  const emitWarning = process.emitWarning
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === 'string' ? warning : warning.message
+    const sdk = SDK_WARNINGS.exec(text)
+    if (sdk === null) return Reflect.apply(emitWarning, process, [warning, ...rest])
+    log.warn({ component: 'aws-sdk', warning: sdk[1] }, text.slice(sdk[0].length).replace(/\s+/g, ' ').trim())
+  }) as typeof process.emitWarning
+  try {
+    return make()
+  } finally {
+    process.emitWarning = emitWarning
+  }
 }
 
 /** Where the resolver gets its Secrets Manager clients. */
@@ -43,11 +99,17 @@ const TIMEOUTS: HandlerTimeouts = { connectionTimeout: 5_000, requestTimeout: 15
 /**
  * The default client: the SDK's credential chain, region and endpoint settings (AWS_REGION,
  * AWS_ENDPOINT_URL_SECRETS_MANAGER), explicit timeouts, and no SDK retries: the delivery worker
- * already retries with backoff, and a hidden retry would hold a delivery slot for seconds.
+ * already retries with backoff, and a hidden retry would hold a delivery slot for seconds. The SDK logs
+ * through `log` (JSON lines), never to the console.
  */
-function defaultClient(region: string | undefined, proxy: ProxyConfig): SecretsManagerClient {
+function defaultClient(
+  region: string | undefined,
+  proxy: ProxyConfig,
+  log: AwsResolverLog | undefined,
+): SecretsManagerClient {
   return new SecretsManagerClient({
     ...(region === undefined ? {} : { region }),
+    ...(log === undefined ? {} : { logger: sdkLogger(log) }),
     maxAttempts: 1,
     requestHandler: usesProxy(proxy)
       ? (undiciRequestHandler(proxy, TIMEOUTS) as unknown as SecretsManagerClientConfig['requestHandler'])
@@ -176,7 +238,8 @@ function judge(out: GetSecretValueCommandOutput, ref: AwsValueRef, versionId: st
 export function createAwsResolver(options: AwsResolverOptions = {}): AwsResolver {
   const clients = new Map<string, SecretsManagerClient>()
   const make =
-    options.clientFor ?? ((region: string | undefined) => defaultClient(region, options.proxy ?? {}))
+    options.clientFor ??
+    ((region: string | undefined) => defaultClient(region, options.proxy ?? {}, options.log))
 
   const clientFor = (secretId: string): SecretsManagerClient => {
     if (options.client !== undefined) return options.client
@@ -184,7 +247,7 @@ export function createAwsResolver(options: AwsResolverOptions = {}): AwsResolver
     const key = region ?? ''
     let client = clients.get(key)
     if (client === undefined) {
-      client = make(region)
+      client = withSdkWarnings(options.log, () => make(region))
       clients.set(key, client)
     }
     return client

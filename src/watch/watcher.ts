@@ -6,6 +6,7 @@ import { CoreV1Api, KubeConfig, ListWatch, type V1Secret, Watch } from '@kuberne
 import type { Logger } from 'pino'
 import { backoffMs } from '../delivery/backoff.js'
 import type { WatchConfig, WatchSpec } from './config.js'
+import { describeWatchFailure } from './failure.js'
 
 /**
  * A Watch that asks for BOOKMARK events: the API server then tells a quiet watch how far it is, so a
@@ -75,19 +76,6 @@ export function loadKubeConfig(config: Pick<WatchConfig, 'kubeconfig' | 'inClust
   return kc
 }
 
-/** A short, value-free description of a client error: its HTTP status or code, never its body. */
-function describe(err: unknown): { status?: number; code?: string } {
-  const e = err as { statusCode?: unknown; code?: unknown } | undefined
-  return {
-    ...(typeof e?.statusCode === 'number' ? { status: e.statusCode } : {}),
-    ...(typeof e?.code === 'number'
-      ? { status: e.code }
-      : typeof e?.code === 'string'
-        ? { code: e.code }
-        : {}),
-  }
-}
-
 export function startWatcher(config: WatchConfig, deps: WatcherDeps): Watcher {
   const api = deps.kubeConfig.makeApiClient(CoreV1Api)
   const informers: ListWatch<V1Secret>[] = []
@@ -137,7 +125,9 @@ export function startWatcher(config: WatchConfig, deps: WatcherDeps): Watcher {
         failures += 1
         deps.onRestart?.(spec, namespace)
         const delayMs = Math.max(100, backoffMs(failures, deps.retry))
-        log.warn({ ...describe(err), attempt: failures, delayMs }, 'watch failed: restarting')
+        const { status, code, ...cause } = describeWatchFailure(err)
+        // status and code stay top-level fields (alerts match on them); the rest says why.
+        log.warn({ status, code, err: cause, attempt: failures, delayMs }, 'watch failed: restarting')
         const timer = setTimeout(() => {
           timers.delete(timer)
           if (!stopped) void informer.start()

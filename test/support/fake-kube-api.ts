@@ -3,7 +3,12 @@
 // restarts on the same port), and the service-account issuer's OIDC discovery and JWKS, with tokens
 // signed by a key it owns.
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http'
 import { createServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
@@ -108,8 +113,14 @@ export interface KubeTls {
   keyPem: string
 }
 
-/** Starts the API server over HTTPS on 127.0.0.1 and a free port. */
-export async function startFakeKubeApi(tls: KubeTls): Promise<FakeKubeApi> {
+/**
+ * Starts the API server over HTTPS on 127.0.0.1 and a free port; `plainHttp` serves plain http instead
+ * (what a `kubectl proxy` or a misconfigured kubeconfig points at).
+ */
+export async function startFakeKubeApi(
+  tls: KubeTls,
+  options: { plainHttp?: boolean } = {},
+): Promise<FakeKubeApi> {
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true })
   const foreign = await generateKeyPair('RS256')
   const kid = randomUUID()
@@ -128,7 +139,7 @@ export async function startFakeKubeApi(tls: KubeTls): Promise<FakeKubeApi> {
   let jwksToken: string | undefined
   let port = 0
   let server: Server | undefined
-  const base = () => `https://127.0.0.1:${port}`
+  const base = () => `${options.plainHttp ? 'http' : 'https'}://127.0.0.1:${port}`
 
   const send = (w: Watcher, type: string, object: unknown) =>
     w.res.write(`${JSON.stringify({ type, object })}\n`)
@@ -208,8 +219,10 @@ export async function startFakeKubeApi(tls: KubeTls): Promise<FakeKubeApi> {
   }
 
   async function start(): Promise<void> {
-    const s = createServer({ cert: tls.certPem, key: tls.keyPem }, handle)
-    s.on('secureConnection', (socket) => {
+    const s = options.plainHttp
+      ? createHttpServer(handle)
+      : createServer({ cert: tls.certPem, key: tls.keyPem }, handle)
+    s.on(options.plainHttp ? 'connection' : 'secureConnection', (socket: Socket) => {
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
     })
