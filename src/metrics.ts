@@ -15,6 +15,8 @@ export interface Metrics {
   rwxRequests: Counter<'result'>
   rwxLatency: Histogram<'result'>
   rwxAuthFailing: Gauge
+  /** Vaults RWX answers 404 for (their secrets wait queued); no vault label: names may be templated. */
+  rwxMissingVaults: Gauge
   /** 1 while delivery is paused (the global switch). */
   paused: Gauge
   /** Times the delivery worker looked for work and held back, by reason (paused, breaker). */
@@ -77,6 +79,11 @@ export function createMetrics(store: Store): Metrics {
     rwxAuthFailing: new Gauge({
       name: 'relay_rwx_auth_failing',
       help: '1 while RWX refuses the token (401/403)',
+      registers: [registry],
+    }),
+    rwxMissingVaults: new Gauge({
+      name: 'relay_rwx_missing_vaults',
+      help: 'Vaults RWX answers 404 for (not created yet?): their secrets stay queued; names in /readyz',
       registers: [registry],
     }),
     paused: new Gauge({

@@ -100,7 +100,7 @@ export async function deliverBatch(ctx: BatchContext, vault: string, items: Clai
     const fields = { vault, secrets: secrets.length, status, ms: Math.round(ms), reason: result.reason }
     ctx.log.warn(fields, 'RWX request failed')
   }
-  ctx.onAnswer(result)
+  ctx.onAnswer(result, vault)
 
   const now = ctx.clock()
   for (const { item, value } of ready) outcomes.push(outcomeOf(ctx, item, value, result, ready.length, now))
@@ -175,6 +175,16 @@ function outcomeOf(
         return { id: item.id, kind: 'retry', at: now, error: REFUSED_OTHERS, countAttempt: false }
       // A named one, or RWX named none: send each alone to learn which one RWX refuses.
       return { id: item.id, kind: 'retry', at: now, error: result.reason, countAttempt: false, solo: true }
+    case 'missing-vault':
+      // The vault is missing (not created yet, or misnamed): the operator's to fix, and the value must
+      // survive until then. Wait as for a refused token, without using up attempts or age.
+      return {
+        id: item.id,
+        kind: 'retry',
+        at: now + ctx.config.authRetrySeconds * 1000,
+        error: `RWX has no vault "${item.vault}" (404): create it, the secret stays queued (${result.reason})`,
+        countAttempt: false,
+      }
     case 'dead':
       return { id: item.id, kind: 'dead', error: result.reason }
   }

@@ -30,6 +30,11 @@ export type SetSecretsResult =
    * `refused`: the names of the request RWX's message names (empty when it names none).
    */
   | { kind: 'rejected'; status: 400; reason: string; refused: Set<string> }
+  /**
+   * 404: RWX knows no such vault (an operator's mistake to fix, e.g. a vault not created yet). Not a
+   * reason to destroy the value: the worker keeps the secret queued and says so loudly.
+   */
+  | { kind: 'missing-vault'; status: 404; reason: string }
   /** Any other 4xx: retrying the same request will not help. */
   | { kind: 'dead'; status: number; reason: string }
 
@@ -217,7 +222,7 @@ function translate(
   const kept = message === undefined ? undefined : safeMessage(message, sent)
   if (status === 404) {
     const detail = kept ? ` (${kept})` : ''
-    return { kind: 'dead', status, reason: `RWX answered 404: unknown vault?${detail}` }
+    return { kind: 'missing-vault', status, reason: `RWX answered 404: unknown vault?${detail}` }
   }
   if (status >= 400)
     return { kind: 'dead', status, reason: kept ? `RWX answered ${status}: ${kept}` : reason }

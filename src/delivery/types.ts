@@ -31,8 +31,8 @@ export interface BatchContext {
   events?: DeliveryEvents | undefined
   /** Aborted when a stopping worker stops waiting for RWX. */
   signal: AbortSignal
-  /** Told every RWX answer, for the worker's status. */
-  onAnswer(result: SetSecretsResult): void
+  /** Told every RWX answer to a write to `vault`, for the worker's status. */
+  onAnswer(result: SetSecretsResult, vault: string): void
 }
 
 /** What a batch did: one outcome per secret, and the attempts to record in its provenance. */
@@ -56,7 +56,18 @@ export interface DeliveryStatus {
   paused: boolean
   /** The circuit breaker for RWX. */
   breaker: BreakerStatus
+  /** How many vaults RWX answers 404 for now (every one, even past the listed MAX_MISSING_VAULTS). */
+  missingVaultCount?: number
+  /**
+   * Vaults RWX answered 404 for (they do not exist there), by name, with when that was first seen (epoch
+   * ms); a vault leaves the list at its next 200. Their secrets stay queued, retried every
+   * `authRetrySeconds`. At most MAX_MISSING_VAULTS are listed (vault names may come from templates).
+   */
+  missingVaults?: { vault: string; since: number }[]
 }
+
+/** The most vaults `DeliveryStatus.missingVaults` lists; `missingVaultCount` counts them all. */
+export const MAX_MISSING_VAULTS = 20
 
 /** The part of the worker the app sees: woken on new work, asked for its status. */
 export interface DeliveryHandle {

@@ -9,7 +9,14 @@ import { createBreaker } from './breaker.js'
 import type { PauseSwitch } from './pause.js'
 import type { RwxClient, SetSecretsResult } from './rwx-client.js'
 import { settleRound } from './settle.js'
-import type { BatchContext, BatchResult, DeliveryEvents, DeliveryHandle, DeliveryStatus } from './types.js'
+import {
+  type BatchContext,
+  type BatchResult,
+  type DeliveryEvents,
+  type DeliveryHandle,
+  type DeliveryStatus,
+  MAX_MISSING_VAULTS,
+} from './types.js'
 import type { ReferenceResolver } from './values.js'
 
 export interface DeliveryWorkerOptions {
@@ -50,7 +57,11 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   const clock = options.clock ?? Date.now
   const pollMs = options.pollMs ?? 1000
   const abort = new AbortController()
-  const state: Omit<DeliveryStatus, 'paused' | 'breaker'> = { authFailing: false }
+  const state: Omit<DeliveryStatus, 'paused' | 'breaker' | 'missingVaults' | 'missingVaultCount'> = {
+    authFailing: false,
+  }
+  /** Vaults RWX answered 404 for: since when, and when that was last logged (once an interval). */
+  const missingVaults = new Map<string, { since: number; warnedAt: number }>()
   const breaker = createBreaker(config.breaker)
   const pauseSwitch = options.pause
   let wasPaused = false
@@ -73,7 +84,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     onAnswer: record,
   }
 
-  function record(result: SetSecretsResult): void {
+  function record(result: SetSecretsResult, vault: string): void {
+    noteVault(result, vault)
     const change = breaker.record(result, clock())
     if (change === 'opened') {
       log.error(
@@ -92,6 +104,26 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       log.error({ status: result.status }, 'RWX refuses the token')
     state.authFailing = result.kind === 'auth'
     state.lastError = result.reason
+  }
+
+  /**
+   * A missing vault is an operator's mistake that only a person can fix: one warning per vault per retry
+   * interval names it (not one per secret, nor per request), until RWX takes a write for it again.
+   */
+  function noteVault(result: SetSecretsResult, vault: string): void {
+    const now = clock()
+    if (result.kind === 'ok') {
+      if (missingVaults.delete(vault)) log.info({ vault }, 'RWX knows the vault now: delivering its secrets')
+      return
+    }
+    if (result.kind !== 'missing-vault') return
+    const seen = missingVaults.get(vault)
+    if (seen !== undefined && now - seen.warnedAt < config.authRetrySeconds * 1000) return
+    missingVaults.set(vault, { since: seen?.since ?? now, warnedAt: now })
+    log.warn(
+      { vault, status: result.status, retryInSeconds: config.authRetrySeconds },
+      'RWX has no such vault (404): create it in RWX (or fix the vault name); its secrets stay queued and are retried',
+    )
   }
 
   /** Waits `ms`, or less when stopping (and, if `byNotify`, when notified). */
@@ -262,7 +294,15 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       })()
       return stopped
     },
-    status: () => ({ ...state, paused: pauseSwitch.known().paused, breaker: breaker.status() }),
+    status: () => ({
+      ...state,
+      paused: pauseSwitch.known().paused,
+      breaker: breaker.status(),
+      missingVaultCount: missingVaults.size,
+      missingVaults: [...missingVaults]
+        .slice(0, MAX_MISSING_VAULTS)
+        .map(([vault, { since }]) => ({ vault, since })),
+    }),
   }
 }
 

@@ -47,7 +47,8 @@ export function adminOperationRoutes(app: FastifyInstance, opts: AdminOperations
       opts.store.counts(),
       opts.store.outsideChanges(20),
     ])
-    const breaker = opts.delivery?.status().breaker
+    const status = opts.delivery?.status()
+    const breaker = status?.breaker
     return {
       ...presentControl(control),
       queue: counts,
@@ -59,6 +60,11 @@ export function adminOperationRoutes(app: FastifyInstance, opts: AdminOperations
               openedAt: iso(breaker.openedAt),
               nextProbeAt: iso(breaker.nextProbeAt),
             },
+          }
+        : {}),
+      ...(status?.missingVaults
+        ? {
+            missingVaults: status.missingVaults.map((m) => ({ vault: m.vault, since: iso(m.since) })),
           }
         : {}),
       outsideChanges: {

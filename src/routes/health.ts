@@ -30,6 +30,7 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
     }
     const delivery = opts.delivery?.()
     const breakerOpen = delivery?.breaker.state === 'open'
+    const missing = delivery?.missingVaults ?? []
     const rwx =
       delivery === undefined
         ? undefined
@@ -42,11 +43,22 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
               ? { lastSuccessAt: new Date(delivery.lastSuccessAt).toISOString() }
               : {}),
             breaker: delivery.breaker.state,
+            ...(missing.length > 0
+              ? {
+                  missingVaults: missing.map((m) => m.vault),
+                  missingVaultsDetail:
+                    'RWX answers 404 for these vaults: create them (or fix the vault name); their secrets stay queued',
+                }
+              : {}),
           }
     // Paused is still ready: events are taken and queued, only delivery waits.
     const { paused } = await opts.pause.current()
     return {
-      status: paused ? 'paused' : delivery?.authFailing || breakerOpen ? 'degraded' : 'ready',
+      status: paused
+        ? 'paused'
+        : delivery?.authFailing || breakerOpen || missing.length > 0
+          ? 'degraded'
+          : 'ready',
       store: opts.store.kind,
       paused,
       ...(rwx ? { rwx } : {}),
@@ -56,6 +68,7 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
   app.get('/metrics', async (_request, reply) => {
     const delivery = opts.delivery?.()
     opts.metrics.rwxAuthFailing.set(delivery?.authFailing ? 1 : 0)
+    opts.metrics.rwxMissingVaults.set(delivery?.missingVaultCount ?? 0)
     opts.metrics.rwxBreakerOpen.set(delivery?.breaker.state === 'open' ? 1 : 0)
     opts.metrics.paused.set((await opts.pause.current()).paused ? 1 : 0)
     reply.type(opts.metrics.registry.contentType)

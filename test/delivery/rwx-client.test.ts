@@ -187,15 +187,15 @@ describe('rwx client', () => {
     expect(safeMessage('x'.repeat(MAX_REASON + 1), [])).toBeUndefined()
   })
 
-  it('is dead on 404 and other 4xx', async () => {
+  it('says the vault is missing on 404, and is dead on other 4xx', async () => {
     expect(await client.setSecrets('nope', [{ name: 'A', secret: 'x' }])).toMatchObject({
-      kind: 'dead',
+      kind: 'missing-vault',
       status: 404,
       reason: expect.stringMatching(/^RWX answered 404: unknown vault\?/),
     })
     fake.failNext(1, { status: 404 })
     expect(await client.setSecrets('payments', [{ name: 'A', secret: 'x' }])).toEqual({
-      kind: 'dead',
+      kind: 'missing-vault',
       status: 404,
       reason: 'RWX answered 404: unknown vault?',
     })
