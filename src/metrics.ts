@@ -93,7 +93,7 @@ export function createMetrics(store: Store): Metrics {
     }),
     holds: new Counter({
       name: 'relay_delivery_holds_total',
-      help: 'Times the delivery worker looked for work and held back: paused, or breaker (waiting for a probe)',
+      help: 'Times the delivery worker looked for work and held back: paused, breaker (waiting for a probe), or rate-limited (a 429)',
       labelNames: ['reason'],
       registers: [registry],
     }),

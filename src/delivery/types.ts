@@ -15,8 +15,11 @@ export interface DeliveryEvents {
   onRequest?(status: string, secrets: number, ms: number): void
   /** A read-back found RWX holding an older version than written (`older`), or none (`missing`). */
   onOutsideChange?(kind: 'older' | 'missing'): void
-  /** The worker looked for work and held back: `paused` (the global switch) or `breaker` (waiting for a probe). */
-  onHold?(reason: 'paused' | 'breaker'): void
+  /**
+   * The worker looked for work and held back: `paused` (the global switch), `breaker` (waiting for a
+   * probe) or `rate-limited` (RWX answered 429: waiting out its Retry-After).
+   */
+  onHold?(reason: 'paused' | 'breaker' | 'rate-limited'): void
 }
 
 /** What delivering one batch needs. */
@@ -56,6 +59,8 @@ export interface DeliveryStatus {
   paused: boolean
   /** The circuit breaker for RWX. */
   breaker: BreakerStatus
+  /** RWX answered 429: no request goes to RWX before this time (epoch ms); absent when not waiting. */
+  rateLimitedUntil?: number
   /** How many vaults RWX answers 404 for now (every one, even past the listed MAX_MISSING_VAULTS). */
   missingVaultCount?: number
   /**

@@ -62,6 +62,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   }
   /** Vaults RWX answered 404 for: since when, and when that was last logged (once an interval). */
   const missingVaults = new Map<string, { since: number; warnedAt: number }>()
+  /** Until when RWX asked for no requests at all (a 429's Retry-After), epoch ms; 0 when it did not. */
+  let rateLimitedUntil = 0
   const breaker = createBreaker(config.breaker)
   const pauseSwitch = options.pause
   let wasPaused = false
@@ -86,6 +88,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
 
   function record(result: SetSecretsResult, vault: string): void {
     noteVault(result, vault)
+    noteRateLimit(result)
     const change = breaker.record(result, clock())
     if (change === 'opened') {
       log.error(
@@ -126,6 +129,23 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     )
   }
 
+  /**
+   * A 429 speaks for RWX as a whole, not for the secrets of the request it answered: every request waits
+   * its Retry-After (1 s without one), or the other due secrets keep RWX as busy as before.
+   */
+  function noteRateLimit(result: SetSecretsResult): void {
+    if (result.kind !== 'retry' || result.status !== 429) return
+    const now = clock()
+    const until = now + (result.retryAfterMs ?? DEFAULT_RATE_LIMIT_MS)
+    if (until <= rateLimitedUntil) return
+    if (rateLimitedUntil <= now)
+      log.warn(
+        { retryAfterMs: until - now },
+        'RWX asks to slow down (429): no request is sent to RWX until its Retry-After has passed',
+      )
+    rateLimitedUntil = until
+  }
+
   /** Waits `ms`, or less when stopping (and, if `byNotify`, when notified). */
   function sleep(ms: number, byNotify: boolean): Promise<void> {
     return new Promise((resolve) => {
@@ -151,20 +171,24 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   }
 
   /** Why nothing may be sent now: paused (re-read within its bound), or waiting for a probe; else null. */
-  async function holdReason(): Promise<'paused' | 'breaker' | null> {
+  async function holdReason(): Promise<'paused' | 'breaker' | 'rate-limited' | null> {
     const { paused, reason } = await pauseSwitch.current()
     if (paused !== wasPaused) {
       wasPaused = paused
       if (paused) log.warn({ reason }, 'delivery paused: nothing is sent to RWX until resumed')
       else log.info('delivery resumed')
     }
-    return paused ? 'paused' : breaker.waitMs(clock()) > 0 ? 'breaker' : null
+    if (paused) return 'paused'
+    if (rateLimitedUntil > clock()) return 'rate-limited'
+    return breaker.waitMs(clock()) > 0 ? 'breaker' : null
   }
 
-  /** Waits while paused (a local resume wakes it) or until the breaker's next probe. */
+  /** Waits while paused (a local resume wakes it), until a 429's Retry-After ends, or the next probe. */
   async function hold(): Promise<void> {
-    if (pauseSwitch.known().paused) await sleep(pollMs, true)
-    else await sleep(Math.min(pollMs, breaker.waitMs(clock())), false)
+    if (pauseSwitch.known().paused) return sleep(pollMs, true)
+    const now = clock()
+    const wait = Math.max(rateLimitedUntil - now, breaker.waitMs(now))
+    await sleep(Math.min(pollMs, Math.max(wait, 1)), false)
   }
 
   async function loop(): Promise<void> {
@@ -217,7 +241,10 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     // A pause (re-read within its bound before each request), or the breaker opening, stops the batches
     // not started yet. While open, a round is the probe: its one batch goes.
     const allowed = async () =>
-      !stopping && !(await pauseSwitch.current()).paused && (!breaker.isOpen() || next === 0)
+      !stopping &&
+      !(await pauseSwitch.current()).paused &&
+      rateLimitedUntil <= clock() &&
+      (!breaker.isOpen() || next === 0)
     const lanes = Array.from({ length: Math.min(config.concurrency, batches.length) }, async () => {
       // Batches not started when stopping stay leased until stop() releases them.
       while (next < batches.length && (await allowed()) && next < batches.length) {
@@ -232,10 +259,16 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     if (!stopping) {
       // Given back due now without using an attempt: they go once the pause ends or a probe succeeds.
       const now = clock()
-      const error = pauseSwitch.known().paused ? 'delivery paused' : 'RWX is failing: waiting for a probe'
+      const limited = !pauseSwitch.known().paused && rateLimitedUntil > now
+      const error = pauseSwitch.known().paused
+        ? 'delivery paused'
+        : limited
+          ? 'RWX asked to wait (429): held back until its Retry-After'
+          : 'RWX is failing: waiting for a probe'
+      const at = limited ? rateLimitedUntil : now
       for (const c of batches.slice(next).flat()) {
         sent.push(c)
-        outcomes.push({ id: c.id, kind: 'retry', at: now, error, countAttempt: false })
+        outcomes.push({ id: c.id, kind: 'retry', at, error, countAttempt: false })
       }
     }
     // One transaction (and one WAL checkpoint) for the round's requests, not one per request.
@@ -298,6 +331,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       ...state,
       paused: pauseSwitch.known().paused,
       breaker: breaker.status(),
+      ...(rateLimitedUntil > clock() ? { rateLimitedUntil } : {}),
       missingVaultCount: missingVaults.size,
       missingVaults: [...missingVaults]
         .slice(0, MAX_MISSING_VAULTS)
@@ -305,6 +339,9 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     }),
   }
 }
+
+/** How long every request waits after a 429 that sends no Retry-After. */
+const DEFAULT_RATE_LIMIT_MS = 1_000
 
 /**
  * How long a claim holds its names. A worker that dies with a request in flight gives it up at its death

@@ -62,6 +62,7 @@ export function adminOperationRoutes(app: FastifyInstance, opts: AdminOperations
             },
           }
         : {}),
+      ...(status?.rateLimitedUntil !== undefined ? { rateLimitedUntil: iso(status.rateLimitedUntil) } : {}),
       ...(status?.missingVaults
         ? {
             missingVaults: status.missingVaults.map((m) => ({ vault: m.vault, since: iso(m.since) })),

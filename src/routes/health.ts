@@ -43,6 +43,10 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
               ? { lastSuccessAt: new Date(delivery.lastSuccessAt).toISOString() }
               : {}),
             breaker: delivery.breaker.state,
+            // RWX answered 429: every request waits its Retry-After (still ready: events keep queuing).
+            ...(delivery.rateLimitedUntil !== undefined
+              ? { rateLimitedUntil: new Date(delivery.rateLimitedUntil).toISOString() }
+              : {}),
             ...(missing.length > 0
               ? {
                   missingVaults: missing.map((m) => m.vault),
