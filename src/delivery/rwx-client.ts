@@ -18,11 +18,16 @@ export type SetSecretsResult =
    */
   | { kind: 'ok'; set: Set<string>; versions: Map<string, number> }
   /**
-   * Worth trying again later: network errors, timeouts, 408, 429, 5xx, 3xx, an unreadable 200.
+   * Worth trying again later: network errors, timeouts, 408, 429, 5xx, 3xx.
    * `uncertain`: the request went out and no answer came back (a timeout, a reset, cancelled, a 504), so
    * RWX may still apply it.
    */
   | { kind: 'retry'; reason: string; status?: number; retryAfterMs?: number; uncertain?: boolean }
+  /**
+   * 200 without a readable `set_secrets` (a proxy, a stub, a changed API): the write may or may not have
+   * happened. The worker reads the secrets back before sending them again.
+   */
+  | { kind: 'unconfirmed'; status: 200; reason: string }
   /** 401/403: the token is wrong or missing (status 0: no token could be read). */
   | { kind: 'auth'; status: number; reason: string }
   /**
@@ -207,7 +212,13 @@ function translate(
   names: string[],
 ): SetSecretsResult {
   if (status === 200)
-    return parseSuccess(text) ?? { kind: 'retry', status, reason: 'RWX answered 200 with an unreadable body' }
+    return (
+      parseSuccess(text) ?? {
+        kind: 'unconfirmed',
+        status,
+        reason: 'RWX answered 200 without set_secrets (a proxy or a changed API?)',
+      }
+    )
   const message = errorMessage(text)
   const reason = reasonOf(status, message, sent, `Unable to call RWX API - ${status}`)
   if (status === 401 || status === 403) return { kind: 'auth', status, reason }

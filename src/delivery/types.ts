@@ -34,6 +34,11 @@ export interface BatchContext {
   events?: DeliveryEvents | undefined
   /** Aborted when a stopping worker stops waiting for RWX. */
   signal: AbortSignal
+  /**
+   * RWX's version of the last value the relay delivered for `vault`/`name` (its never-regress watermark),
+   * or null when there is none or it is not known.
+   */
+  lastVersion(vault: string, name: string): Promise<number | null>
   /** Told every RWX answer to a write to `vault`, for the worker's status. */
   onAnswer(result: SetSecretsResult, vault: string): void
 }

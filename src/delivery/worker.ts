@@ -84,11 +84,23 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     events: options.events,
     signal: abort.signal,
     onAnswer: record,
+    async lastVersion(vault, name) {
+      return (await store.getName(vault, name, clock()))?.delivered?.rwxVersion ?? null
+    },
   }
+  /** When a 200 without set_secrets was last reported (once an interval: it may be every answer). */
+  let bareReportedAt = Number.NEGATIVE_INFINITY
 
   function record(result: SetSecretsResult, vault: string): void {
     noteVault(result, vault)
     noteRateLimit(result)
+    if (result.kind === 'unconfirmed' && clock() - bareReportedAt >= config.authRetrySeconds * 1000) {
+      bareReportedAt = clock()
+      log.warn(
+        { status: result.status, vault },
+        'RWX answered 200 without set_secrets (a proxy, a stub or a changed API in the way?): each secret is read back, and sent again only when RWX does not hold a newer version than the relay last delivered',
+      )
+    }
     const change = breaker.record(result, clock())
     if (change === 'opened') {
       log.error(
