@@ -15,6 +15,8 @@ export interface Metrics {
   rwxRequests: Counter<'result'>
   rwxLatency: Histogram<'result'>
   rwxAuthFailing: Gauge
+  /** Vaults RWX answers 404 for (their secrets wait queued); no vault label: names may be templated. */
+  rwxMissingVaults: Gauge
   /** 1 while delivery is paused (the global switch). */
   paused: Gauge
   /** Times the delivery worker looked for work and held back, by reason (paused, breaker). */
@@ -84,6 +86,11 @@ export function createMetrics(store: Store): Metrics {
       help: '1 while RWX refuses the token (401/403)',
       registers: [registry],
     }),
+    rwxMissingVaults: new Gauge({
+      name: 'relay_rwx_missing_vaults',
+      help: 'Vaults RWX answers 404 for (not created yet?): their secrets stay queued; names in /readyz',
+      registers: [registry],
+    }),
     paused: new Gauge({
       name: 'relay_paused',
       help: '1 while delivery to RWX is paused (POST /admin/pause); ingest goes on',
@@ -91,7 +98,7 @@ export function createMetrics(store: Store): Metrics {
     }),
     holds: new Counter({
       name: 'relay_delivery_holds_total',
-      help: 'Times the delivery worker looked for work and held back: paused, or breaker (waiting for a probe)',
+      help: 'Times the delivery worker looked for work and held back: paused, breaker (waiting for a probe), or rate-limited (a 429)',
       labelNames: ['reason'],
       registers: [registry],
     }),

@@ -12,6 +12,8 @@ export interface RecordedRequest {
   body: unknown
   /** The status the fake answered with (0 while still being answered). */
   status: number
+  /** When the answer was sent, epoch ms (undefined while still being answered). */
+  answeredAt?: number
 }
 
 /** One secret stored by a request, in write order. */
@@ -84,6 +86,11 @@ export interface FakeRwx {
    * read the store as usual (null clears). Simulates a change between a write and its read-back.
    */
   overrideReads(fn: ((vault: string, name: string) => number | null | undefined) | null): void
+  /**
+   * Stores writes as usual but answers them 200 `{}` (no `set_secrets`), as a proxy or a stub in front of
+   * RWX might (`stored: false`: stores nothing either); null answers normally again.
+   */
+  answerBare(mode: { stored: boolean } | null): void
   /** Leaves names matching `pred` unstored and out of `set_secrets` (null clears). */
   omitFromSetSecrets(pred: ((name: string) => boolean) | null): void
   /**

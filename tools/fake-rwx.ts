@@ -31,6 +31,7 @@ export async function startFakeRwx(options: FakeRwxOptions = {}): Promise<FakeRw
   let rejected: ((name: string) => boolean) | null = null
   let omitted: ((name: string) => boolean) | null = null
   let reads: ((vault: string, name: string) => number | null | undefined) | null = null
+  let bare: { stored: boolean } | null = null
 
   const changed = () => {
     for (const w of [...watchers]) w()
@@ -56,6 +57,7 @@ export async function startFakeRwx(options: FakeRwxOptions = {}): Promise<FakeRw
       await new Promise((r) => setTimeout(r, delayMs))
     }
     rec.status = fault ? answerFault(res, fault) : handle(req.method, req.url, req.headers, rec.body, res)
+    rec.answeredAt = Date.now()
     changed()
   })
 
@@ -78,6 +80,7 @@ export async function startFakeRwx(options: FakeRwxOptions = {}): Promise<FakeRw
     const vault = body['vault_name']
     if (typeof vault !== 'string' || !NAME.test(vault)) return send(res, 400, { error: 'Invalid vault name' })
     if (known && !known.has(vault)) return send(res, 404, { error: 'Vault not found' })
+    if (bare?.stored === false) return send(res, 200, {})
     const failures: string[] = []
     const set: string[] = []
     // A Map, not `{}`: a secret named `__proto__` would set the prototype instead of a key.
@@ -110,6 +113,7 @@ export async function startFakeRwx(options: FakeRwxOptions = {}): Promise<FakeRw
     // Not atomic, as RWX documents: the valid secrets above are stored even when others fail.
     if (failures.length > 0)
       return send(res, 400, { error: `Some secrets failed validation: ${failures.join('; ')}` })
+    if (bare) return send(res, 200, {})
     return send(res, 200, { set_secrets: set, versions: Object.fromEntries(versions) })
   }
 
@@ -178,6 +182,9 @@ export async function startFakeRwx(options: FakeRwxOptions = {}): Promise<FakeRw
       if (version === null) stored.delete(name)
       else stored.set(name, { ...current, version })
     },
+    answerBare(mode) {
+      bare = mode
+    },
     omitFromSetSecrets(pred) {
       omitted = pred
     },
@@ -214,6 +221,7 @@ export async function startFakeRwx(options: FakeRwxOptions = {}): Promise<FakeRw
       rejected = null
       omitted = null
       reads = null
+      bare = null
     },
     close: stop,
   }

@@ -173,9 +173,13 @@ function describe(command: Exclude<AdminCommand, 'name'>, doc: Json): string {
     case 'show':
       return describeEvent(doc)
     case 'retry':
-      return `event ${doc.event}: ${doc.queued} secret(s) queued`
+      return doc.queued === 0
+        ? `event ${doc.event}: nothing queued again (a dead or superseded secret's value is erased: the provider must send a new event)`
+        : `event ${doc.event}: ${doc.queued} secret(s) queued`
     case 'discard':
-      return `event ${doc.event}: ${doc.discarded} secret(s) discarded`
+      return doc.discarded === 0
+        ? `event ${doc.event}: nothing discarded (no secret of the event was queued)`
+        : `event ${doc.event}: ${doc.discarded} secret(s) discarded`
     case 'pause':
     case 'resume':
       return doc.paused ? `delivery paused${doc.reason ? ` (${doc.reason})` : ''}` : 'delivery resumed'
@@ -244,6 +248,10 @@ export async function runAdminCommand(
   out(values.json ? JSON.stringify(doc, null, 2) : describe(command, doc))
   if (command === 'status' && doc.delivery !== undefined && doc.delivery !== 'running')
     return STATUS_NOT_RUNNING_EXIT
+  // A retry or discard that changed nothing (a dead secret's value is erased: it cannot be queued again)
+  // must not pass for a success in a script.
+  if (command === 'retry' && doc.queued === 0) return 1
+  if (command === 'discard' && doc.discarded === 0) return 1
   return 0
 }
 

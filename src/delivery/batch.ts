@@ -3,7 +3,7 @@ import type { DeliveryConfig } from '../config/schema.js'
 import { valueAad } from '../queue/crypto.js'
 import type { Attempt, Claimed, Outcome } from '../queue/store.js'
 import { retryDelayMs } from './backoff.js'
-import { confirmWrites, readBack, takenDespiteRefusal } from './read-back.js'
+import { confirmByReadBack, confirmWrites, readBack, takenDespiteRefusal } from './read-back.js'
 import type { RwxSecret, SetSecretsResult } from './rwx-client.js'
 import type { BatchContext, BatchResult } from './types.js'
 import type { ReferenceResolver } from './values.js'
@@ -94,13 +94,14 @@ export async function deliverBatch(ctx: BatchContext, vault: string, items: Clai
     result.kind === 'ok' ? '200' : 'status' in result && result.status ? String(result.status) : 'error'
   ctx.events?.onRequest?.(status, secrets.length, ms)
   // One line per failed request (not per secret): an RWX outage must not flood the log.
-  if (result.kind === 'ok')
+  // A 200 without set_secrets is reported by the worker, once an interval.
+  if (result.kind === 'ok' || result.kind === 'unconfirmed')
     ctx.log.debug({ vault, secrets: secrets.length, status, ms: Math.round(ms) }, 'RWX request')
   else {
     const fields = { vault, secrets: secrets.length, status, ms: Math.round(ms), reason: result.reason }
     ctx.log.warn(fields, 'RWX request failed')
   }
-  ctx.onAnswer(result)
+  ctx.onAnswer(result, vault)
 
   const now = ctx.clock()
   for (const { item, value } of ready) outcomes.push(outcomeOf(ctx, item, value, result, ready.length, now))
@@ -116,6 +117,8 @@ export async function deliverBatch(ctx: BatchContext, vault: string, items: Clai
       : []
   const attempts = attemptsOf(outcomes, unsent, status, now)
   attempts.push(...reads)
+  // After a 200 that does not say what it set, the read-back decides, not a blind resend.
+  if (result.kind === 'unconfirmed') attempts.push(...(await confirmByReadBack(ctx, vault, ready, outcomes)))
   if (result.kind === 'ok') {
     // Every delivery with `delivery.verify`; else only the write after an unknown outcome (a fence).
     const items = new Map(ready.map(({ item }) => [item.id, item]))
@@ -175,6 +178,19 @@ function outcomeOf(
         return { id: item.id, kind: 'retry', at: now, error: REFUSED_OTHERS, countAttempt: false }
       // A named one, or RWX named none: send each alone to learn which one RWX refuses.
       return { id: item.id, kind: 'retry', at: now, error: result.reason, countAttempt: false, solo: true }
+    case 'unconfirmed':
+      // Sent again on the normal backoff unless the read-back (deliverBatch) shows the write landed.
+      return countedRetry(ctx, item, now, result.reason)
+    case 'missing-vault':
+      // The vault is missing (not created yet, or misnamed): the operator's to fix, and the value must
+      // survive until then. Wait as for a refused token, without using up attempts or age.
+      return {
+        id: item.id,
+        kind: 'retry',
+        at: now + ctx.config.authRetrySeconds * 1000,
+        error: `RWX has no vault "${item.vault}" (404): create it, the secret stays queued (${result.reason})`,
+        countAttempt: false,
+      }
     case 'dead':
       return { id: item.id, kind: 'dead', error: result.reason }
   }

@@ -149,3 +149,63 @@ export function confirmWrites(
   })
   return again
 }
+
+/**
+ * After a 200 without `set_secrets`, reads each secret of `sent` back before it is sent again. RWX has no
+ * compare-and-set and a name may be held from an earlier write, so holding the name proves nothing by
+ * itself: a secret counts as delivered only when RWX's version is higher than the version of the last
+ * value the relay delivered for the name (its never-regress watermark, `lastVersion`). Without one (the
+ * relay never delivered the name, or does not know its version) it is sent again: a second write of the
+ * same value costs a version, a write taken for done that never landed loses the value. Changes
+ * `outcomes` in place (their retries stand otherwise); returns the read-back attempts.
+ */
+export async function confirmByReadBack(
+  ctx: BatchContext,
+  vault: string,
+  sent: readonly { item: Claimed; value: string }[],
+  outcomes: Outcome[],
+): Promise<Attempt[]> {
+  const reads = await inLanes(sent, async ({ item }) => {
+    const got = await ctx.client.getSecret(vault, item.name, { signal: ctx.signal })
+    const mark = got.kind === 'found' ? await ctx.lastVersion(vault, item.name) : null
+    return { got, mark }
+  })
+  const attempts: Attempt[] = []
+  sent.forEach(({ item, value }, i) => {
+    const { got, mark } = reads[i]!
+    const at = outcomes.findIndex((o) => o.id === item.id)
+    const current = outcomes[at]
+    if (current === undefined || current.kind === 'delivered' || current.kind === 'superseded') return
+    const version = got.kind === 'found' ? got.version : null
+    const read = { secretId: item.id, at: ctx.clock(), outcome: 'read-back' }
+    if (got.kind === 'failed') {
+      attempts.push({
+        ...read,
+        outcome: 'read-back-failed',
+        status: got.status ? String(got.status) : 'error',
+        version: null,
+        error: got.reason,
+      })
+      return
+    }
+    attempts.push({ ...read, status: got.kind === 'found' ? '200' : '404', version, error: null })
+    if (version !== null && mark !== null && version > mark) {
+      outcomes[at] = {
+        id: item.id,
+        kind: 'delivered',
+        version,
+        ...(item.ref === null ? {} : { fingerprint: ctx.sealer.fingerprint(value) }),
+      }
+      return
+    }
+    if (current.kind !== 'retry') return
+    const why =
+      got.kind === 'missing'
+        ? 'RWX does not hold it'
+        : mark === null
+          ? `RWX holds version ${version ?? '?'}, and no earlier version delivered by the relay tells whether this write made it`
+          : `RWX holds version ${version ?? '?'}, not newer than version ${mark} the relay last delivered`
+    current.error = `${current.error}; ${why}: sending it again`
+  })
+  return attempts
+}

@@ -18,11 +18,16 @@ export type SetSecretsResult =
    */
   | { kind: 'ok'; set: Set<string>; versions: Map<string, number> }
   /**
-   * Worth trying again later: network errors, timeouts, 408, 429, 5xx, 3xx, an unreadable 200.
+   * Worth trying again later: network errors, timeouts, 408, 429, 5xx, 3xx.
    * `uncertain`: the request went out and no answer came back (a timeout, a reset, cancelled, a 504), so
    * RWX may still apply it.
    */
   | { kind: 'retry'; reason: string; status?: number; retryAfterMs?: number; uncertain?: boolean }
+  /**
+   * 200 without a readable `set_secrets` (a proxy, a stub, a changed API): the write may or may not have
+   * happened. The worker reads the secrets back before sending them again.
+   */
+  | { kind: 'unconfirmed'; status: 200; reason: string }
   /** 401/403: the token is wrong or missing (status 0: no token could be read). */
   | { kind: 'auth'; status: number; reason: string }
   /**
@@ -30,6 +35,11 @@ export type SetSecretsResult =
    * `refused`: the names of the request RWX's message names (empty when it names none).
    */
   | { kind: 'rejected'; status: 400; reason: string; refused: Set<string> }
+  /**
+   * 404: RWX knows no such vault (an operator's mistake to fix, e.g. a vault not created yet). Not a
+   * reason to destroy the value: the worker keeps the secret queued and says so loudly.
+   */
+  | { kind: 'missing-vault'; status: 404; reason: string }
   /** Any other 4xx: retrying the same request will not help. */
   | { kind: 'dead'; status: number; reason: string }
 
@@ -202,7 +212,13 @@ function translate(
   names: string[],
 ): SetSecretsResult {
   if (status === 200)
-    return parseSuccess(text) ?? { kind: 'retry', status, reason: 'RWX answered 200 with an unreadable body' }
+    return (
+      parseSuccess(text) ?? {
+        kind: 'unconfirmed',
+        status,
+        reason: 'RWX answered 200 without set_secrets (a proxy or a changed API?)',
+      }
+    )
   const message = errorMessage(text)
   const reason = reasonOf(status, message, sent, `Unable to call RWX API - ${status}`)
   if (status === 401 || status === 403) return { kind: 'auth', status, reason }
@@ -217,7 +233,7 @@ function translate(
   const kept = message === undefined ? undefined : safeMessage(message, sent)
   if (status === 404) {
     const detail = kept ? ` (${kept})` : ''
-    return { kind: 'dead', status, reason: `RWX answered 404: unknown vault?${detail}` }
+    return { kind: 'missing-vault', status, reason: `RWX answered 404: unknown vault?${detail}` }
   }
   if (status >= 400)
     return { kind: 'dead', status, reason: kept ? `RWX answered ${status}: ${kept}` : reason }

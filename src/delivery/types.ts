@@ -15,8 +15,11 @@ export interface DeliveryEvents {
   onRequest?(status: string, secrets: number, ms: number): void
   /** A read-back found RWX holding an older version than written (`older`), or none (`missing`). */
   onOutsideChange?(kind: 'older' | 'missing'): void
-  /** The worker looked for work and held back: `paused` (the global switch) or `breaker` (waiting for a probe). */
-  onHold?(reason: 'paused' | 'breaker'): void
+  /**
+   * The worker looked for work and held back: `paused` (the global switch), `breaker` (waiting for a
+   * probe) or `rate-limited` (RWX answered 429: waiting out its Retry-After).
+   */
+  onHold?(reason: 'paused' | 'breaker' | 'rate-limited'): void
 }
 
 /** What delivering one batch needs. */
@@ -31,8 +34,13 @@ export interface BatchContext {
   events?: DeliveryEvents | undefined
   /** Aborted when a stopping worker stops waiting for RWX. */
   signal: AbortSignal
-  /** Told every RWX answer, for the worker's status. */
-  onAnswer(result: SetSecretsResult): void
+  /**
+   * RWX's version of the last value the relay delivered for `vault`/`name` (its never-regress watermark),
+   * or null when there is none or it is not known.
+   */
+  lastVersion(vault: string, name: string): Promise<number | null>
+  /** Told every RWX answer to a write to `vault`, for the worker's status. */
+  onAnswer(result: SetSecretsResult, vault: string): void
 }
 
 /** What a batch did: one outcome per secret, and the attempts to record in its provenance. */
@@ -56,7 +64,20 @@ export interface DeliveryStatus {
   paused: boolean
   /** The circuit breaker for RWX. */
   breaker: BreakerStatus
+  /** RWX answered 429: no request goes to RWX before this time (epoch ms); absent when not waiting. */
+  rateLimitedUntil?: number
+  /** How many vaults RWX answers 404 for now (every one, even past the listed MAX_MISSING_VAULTS). */
+  missingVaultCount?: number
+  /**
+   * Vaults RWX answered 404 for (they do not exist there), by name, with when that was first seen (epoch
+   * ms); a vault leaves the list at its next 200. Their secrets stay queued, retried every
+   * `authRetrySeconds`. At most MAX_MISSING_VAULTS are listed (vault names may come from templates).
+   */
+  missingVaults?: { vault: string; since: number }[]
 }
+
+/** The most vaults `DeliveryStatus.missingVaults` lists; `missingVaultCount` counts them all. */
+export const MAX_MISSING_VAULTS = 20
 
 /** The part of the worker the app sees: woken on new work, asked for its status. */
 export interface DeliveryHandle {

@@ -9,7 +9,14 @@ import { createBreaker } from './breaker.js'
 import type { PauseSwitch } from './pause.js'
 import type { RwxClient, SetSecretsResult } from './rwx-client.js'
 import { settleRound } from './settle.js'
-import type { BatchContext, BatchResult, DeliveryEvents, DeliveryHandle, DeliveryStatus } from './types.js'
+import {
+  type BatchContext,
+  type BatchResult,
+  type DeliveryEvents,
+  type DeliveryHandle,
+  type DeliveryStatus,
+  MAX_MISSING_VAULTS,
+} from './types.js'
 import type { ReferenceResolver } from './values.js'
 
 export interface DeliveryWorkerOptions {
@@ -50,7 +57,13 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   const clock = options.clock ?? Date.now
   const pollMs = options.pollMs ?? 1000
   const abort = new AbortController()
-  const state: Omit<DeliveryStatus, 'paused' | 'breaker'> = { authFailing: false }
+  const state: Omit<DeliveryStatus, 'paused' | 'breaker' | 'missingVaults' | 'missingVaultCount'> = {
+    authFailing: false,
+  }
+  /** Vaults RWX answered 404 for: since when, and when that was last logged (once an interval). */
+  const missingVaults = new Map<string, { since: number; warnedAt: number }>()
+  /** Until when RWX asked for no requests at all (a 429's Retry-After), epoch ms; 0 when it did not. */
+  let rateLimitedUntil = 0
   const breaker = createBreaker(config.breaker)
   const pauseSwitch = options.pause
   let wasPaused = false
@@ -71,9 +84,23 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     events: options.events,
     signal: abort.signal,
     onAnswer: record,
+    async lastVersion(vault, name) {
+      return (await store.getName(vault, name, clock()))?.delivered?.rwxVersion ?? null
+    },
   }
+  /** When a 200 without set_secrets was last reported (once an interval: it may be every answer). */
+  let bareReportedAt = Number.NEGATIVE_INFINITY
 
-  function record(result: SetSecretsResult): void {
+  function record(result: SetSecretsResult, vault: string): void {
+    noteVault(result, vault)
+    noteRateLimit(result)
+    if (result.kind === 'unconfirmed' && clock() - bareReportedAt >= config.authRetrySeconds * 1000) {
+      bareReportedAt = clock()
+      log.warn(
+        { status: result.status, vault },
+        'RWX answered 200 without set_secrets (a proxy, a stub or a changed API in the way?): each secret is read back, and sent again only when RWX does not hold a newer version than the relay last delivered',
+      )
+    }
     const change = breaker.record(result, clock())
     if (change === 'opened') {
       log.error(
@@ -92,6 +119,43 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       log.error({ status: result.status }, 'RWX refuses the token')
     state.authFailing = result.kind === 'auth'
     state.lastError = result.reason
+  }
+
+  /**
+   * A missing vault is an operator's mistake that only a person can fix: one warning per vault per retry
+   * interval names it (not one per secret, nor per request), until RWX takes a write for it again.
+   */
+  function noteVault(result: SetSecretsResult, vault: string): void {
+    const now = clock()
+    if (result.kind === 'ok') {
+      if (missingVaults.delete(vault)) log.info({ vault }, 'RWX knows the vault now: delivering its secrets')
+      return
+    }
+    if (result.kind !== 'missing-vault') return
+    const seen = missingVaults.get(vault)
+    if (seen !== undefined && now - seen.warnedAt < config.authRetrySeconds * 1000) return
+    missingVaults.set(vault, { since: seen?.since ?? now, warnedAt: now })
+    log.warn(
+      { vault, status: result.status, retryInSeconds: config.authRetrySeconds },
+      'RWX has no such vault (404): create it in RWX (or fix the vault name); its secrets stay queued and are retried',
+    )
+  }
+
+  /**
+   * A 429 speaks for RWX as a whole, not for the secrets of the request it answered: every request waits
+   * its Retry-After (1 s without one), or the other due secrets keep RWX as busy as before.
+   */
+  function noteRateLimit(result: SetSecretsResult): void {
+    if (result.kind !== 'retry' || result.status !== 429) return
+    const now = clock()
+    const until = now + (result.retryAfterMs ?? DEFAULT_RATE_LIMIT_MS)
+    if (until <= rateLimitedUntil) return
+    if (rateLimitedUntil <= now)
+      log.warn(
+        { retryAfterMs: until - now },
+        'RWX asks to slow down (429): no request is sent to RWX until its Retry-After has passed',
+      )
+    rateLimitedUntil = until
   }
 
   /** Waits `ms`, or less when stopping (and, if `byNotify`, when notified). */
@@ -119,20 +183,24 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   }
 
   /** Why nothing may be sent now: paused (re-read within its bound), or waiting for a probe; else null. */
-  async function holdReason(): Promise<'paused' | 'breaker' | null> {
+  async function holdReason(): Promise<'paused' | 'breaker' | 'rate-limited' | null> {
     const { paused, reason } = await pauseSwitch.current()
     if (paused !== wasPaused) {
       wasPaused = paused
       if (paused) log.warn({ reason }, 'delivery paused: nothing is sent to RWX until resumed')
       else log.info('delivery resumed')
     }
-    return paused ? 'paused' : breaker.waitMs(clock()) > 0 ? 'breaker' : null
+    if (paused) return 'paused'
+    if (rateLimitedUntil > clock()) return 'rate-limited'
+    return breaker.waitMs(clock()) > 0 ? 'breaker' : null
   }
 
-  /** Waits while paused (a local resume wakes it) or until the breaker's next probe. */
+  /** Waits while paused (a local resume wakes it), until a 429's Retry-After ends, or the next probe. */
   async function hold(): Promise<void> {
-    if (pauseSwitch.known().paused) await sleep(pollMs, true)
-    else await sleep(Math.min(pollMs, breaker.waitMs(clock())), false)
+    if (pauseSwitch.known().paused) return sleep(pollMs, true)
+    const now = clock()
+    const wait = Math.max(rateLimitedUntil - now, breaker.waitMs(now))
+    await sleep(Math.min(pollMs, Math.max(wait, 1)), false)
   }
 
   async function loop(): Promise<void> {
@@ -185,7 +253,10 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     // A pause (re-read within its bound before each request), or the breaker opening, stops the batches
     // not started yet. While open, a round is the probe: its one batch goes.
     const allowed = async () =>
-      !stopping && !(await pauseSwitch.current()).paused && (!breaker.isOpen() || next === 0)
+      !stopping &&
+      !(await pauseSwitch.current()).paused &&
+      rateLimitedUntil <= clock() &&
+      (!breaker.isOpen() || next === 0)
     const lanes = Array.from({ length: Math.min(config.concurrency, batches.length) }, async () => {
       // Batches not started when stopping stay leased until stop() releases them.
       while (next < batches.length && (await allowed()) && next < batches.length) {
@@ -200,10 +271,16 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     if (!stopping) {
       // Given back due now without using an attempt: they go once the pause ends or a probe succeeds.
       const now = clock()
-      const error = pauseSwitch.known().paused ? 'delivery paused' : 'RWX is failing: waiting for a probe'
+      const limited = !pauseSwitch.known().paused && rateLimitedUntil > now
+      const error = pauseSwitch.known().paused
+        ? 'delivery paused'
+        : limited
+          ? 'RWX asked to wait (429): held back until its Retry-After'
+          : 'RWX is failing: waiting for a probe'
+      const at = limited ? rateLimitedUntil : now
       for (const c of batches.slice(next).flat()) {
         sent.push(c)
-        outcomes.push({ id: c.id, kind: 'retry', at: now, error, countAttempt: false })
+        outcomes.push({ id: c.id, kind: 'retry', at, error, countAttempt: false })
       }
     }
     // One transaction (and one WAL checkpoint) for the round's requests, not one per request.
@@ -262,9 +339,21 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       })()
       return stopped
     },
-    status: () => ({ ...state, paused: pauseSwitch.known().paused, breaker: breaker.status() }),
+    status: () => ({
+      ...state,
+      paused: pauseSwitch.known().paused,
+      breaker: breaker.status(),
+      ...(rateLimitedUntil > clock() ? { rateLimitedUntil } : {}),
+      missingVaultCount: missingVaults.size,
+      missingVaults: [...missingVaults]
+        .slice(0, MAX_MISSING_VAULTS)
+        .map(([vault, { since }]) => ({ vault, since })),
+    }),
   }
 }
+
+/** How long every request waits after a 429 that sends no Retry-After. */
+const DEFAULT_RATE_LIMIT_MS = 1_000
 
 /**
  * How long a claim holds its names. A worker that dies with a request in flight gives it up at its death

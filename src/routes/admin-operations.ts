@@ -80,6 +80,12 @@ export function adminOperationRoutes(app: FastifyInstance, opts: AdminOperations
             },
           }
         : {}),
+      ...(status?.rateLimitedUntil !== undefined ? { rateLimitedUntil: iso(status.rateLimitedUntil) } : {}),
+      ...(status?.missingVaults
+        ? {
+            missingVaults: status.missingVaults.map((m) => ({ vault: m.vault, since: iso(m.since) })),
+          }
+        : {}),
       outsideChanges: {
         total: outside.total,
         latest: outside.latest.map((c) => ({

@@ -28,6 +28,7 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
     }
     const delivery = opts.delivery?.()
     const breakerOpen = delivery?.breaker.state === 'open'
+    const missing = delivery?.missingVaults ?? []
     const rwx =
       delivery === undefined
         ? undefined
@@ -40,11 +41,26 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
               ? { lastSuccessAt: new Date(delivery.lastSuccessAt).toISOString() }
               : {}),
             breaker: delivery.breaker.state,
+            // RWX answered 429: every request waits its Retry-After (still ready: events keep queuing).
+            ...(delivery.rateLimitedUntil !== undefined
+              ? { rateLimitedUntil: new Date(delivery.rateLimitedUntil).toISOString() }
+              : {}),
+            ...(missing.length > 0
+              ? {
+                  missingVaults: missing.map((m) => m.vault),
+                  missingVaultsDetail:
+                    'RWX answers 404 for these vaults: create them (or fix the vault name); their secrets stay queued',
+                }
+              : {}),
           }
     // Paused is still ready: events are taken and queued, only delivery waits.
     const { paused } = await opts.pause.current()
     return {
-      status: paused ? 'paused' : delivery?.authFailing || breakerOpen ? 'degraded' : 'ready',
+      status: paused
+        ? 'paused'
+        : delivery?.authFailing || breakerOpen || missing.length > 0
+          ? 'degraded'
+          : 'ready',
       store: opts.store.kind,
       paused,
       ...(rwx ? { rwx } : {}),

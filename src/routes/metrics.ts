@@ -15,6 +15,7 @@ export async function metricsRoutes(app: FastifyInstance, opts: MetricsRouteOpti
   app.get('/metrics', async (_request, reply) => {
     const delivery = opts.delivery?.()
     opts.metrics.rwxAuthFailing.set(delivery?.authFailing ? 1 : 0)
+    opts.metrics.rwxMissingVaults.set(delivery?.missingVaultCount ?? 0)
     opts.metrics.rwxBreakerOpen.set(delivery?.breaker.state === 'open' ? 1 : 0)
     opts.metrics.paused.set((await opts.pause.current()).paused ? 1 : 0)
     reply.type(opts.metrics.registry.contentType)

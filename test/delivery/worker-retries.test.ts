@@ -97,12 +97,12 @@ describe('delivery worker retries', () => {
     expect((await h.secrets(id))[0]!.lastError).toBe('gave up after 1 attempts: Unable to call RWX API - 502')
   })
 
-  it('is dead at once when RWX answers 404', async () => {
+  it('is dead at once when RWX answers another 4xx (413)', async () => {
     h = await createHarness()
-    h.fake.failNext(1, { status: 404 })
+    h.fake.failNext(1, { status: 413 })
     const id = await h.enqueue([{ name: 'A', value: 'x' }])
     await h.until(() => allIn(h, id, 'dead'))
-    expect((await h.secrets(id))[0]!.lastError).toBe('RWX answered 404: unknown vault?')
+    expect((await h.secrets(id))[0]!.lastError).toBe('Unable to call RWX API - 413')
     expect(h.fake.requests).toHaveLength(1)
   })
 

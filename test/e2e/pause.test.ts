@@ -111,12 +111,13 @@ describe('global pause', () => {
     expect(shown.out).toMatch(/delivered {2}200 v1/)
     const events = await cli(['events', '--url', relay.url, '--source', 'ci', '--json'])
     expect(JSON.parse(events.out).events.map((e: { event: string }) => e.event)).toEqual([eventId])
-    expect((await cli(['retry', 'ci', eventId, '--url', relay.url])).out).toBe(
-      `event ${eventId}: 0 secret(s) queued\n`,
-    )
-    expect((await cli(['discard', 'ci', eventId, '--url', relay.url])).out).toBe(
-      `event ${eventId}: 0 secret(s) discarded\n`,
-    )
+    // Nothing to queue again or discard (delivered): both say so and exit 1, not 0.
+    const retried = await cli(['retry', 'ci', eventId, '--url', relay.url])
+    expect(retried.out).toMatch(new RegExp(`^event ${eventId}: nothing queued again`))
+    expect(retried.code).toBe(1)
+    const discarded = await cli(['discard', 'ci', eventId, '--url', relay.url])
+    expect(discarded.out).toMatch(new RegExp(`^event ${eventId}: nothing discarded`))
+    expect(discarded.code).toBe(1)
     for (const text of [shown.out, status.out, events.out, relay.output()]) {
       expect(text).not.toContain(VALUE)
       expect(text).not.toContain(ADMIN)
