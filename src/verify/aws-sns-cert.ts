@@ -57,13 +57,27 @@ export interface CertCache {
 /**
  * Makes a bounded LRU cache of SNS signing certificates. A failed fetch (network, status, size, not a
  * valid certificate) is cached too, for `failureTtlMs` (`FETCH_FAILURE_TTL_MS`): messages naming that URL
- * are refused meanwhile without a fetch, and SNS's own retries come after it.
+ * are refused meanwhile without a fetch, and SNS's own retries come after it. Fetches in flight and
+ * failures are kept apart from the certificates (each as bounded), so a flood of messages naming
+ * made-up certificate paths never evicts a good certificate.
  */
 export function createCertCache(options: CertCacheOptions): CertCache {
   const maxEntries = options.maxEntries ?? CERT_CACHE_MAX_ENTRIES
   const ttlMs = options.ttlMs ?? CERT_CACHE_TTL_MS
   const failureTtlMs = options.failureTtlMs ?? FETCH_FAILURE_TTL_MS
+  /** Certificates fetched and valid. */
   const entries = new Map<string, CacheEntry>()
+  /** Fetches in flight, then failures until they expire. */
+  const unproven = new Map<string, CacheEntry>()
+  const remember = (map: Map<string, CacheEntry>, href: string, entry: CacheEntry) => {
+    map.delete(href)
+    map.set(href, entry)
+    while (map.size > maxEntries) {
+      const oldest = map.keys().next().value
+      if (oldest === undefined) break
+      map.delete(oldest)
+    }
+  }
 
   const load = async (url: string, now: number): Promise<{ key: KeyObject; validTo: number }> => {
     const res = await options.get(url, { timeoutMs: SNS_FETCH_TIMEOUT_MS, maxBytes: CERT_MAX_BYTES })
@@ -78,10 +92,12 @@ export function createCertCache(options: CertCacheOptions): CertCache {
   return {
     publicKey(url, now) {
       const href = url.href
+      // a fetch in flight (shared by concurrent messages), or a failure not yet expired
+      const pending = unproven.get(href)
+      if (pending !== undefined && pending.expiresAt > now) return pending.key
       const hit = entries.get(href)
       if (hit !== undefined && hit.expiresAt > now) {
-        entries.delete(href)
-        entries.set(href, hit)
+        remember(entries, href, hit)
         return hit.key
       }
       const entry = { expiresAt: now + ttlMs } as CacheEntry
@@ -89,24 +105,22 @@ export function createCertCache(options: CertCacheOptions): CertCache {
         ({ key, validTo }) => {
           // Never trust a cached certificate past its own expiry.
           entry.expiresAt = Math.min(entry.expiresAt, validTo)
+          if (unproven.get(href) === entry) unproven.delete(href)
+          remember(entries, href, entry)
           return key
         },
         (err: unknown) => {
           entry.expiresAt = now + failureTtlMs
+          if (entries.get(href) === hit) entries.delete(href)
           throw err
         },
       )
-      entries.delete(href)
-      entries.set(href, entry)
-      while (entries.size > maxEntries) {
-        const oldest = entries.keys().next().value
-        if (oldest === undefined) break
-        entries.delete(oldest)
-      }
+      remember(unproven, href, entry)
       return entry.key
     },
     clear() {
       entries.clear()
+      unproven.clear()
     },
   }
 }

@@ -260,6 +260,25 @@ describe('aws-sns: signing certificate URL and fetch', () => {
     expect(sns.requests).toEqual(['/flaky.pem', '/flaky.pem'])
   })
 
+  it('keeps a good certificate while messages name more failing certificate URLs than the cache holds', async () => {
+    const v = verifier()
+    const now = Date.now()
+    await expect(
+      v.verify(input(signMessage(notification('good'), signer, certUrl, '2'), {}, now)),
+    ).resolves.toBeDefined()
+    for (let i = 0; i < 120; i += 1) {
+      const url = sns.answer(`/made-up-${i}.pem`, 404)
+      const msg = signMessage(notification(`bad${i}`), signer, url, '2')
+      await expect(v.verify(input(msg, {}, now + i))).rejects.toMatchObject({ code: 'ERR_SIGNATURE_INVALID' })
+    }
+    sns.requests.length = 0
+    await expect(
+      v.verify(input(signMessage(notification('again'), signer, certUrl, '2'), {}, now + 200)),
+    ).resolves.toBeDefined()
+    // the good certificate was not evicted: no fetch
+    expect(certFetches()).toBe(0)
+  })
+
   it('shares one failed fetch between concurrent messages', async () => {
     const url = sns.answer('/down.pem', 500)
     const v = verifier()
