@@ -3,16 +3,21 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
+import { buildApp } from '../../src/app.js'
 import type { AwsValueRef, DeliveryConfig } from '../../src/config/schema.js'
 import { createPauseSwitch, type PauseSwitch } from '../../src/delivery/pause.js'
 import { createRwxClient, type RwxClient } from '../../src/delivery/rwx-client.js'
 import type { DeliveryEvents } from '../../src/delivery/types.js'
 import type { ReferenceResolver } from '../../src/delivery/values.js'
 import { createDeliveryWorker, type DeliveryWorker } from '../../src/delivery/worker.js'
+import { parseConfig } from '../../src/load-config.js'
+import { createMetrics } from '../../src/metrics.js'
 import { createSealer, type Sealer, valueAad } from '../../src/queue/crypto.js'
 import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite/store.js'
 import type { SecretRecord } from '../../src/queue/store.js'
+import { buildSources } from '../../src/receive/sources.js'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
 import { until } from '../support/until.js'
 
@@ -157,4 +162,32 @@ export async function allIn(
 ): Promise<boolean> {
   const secrets = await h.secrets(eventId)
   return secrets.length > 0 && secrets.every((s) => statuses.includes(s.status))
+}
+
+/** Admin token of `adminApp`. */
+export const ADMIN_TOKEN = 'adm'
+
+/**
+ * The app on the harness's store and worker, with the admin API on (`ADMIN_TOKEN`): what an operator
+ * reads while the worker runs. Close it after use.
+ */
+export async function adminApp(h: Harness): Promise<FastifyInstance> {
+  const config = parseConfig(
+    `admin: { token: ${ADMIN_TOKEN} }
+sources:
+  - id: test
+    verify: { type: api-key, header: x-key, keys: [k] }
+    rules: []
+`,
+    { RWX_ACCESS_TOKEN: 'unused' },
+  )
+  return buildApp(config, {
+    store: h.store,
+    sealer: h.sealer,
+    sources: buildSources(config.sources, {}),
+    metrics: createMetrics(h.store),
+    pause: createPauseSwitch({ store: h.store, clock: Date.now }),
+    logger: pino({ level: 'silent' }),
+    delivery: h.worker,
+  })
 }

@@ -1,12 +1,6 @@
 // A vault RWX does not know (404) is an operator's mistake to fix: the secret stays queued, loudly.
-import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
-import { buildApp } from '../../src/app.js'
-import { createPauseSwitch } from '../../src/delivery/pause.js'
-import { parseConfig } from '../../src/load-config.js'
-import { createMetrics } from '../../src/metrics.js'
-import { buildSources } from '../../src/receive/sources.js'
-import { allIn, createHarness, type Harness } from './harness.js'
+import { ADMIN_TOKEN, adminApp, allIn, createHarness, type Harness } from './harness.js'
 
 let h: Harness
 afterEach(async () => {
@@ -16,26 +10,9 @@ afterEach(async () => {
 const VALUE = 'kept-while-the-vault-is-missing-81x'
 
 async function answers(): Promise<{ ready: string; metrics: string; status: string }> {
-  const config = parseConfig(
-    `admin: { token: adm }
-sources:
-  - id: test
-    verify: { type: api-key, header: x-key, keys: [k] }
-    rules: []
-`,
-    { RWX_ACCESS_TOKEN: 'unused' },
-  )
-  const app = await buildApp(config, {
-    store: h.store,
-    sealer: h.sealer,
-    sources: buildSources(config.sources, {}),
-    metrics: createMetrics(h.store),
-    pause: createPauseSwitch({ store: h.store, clock: Date.now }),
-    logger: pino({ level: 'silent' }),
-    delivery: h.worker,
-  })
+  const app = await adminApp(h)
   try {
-    const headers = { authorization: 'Bearer adm' }
+    const headers = { authorization: `Bearer ${ADMIN_TOKEN}` }
     const ready = (await app.inject({ method: 'GET', url: '/readyz' })).body
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
     const status = (await app.inject({ method: 'GET', url: '/admin/status', headers })).body

@@ -1,13 +1,7 @@
 // What the relay keeps of RWX's error answers: its status and a short message that quotes no value.
 
-import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
-import { buildApp } from '../../src/app.js'
-import { createPauseSwitch } from '../../src/delivery/pause.js'
-import { parseConfig } from '../../src/load-config.js'
-import { createMetrics } from '../../src/metrics.js'
-import { buildSources } from '../../src/receive/sources.js'
-import { allIn, createHarness, type Harness } from './harness.js'
+import { ADMIN_TOKEN, adminApp, allIn, createHarness, type Harness } from './harness.js'
 
 let h: Harness
 afterEach(async () => {
@@ -19,26 +13,9 @@ const VALUE = 'Zq7xJ9wK2mPv-h41b'
 const ECHOES = [VALUE.slice(0, 9), VALUE.toUpperCase(), VALUE.slice(-6)]
 
 async function adminAnswers(eventId: string): Promise<string> {
-  const config = parseConfig(
-    `admin: { token: adm }
-sources:
-  - id: test
-    verify: { type: api-key, header: x-key, keys: [k] }
-    rules: []
-`,
-    { RWX_ACCESS_TOKEN: 'unused' },
-  )
-  const app = await buildApp(config, {
-    store: h.store,
-    sealer: h.sealer,
-    sources: buildSources(config.sources, {}),
-    metrics: createMetrics(h.store),
-    pause: createPauseSwitch({ store: h.store, clock: Date.now }),
-    logger: pino({ level: 'silent' }),
-    delivery: h.worker,
-  })
+  const app = await adminApp(h)
   try {
-    const headers = { authorization: 'Bearer adm' }
+    const headers = { authorization: `Bearer ${ADMIN_TOKEN}` }
     const one = await app.inject({ method: 'GET', url: `/admin/events/test/${eventId}`, headers })
     expect(one.statusCode).toBe(200)
     const list = await app.inject({ method: 'GET', url: '/admin/events', headers })
