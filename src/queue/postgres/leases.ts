@@ -32,34 +32,21 @@ const WHOLE_VAULTS_PER_CLAIM = 16
  */
 async function claim(pool: pg.Pool, options: ClaimOptions): Promise<Claimed[]> {
   const { rows } = await statement<ClaimRow>(pool, CLAIM, claimValues(options))
-  const claimed = rows.map(toClaimed)
-  if (claimed.length > 0) await markUnconfirmed(pool, claimed)
-  return claimed
+  return rows.map(toClaimed)
 }
 
-/** Sets `unconfirmed` on the claimed secrets whose name holds an unconfirmed fence (migration 7's index). */
-async function markUnconfirmed(pool: pg.Pool, claimed: Claimed[]): Promise<void> {
-  const { rows } = await statement<{ vault: string; name: string }>(pool, UNCONFIRMED, [
-    claimed.map((c) => c.vault),
-    claimed.map((c) => c.name),
-  ])
-  if (rows.length === 0) return
-  const marked = new Set(rows.map((r) => JSON.stringify([r.vault, r.name])))
-  for (const c of claimed) c.unconfirmed = marked.has(JSON.stringify([c.vault, c.name]))
-}
-
-/** Which of the given names hold an unconfirmed fence; prepared once per connection, as CLAIM. */
-export const UNCONFIRMED = {
-  name: 'relay_unconfirmed',
-  text: `SELECT n.vault, n.name FROM unnest($1::text[], $2::text[]) AS k(vault, name)
-    JOIN names n ON n.vault = k.vault AND n.name = k.name AND n.unconfirmed_since IS NOT NULL`,
-}
-
-/** The claim statement; prepared once per connection (warm-up.ts runs it on each at open). */
+/**
+ * The claim statement; prepared once per connection (warm-up.ts runs it on each at open). `unconfirmed`
+ * is read in the same statement, per claimed row through migration 7's partial index (marked names are
+ * few): the claim never changes that column, so the statement's snapshot sees its current value.
+ */
 export const CLAIM = {
   name: 'relay_claim',
-  text: `SELECT id, source, event_id, vault, name, description, sealed, ref, attempts, event_time,
-           created_at, solo FROM relay_claim($1, $2, $3, $4, $5)`,
+  text: `SELECT c.id, c.source, c.event_id, c.vault, c.name, c.description, c.sealed, c.ref, c.attempts,
+           c.event_time, c.created_at, c.solo,
+           (SELECT COUNT(*) FROM names n WHERE n.vault = c.vault AND n.name = c.name
+             AND n.unconfirmed_since IS NOT NULL)::int AS unconfirmed
+         FROM relay_claim($1, $2, $3, $4, $5) c`,
 }
 
 export function claimValues({ owner, now, leaseMs, limit }: ClaimOptions): unknown[] {

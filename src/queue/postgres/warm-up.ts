@@ -3,7 +3,7 @@
 import type pg from 'pg'
 import type { Logger } from 'pino'
 import { ENQUEUE, enqueueValues } from './enqueue.js'
-import { CLAIM, claimValues, SETTLE, settleValues, UNCONFIRMED } from './leases.js'
+import { CLAIM, claimValues, SETTLE, settleValues } from './leases.js'
 import { CONTROL_SELECT } from './operations.js'
 import { connect, describeError, isConnectionError } from './pool.js'
 
@@ -18,7 +18,6 @@ function idleCalls(): pg.QueryConfig[] {
     { ...ENQUEUE, values: enqueueValues([]) },
     { ...CLAIM, values: claimValues({ owner: 'warm-up', now: 0, leaseMs: 0, limit: 1 }) },
     { ...SETTLE, values: settleValues('warm-up', 0, [], []) },
-    { ...UNCONFIRMED, values: [[], []] },
     { text: CONTROL_SELECT },
   ]
 }
