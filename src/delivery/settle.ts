@@ -51,29 +51,34 @@ async function record(
   tried: Attempt[],
 ): Promise<Outcome[]> {
   const { store, owner, config, clock, log } = deps
-  const attemptsOf = (of: Outcome[]) => {
-    const ids = new Set(of.map((o) => o.id))
-    return tried.filter((a) => ids.has(a.secretId))
-  }
+  const triedBy = new Map<number, Attempt[]>()
+  for (const a of tried) triedBy.set(a.secretId, [...(triedBy.get(a.secretId) ?? []), a])
+  const attemptsFor = (of: Outcome[]) => of.flatMap((o) => triedBy.get(o.id) ?? [])
   const recorded: Outcome[] = []
   let pending = outcomes
   const deadline = clock() + (config.leaseSeconds * 1000) / 2
   for (let wait = 200; ; wait = Math.min(wait * 2, 2_000)) {
     try {
-      await store.settle(owner, clock(), pending, attemptsOf(pending))
+      await store.settle(owner, clock(), pending, attemptsFor(pending))
       return [...recorded, ...pending]
     } catch (err) {
+      // One at a time only while the store answers: two refused in a row with none taken is an outage,
+      // and trying every other outcome alone would wait out a timeout each, past the leases.
       const refused: Outcome[] = []
-      if (pending.length > 1) {
-        for (const o of pending) {
-          try {
-            await store.settle(owner, clock(), [o], attemptsOf([o]))
-            recorded.push(o)
-          } catch {
-            refused.push(o)
-          }
+      let answering = pending.length > 1
+      for (const o of pending) {
+        if (!answering) {
+          refused.push(o)
+          continue
         }
-      } else refused.push(...pending)
+        try {
+          await store.settle(owner, clock(), [o], attemptsFor([o]))
+          recorded.push(o)
+        } catch {
+          refused.push(o)
+          if (recorded.length === 0 && refused.length >= 2) answering = false
+        }
+      }
       if (refused.length === 0) return recorded
       const last = clock() + wait > deadline
       // The store took the others, or it kept refusing these until the leases may be running out.
