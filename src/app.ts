@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import type { Config } from './config/schema.js'
 import type { PauseSwitch } from './delivery/pause.js'
 import type { DeliveryHandle } from './delivery/types.js'
-import { edgeOptions, REQUEST_ID_LOG_LABEL, registerEdge } from './http/edge.js'
+import { echoRequestId, edgeOptions, REQUEST_ID_LOG_LABEL, registerEdge } from './http/edge.js'
 import { installProblemHandlers } from './http/problem.js'
 import type { Metrics } from './metrics.js'
 import type { Sealer } from './queue/crypto.js'
@@ -122,10 +122,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
  */
 export async function buildAdminApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   const { app, isClosing } = createFastify(config, deps)
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id)
-    done()
-  })
+  app.addHook('onRequest', echoRequestId)
   await registerOperations(app, config, deps, isClosing, true)
   return app
 }

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerOptions } from 'node:http'
 import underPressure from '@fastify/under-pressure'
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import type { Config } from '../config/schema.js'
 import { RelayError } from '../errors.js'
 
@@ -44,16 +44,18 @@ export interface EdgeDeps {
   onShed?: (reason: string) => void
 }
 
+/** Sets `x-request-id` on every answer; a callback hook: no promise per request for a header. */
+export function echoRequestId(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  reply.header('x-request-id', request.id)
+  done()
+}
+
 /**
  * Echoes the request id and sheds webhook load under pressure: `POST /hooks/*` gets 503 with
  * `Retry-After` (which every provider retries) while health, metrics and admin keep answering.
  */
 export async function registerEdge(app: FastifyInstance, config: Config, deps: EdgeDeps = {}): Promise<void> {
-  // A callback hook: no promise per request for a header.
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id)
-    done()
-  })
+  app.addHook('onRequest', echoRequestId)
   const shed = config.server.loadShedding
   const retryAfter = shed.retryAfterSeconds
   await app.register(underPressure, {
