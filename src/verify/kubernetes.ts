@@ -49,7 +49,13 @@ function issuerKeys(issuer: IssuerConfig, get: HttpGet, headers: () => Record<st
     const url = `${issuer.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`
     const res = await get(url, { timeoutMs: JWKS_TIMEOUT_MS, maxBytes: JWKS_MAX_BYTES, headers: headers() })
     if (res.status !== 200) throw new Error(`discovery answered ${res.status}`)
-    const doc = JSON.parse(res.body.toString('utf8')) as { issuer?: unknown; jwks_uri?: unknown }
+    let doc: { issuer?: unknown; jwks_uri?: unknown }
+    try {
+      doc = JSON.parse(res.body.toString('utf8'))
+    } catch {
+      // JSON.parse's message quotes the body: never let a server's text reach the log
+      throw new Error('discovery is not JSON')
+    }
     // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer it was fetched for.
     if (doc.issuer !== issuer.issuer) throw new Error('discovery names another issuer')
     if (typeof doc.jwks_uri !== 'string') throw new Error('discovery has no jwks_uri')
