@@ -220,7 +220,8 @@ function translate(
       }
     )
   const message = errorMessage(text)
-  const reason = reasonOf(status, message, sent, `Unable to call RWX API - ${status}`)
+  const kept = message === undefined ? undefined : safeMessage(message, sent)
+  const reason = message === undefined ? `Unable to call RWX API - ${status}` : (kept ?? withheld(status))
   if (status === 401 || status === 403) return { kind: 'auth', status, reason }
   if (status === 400) return { kind: 'rejected', status, reason, refused: namedIn(message ?? '', names) }
   if (status === 408 || status === 429 || status >= 500) {
@@ -230,7 +231,6 @@ function translate(
     if (status === 504) r.uncertain = true
     return r
   }
-  const kept = message === undefined ? undefined : safeMessage(message, sent)
   if (status === 404) {
     const detail = kept ? ` (${kept})` : ''
     return { kind: 'missing-vault', status, reason: `RWX answered 404: unknown vault?${detail}` }
@@ -311,10 +311,11 @@ function reasonOf(
   none: string,
 ): string {
   if (message === undefined) return none
-  return (
-    safeMessage(message, sent) ?? `RWX answered ${status} (its message is withheld: it may quote a value)`
-  )
+  return safeMessage(message, sent) ?? withheld(status)
 }
+
+/** The reason kept when RWX's message may quote a value. */
+const withheld = (status: number) => `RWX answered ${status} (its message is withheld: it may quote a value)`
 
 /**
  * RWX's message with its whitespace collapsed, or undefined when it must not be stored, shown or logged:

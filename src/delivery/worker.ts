@@ -361,7 +361,7 @@ const DEFAULT_RATE_LIMIT_MS = 1_000
  * `uncertainWriteSeconds` later: the dead worker's lease is what holds the name meanwhile (PostgreSQL
  * replicas; SQLite fences the names a dead run held when it starts again), so it lasts at least that.
  */
-export function leaseMs(
+function leaseMs(
   config: Pick<DeliveryConfig, 'leaseSeconds' | 'requestTimeoutMs' | 'uncertainWriteSeconds'>,
 ): number {
   return Math.max(config.leaseSeconds * 1000, config.requestTimeoutMs + config.uncertainWriteSeconds * 1000)

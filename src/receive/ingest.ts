@@ -30,7 +30,7 @@ export interface Ingest {
  * How far ahead of the relay's clock an event time may be (clock skew between sender and relay). A
  * later time would make the event newer than any real update for that name for as long as it lasts.
  */
-export const EVENT_TIME_FUTURE_TOLERANCE_MS = 300_000
+const EVENT_TIME_FUTURE_TOLERANCE_MS = 300_000
 
 /** The 413 for a body over a source's limit: thrown before reading (declared length) and after. */
 export function bodyTooLarge(limit: number): RelayError {

@@ -42,7 +42,7 @@ export interface HookRouteOptions {
  * an entry is a few hundred bytes). Each source has its own store, and unknown sources are refused
  * before any is touched, so only real clients of that source compete for its entries.
  */
-export const RATE_LIMIT_CLIENTS_PER_SOURCE = 20_000
+const RATE_LIMIT_CLIENTS_PER_SOURCE = 20_000
 
 export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): Promise<void> {
   const { config, ingest, metrics } = opts

@@ -5,7 +5,7 @@ import type { Counter } from 'prom-client'
 export const UNKNOWN_SOURCE_LABEL = 'unknown'
 
 /** At most one log line per source and reason within this many milliseconds; the next says how many. */
-export const REFUSAL_LOG_INTERVAL_MS = 10_000
+const REFUSAL_LOG_INTERVAL_MS = 10_000
 
 export type RefusalReason = 'rate_limited' | 'unknown_source'
 

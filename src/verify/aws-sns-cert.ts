@@ -8,9 +8,9 @@ export const SNS_FETCH_TIMEOUT_MS = 5_000
 export const CERT_MAX_BYTES = 16 * 1024
 const SUBSCRIBE_MAX_BYTES = 64 * 1024
 /** Signing certificates kept at most (SNS uses one a region; the least recently used goes first). */
-export const CERT_CACHE_MAX_ENTRIES = 100
+const CERT_CACHE_MAX_ENTRIES = 100
 /** How long a fetched certificate is trusted before it is fetched again (never past its own expiry). */
-export const CERT_CACHE_TTL_MS = 60 * 60 * 1000
+const CERT_CACHE_TTL_MS = 60 * 60 * 1000
 
 /**
  * The one rule for every URL the verifier may fetch (SigningCertURL and SubscribeURL): http(s), no
