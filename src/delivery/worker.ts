@@ -125,6 +125,16 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
    * A missing vault is an operator's mistake that only a person can fix: one warning per vault per retry
    * interval names it (not one per secret, nor per request), until RWX takes a write for it again.
    */
+  /** The first MAX_MISSING_VAULTS missing vaults, without copying the whole map (it is read per /readyz). */
+  function firstMissingVaults(): { vault: string; since: number }[] {
+    const listed: { vault: string; since: number }[] = []
+    for (const [vault, { since }] of missingVaults) {
+      if (listed.length >= MAX_MISSING_VAULTS) break
+      listed.push({ vault, since })
+    }
+    return listed
+  }
+
   function noteVault(result: SetSecretsResult, vault: string): void {
     const now = clock()
     if (result.kind === 'ok') {
@@ -345,9 +355,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       breaker: breaker.status(),
       ...(rateLimitedUntil > clock() ? { rateLimitedUntil } : {}),
       missingVaultCount: missingVaults.size,
-      missingVaults: [...missingVaults]
-        .slice(0, MAX_MISSING_VAULTS)
-        .map(([vault, { since }]) => ({ vault, since })),
+      missingVaults: firstMissingVaults(),
     }),
   }
 }
