@@ -80,3 +80,14 @@ export function fetchGet(fetchFn: (url: string, init: RequestInit) => Promise<Re
     return { status: res.status, body: Buffer.concat(chunks) }
   }
 }
+
+/**
+ * The GET a verifier uses for keys and certificates: over an injected WHATWG `fetch` when given (tests),
+ * else over `dispatcher` (the proxy-aware one), else over undici's global dispatcher.
+ */
+export function outboundGet(deps: {
+  fetch?: ((url: string, init: RequestInit) => Promise<Response>) | undefined
+  dispatcher?: Dispatcher | undefined
+}): HttpGet {
+  return deps.fetch === undefined ? undiciGet(deps.dispatcher) : fetchGet(deps.fetch)
+}

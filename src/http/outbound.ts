@@ -1,5 +1,5 @@
 // Outbound HTTP through the configured proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY): one dispatcher shape for every caller.
-import { Agent, type Dispatcher, EnvHttpProxyAgent, fetch as undiciFetch } from 'undici'
+import { Agent, type Dispatcher, EnvHttpProxyAgent } from 'undici'
 import type { Config } from '../config/schema.js'
 
 export type ProxyConfig = Config['proxy']
@@ -32,12 +32,6 @@ export function createDispatcher(proxy: ProxyConfig, options: Agent.Options = {}
     httpsProxy: proxy.httpsProxy ?? proxy.httpProxy ?? '',
     noProxy: proxy.noProxy ?? '',
   })
-}
-
-/** A WHATWG fetch over `dispatcher` (for jose's JWKS fetch and other fetch-shaped callers). */
-export function dispatcherFetch(dispatcher: Dispatcher): typeof fetch {
-  return ((input: string | URL, init?: RequestInit) =>
-    undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof fetch
 }
 
 /** A response body as UTF-8 text, read up to `maxBytes`: past that the body is destroyed and the text cut. */

@@ -3,7 +3,7 @@ import { type KeyObject, verify as verifySignature } from 'node:crypto'
 import type { Dispatcher } from 'undici'
 import type { VerifyConfig } from '../config/schema.js'
 import { RelayError } from '../errors.js'
-import { fetchGet, type HttpGet, undiciGet } from '../http/get.js'
+import { type HttpGet, outboundGet } from '../http/get.js'
 import { allowedUrl, confirmSubscription, createCertCache } from './aws-sns-cert.js'
 import { header, type Verified, type Verifier, type VerifyInput } from './types.js'
 
@@ -146,7 +146,7 @@ function payloadOf(msg: SnsMessage): unknown {
 export function createSnsVerifier(config: SnsVerifyConfig, deps: SnsDeps = {}): Verifier {
   const pattern = new RegExp(config.certUrlPattern)
   const topics = new Set(config.topicArns)
-  const get = deps.get ?? (deps.fetch === undefined ? undiciGet(deps.dispatcher) : fetchGet(deps.fetch))
+  const get = deps.get ?? outboundGet(deps)
   const certs = createCertCache({ get })
   const log = deps.log
 

@@ -10,7 +10,7 @@ import {
 } from 'node:crypto'
 import { createRemoteJWKSet, customFetch, errors, type JWTVerifyGetKey } from 'jose'
 import { RelayError } from '../errors.js'
-import { FETCH_FAILURE_TTL_MS, fetchGet, type HttpGet } from '../http/get.js'
+import { FETCH_FAILURE_TTL_MS, type HttpGet } from '../http/get.js'
 
 /** A configured key, with the kid and alg its JWK named. */
 export interface LoadedKey {
@@ -180,7 +180,7 @@ export const JWKS_MAX_BYTES = 256 * 1024
 const JWKS_ACCEPT = 'application/jwk-set+json, application/json'
 
 /** The fetch jose's remote key set calls (the global fetch when absent). */
-export type JwksFetch = (href: string, init: RequestInit) => Promise<Response>
+type JwksFetch = (href: string, init: RequestInit) => Promise<Response>
 
 /**
  * The fetch jose's remote key set is given: the bounded GET (no redirect, `JWKS_TIMEOUT_MS`,
@@ -245,9 +245,4 @@ export function boundedRemoteKeys(
       })
     }
   }
-}
-
-/** `boundedRemoteKeys` over a WHATWG fetch (the registry's, or the global one when absent). */
-export function remoteKeys(url: string, fetchImpl?: JwksFetch): JWTVerifyGetKey {
-  return boundedRemoteKeys(url, fetchGet(fetchImpl ?? ((href, init) => fetch(href, init))))
 }

@@ -13,9 +13,9 @@ import {
 } from 'jose'
 import type { VerifyConfig } from '../config/schema.js'
 import { RelayError } from '../errors.js'
-import { dispatcherFetch } from '../http/outbound.js'
+import { outboundGet } from '../http/get.js'
 import { field, parseJsonBody, secondsToMs, sha256Hex } from './compare.js'
-import { candidates, loadKey, remoteKeys, type Trust } from './jwt-keys.js'
+import { boundedRemoteKeys, candidates, loadKey, type Trust } from './jwt-keys.js'
 import { type KeyFetchDeps, kubernetesTrust, notifierEventMeta, serviceAccountSubject } from './kubernetes.js'
 import type { Verified, Verifier, VerifyInput } from './types.js'
 import { header } from './types.js'
@@ -119,13 +119,7 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
         }
         return { ...loaded, path: `keys[${i}]` }
       }),
-      remote:
-        config.jwksUrl === undefined
-          ? undefined
-          : remoteKeys(
-              config.jwksUrl,
-              deps.fetch ?? (deps.dispatcher === undefined ? undefined : dispatcherFetch(deps.dispatcher)),
-            ),
+      remote: config.jwksUrl === undefined ? undefined : boundedRemoteKeys(config.jwksUrl, outboundGet(deps)),
     })
   }
   const cluster = config.kubernetes === undefined ? undefined : kubernetesTrust(config.kubernetes, deps)

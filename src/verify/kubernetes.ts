@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici'
 import type { VerifyConfig } from '../config/schema.js'
 import { createTokenSource } from '../config/token.js'
 import { RelayError } from '../errors.js'
-import { FETCH_FAILURE_TTL_MS, fetchGet, type HttpGet, undiciGet } from '../http/get.js'
+import { FETCH_FAILURE_TTL_MS, type HttpGet, outboundGet, undiciGet } from '../http/get.js'
 import { createDispatcher, type ProxyConfig } from '../http/outbound.js'
 import { boundedRemoteKeys, JWKS_MAX_BYTES, JWKS_TIMEOUT_MS, type Trust } from './jwt-keys.js'
 import type { Verified } from './types.js'
@@ -93,7 +93,7 @@ function issuerKeys(issuer: IssuerConfig, get: HttpGet, headers: () => Record<st
  */
 export function kubernetesTrust(config: KubernetesConfig, deps: KeyFetchDeps): KubernetesTrust {
   const dispatchers: Dispatcher[] = []
-  const shared = deps.fetch === undefined ? undiciGet(deps.dispatcher) : fetchGet(deps.fetch)
+  const shared = outboundGet(deps)
   const trusts = config.issuers.map((issuer, i): Trust => {
     let get = shared
     if (issuer.caFile !== undefined) {

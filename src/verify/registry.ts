@@ -16,7 +16,7 @@ import type { Verifier } from './types.js'
 export interface VerifierDeps {
   /**
    * undici dispatcher (the proxy-aware one) for remote keys and certificates: SNS and Kubernetes issuers
-   * send their bounded GETs over it, a jwt `jwksUrl` a fetch over it; undici's global one when unset.
+   * send their bounded GETs over it (http/get.ts outboundGet), a jwt `jwksUrl` too; undici's global one when unset.
    */
   dispatcher?: Dispatcher
   /** The outbound proxy a Kubernetes issuer with its own `caFile` builds its dispatcher with. */
