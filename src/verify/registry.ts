@@ -15,8 +15,8 @@ import type { Verifier } from './types.js'
 /** What verifiers may be given from outside; each scheme takes only the parts it uses. */
 export interface VerifierDeps {
   /**
-   * undici dispatcher (the proxy-aware one) for remote keys and certificates: SNS and Kubernetes issuers
-   * send their bounded GETs over it (http/get.ts outboundGet), a jwt `jwksUrl` too; undici's global one when unset.
+   * undici dispatcher (the proxy-aware one) for remote keys and certificates: SNS, Kubernetes issuers and
+   * a jwt `jwksUrl` send their bounded GETs over it (http/get.ts outboundGet); undici's global one when unset.
    */
   dispatcher?: Dispatcher
   /** The outbound proxy a Kubernetes issuer with its own `caFile` builds its dispatcher with. */
