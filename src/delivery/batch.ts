@@ -3,7 +3,13 @@ import type { DeliveryConfig } from '../config/schema.js'
 import { valueAad } from '../queue/crypto.js'
 import type { Attempt, Claimed, Outcome } from '../queue/store.js'
 import { retryDelayMs } from './backoff.js'
-import { confirmByReadBack, confirmWrites, readBack, takenDespiteRefusal } from './read-back.js'
+import {
+  confirmByReadBack,
+  confirmWrites,
+  deliveredOutcome,
+  readBack,
+  takenDespiteRefusal,
+} from './read-back.js'
 import type { RwxSecret, SetSecretsResult } from './rwx-client.js'
 import type { BatchContext, BatchResult } from './types.js'
 import type { ReferenceResolver } from './values.js'
@@ -146,14 +152,7 @@ function outcomeOf(
   switch (result.kind) {
     case 'ok':
       if (!result.set.has(item.name)) return countedRetry(ctx, item, now, 'RWX did not confirm the secret')
-      return {
-        id: item.id,
-        kind: 'delivered',
-        version: result.versions.get(item.name) ?? null,
-        // A queued value was fingerprinted when it was queued (the store keeps that one); a value fetched
-        // now (a reference) is first known here.
-        ...(item.ref === null ? {} : { fingerprint: ctx.sealer.fingerprint(value) }),
-      }
+      return deliveredOutcome(ctx, item, value, result.versions.get(item.name) ?? null)
     case 'retry': {
       const retry = countedRetry(ctx, item, now, result.reason, result.retryAfterMs)
       // RWX may still apply this write: no value of the name goes out while it could land after it.

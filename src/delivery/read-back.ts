@@ -1,5 +1,6 @@
 // Verify after write (`delivery.verify`): read each delivered secret's metadata back and compare versions.
 import type { Attempt, Claimed, Outcome } from '../queue/store.js'
+import type { ReadSecretResult } from './rwx-client.js'
 import type { BatchContext } from './types.js'
 
 /** One secret RWX confirmed, with the version it said it wrote. */
@@ -37,47 +38,90 @@ async function inLanes<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): 
   return out
 }
 
+/** A secret RWX took: delivered at `version`. */
+export function deliveredOutcome(
+  ctx: Pick<BatchContext, 'sealer'>,
+  item: Claimed,
+  value: string,
+  version: number | null,
+): Outcome {
+  return {
+    id: item.id,
+    kind: 'delivered',
+    version,
+    // A queued value was fingerprinted when it was queued (the store keeps that one); a value fetched
+    // now (a reference) is first known here.
+    ...(item.ref === null ? {} : { fingerprint: ctx.sealer.fingerprint(value) }),
+  }
+}
+
+/** What RWX's read-back says of one secret sent in an answer that did not confirm it. */
+type Judgement = { took: number | null } | { why: string }
+
+/**
+ * After an answer that does not say which secrets RWX stored, reads each of `sent` back and lets `judge`
+ * decide: RWX took it (delivered at the version read) or not (its retry stands, with why: sent again).
+ * Records a `read-back` attempt for each read, `read-back-failed` when the read failed. Changes `outcomes`
+ * in place (only secrets to retry or given up on); returns the attempts.
+ */
+async function settleByReadBack(
+  ctx: BatchContext,
+  vault: string,
+  sent: readonly { item: Claimed; value: string }[],
+  outcomes: Outcome[],
+  judge: (got: ReadSecretResult & { kind: 'found' | 'missing' }, item: Claimed) => Promise<Judgement>,
+): Promise<Attempt[]> {
+  const index = new Map(outcomes.map((o, i) => [o.id, i]))
+  // still to be sent again, or given up on: a read-back showing RWX took it makes either a delivery
+  const pending = sent.filter(({ item }) => {
+    const kind = outcomes[index.get(item.id) ?? -1]?.kind
+    return kind === 'retry' || kind === 'dead'
+  })
+  const reads = await inLanes(pending, async ({ item }) => {
+    const got = await ctx.client.getSecret(vault, item.name, { signal: ctx.signal })
+    return {
+      got,
+      verdict: got.kind === 'failed' ? { why: 'reading it back failed' } : await judge(got, item),
+    }
+  })
+  const attempts: Attempt[] = []
+  pending.forEach(({ item, value }, i) => {
+    const { got, verdict } = reads[i]!
+    const at = index.get(item.id)!
+    const read = { secretId: item.id, at: ctx.clock() }
+    if (got.kind === 'failed') {
+      const status = got.status ? String(got.status) : 'error'
+      attempts.push({ ...read, outcome: 'read-back-failed', status, version: null, error: got.reason })
+    } else {
+      const version = got.kind === 'found' ? got.version : null
+      const status = got.kind === 'found' ? '200' : '404'
+      attempts.push({ ...read, outcome: 'read-back', status, version, error: null })
+    }
+    const current = outcomes[at]!
+    if ('took' in verdict) outcomes[at] = deliveredOutcome(ctx, item, value, verdict.took)
+    else if (current.kind === 'retry') current.error = `${current.error}; ${verdict.why}: sending it again`
+  })
+  const failed = attempts.filter((a) => a.outcome === 'read-back-failed').length
+  if (failed > 0) ctx.log.warn({ vault, secrets: failed }, 'reading secrets back from RWX failed')
+  return attempts
+}
+
 /**
  * After a 400 whose message names the secrets RWX refused, the others of the request were most likely
  * stored (RWX's batches are not atomic, and its answer lists no stored names): reads each of `taken` back.
- * RWX holds it: delivered, at the version read (one `read-back` attempt). Missing, or the read failed:
- * its retry stands and it is sent again (at least once). Changes `outcomes` in place; returns the attempts.
+ * RWX holds it: delivered, at the version read. Missing, or the read failed: sent again (at least once).
  * RWX has no compare-and-set: a name it holds from an earlier write would pass for this one, which is
  * why this is done only when RWX names what it refused.
  */
-export async function takenDespiteRefusal(
+export function takenDespiteRefusal(
   ctx: BatchContext,
   vault: string,
   taken: readonly { item: Claimed; value: string }[],
   outcomes: Outcome[],
 ): Promise<Attempt[]> {
-  const reads = await inLanes(taken, ({ item }) =>
-    ctx.client.getSecret(vault, item.name, { signal: ctx.signal }),
+  return settleByReadBack(ctx, vault, taken, outcomes, async (got) =>
+    got.kind === 'found' ? { took: got.version } : { why: 'RWX does not hold it' },
   )
-  const attempts: Attempt[] = []
-  taken.forEach(({ item, value }, i) => {
-    const got = reads[i]!
-    const at = outcomes.findIndex((o) => o.id === item.id)
-    const current = outcomes[at]
-    if (current?.kind !== 'retry') return
-    if (got.kind === 'found') {
-      outcomes[at] = {
-        id: item.id,
-        kind: 'delivered',
-        version: got.version,
-        // As for a 200: a value fetched now (a reference) is first known here.
-        ...(item.ref === null ? {} : { fingerprint: ctx.sealer.fingerprint(value) }),
-      }
-      const read = { secretId: item.id, at: ctx.clock(), outcome: 'read-back', status: '200' }
-      attempts.push({ ...read, version: got.version, error: null })
-      return
-    }
-    if (got.kind === 'failed')
-      ctx.log.warn({ vault, name: item.name, reason: got.reason }, 'reading the secret back from RWX failed')
-    const why = got.kind === 'missing' ? 'RWX does not hold it' : 'reading it back failed'
-    current.error = `${current.error}; ${why}: sending it again`
-  })
-  return attempts
 }
 
 async function readOne(ctx: BatchContext, vault: string, w: Written): Promise<Attempt> {
@@ -159,53 +203,21 @@ export function confirmWrites(
  * same value costs a version, a write taken for done that never landed loses the value. Changes
  * `outcomes` in place (their retries stand otherwise); returns the read-back attempts.
  */
-export async function confirmByReadBack(
+export function confirmByReadBack(
   ctx: BatchContext,
   vault: string,
   sent: readonly { item: Claimed; value: string }[],
   outcomes: Outcome[],
 ): Promise<Attempt[]> {
-  const reads = await inLanes(sent, async ({ item }) => {
-    const got = await ctx.client.getSecret(vault, item.name, { signal: ctx.signal })
-    const mark = got.kind === 'found' ? await ctx.lastVersion(vault, item.name) : null
-    return { got, mark }
-  })
-  const attempts: Attempt[] = []
-  sent.forEach(({ item, value }, i) => {
-    const { got, mark } = reads[i]!
-    const at = outcomes.findIndex((o) => o.id === item.id)
-    const current = outcomes[at]
-    if (current === undefined || current.kind === 'delivered' || current.kind === 'superseded') return
-    const version = got.kind === 'found' ? got.version : null
-    const read = { secretId: item.id, at: ctx.clock(), outcome: 'read-back' }
-    if (got.kind === 'failed') {
-      attempts.push({
-        ...read,
-        outcome: 'read-back-failed',
-        status: got.status ? String(got.status) : 'error',
-        version: null,
-        error: got.reason,
-      })
-      return
+  return settleByReadBack(ctx, vault, sent, outcomes, async (got, item) => {
+    if (got.kind === 'missing') return { why: 'RWX does not hold it' }
+    const mark = await ctx.lastVersion(vault, item.name)
+    if (got.version !== null && mark !== null && got.version > mark) return { took: got.version }
+    return {
+      why:
+        mark === null
+          ? `RWX holds version ${got.version ?? '?'}, and no earlier version delivered by the relay tells whether this write made it`
+          : `RWX holds version ${got.version ?? '?'}, not newer than version ${mark} the relay last delivered`,
     }
-    attempts.push({ ...read, status: got.kind === 'found' ? '200' : '404', version, error: null })
-    if (version !== null && mark !== null && version > mark) {
-      outcomes[at] = {
-        id: item.id,
-        kind: 'delivered',
-        version,
-        ...(item.ref === null ? {} : { fingerprint: ctx.sealer.fingerprint(value) }),
-      }
-      return
-    }
-    if (current.kind !== 'retry') return
-    const why =
-      got.kind === 'missing'
-        ? 'RWX does not hold it'
-        : mark === null
-          ? `RWX holds version ${version ?? '?'}, and no earlier version delivered by the relay tells whether this write made it`
-          : `RWX holds version ${version ?? '?'}, not newer than version ${mark} the relay last delivered`
-    current.error = `${current.error}; ${why}: sending it again`
   })
-  return attempts
 }
