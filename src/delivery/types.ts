@@ -85,3 +85,18 @@ export interface DeliveryHandle {
   notify(): void
   status(): DeliveryStatus
 }
+
+/**
+ * Whether delivery makes progress, one rule for `/readyz` and the admin status: `paused` (the switch),
+ * `degraded` (RWX refuses the token, the breaker is open, or RWX lacks a vault: secrets wait), else
+ * `running`.
+ */
+export function deliveryState(
+  paused: boolean,
+  status: DeliveryStatus | undefined,
+): 'paused' | 'degraded' | 'running' {
+  if (paused) return 'paused'
+  if (status === undefined) return 'running'
+  const waiting = status.authFailing || status.breaker.state === 'open' || (status.missingVaultCount ?? 0) > 0
+  return waiting ? 'degraded' : 'running'
+}

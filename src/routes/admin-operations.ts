@@ -1,7 +1,7 @@
 // /admin pause, resume and status: the global delivery switch (shared by every replica), breaker and outside changes.
 import type { FastifyInstance } from 'fastify'
 import type { PauseSwitch } from '../delivery/pause.js'
-import type { DeliveryHandle, DeliveryStatus } from '../delivery/types.js'
+import { type DeliveryHandle, deliveryState } from '../delivery/types.js'
 import { RelayError } from '../errors.js'
 import type { ControlState, Store } from '../queue/store.js'
 
@@ -20,15 +20,6 @@ export const iso = (ms: number | null | undefined) =>
 
 function presentControl(c: ControlState) {
   return { paused: c.paused, changedAt: iso(c.changedAt), reason: c.reason }
-}
-
-/**
- * Whether delivery makes progress, as `vault-relay status` reports it: `paused` (the switch), `degraded`
- * (RWX refuses the token, or the breaker is open: secrets wait), else `running`.
- */
-function deliveryHealth(paused: boolean, status: DeliveryStatus | undefined) {
-  if (paused) return 'paused'
-  return status?.authFailing || status?.breaker.state === 'open' ? 'degraded' : 'running'
 }
 
 /** Registers the routes under the admin plugin (its Bearer check applies). */
@@ -60,7 +51,7 @@ export function adminOperationRoutes(app: FastifyInstance, opts: AdminOperations
     const breaker = status?.breaker
     return {
       ...presentControl(control),
-      delivery: deliveryHealth(control.paused, status),
+      delivery: deliveryState(control.paused, status),
       ...(status
         ? {
             rwx: {

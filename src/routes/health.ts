@@ -1,7 +1,7 @@
 // GET /healthz (the process answers), /readyz (store reachable; RWX auth reported).
 import type { FastifyInstance } from 'fastify'
 import type { PauseSwitch } from '../delivery/pause.js'
-import type { DeliveryStatus } from '../delivery/types.js'
+import { type DeliveryStatus, deliveryState } from '../delivery/types.js'
 import { problem, sendProblem } from '../http/problem.js'
 import type { Store } from '../queue/store.js'
 
@@ -27,7 +27,6 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
       return sendProblem(reply, problem(503, 'ERR_STORE_UNAVAILABLE', 'the store is not reachable'), 5)
     }
     const delivery = opts.delivery?.()
-    const breakerOpen = delivery?.breaker.state === 'open'
     const missing = delivery?.missingVaults ?? []
     const rwx =
       delivery === undefined
@@ -56,11 +55,7 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
     // Paused is still ready: events are taken and queued, only delivery waits.
     const { paused } = await opts.pause.current()
     return {
-      status: paused
-        ? 'paused'
-        : delivery?.authFailing || breakerOpen || missing.length > 0
-          ? 'degraded'
-          : 'ready',
+      status: { paused: 'paused', degraded: 'degraded', running: 'ready' }[deliveryState(paused, delivery)],
       store: opts.store.kind,
       paused,
       ...(rwx ? { rwx } : {}),
