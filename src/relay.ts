@@ -7,10 +7,11 @@ import type { Logger } from 'pino'
 import { buildAdminApp, buildApp } from './app.js'
 import { demoRefusal, demoSecretPaths, noConfig } from './config/demo.js'
 import { type Env, readConfigFile, readYamlConfig, resolveConfigPath } from './config/load.js'
-import type { Config } from './config/schema.js'
+import { type Config, type ValueStoreKind, valueStoresUsed } from './config/schema.js'
 import { createTokenSource, type TokenSource } from './config/token.js'
 import { createPauseSwitch } from './delivery/pause.js'
 import { createRwxClient } from './delivery/rwx-client.js'
+import { combineResolvers, type ReferenceResolver } from './delivery/values.js'
 import { createDeliveryWorker } from './delivery/worker.js'
 import { StartupError } from './errors.js'
 import { createDispatcher, usesProxy } from './http/outbound.js'
@@ -147,16 +148,10 @@ async function createRelay(
   const { log } = deps
   const { store, sealer } = await openStore(config, log, deps.cwd)
   const metrics = createMetrics(store)
-  // The AWS SDK costs ~16 MiB: load it only when a rule fetches values from Secrets Manager.
-  const usesAws = config.sources.some((s) =>
-    s.rules.some((r) => r.secrets.some((x) => typeof x.value !== 'string')),
-  )
-  // The RWX client and the AWS resolver make their own proxy-aware dispatchers (with their timeouts);
+  // The RWX client and the value stores' resolvers make their own proxy-aware dispatchers (with their timeouts);
   // with a proxy, one more that every verifier shares for JWKS, SNS and Kubernetes discovery.
   const proxyDispatcher = usesProxy(config.proxy) ? createDispatcher(config.proxy) : undefined
-  const resolver = usesAws
-    ? (await import('./delivery/aws-secrets.js')).createAwsResolver({ log, proxy: config.proxy })
-    : undefined
+  const resolver = await valueResolver(config, log)
   const client = createRwxClient({
     url: config.rwx.url,
     token: deps.token,
@@ -221,7 +216,7 @@ async function createRelay(
       await store.close()
       await client.close()
       await proxyDispatcher?.close()
-      resolver?.close()
+      resolver?.close?.()
       for (const s of sources.values()) s.verifier.close?.()
       log.info('stopped')
     })()
@@ -237,4 +232,23 @@ async function createRelay(
     },
     close,
   }
+}
+
+/**
+ * Resolvers for the value stores the rules fetch from, each loaded only when used (the AWS SDK alone
+ * costs ~16 MiB); none when every value comes from payloads.
+ */
+const VALUE_STORES: Readonly<
+  Record<ValueStoreKind, (config: Config, log: Logger) => Promise<ReferenceResolver>>
+> = {
+  aws: async (config, log) =>
+    (await import('./delivery/aws-secrets.js')).createAwsResolver({ log, proxy: config.proxy }),
+}
+
+async function valueResolver(config: Config, log: Logger): Promise<ReferenceResolver | undefined> {
+  const used = valueStoresUsed(config)
+  if (used.size === 0) return undefined
+  const stores = new Map<ValueStoreKind, ReferenceResolver>()
+  for (const kind of used) stores.set(kind, await VALUE_STORES[kind](config, log))
+  return combineResolvers(stores)
 }

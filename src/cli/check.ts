@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util'
 import { demoRefusal, demoSecretPaths } from '../config/demo.js'
 import { ConfigError, type Env, resolveConfigPath } from '../config/load.js'
-import type { Config } from '../config/schema.js'
+import { type Config, valueRefSummary } from '../config/schema.js'
 import { loadConfig } from '../load-config.js'
 
 /** A config's routes as data: what `--json` prints and the text view is made of. Never a secret. */
@@ -21,10 +21,7 @@ export function configSummary(config: Config) {
         secrets: rule.secrets.map((sec) => ({
           vault: sec.vault,
           name: sec.name,
-          from:
-            typeof sec.value === 'string'
-              ? sec.value
-              : `awsSecretsManager ${sec.value.awsSecretsManager.secretId}`,
+          from: typeof sec.value === 'string' ? sec.value : valueRefSummary(sec.value),
         })),
       })),
     })),

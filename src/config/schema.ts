@@ -404,4 +404,39 @@ export type VerifyConfig = z.infer<typeof verifySchema>
 export type RuleConfig = SourceConfig['rules'][number]
 export type SecretRuleConfig = RuleConfig['secrets'][number]
 export type DeliveryConfig = Config['delivery']
-export type AwsValueRef = z.infer<typeof awsValue>['awsSecretsManager']
+export type AwsValueRef = z.infer<typeof awsValue>['awsSecretsManager'] & {
+  /** Optional for AWS: references queued before other stores existed carry no tag. */
+  store?: 'aws'
+}
+/**
+ * Where a value lives outside the payload, fetched at delivery and never queued. Each store adds its
+ * member, tagged by `store` (required for every store but AWS).
+ */
+export type ValueRef = AwsValueRef
+/** An AWS Secrets Manager reference (narrows a ValueRef). */
+export const isAwsRef = (ref: ValueRef): ref is AwsValueRef => storeOf(ref) === 'aws'
+/** The stores a value reference can name. */
+export type ValueStoreKind = NonNullable<ValueRef['store']>
+/** The store a reference names. */
+export const storeOf = (ref: ValueRef): ValueStoreKind => ref.store ?? 'aws'
+/** The rule key (`value: { <key>: … }`) of each store, as config and the admin API name it. */
+export const VALUE_STORE_KEYS: Readonly<Record<ValueStoreKind, string>> = { aws: 'awsSecretsManager' }
+/** The stores a configuration's rules fetch values from. */
+export function valueStoresUsed(config: { sources: SourceConfig[] }): Set<ValueStoreKind> {
+  const used = new Set<ValueStoreKind>()
+  for (const source of config.sources)
+    for (const rule of source.rules)
+      for (const secret of rule.secrets)
+        if (typeof secret.value !== 'string') used.add(valueStoreOf(secret.value))
+  return used
+}
+/** A rule's `value` object in one line, for `check` (where, never a value). */
+export function valueRefSummary(value: Exclude<SecretRuleConfig['value'], string>): string {
+  if ('awsSecretsManager' in value) return `awsSecretsManager ${value.awsSecretsManager.secretId}`
+  return 'unknown value store'
+}
+/** The store a rule's `value` object fetches from. */
+export function valueStoreOf(value: Exclude<SecretRuleConfig['value'], string>): ValueStoreKind {
+  if ('awsSecretsManager' in value) return 'aws'
+  throw new TypeError('unknown value store')
+}

@@ -5,7 +5,7 @@ import {
   SecretsManagerClient,
   type SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager'
-import type { AwsValueRef } from '../config/schema.js'
+import { type AwsValueRef, isAwsRef, type ValueRef } from '../config/schema.js'
 import { type HandlerTimeouts, undiciRequestHandler } from '../http/aws-handler.js'
 import { type ProxyConfig, usesProxy } from '../http/outbound.js'
 import type { ReferenceResolver, Resolved } from './values.js'
@@ -254,7 +254,8 @@ export function createAwsResolver(options: AwsResolverOptions = {}): AwsResolver
   }
 
   return {
-    async resolve(ref: AwsValueRef): Promise<Resolved> {
+    async resolve(ref: ValueRef): Promise<Resolved> {
+      if (!isAwsRef(ref)) return { kind: 'dead', error: 'not an AWS Secrets Manager reference' }
       const versionId = ref.versionId?.trim() || undefined
       try {
         const out = await clientFor(ref.secretId).send(

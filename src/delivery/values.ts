@@ -1,5 +1,5 @@
 // Where a queued secret's value comes from at delivery: the sealed copy, or a reference resolved then.
-import type { AwsValueRef } from '../config/schema.js'
+import { storeOf, type ValueRef, type ValueStoreKind } from '../config/schema.js'
 
 /** What resolving a reference gave: the value, or why not now, or why never. */
 export type Resolved =
@@ -13,7 +13,27 @@ export type Resolved =
   /** The reference names a version that is no longer the one to write (a newer one is current). */
   | { kind: 'superseded'; error: string }
 
-/** Fetches values that never rest in the queue (AWS Secrets Manager). */
+/** Fetches values that never rest in the queue (AWS Secrets Manager, and each other value store). */
 export interface ReferenceResolver {
-  resolve(ref: AwsValueRef): Promise<Resolved>
+  resolve(ref: ValueRef): Promise<Resolved>
+  /** Releases clients and sockets. */
+  close?(): void
+}
+
+/**
+ * One resolver over several stores: each reference goes to its store's resolver; a reference to a store
+ * this relay has none for is dead (its config no longer fetches from there).
+ */
+export function combineResolvers(stores: ReadonlyMap<ValueStoreKind, ReferenceResolver>): ReferenceResolver {
+  return {
+    async resolve(ref) {
+      const store = storeOf(ref)
+      const resolver = stores.get(store)
+      if (resolver === undefined) return { kind: 'dead', error: `no resolver for ${store} references` }
+      return resolver.resolve(ref)
+    },
+    close() {
+      for (const resolver of stores.values()) resolver.close?.()
+    },
+  }
 }

@@ -1,5 +1,5 @@
 // A source's rules compiled once: which rules an event matches and the vault secrets they produce.
-import type { AwsValueRef, SecretRuleConfig, SourceConfig } from '../config/schema.js'
+import type { AwsValueRef, SecretRuleConfig, SourceConfig, ValueRef } from '../config/schema.js'
 import { NAME_MAX_LENGTH, NAME_PATTERN } from '../config/schema.js'
 import { compilePointer, describePointer, PointerSyntaxError } from './pointer.js'
 import type { Template } from './template.js'
@@ -15,7 +15,7 @@ import {
 /** One secret an event asks to set: its value from the payload, or a reference resolved at delivery. */
 export type MappedSecret =
   | { vault: string; name: string; description?: string; value: string }
-  | { vault: string; name: string; description?: string; ref: AwsValueRef }
+  | { vault: string; name: string; description?: string; ref: ValueRef }
 
 /** A config problem; `path` is relative to the source, e.g. `rules[0].secrets[1].name`. */
 export interface MappingProblem {
@@ -147,7 +147,7 @@ class Compiler {
         return out
       }
     }
-    const ref = this.ref(s.value.awsSecretsManager, `${path}.value.awsSecretsManager`)
+    const ref = this.valueRef(s.value, `${path}.value`)
     return (payload) => {
       const out: MappedSecret = { vault: vault!(payload), name: name!(payload), ref: ref(payload) }
       if (description) out.description = description(payload)
@@ -168,7 +168,12 @@ class Compiler {
     }
   }
 
-  ref(aws: AwsValueRef, path: string): (payload: unknown) => AwsValueRef {
+  /** A reference to the value in its store, with templates rendered per payload. */
+  valueRef(value: Exclude<SecretRuleConfig['value'], string>, path: string): (payload: unknown) => ValueRef {
+    return this.awsRef(value.awsSecretsManager, `${path}.awsSecretsManager`)
+  }
+
+  awsRef(aws: AwsValueRef, path: string): (payload: unknown) => AwsValueRef {
     const secretId = this.nonEmpty(aws.secretId, `${path}.secretId`)
     const versionId =
       aws.versionId === undefined ? undefined : this.nonEmpty(aws.versionId, `${path}.versionId`)

@@ -1,6 +1,6 @@
 // Secret rows as both stores read them and their translation into the store's records; the value never
 // leaves here except in a Claimed secret.
-import type { AwsValueRef } from '../config/schema.js'
+import type { ValueRef } from '../config/schema.js'
 import type { Claimed, SecretRecord, SecretStatus } from './store.js'
 
 /** Why a secret was superseded; shared wording so every store reports the same reasons. */
@@ -53,12 +53,12 @@ export interface ClaimRow {
 }
 
 /** References are stored as JSON text; they name where a value lives, never the value. */
-export function refToText(ref: AwsValueRef | null): string | null {
+export function refToText(ref: ValueRef | null): string | null {
   return ref === null ? null : JSON.stringify(ref)
 }
 
-export function refFromText(text: string | null): AwsValueRef | null {
-  return text === null ? null : (JSON.parse(text) as AwsValueRef)
+export function refFromText(text: string | null): ValueRef | null {
+  return text === null ? null : (JSON.parse(text) as ValueRef)
 }
 
 export function toRecord(row: RecordRow): SecretRecord {

@@ -1,6 +1,6 @@
 // The durable queue's interface: what the ingest service and the delivery worker need from a store.
 // SQLite (embedded, one process) and PostgreSQL (several replicas) implement it with the same rules.
-import type { AwsValueRef } from '../config/schema.js'
+import type { ValueRef } from '../config/schema.js'
 
 export type SecretStatus = 'queued' | 'delivered' | 'dead' | 'superseded' | 'discarded'
 export const SECRET_STATUSES: readonly SecretStatus[] = [
@@ -18,8 +18,8 @@ export interface NewSecret {
   description?: string | undefined
   /** The value, encrypted by queue/crypto.ts. Never plaintext. */
   sealed: Buffer | null
-  /** A reference to fetch the value at delivery (AWS Secrets Manager); never holds a value. */
-  ref: AwsValueRef | null
+  /** A reference to fetch the value at delivery (AWS Secrets Manager, …); never holds a value. */
+  ref: ValueRef | null
   /** Keyed fingerprint of the value (null for references: the value is not known yet). */
   fingerprint: string | null
 }
@@ -111,7 +111,7 @@ export interface Claimed {
   name: string
   description: string | null
   sealed: Buffer | null
-  ref: AwsValueRef | null
+  ref: ValueRef | null
   attempts: number
   eventTime: number
   createdAt: number
@@ -160,8 +160,8 @@ export interface SecretRecord {
   name: string
   description: string | null
   status: SecretStatus
-  /** Value comes from AWS Secrets Manager at delivery (the reference, never a value). */
-  ref: AwsValueRef | null
+  /** Value comes from a value store at delivery (the reference, never a value). */
+  ref: ValueRef | null
   attempts: number
   nextAttemptAt: number | null
   lastError: string | null
