@@ -13,9 +13,22 @@ export type Resolved =
   /** The reference names a version that is no longer the one to write (a newer one is current). */
   | { kind: 'superseded'; error: string }
 
+/**
+ * What a store says of a reference's current version, from metadata only (never the value): for the
+ * reconciliation sweep. `ref` is the reference pinned to that version (what a webhook for it would
+ * queue); `version` is the store's own id, `createdAt` (epoch ms) orders versions where ids do not.
+ */
+export type CurrentVersion =
+  | { kind: 'version'; ref: ValueRef; version: string; createdAt?: number }
+  /** The secret, or a current version of it, does not exist (deleted, no version marked current). */
+  | { kind: 'missing'; error: string }
+  | { kind: 'retry'; error: string; afterMs?: number }
+
 /** Fetches values that never rest in the queue (AWS Secrets Manager, and each other value store). */
 export interface ReferenceResolver {
   resolve(ref: ValueRef): Promise<Resolved>
+  /** Reads which version of `ref` is current, metadata only (stores that can be reconciled). */
+  current?(ref: ValueRef): Promise<CurrentVersion>
   /** Releases clients and sockets. */
   close?(): void
 }
@@ -31,6 +44,12 @@ export function combineResolvers(stores: ReadonlyMap<ValueStoreKind, ReferenceRe
       const resolver = stores.get(store)
       if (resolver === undefined) return { kind: 'dead', error: `no resolver for ${store} references` }
       return resolver.resolve(ref)
+    },
+    async current(ref) {
+      const store = storeOf(ref)
+      const resolver = stores.get(store)
+      if (resolver?.current === undefined) return { kind: 'missing', error: `${store} cannot be reconciled` }
+      return resolver.current(ref)
     },
     close() {
       for (const resolver of stores.values()) resolver.close?.()
