@@ -44,11 +44,13 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
             ...(delivery.rateLimitedUntil !== undefined
               ? { rateLimitedUntil: new Date(delivery.rateLimitedUntil).toISOString() }
               : {}),
+            // A count only: /readyz is unauthenticated, and vault names are the operator's to see
+            // (GET /admin/status lists them).
             ...(missing.length > 0
               ? {
-                  missingVaults: missing.map((m) => m.vault),
+                  missingVaults: missing.length,
                   missingVaultsDetail:
-                    'RWX answers 404 for these vaults: create them (or fix the vault name); their secrets stay queued',
+                    'RWX answers 404 for some vaults: create them (or fix the vault names); their secrets stay queued. GET /admin/status (vault-relay status) names them',
                 }
               : {}),
           }
