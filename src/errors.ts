@@ -14,6 +14,8 @@ export const ERROR_STATUS = {
   ERR_TOPIC_NOT_ALLOWED: 401,
   ERR_CERT_URL_NOT_ALLOWED: 401,
   ERR_ADMIN_UNAUTHORIZED: 401,
+  /** A method a source does not take (OPTIONS on a source that is not Event Grid's). */
+  ERR_METHOD_NOT_ALLOWED: 405,
   ERR_CONFLICT: 409,
   ERR_BODY_TOO_LARGE: 413,
   ERR_UNSUPPORTED_MEDIA_TYPE: 415,

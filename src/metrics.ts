@@ -9,6 +9,8 @@ export interface Metrics {
   /** Refusals by source and error code (never the secret or the input). */
   refusals: Counter<'source' | 'code'>
   secretsAccepted: Counter<'source'>
+  /** Provider notices (a secret near expiry): counted and logged, nothing written; kind is a configured type. */
+  notices: Counter<'source' | 'kind'>
   /** Delivery outcomes per secret. */
   outcomes: Counter<'outcome'>
   /** RWX requests by answer kind. */
@@ -60,6 +62,12 @@ export function createMetrics(store: Store): Metrics {
       name: 'relay_secrets_accepted_total',
       help: 'Secrets durably queued',
       labelNames: ['source'],
+      registers: [registry],
+    }),
+    notices: new Counter({
+      name: 'relay_provider_notices_total',
+      help: 'Provider notices received (counted and logged, nothing written), by source and kind',
+      labelNames: ['source', 'kind'],
       registers: [registry],
     }),
     outcomes: new Counter({

@@ -243,6 +243,11 @@ const VALUE_STORES: Readonly<
 > = {
   aws: async (config, log) =>
     (await import('./delivery/aws-secrets.js')).createAwsResolver({ log, proxy: config.proxy }),
+  azure: async (config, log) =>
+    (await import('./delivery/azure-secrets.js')).createAzureResolver({
+      log,
+      disableInstanceDiscovery: config.azure.disableInstanceDiscovery,
+    }),
 }
 
 async function valueResolver(config: Config, log: Logger): Promise<ReferenceResolver | undefined> {

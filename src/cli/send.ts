@@ -53,7 +53,8 @@ export async function runSend(
     )
   let res: Awaited<ReturnType<typeof request>>
   try {
-    res = await request(`${settings.url}/hooks/${encodeURIComponent(sourceId)}`, {
+    const query = signed.query === undefined ? '' : `?${signed.query}`
+    res = await request(`${settings.url}/hooks/${encodeURIComponent(sourceId)}${query}`, {
       method: 'POST',
       headers: signed.headers,
       body: signed.body,

@@ -38,7 +38,9 @@ export function basicAuthorization(user: string, password: string): string {
 }
 
 /** A request ready to post to `/hooks/{source}`, or why this source's scheme cannot be signed here. */
-export type SignedRequest = { headers: Record<string, string>; body: string } | { cannotSign: string }
+export type SignedRequest =
+  | { headers: Record<string, string>; body: string; query?: string }
+  | { cannotSign: string }
 
 /**
  * Signs `payload` (the JSON text of the event) with the first configured secret of `source`, at `now`
@@ -94,6 +96,8 @@ export async function signTestEvent(
       return signJwt(v, payload, now)
     case 'aws-sns':
       return { cannotSign: 'AWS signs SNS messages with its own certificate; the relay holds no signing key' }
+    case 'azure-event-grid':
+      return eventGridRequest(v, payload)
   }
 }
 
@@ -122,6 +126,30 @@ async function signJwt(
     .sign(createSecretKey(Buffer.from(oct.k as string, 'base64url')))
   if (v.in === 'body') return { body: token, headers: { 'content-type': 'application/jwt' } }
   return { body: payload, headers: { ...json(), authorization: `Bearer ${token}` } }
+}
+
+/**
+ * An Event Grid delivery with the first query secret: a JSON object with `specversion` is posted as a
+ * CloudEvent, anything else (an array of events) as the Event Grid schema.
+ */
+function eventGridRequest(
+  v: Extract<SourceConfig['verify'], { type: 'azure-event-grid' }>,
+  payload: string,
+): SignedRequest {
+  if (v.entra !== undefined)
+    return {
+      cannotSign:
+        'Microsoft Entra signs Event Grid tokens and the relay holds no Entra key (a source with only querySecrets can be sent to)',
+    }
+  const doc = JSON.parse(payload) as unknown
+  const cloudEvent = typeof doc === 'object' && doc !== null && !Array.isArray(doc) && 'specversion' in doc
+  return {
+    body: payload,
+    headers: cloudEvent
+      ? { 'content-type': 'application/cloudevents+json; charset=utf-8' }
+      : { ...json(), 'aeg-event-type': 'Notification' },
+    query: `${encodeURIComponent(v.queryParameter)}=${encodeURIComponent(v.querySecrets![0]!)}`,
+  }
 }
 
 const json = () => ({ 'content-type': 'application/json' })

@@ -179,6 +179,52 @@ const awsSns = z.strictObject({
   minSignatureVersion: z.union([z.literal(1), z.literal(2)]).default(1),
 })
 
+/** The Event Grid application: the `appid` (v1) or `azp` (v2) of the Entra tokens it sends to webhooks. */
+export const EVENT_GRID_APP_ID = '4962773b-9cdb-44cf-a8bf-237846a00ab7'
+
+/** Microsoft Entra tokens on Event Grid deliveries: the subscription's tenant and app registration. */
+const entra = z.strictObject({
+  tenantId: nonEmpty,
+  /** The app registration the subscription names (`aud`): its application id and/or its id URI. */
+  audience: stringOrList,
+  /** Where the tenant's v2 issuer and keys live (a local issuer in tests). */
+  authorityHost: z.url().default('https://login.microsoftonline.com'),
+  /** Accepted `iss`; default the tenant's v1 (`https://sts.windows.net/<tenant>/`) and v2 issuers. */
+  issuers: z.array(nonEmpty).min(1).optional(),
+  /** The tenant's JWKS; default `<authorityHost>/<tenant>/discovery/v2.0/keys`. */
+  jwksUrl: z.url().optional(),
+  /** Accepted `appid` (v1) or `azp` (v2): the Event Grid application. */
+  appIds: z.array(nonEmpty).min(1).default([EVENT_GRID_APP_ID]),
+  /** The app role the token must carry in `roles`. */
+  role: nonEmpty.default('AzureEventGridSecureWebhookSubscriber'),
+  algorithms: z
+    .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'ES256']))
+    .min(1)
+    .default(['RS256']),
+  clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+})
+
+/** Azure Event Grid webhooks (Event Grid and CloudEvents 1.0 schemas): an Entra token or a query secret. */
+const azureEventGrid = z
+  .strictObject({
+    type: z.literal('azure-event-grid'),
+    entra: entra.optional(),
+    /** Secrets accepted in the endpoint URL's query string (several while rotating); never logged. */
+    querySecrets: z.array(nonEmpty).min(1).optional(),
+    /** The query parameter that carries the secret. */
+    queryParameter: nonEmpty.default('code'),
+    /** Event types counted and logged as provider notices, never mapped. */
+    notices: z
+      .array(nonEmpty)
+      .default(['Microsoft.KeyVault.SecretNearExpiry', 'Microsoft.KeyVault.SecretExpired']),
+    /** `WebHook-Allowed-Rate` in the CloudEvents abuse-protection answer (requests a minute); `*` when unset. */
+    allowedRate: z.number().int().positive().optional(),
+  })
+  .refine((v) => v.entra !== undefined || v.querySecrets !== undefined, {
+    message: 'required: entra or querySecrets (or both)',
+    path: ['entra'],
+  })
+
 export const verifySchema = z.discriminatedUnion('type', [
   stripe,
   standardWebhooks,
@@ -187,6 +233,7 @@ export const verifySchema = z.discriminatedUnion('type', [
   basic,
   jwt,
   awsSns,
+  azureEventGrid,
 ])
 
 const awsValue = z.strictObject({
@@ -197,11 +244,32 @@ const awsValue = z.strictObject({
   }),
 })
 
+const azureValue = z.strictObject({
+  azureKeyVault: z
+    .strictObject({
+      /** `https://<vault>.vault.azure.net`: the vault read from (a template; an `id` must name it). */
+      vaultUrl: nonEmpty,
+      /** The secret identifier (`{{ /data/Id }}`): name and version are read from it, spaces trimmed. */
+      id: nonEmpty.optional(),
+      name: nonEmpty.optional(),
+      version: nonEmpty.optional(),
+      jsonKey: nonEmpty.optional(),
+    })
+    .refine((v) => (v.id === undefined) !== (v.name === undefined), {
+      message: 'required: id or name (not both)',
+      path: ['id'],
+    })
+    .refine((v) => v.id === undefined || v.version === undefined, {
+      message: 'id names the version',
+      path: ['version'],
+    }),
+})
+
 const secretRule = z.strictObject({
   vault: nonEmpty,
   name: nonEmpty,
   /** JSON Pointer to the value in the payload, or a value fetched from AWS at delivery. */
-  value: z.union([z.string(), awsValue]),
+  value: z.union([z.string(), awsValue, azureValue]),
   description: z.string().optional(),
 })
 
@@ -304,6 +372,13 @@ export const configSchema = z
       })
       .prefault({}),
     admin: z.strictObject({ token: z.string().optional() }).prefault({}),
+    /** Azure Key Vault values: credentials come from the environment (DefaultAzureCredential). */
+    azure: z
+      .strictObject({
+        /** Skip MSAL's instance discovery: for a sovereign cloud or a local authority (AZURE_AUTHORITY_HOST). */
+        disableInstanceDiscovery: z.boolean().default(false),
+      })
+      .prefault({}),
     /** Accept the example's public DEMO-ONLY signing secrets (trying the relay only; `serve --demo` does the same). */
     allowDemoSecrets: z.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -412,15 +487,30 @@ export type AwsValueRef = z.infer<typeof awsValue>['awsSecretsManager'] & {
  * Where a value lives outside the payload, fetched at delivery and never queued. Each store adds its
  * member, tagged by `store` (required for every store but AWS).
  */
-export type ValueRef = AwsValueRef
+export type ValueRef = AwsValueRef | AzureValueRef
+/** An Azure Key Vault secret version, queued as `{store: 'azure', vaultUrl, name, version}`. */
+export interface AzureValueRef {
+  store: 'azure'
+  /** `https://<vault>.vault.azure.net` (origin only). */
+  vaultUrl: string
+  name: string
+  /** The version id; absent: whatever version is current at delivery. */
+  version?: string
+  jsonKey?: string
+}
 /** An AWS Secrets Manager reference (narrows a ValueRef). */
 export const isAwsRef = (ref: ValueRef): ref is AwsValueRef => storeOf(ref) === 'aws'
+/** An Azure Key Vault reference (narrows a ValueRef). */
+export const isAzureRef = (ref: ValueRef): ref is AzureValueRef => storeOf(ref) === 'azure'
 /** The stores a value reference can name. */
 export type ValueStoreKind = NonNullable<ValueRef['store']>
 /** The store a reference names. */
 export const storeOf = (ref: ValueRef): ValueStoreKind => ref.store ?? 'aws'
 /** The rule key (`value: { <key>: … }`) of each store, as config and the admin API name it. */
-export const VALUE_STORE_KEYS: Readonly<Record<ValueStoreKind, string>> = { aws: 'awsSecretsManager' }
+export const VALUE_STORE_KEYS: Readonly<Record<ValueStoreKind, string>> = {
+  aws: 'awsSecretsManager',
+  azure: 'azureKeyVault',
+}
 /** The stores a configuration's rules fetch values from. */
 export function valueStoresUsed(config: { sources: SourceConfig[] }): Set<ValueStoreKind> {
   const used = new Set<ValueStoreKind>()
@@ -433,10 +523,15 @@ export function valueStoresUsed(config: { sources: SourceConfig[] }): Set<ValueS
 /** A rule's `value` object in one line, for `check` (where, never a value). */
 export function valueRefSummary(value: Exclude<SecretRuleConfig['value'], string>): string {
   if ('awsSecretsManager' in value) return `awsSecretsManager ${value.awsSecretsManager.secretId}`
+  if ('azureKeyVault' in value) {
+    const { vaultUrl, id, name } = value.azureKeyVault
+    return `azureKeyVault ${vaultUrl} ${id ?? name}`
+  }
   return 'unknown value store'
 }
 /** The store a rule's `value` object fetches from. */
 export function valueStoreOf(value: Exclude<SecretRuleConfig['value'], string>): ValueStoreKind {
   if ('awsSecretsManager' in value) return 'aws'
+  if ('azureKeyVault' in value) return 'azure'
   throw new TypeError('unknown value store')
 }

@@ -1,6 +1,7 @@
 // A source's rules compiled once: which rules an event matches and the vault secrets they produce.
 import type { AwsValueRef, SecretRuleConfig, SourceConfig, ValueRef } from '../config/schema.js'
 import { NAME_MAX_LENGTH, NAME_PATTERN } from '../config/schema.js'
+import { type AzureRefTemplates, azureRef } from './azure-ref.js'
 import { compilePointer, describePointer, PointerSyntaxError } from './pointer.js'
 import type { Template } from './template.js'
 import {
@@ -170,6 +171,20 @@ class Compiler {
 
   /** A reference to the value in its store, with templates rendered per payload. */
   valueRef(value: Exclude<SecretRuleConfig['value'], string>, path: string): (payload: unknown) => ValueRef {
+    if ('azureKeyVault' in value) {
+      const azure = value.azureKeyVault
+      const at = `${path}.azureKeyVault`
+      const optional = (text: string | undefined, field: string) =>
+        text === undefined ? undefined : this.nonEmpty(text, `${at}.${field}`)
+      const parts = {
+        vaultUrl: this.nonEmpty(azure.vaultUrl, `${at}.vaultUrl`),
+        id: optional(azure.id, 'id'),
+        name: optional(azure.name, 'name'),
+        version: optional(azure.version, 'version'),
+        jsonKey: optional(azure.jsonKey, 'jsonKey'),
+      }
+      return azureRef(parts as AzureRefTemplates, at)
+    }
     return this.awsRef(value.awsSecretsManager, `${path}.awsSecretsManager`)
   }
 

@@ -3,14 +3,21 @@ import { isRelayError, RelayError } from '../errors.js'
 import { type Sealer, valueAad } from '../queue/crypto.js'
 import type { NewSecret, Store } from '../queue/store.js'
 import { sha256Hex } from '../verify/compare.js'
-import type { Headers } from '../verify/types.js'
+import type { Headers, VerifiedEvent } from '../verify/types.js'
 import type { Source } from './sources.js'
 
-export type IngestAnswer =
-  | { status: 202; body: { event: string; secrets: number } }
-  | { status: 200; body: { event: string; duplicate: true } }
-  | { status: 200; body: { event: string; secrets: 0 } }
-  | { status: 200; body: { event: string; handled: string } }
+/**
+ * What the hook answers: 202 when secrets were queued, else 200 (a duplicate, nothing to map, a handshake
+ * or a provider notice). `event` is the (first) event id and `secrets` the count queued, for the log and
+ * metrics; `notices` the notice kinds the delivery carried (counted and logged, never queued).
+ */
+export interface IngestAnswer {
+  status: 200 | 202
+  body: Record<string, unknown>
+  event: string
+  secrets: number
+  notices: string[]
+}
 
 export interface IngestDeps {
   sources: ReadonlyMap<string, Source>
@@ -23,7 +30,17 @@ export interface IngestDeps {
 
 export interface Ingest {
   source(id: string): Source | undefined
-  receive(sourceId: string, headers: Headers, body: Buffer): Promise<IngestAnswer>
+  receive(sourceId: string, headers: Headers, body: Buffer, query?: string): Promise<IngestAnswer>
+  /** The headers answering an `OPTIONS` preflight on a source whose scheme has one; throws otherwise. */
+  preflight(sourceId: string, headers: Headers, query?: string): Promise<Record<string, string>>
+}
+
+/** One event of a delivery, mapped and ready to queue (or a notice, or nothing to map). */
+interface Prepared {
+  eventId: string
+  notice?: string
+  enqueue?: () => Promise<Awaited<ReturnType<Store['enqueue']>>>
+  secrets: number
 }
 
 /**
@@ -39,53 +56,42 @@ export function bodyTooLarge(limit: number): RelayError {
 
 export function createIngest(deps: IngestDeps): Ingest {
   const { sources, store, sealer, clock } = deps
-  return {
-    source: (id) => sources.get(id),
-    async receive(sourceId, headers, body) {
-      const source = sources.get(sourceId)
-      if (source === undefined) throw new RelayError('ERR_SOURCE_NOT_FOUND', 'no such source')
-      if (body.length > source.config.bodyLimit) {
-        throw bodyTooLarge(source.config.bodyLimit)
-      }
-      const now = clock()
-      const verified = await source.verifier.verify({ headers, body, now })
-      const eventId = source.rules.eventId?.(verified.payload) ?? verified.eventId ?? sha256Hex(body)
-      if (verified.handled !== undefined)
-        return { status: 200, body: { event: eventId, handled: verified.handled } }
-      const eventTime = source.rules.eventTime?.(verified.payload) ?? verified.eventTime ?? now
-      if (eventTime > now + EVENT_TIME_FUTURE_TOLERANCE_MS) {
-        throw new RelayError(
-          'ERR_EVENT_TIME_FUTURE',
-          'event time is in the future beyond the clock tolerance',
-        )
-      }
-      const { secrets: mapped, rules } = source.rules.mapWithRules(verified.payload)
-      // An event no rule wants is not recorded: if the rules change, the provider's resend still counts.
-      if (mapped.length === 0) return { status: 200, body: { event: eventId, secrets: 0 } }
-      const secrets: NewSecret[] = mapped.map((m) =>
-        'ref' in m
-          ? {
-              vault: m.vault,
-              name: m.name,
-              description: m.description,
-              sealed: null,
-              ref: m.ref,
-              fingerprint: null,
-            }
-          : {
-              vault: m.vault,
-              name: m.name,
-              description: m.description,
-              sealed: sealer.seal(m.value, valueAad(m.vault, m.name)),
-              ref: null,
-              fingerprint: sealer.fingerprint(m.value),
-            },
-      )
-      let result: Awaited<ReturnType<Store['enqueue']>>
+
+  /** Maps one event and checks its time; the enqueue is returned, to run once every event has mapped. */
+  function prepare(source: Source, event: VerifiedEvent, keyId: string | undefined, now: number): Prepared {
+    const eventId = source.rules.eventId?.(event.payload) ?? event.eventId!
+    if (event.notice !== undefined) return { eventId, notice: event.notice, secrets: 0 }
+    const eventTime = source.rules.eventTime?.(event.payload) ?? event.eventTime ?? now
+    if (eventTime > now + EVENT_TIME_FUTURE_TOLERANCE_MS) {
+      throw new RelayError('ERR_EVENT_TIME_FUTURE', 'event time is in the future beyond the clock tolerance')
+    }
+    const { secrets: mapped, rules } = source.rules.mapWithRules(event.payload)
+    // An event no rule wants is not recorded: if the rules change, the provider's resend still counts.
+    if (mapped.length === 0) return { eventId, secrets: 0 }
+    const secrets: NewSecret[] = mapped.map((m) =>
+      'ref' in m
+        ? {
+            vault: m.vault,
+            name: m.name,
+            description: m.description,
+            sealed: null,
+            ref: m.ref,
+            fingerprint: null,
+          }
+        : {
+            vault: m.vault,
+            name: m.name,
+            description: m.description,
+            sealed: sealer.seal(m.value, valueAad(m.vault, m.name)),
+            ref: null,
+            fingerprint: sealer.fingerprint(m.value),
+          },
+    )
+    const provenance = { verifier: source.config.verify.type, keyId: keyId ?? null, rules }
+    const enqueue = async () => {
       try {
-        const provenance = { verifier: source.config.verify.type, keyId: verified.keyId ?? null, rules }
-        result = await store.enqueue({
-          source: sourceId,
+        return await store.enqueue({
+          source: source.config.id,
           eventId,
           eventTime,
           receivedAt: now,
@@ -100,9 +106,79 @@ export function createIngest(deps: IngestDeps): Ingest {
           cause: err,
         })
       }
-      if (result.duplicate) return { status: 200, body: { event: eventId, duplicate: true } }
-      if (result.queued > 0) deps.onQueued?.()
-      return { status: 202, body: { event: eventId, secrets: secrets.length } }
+    }
+    return { eventId, enqueue, secrets: secrets.length }
+  }
+
+  return {
+    source: (id) => sources.get(id),
+    async preflight(sourceId, headers, query) {
+      const source = sources.get(sourceId)
+      if (source === undefined) throw new RelayError('ERR_SOURCE_NOT_FOUND', 'no such source')
+      if (source.verifier.preflight === undefined)
+        throw new RelayError('ERR_METHOD_NOT_ALLOWED', 'this source takes no OPTIONS preflight')
+      return source.verifier.preflight({ headers, query })
+    },
+    async receive(sourceId, headers, body, query) {
+      const source = sources.get(sourceId)
+      if (source === undefined) throw new RelayError('ERR_SOURCE_NOT_FOUND', 'no such source')
+      if (body.length > source.config.bodyLimit) {
+        throw bodyTooLarge(source.config.bodyLimit)
+      }
+      const now = clock()
+      const verified = await source.verifier.verify({
+        headers,
+        body,
+        now,
+        ...(query === undefined ? {} : { query }),
+      })
+      const fallbackId = sha256Hex(body)
+      if (verified.handled !== undefined) {
+        const event = source.rules.eventId?.(verified.payload) ?? verified.eventId ?? fallbackId
+        const answer = verified.answer ?? { event, handled: verified.handled }
+        return { status: 200, body: answer, event, secrets: 0, notices: [] }
+      }
+      const events = verified.events ?? [verified]
+      // Every event maps (or the delivery is refused) before any is queued; a batch queues each event
+      // under its own id, so the sender's retry of a half-committed batch finds the rest as duplicates.
+      const prepared = events.map((e, i) =>
+        prepare(
+          source,
+          { ...e, eventId: e.eventId ?? (events.length === 1 ? fallbackId : `${fallbackId}:${i}`) },
+          verified.keyId,
+          now,
+        ),
+      )
+      const results = await Promise.all(prepared.map((p) => p.enqueue?.()))
+      const notices = prepared.flatMap((p) => (p.notice === undefined ? [] : [p.notice]))
+      let queued = 0
+      let secrets = 0
+      let duplicates = 0
+      results.forEach((r, i) => {
+        if (r === undefined) return
+        if (r.duplicate) duplicates++
+        else secrets += prepared[i]!.secrets
+        queued += r.queued
+      })
+      if (queued > 0) deps.onQueued?.()
+      const event = prepared[0]!.eventId
+      const status = secrets > 0 ? 202 : 200
+      if (prepared.length > 1) {
+        const ids = prepared.map((p) => p.eventId)
+        const body =
+          duplicates > 0 && duplicates === results.filter((r) => r !== undefined).length && secrets === 0
+            ? { event, events: ids, duplicate: true }
+            : { event, events: ids, secrets }
+        return { status, body, event, secrets, notices }
+      }
+      const only = prepared[0]!
+      const answer =
+        only.notice !== undefined
+          ? { event, notice: only.notice }
+          : duplicates > 0
+            ? { event, duplicate: true }
+            : { event, secrets }
+      return { status, body: answer, event, secrets, notices }
     },
   }
 }

@@ -1,6 +1,6 @@
 // POST /hooks/{source}: raw body in, the ingest service's answer out.
 import { type Readable, Transform } from 'node:stream'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config/schema.js'
 import { isRelayError, RelayError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
@@ -24,6 +24,12 @@ function capped(payload: Readable, limit: number): Readable {
   const counted = Object.assign(counter, { receivedEncodedLength: 0 })
   payload.on('error', (err) => counter.destroy(err))
   return payload.pipe(counted)
+}
+
+/** The query string of a request URL without `?` (a secret for some sources: passed on, never logged). */
+function queryOf(url: string): string | undefined {
+  const at = url.indexOf('?')
+  return at < 0 ? undefined : url.slice(at + 1)
 }
 
 interface HookParams {
@@ -68,28 +74,48 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body))
 
+  // Refuse before the rate limiter keeps any state: closing, or an unknown source (names made up
+  // by the thousand must not evict real clients' counters); then the source's own limiter.
+  const admit = async (request: FastifyRequest<{ Params: HookParams }>, reply: FastifyReply) => {
+    if (opts.isClosing()) throw new RelayError('ERR_SHUTTING_DOWN', 'shutting down', { retryAfter: 5 })
+    const id = request.params.source
+    if (ingest.source(id) === undefined) {
+      // The id is the caller's text: never a label; one example, cut short, in the summary line,
+      // as probing for sources is worth seeing.
+      refusals.refused(UNKNOWN_SOURCE_LABEL, 'unknown_source', id.slice(0, 64))
+      throw new RelayError('ERR_SOURCE_NOT_FOUND', 'no such source')
+    }
+    try {
+      await limiters.get(id)?.call(app, request, reply)
+    } catch (err) {
+      if ((err as { statusCode?: unknown }).statusCode === 429) refusals.refused(id, 'rate_limited')
+      throw err
+    }
+  }
+
+  // The CloudEvents webhook abuse-protection preflight (Event Grid sources): 200 with the allow headers.
+  app.options<{ Params: HookParams }>('/hooks/:source', { onRequest: admit }, async (request, reply) => {
+    const sourceId = request.params.source
+    try {
+      const headers = await ingest.preflight(sourceId, request.headers, queryOf(request.url))
+      metrics.hooks.inc({ source: sourceId, status: '200' })
+      request.log.info({ source: sourceId, status: 200 }, 'hook preflight answered')
+      return reply.code(200).headers(headers).send()
+    } catch (err) {
+      if (isRelayError(err)) {
+        metrics.hooks.inc({ source: sourceId, status: String(err.status) })
+        metrics.refusals.inc({ source: sourceId, code: err.code })
+        request.log.warn({ source: sourceId, code: err.code, reason: err.message }, 'hook preflight refused')
+      }
+      throw err
+    }
+  })
+
   app.post<{ Params: HookParams }>(
     '/hooks/:source',
     {
       bodyLimit,
-      // Refuse before the rate limiter keeps any state: closing, or an unknown source (names made up
-      // by the thousand must not evict real clients' counters); then the source's own limiter.
-      onRequest: async (request, reply) => {
-        if (opts.isClosing()) throw new RelayError('ERR_SHUTTING_DOWN', 'shutting down', { retryAfter: 5 })
-        const id = request.params.source
-        if (ingest.source(id) === undefined) {
-          // The id is the caller's text: never a label; one example, cut short, in the summary line,
-          // as probing for sources is worth seeing.
-          refusals.refused(UNKNOWN_SOURCE_LABEL, 'unknown_source', id.slice(0, 64))
-          throw new RelayError('ERR_SOURCE_NOT_FOUND', 'no such source')
-        }
-        try {
-          await limiters.get(id)?.call(app, request, reply)
-        } catch (err) {
-          if ((err as { statusCode?: unknown }).statusCode === 429) refusals.refused(id, 'rate_limited')
-          throw err
-        }
-      },
+      onRequest: admit,
       // The route reads up to the largest source's limit; each source's own limit is enforced here:
       // at once for a declared length, and while reading for a chunked body (no reading past it).
       preParsing: async (request, _reply, payload) => {
@@ -108,13 +134,18 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
         'hook received',
       )
       try {
-        const answer = await ingest.receive(sourceId, request.headers, body)
+        const answer = await ingest.receive(sourceId, request.headers, body, queryOf(request.url))
         metrics.hooks.inc({ source: sourceId, status: String(answer.status) })
-        if (answer.status === 202) metrics.secretsAccepted.inc({ source: sourceId }, answer.body.secrets)
-        request.log.info(
-          { source: sourceId, event: answer.body.event, status: answer.status },
-          'hook answered',
-        )
+        if (answer.status === 202) metrics.secretsAccepted.inc({ source: sourceId }, answer.secrets)
+        for (const kind of answer.notices) {
+          // A kind is one of the source's configured notice types: a bounded label.
+          metrics.notices.inc({ source: sourceId, kind })
+          request.log.info(
+            { source: sourceId, event: answer.event, kind },
+            'provider notice: nothing written',
+          )
+        }
+        request.log.info({ source: sourceId, event: answer.event, status: answer.status }, 'hook answered')
         return reply.code(answer.status).send(answer.body)
       } catch (err) {
         if (isRelayError(err) && ingest.source(sourceId) !== undefined) {

@@ -5,6 +5,7 @@ import { RelayError } from '../errors.js'
 import type { ProxyConfig } from '../http/outbound.js'
 import { createApiKeyVerifier } from './api-key.js'
 import { createSnsVerifier, type SnsLog } from './aws-sns.js'
+import { createAzureEventGridVerifier } from './azure-event-grid.js'
 import { createBasicVerifier } from './basic.js'
 import { createHmacVerifier } from './hmac.js'
 import { createJwtVerifier } from './jwt.js'
@@ -42,6 +43,7 @@ const FACTORIES: { [T in VerifyType]?: Factory<T> } = {
   basic: createBasicVerifier,
   jwt: createJwtVerifier,
   'aws-sns': (c, { dispatcher, log }) => createSnsVerifier(c, { dispatcher, log }),
+  'azure-event-grid': createAzureEventGridVerifier,
 }
 
 /**
@@ -49,15 +51,15 @@ const FACTORIES: { [T in VerifyType]?: Factory<T> } = {
  * original error is dropped on purpose: it could quote request data.
  */
 export function failClosed(inner: Verifier): Verifier {
+  const closed = <T>(run: () => Promise<T>) =>
+    run().catch((err: unknown) => {
+      if (err instanceof RelayError) throw err
+      throw new RelayError('ERR_SIGNATURE_INVALID', 'verification failed')
+    })
+  const preflight = inner.preflight?.bind(inner)
   return {
-    async verify(input) {
-      try {
-        return await inner.verify(input)
-      } catch (err) {
-        if (err instanceof RelayError) throw err
-        throw new RelayError('ERR_SIGNATURE_INVALID', 'verification failed')
-      }
-    },
+    verify: (input) => closed(() => inner.verify(input)),
+    ...(preflight === undefined ? {} : { preflight: (input) => closed(() => preflight(input)) }),
     close: () => inner.close?.(),
   }
 }

@@ -9,6 +9,21 @@ export interface VerifyInput {
   body: Buffer
   /** Receive time, epoch milliseconds (the injected clock). */
   now: number
+  /** The request's query string without `?` (a secret for some schemes: never logged). */
+  query?: string
+}
+
+/** One event of a delivery that carries several (an Event Grid or CloudEvents batch). */
+export interface VerifiedEvent {
+  /** The event as rules map it. */
+  payload: unknown
+  eventId?: string
+  eventTime?: number
+  /**
+   * Set for an event the provider sends as a notice (a secret about to expire): counted and logged by
+   * its kind, never mapped or queued.
+   */
+  notice?: string
 }
 
 export interface Verified {
@@ -28,11 +43,22 @@ export interface Verified {
    * (an SNS subscription confirmation): the hook answers 200 with this text as `handled`.
    */
   handled?: string
+  /** With `handled`: the JSON body to answer with instead (a protocol's own handshake answer). */
+  answer?: Record<string, string>
+  /** Several events in one delivery, each mapped and queued on its own (`payload` is then the whole body). */
+  events?: VerifiedEvent[]
+  /** As on VerifiedEvent, for a delivery of one event. */
+  notice?: string
 }
 
 /** One configured verification scheme. Throws RelayError (400, 401) when the request is refused. */
 export interface Verifier {
   verify(input: VerifyInput): Promise<Verified>
+  /**
+   * Answers an `OPTIONS` preflight (the CloudEvents webhook abuse protection) with the headers to send,
+   * or throws; schemes without one leave it out (the hook answers 405).
+   */
+  preflight?(input: { headers: Headers; query?: string | undefined }): Promise<Record<string, string>>
   /** Releases timers or caches, if any. */
   close?(): void
 }
