@@ -243,6 +243,17 @@ const VALUE_STORES: Readonly<
 > = {
   aws: async (config, log) =>
     (await import('./delivery/aws-secrets.js')).createAwsResolver({ log, proxy: config.proxy }),
+  vault: async (config, log) => {
+    // The schema requires `vault:` whenever a rule fetches from Vault.
+    if (config.vault === undefined)
+      throw new StartupError('vault: is required for vaultKv and vaultDatabase values')
+    const { createVaultResolver } = await import('./delivery/vault/resolver.js')
+    return createVaultResolver({
+      config: config.vault,
+      proxy: config.proxy,
+      log: log.child({ component: 'vault' }),
+    })
+  },
 }
 
 async function valueResolver(config: Config, log: Logger): Promise<ReferenceResolver | undefined> {

@@ -197,11 +197,32 @@ const awsValue = z.strictObject({
   }),
 })
 
+/** A field of a KV v2 secret in HashiCorp Vault or OpenBao; every string may be a template. */
+const vaultKvValue = z.strictObject({
+  vaultKv: z.strictObject({
+    mount: nonEmpty.default('secret'),
+    path: nonEmpty,
+    /** The field of the secret's data map to deliver. */
+    key: nonEmpty,
+    /** The KV version (a template such as "{{ /version }}" or a number); unset: the current one. */
+    version: z.union([nonEmpty, z.number().int().positive()]).optional(),
+  }),
+})
+
+/** The username or password of a database secrets engine static role (Vault or OpenBao). */
+const vaultDatabaseValue = z.strictObject({
+  vaultDatabase: z.strictObject({
+    mount: nonEmpty.default('database'),
+    role: nonEmpty,
+    key: z.enum(['username', 'password']),
+  }),
+})
+
 const secretRule = z.strictObject({
   vault: nonEmpty,
   name: nonEmpty,
-  /** JSON Pointer to the value in the payload, or a value fetched from AWS at delivery. */
-  value: z.union([z.string(), awsValue]),
+  /** JSON Pointer to the value in the payload, or a value fetched from its store at delivery. */
+  value: z.union([z.string(), awsValue, vaultKvValue, vaultDatabaseValue]),
   description: z.string().optional(),
 })
 
@@ -250,6 +271,47 @@ const loadShedding = z.strictObject({
   maxEventLoopUtilization: z.number().min(0).max(1).default(0),
   sampleIntervalMs: z.number().int().min(100).max(60_000).default(1_000),
   retryAfterSeconds: z.number().int().min(1).max(3_600).default(5),
+})
+
+/** How the relay logs in to Vault or OpenBao. */
+const vaultAuth = z.discriminatedUnion('method', [
+  z.strictObject({
+    method: z.literal('kubernetes'),
+    role: nonEmpty,
+    mount: nonEmpty.default('kubernetes'),
+    /** The service-account token (JWT) sent to the login; re-read at each login (projected tokens rotate). */
+    tokenFile: nonEmpty.default('/var/run/secrets/kubernetes.io/serviceaccount/token'),
+  }),
+  z
+    .strictObject({
+      method: z.literal('approle'),
+      roleId: nonEmpty,
+      secretId: nonEmpty.optional(),
+      /** A file holding the secret id, re-read at each login. */
+      secretIdFile: nonEmpty.optional(),
+      mount: nonEmpty.default('approle'),
+    })
+    .refine((a) => (a.secretId === undefined) !== (a.secretIdFile === undefined), {
+      message: 'required: one of secretId or secretIdFile',
+      path: ['secretId'],
+    }),
+  z.strictObject({
+    method: z.literal('token'),
+    /** A file holding a Vault token (e.g. written by Vault Agent), re-read when it changes. */
+    tokenFile: nonEmpty,
+  }),
+])
+
+/** The connection to HashiCorp Vault or OpenBao, for `vaultKv` and `vaultDatabase` values. */
+const vaultConnection = z.strictObject({
+  address: z.url(),
+  /** Vault Enterprise namespace (`X-Vault-Namespace`). */
+  namespace: nonEmpty.optional(),
+  /** PEM CA bundle for Vault's TLS. */
+  caFile: nonEmpty.optional(),
+  connectTimeoutMs: z.number().int().positive().max(60_000).default(5_000),
+  requestTimeoutMs: z.number().int().positive().max(120_000).default(10_000),
+  auth: vaultAuth,
 })
 
 /**
@@ -380,8 +442,17 @@ export const configSchema = z
       })
       .prefault({}),
     sources: z.array(sourceSchema).default([]),
+    /** HashiCorp Vault or OpenBao, where rules fetch `vaultKv` and `vaultDatabase` values. */
+    vault: vaultConnection.optional(),
   })
   .superRefine((c, ctx) => {
+    if (c.vault === undefined && valueStoresUsed(c).has('vault')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['vault'],
+        message: 'required: rules fetch values from Vault (vaultKv, vaultDatabase)',
+      })
+    }
     const seen = new Set<string>()
     c.sources.forEach((s, i) => {
       if (seen.has(s.id))
@@ -408,19 +479,51 @@ export type AwsValueRef = z.infer<typeof awsValue>['awsSecretsManager'] & {
   /** Optional for AWS: references queued before other stores existed carry no tag. */
   store?: 'aws'
 }
+export type VaultConfig = NonNullable<Config['vault']>
+export type VaultAuthConfig = VaultConfig['auth']
+/** A field of a KV v2 secret, at one version (its number) or, without one, the current version. */
+export interface VaultKvRef {
+  store: 'vault'
+  engine: 'kv'
+  mount: string
+  path: string
+  key: string
+  version?: number
+}
+/** A database static role's username or password; `version` is its `last_vault_rotation` (RFC 3339). */
+export interface VaultDatabaseRef {
+  store: 'vault'
+  engine: 'database'
+  mount: string
+  role: string
+  key: 'username' | 'password'
+  version?: string
+}
+/** A HashiCorp Vault or OpenBao reference. */
+export type VaultValueRef = VaultKvRef | VaultDatabaseRef
 /**
  * Where a value lives outside the payload, fetched at delivery and never queued. Each store adds its
  * member, tagged by `store` (required for every store but AWS).
  */
-export type ValueRef = AwsValueRef
+export type ValueRef = AwsValueRef | VaultValueRef
 /** An AWS Secrets Manager reference (narrows a ValueRef). */
 export const isAwsRef = (ref: ValueRef): ref is AwsValueRef => storeOf(ref) === 'aws'
+/** A Vault or OpenBao reference (narrows a ValueRef). */
+export const isVaultRef = (ref: ValueRef): ref is VaultValueRef => storeOf(ref) === 'vault'
 /** The stores a value reference can name. */
 export type ValueStoreKind = NonNullable<ValueRef['store']>
 /** The store a reference names. */
 export const storeOf = (ref: ValueRef): ValueStoreKind => ref.store ?? 'aws'
 /** The rule key (`value: { <key>: … }`) of each store, as config and the admin API name it. */
-export const VALUE_STORE_KEYS: Readonly<Record<ValueStoreKind, string>> = { aws: 'awsSecretsManager' }
+export const VALUE_STORE_KEYS: Readonly<Record<ValueStoreKind, string>> = {
+  aws: 'awsSecretsManager',
+  vault: 'vaultKv',
+}
+/** The rule key a reference came from (`vaultDatabase` apart from `vaultKv`, which share a store). */
+export function valueKeyOf(ref: ValueRef): string {
+  if (isVaultRef(ref) && ref.engine === 'database') return 'vaultDatabase'
+  return VALUE_STORE_KEYS[storeOf(ref)]
+}
 /** The stores a configuration's rules fetch values from. */
 export function valueStoresUsed(config: { sources: SourceConfig[] }): Set<ValueStoreKind> {
   const used = new Set<ValueStoreKind>()
@@ -433,10 +536,16 @@ export function valueStoresUsed(config: { sources: SourceConfig[] }): Set<ValueS
 /** A rule's `value` object in one line, for `check` (where, never a value). */
 export function valueRefSummary(value: Exclude<SecretRuleConfig['value'], string>): string {
   if ('awsSecretsManager' in value) return `awsSecretsManager ${value.awsSecretsManager.secretId}`
+  if ('vaultKv' in value) return `vaultKv ${value.vaultKv.mount}/${value.vaultKv.path}#${value.vaultKv.key}`
+  if ('vaultDatabase' in value) {
+    const db = value.vaultDatabase
+    return `vaultDatabase ${db.mount}/static-creds/${db.role}#${db.key}`
+  }
   return 'unknown value store'
 }
 /** The store a rule's `value` object fetches from. */
 export function valueStoreOf(value: Exclude<SecretRuleConfig['value'], string>): ValueStoreKind {
   if ('awsSecretsManager' in value) return 'aws'
+  if ('vaultKv' in value || 'vaultDatabase' in value) return 'vault'
   throw new TypeError('unknown value store')
 }

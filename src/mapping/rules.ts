@@ -11,6 +11,7 @@ import {
   TemplateSyntaxError,
   unmappable,
 } from './template.js'
+import { vaultDatabaseRef, vaultKvRef } from './vault-refs.js'
 
 /** One secret an event asks to set: its value from the payload, or a reference resolved at delivery. */
 export type MappedSecret =
@@ -170,6 +171,8 @@ class Compiler {
 
   /** A reference to the value in its store, with templates rendered per payload. */
   valueRef(value: Exclude<SecretRuleConfig['value'], string>, path: string): (payload: unknown) => ValueRef {
+    if ('vaultKv' in value) return vaultKvRef(this, value.vaultKv, `${path}.vaultKv`)
+    if ('vaultDatabase' in value) return vaultDatabaseRef(this, value.vaultDatabase, `${path}.vaultDatabase`)
     return this.awsRef(value.awsSecretsManager, `${path}.awsSecretsManager`)
   }
 

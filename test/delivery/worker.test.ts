@@ -1,6 +1,7 @@
 // The delivery worker on a real SQLite store and the fake RWX: batching, values, stop, logs.
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
+import { isAwsRef } from '../../src/config/schema.js'
 import { createSealer } from '../../src/queue/crypto.js'
 import { allIn, createHarness, type Harness, TOKEN } from './harness.js'
 
@@ -91,6 +92,7 @@ describe('delivery worker', () => {
     h = await createHarness({
       resolver: {
         async resolve(ref) {
+          if (!isAwsRef(ref)) return { kind: 'dead', error: 'not an AWS reference' }
           if (ref.secretId === 'gone') return { kind: 'dead', error: 'AWS secret not found' }
           if (ref.secretId === 'old') return { kind: 'superseded', error: 'version is no longer current' }
           return { kind: 'value', value: `resolved-${ref.secretId}` }
