@@ -1,0 +1,71 @@
+// The vault: connection block: its defaults, its auth methods, and that rules fetching from Vault require it.
+import { describe, expect, it } from 'vitest'
+import { ConfigError, parseConfigText } from '../../src/config/load.js'
+
+const parse = (text: string) => parseConfigText(text, {}, 'config', {})
+function problems(text: string): string[] {
+  try {
+    parse(text)
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems
+    throw err
+  }
+  throw new Error('config was accepted')
+}
+
+const source = `
+sources:
+  - id: vault-hook
+    verify: { type: api-key, header: x-key, keys: [k] }
+    rules:
+      - secrets:
+          - { vault: production, name: DB_PASSWORD, value: { vaultDatabase: { role: app, key: password } } }
+`
+
+describe('vault: config', () => {
+  it('Kubernetes auth gets its mount and the pod token path by default; timeouts too', () => {
+    const config = parse(
+      'vault: { address: "https://vault:8200", auth: { method: kubernetes, role: relay } }',
+    )
+    expect(config.vault).toEqual({
+      address: 'https://vault:8200',
+      connectTimeoutMs: 5000,
+      requestTimeoutMs: 10000,
+      auth: {
+        method: 'kubernetes',
+        role: 'relay',
+        mount: 'kubernetes',
+        tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+      },
+    })
+  })
+
+  it('AppRole needs exactly one of secretId and secretIdFile', () => {
+    expect(problems('vault: { address: "https://v", auth: { method: approle, roleId: r } }')).toEqual([
+      'vault.auth.secretId: required: one of secretId or secretIdFile',
+    ])
+    expect(
+      parse('vault: { address: "https://v", auth: { method: approle, roleId: r, secretIdFile: /s } }').vault
+        ?.auth,
+    ).toEqual({ method: 'approle', roleId: 'r', secretIdFile: '/s', mount: 'approle' })
+  })
+
+  it('an unknown auth method or key is refused', () => {
+    expect(problems('vault: { address: "https://v", auth: { method: userpass } }').join()).toMatch(
+      /vault\.auth/,
+    )
+    expect(
+      problems('vault: { address: "https://v", token: x, auth: { method: token, tokenFile: /t } }').join(),
+    ).toMatch(/vault/)
+  })
+
+  it('rules that fetch from Vault require the vault: block', () => {
+    expect(problems(source)).toEqual([
+      'vault: required: rules fetch values from Vault (vaultKv, vaultDatabase)',
+    ])
+    const config = parse(`${source}\nvault: { address: "https://v", auth: { method: token, tokenFile: /t } }`)
+    expect(config.sources[0]?.rules[0]?.secrets[0]?.value).toEqual({
+      vaultDatabase: { mount: 'database', role: 'app', key: 'password' },
+    })
+  })
+})
