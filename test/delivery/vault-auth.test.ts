@@ -91,6 +91,17 @@ describe('Vault auth', () => {
     expect(fake.logins).toBe(2)
   })
 
+  it('a policy miss (403 with a token still valid) keeps the token: no login per denied read', async () => {
+    fake.put('private/key', { password: 'pw-private' })
+    fake.deny('secret/metadata/private')
+    t = kubernetes()
+    await t.resolver.resolve(ref)
+    const denied = { ...ref, path: 'private/key', version: 1 }
+    expect(await t.resolver.resolve(denied)).toMatchObject({ kind: 'retry', countAttempt: false })
+    expect(await t.resolver.resolve(denied)).toMatchObject({ kind: 'retry', countAttempt: false })
+    expect(fake.logins).toBe(1)
+  })
+
   it('a refused login is a retry that does not count (a role fix outside the relay), and says so in the log', async () => {
     writeFileSync(join(dir, 'jwt'), 'a-wrong-jwt')
     t = kubernetes()

@@ -112,6 +112,7 @@ describe('Vault KV v2', () => {
     const path = unique('private/db')
     fake.put(path, { password: 'pw-1' })
     fake.deny(`secret/metadata/${path}`)
+    const calls = fake.calls.length
     expect(await t.resolver.resolve(kv(path, 'password', 1))).toEqual({
       kind: 'retry',
       error: `permission denied for secret/metadata/${path} (HTTP 403): the relay's Vault policy must allow it`,
@@ -119,6 +120,11 @@ describe('Vault KV v2', () => {
       countAttempt: false,
     })
     expect(t.logs()).toContain('Vault permission or login problem')
+    // The token is still good (lookup-self): a policy miss costs no new login and no second read.
+    expect(fake.calls.slice(calls).map((c) => c.path)).toEqual([
+      `secret/metadata/${path}`,
+      'auth/token/lookup-self',
+    ])
   })
 
   it('sealed (503), rate limited (429) and 5xx are retried; unreachable too', async () => {

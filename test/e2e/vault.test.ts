@@ -99,7 +99,7 @@ async function settled(eventId: string, status: string): Promise<void> {
       headers: { authorization: `Bearer ${ADMIN}` },
     })
     if (res.status !== 200) return false
-    const secrets = (await res.json()).secrets as { status: string }[]
+    const { secrets } = (await res.json()) as { secrets: { status: string }[] }
     return secrets.length > 0 && secrets.every((s) => s.status === status)
   }, `event ${eventId} to be ${status}`)
 }

@@ -200,6 +200,9 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
       const left = Math.max(0, Math.floor((token.expiresAt - Date.now()) / 1000))
       return json(res, 200, authAnswer(tokenText as string, left, true))
     }
+    if (req.method === 'GET' && path === 'auth/token/lookup-self') {
+      return json(res, 200, { data: { renewable: token.renewable, policies: ['default', 'relay'] } })
+    }
     if (denied.some((p) => path.startsWith(p))) return errors(res, 403, 'permission denied')
     if (req.method !== 'GET') return errors(res, 405, 'unsupported operation')
 
