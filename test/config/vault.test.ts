@@ -1,6 +1,7 @@
 // The vault: connection block: its defaults, its auth methods, and that rules fetching from Vault require it.
 import { describe, expect, it } from 'vitest'
 import { ConfigError, parseConfigText } from '../../src/config/load.js'
+import { valueKeyOf, valueRefSummary, valueStoresUsed } from '../../src/config/schema.js'
 
 const parse = (text: string) => parseConfigText(text, {}, 'config', {})
 function problems(text: string): string[] {
@@ -67,5 +68,23 @@ describe('vault: config', () => {
     expect(config.sources[0]?.rules[0]?.secrets[0]?.value).toEqual({
       vaultDatabase: { mount: 'database', role: 'app', key: 'password' },
     })
+  })
+})
+
+describe('Vault references by name', () => {
+  it('the admin API names the rule key each came from; check summarizes where, never a value', () => {
+    expect(valueKeyOf({ store: 'vault', engine: 'kv', mount: 'secret', path: 'a', key: 'k' })).toBe('vaultKv')
+    expect(valueKeyOf({ store: 'vault', engine: 'database', mount: 'db', role: 'r', key: 'password' })).toBe(
+      'vaultDatabase',
+    )
+    expect(valueKeyOf({ secretId: 'app/db' })).toBe('awsSecretsManager')
+    expect(valueRefSummary({ vaultKv: { mount: 'secret', path: 'apps/db', key: 'password' } })).toBe(
+      'vaultKv secret/apps/db#password',
+    )
+    expect(valueRefSummary({ vaultDatabase: { mount: 'database', role: 'app', key: 'username' } })).toBe(
+      'vaultDatabase database/static-creds/app#username',
+    )
+    const config = parse(`${source}\nvault: { address: "https://v", auth: { method: token, tokenFile: /t } }`)
+    expect(valueStoresUsed(config)).toEqual(new Set(['vault']))
   })
 })

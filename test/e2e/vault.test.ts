@@ -1,7 +1,7 @@
 // End to end through the real process: signed webhooks name Vault KV versions and database rotations; the
 // relay logs in to the Vault stand-in (Kubernetes auth), fetches each at delivery, and never writes an older one.
 import { createHmac, randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -167,7 +167,12 @@ describe('HashiCorp Vault / OpenBao end to end (real process, Vault stand-in)', 
     expect(vault.calls.filter((c) => c.path === 'auth/kubernetes/login')).toHaveLength(2)
   })
 
-  it('no value, Vault token or service-account token in the relay output', () => {
+  it('no value, Vault token or service-account token in the relay output or its store files', () => {
+    const files = readdirSync(join(dir, 'data')).map((f) =>
+      readFileSync(join(dir, 'data', f)).toString('latin1'),
+    )
+    expect(files.length).toBeGreaterThan(0)
+    for (const value of values) for (const file of files) expect(file).not.toContain(value)
     const output = relay.output()
     expect(output).toContain('logged in to Vault')
     for (const value of [...values, JWT, TOKEN]) expect(output).not.toContain(value)
