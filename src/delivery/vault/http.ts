@@ -32,6 +32,10 @@ export interface VaultCall {
 /** Sends calls to one Vault; `close()` releases its sockets. */
 export interface VaultHttp {
   send(call: VaultCall): Promise<VaultAnswer>
+  /** Vault's base address (no trailing slash) and namespace, and the dispatcher (CA, proxy), for the event WebSocket. */
+  readonly address: string
+  readonly namespace: string | undefined
+  readonly dispatcher: Dispatcher
   close(): Promise<void>
 }
 
@@ -54,6 +58,9 @@ export function createVaultHttp(config: VaultConfig, proxy: ProxyConfig = {}): V
   const base = config.address.replace(/\/+$/, '')
 
   return {
+    address: base,
+    namespace: config.namespace,
+    dispatcher,
     async send(call) {
       const headers: Record<string, string> = { accept: 'application/json' }
       if (call.token !== undefined) headers['x-vault-token'] = call.token

@@ -6,6 +6,7 @@ import { createVaultAuth, type VaultLog } from './auth.js'
 import { createVaultClient } from './client.js'
 import { currentDatabase, resolveDatabase } from './database.js'
 import { PERMISSION_RETRY_MS, VaultError, type VaultFailure } from './errors.js'
+import { type SubscribeOptions, type Subscription, subscribeKvWrites } from './events.js'
 import { createVaultHttp, type VaultHttp } from './http.js'
 import { currentKv, listKv, resolveKv } from './kv.js'
 
@@ -14,6 +15,8 @@ export interface VaultResolver extends ReferenceResolver {
   current(ref: ValueRef): Promise<CurrentVersion>
   /** The KV v2 secret paths under `prefix` of `mount` (LIST, folders followed), for a sweep to expand. */
   listPaths(mount: string, prefix: string): Promise<{ kind: 'paths'; paths: string[] } | VaultFailure>
+  /** Vault Enterprise: KV writes pushed over a WebSocket, with this resolver's login (closed with it). */
+  subscribeKvWrites(options: SubscribeOptions): Subscription
   close(): void
 }
 
@@ -43,6 +46,7 @@ export function createVaultResolver(options: VaultResolverOptions): VaultResolve
   const http = options.http ?? createVaultHttp(options.config, options.proxy)
   const auth = createVaultAuth(options.config.auth, http, options.log, clock)
   const client = createVaultClient(http, auth)
+  const subscriptions = new Set<Subscription>()
 
   const noted = <T extends { kind: string }>(result: T): T => {
     const r = result as { kind: string; afterMs?: number; error?: string }
@@ -79,7 +83,13 @@ export function createVaultResolver(options: VaultResolverOptions): VaultResolve
     async listPaths(mount, prefix) {
       return noted(await guarded(() => listKv(client, mount, prefix)))
     },
+    subscribeKvWrites(subscribe) {
+      const subscription = subscribeKvWrites(http, auth, options.log, subscribe)
+      subscriptions.add(subscription)
+      return subscription
+    },
     close() {
+      for (const s of subscriptions) s.close()
       void http.close()
     },
   }
