@@ -1,6 +1,7 @@
 // The relay's configuration, as one zod schema: what relay.yaml may say, with defaults and limits.
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { type VaultValueRef, vaultConnection, vaultDatabaseValue, vaultKvValue } from './vault.js'
 
 /** Vault and secret names, as RWX accepts them. */
 export const NAME_PATTERN = /^[A-Za-z0-9_-]+$/
@@ -197,27 +198,6 @@ const awsValue = z.strictObject({
   }),
 })
 
-/** A field of a KV v2 secret in HashiCorp Vault or OpenBao; every string may be a template. */
-const vaultKvValue = z.strictObject({
-  vaultKv: z.strictObject({
-    mount: nonEmpty.default('secret'),
-    path: nonEmpty,
-    /** The field of the secret's data map to deliver. */
-    key: nonEmpty,
-    /** The KV version (a template such as "{{ /version }}" or a number); unset: the current one. */
-    version: z.union([nonEmpty, z.number().int().positive()]).optional(),
-  }),
-})
-
-/** The username or password of a database secrets engine static role (Vault or OpenBao). */
-const vaultDatabaseValue = z.strictObject({
-  vaultDatabase: z.strictObject({
-    mount: nonEmpty.default('database'),
-    role: nonEmpty,
-    key: z.enum(['username', 'password']),
-  }),
-})
-
 const secretRule = z.strictObject({
   vault: nonEmpty,
   name: nonEmpty,
@@ -271,47 +251,6 @@ const loadShedding = z.strictObject({
   maxEventLoopUtilization: z.number().min(0).max(1).default(0),
   sampleIntervalMs: z.number().int().min(100).max(60_000).default(1_000),
   retryAfterSeconds: z.number().int().min(1).max(3_600).default(5),
-})
-
-/** How the relay logs in to Vault or OpenBao. */
-const vaultAuth = z.discriminatedUnion('method', [
-  z.strictObject({
-    method: z.literal('kubernetes'),
-    role: nonEmpty,
-    mount: nonEmpty.default('kubernetes'),
-    /** The service-account token (JWT) sent to the login; re-read at each login (projected tokens rotate). */
-    tokenFile: nonEmpty.default('/var/run/secrets/kubernetes.io/serviceaccount/token'),
-  }),
-  z
-    .strictObject({
-      method: z.literal('approle'),
-      roleId: nonEmpty,
-      secretId: nonEmpty.optional(),
-      /** A file holding the secret id, re-read at each login. */
-      secretIdFile: nonEmpty.optional(),
-      mount: nonEmpty.default('approle'),
-    })
-    .refine((a) => (a.secretId === undefined) !== (a.secretIdFile === undefined), {
-      message: 'required: one of secretId or secretIdFile',
-      path: ['secretId'],
-    }),
-  z.strictObject({
-    method: z.literal('token'),
-    /** A file holding a Vault token (e.g. written by Vault Agent), re-read when it changes. */
-    tokenFile: nonEmpty,
-  }),
-])
-
-/** The connection to HashiCorp Vault or OpenBao, for `vaultKv` and `vaultDatabase` values. */
-const vaultConnection = z.strictObject({
-  address: z.url(),
-  /** Vault Enterprise namespace (`X-Vault-Namespace`). */
-  namespace: nonEmpty.optional(),
-  /** PEM CA bundle for Vault's TLS. */
-  caFile: nonEmpty.optional(),
-  connectTimeoutMs: z.number().int().positive().max(60_000).default(5_000),
-  requestTimeoutMs: z.number().int().positive().max(120_000).default(10_000),
-  auth: vaultAuth,
 })
 
 /**
@@ -479,28 +418,6 @@ export type AwsValueRef = z.infer<typeof awsValue>['awsSecretsManager'] & {
   /** Optional for AWS: references queued before other stores existed carry no tag. */
   store?: 'aws'
 }
-export type VaultConfig = NonNullable<Config['vault']>
-export type VaultAuthConfig = VaultConfig['auth']
-/** A field of a KV v2 secret, at one version (its number) or, without one, the current version. */
-export interface VaultKvRef {
-  store: 'vault'
-  engine: 'kv'
-  mount: string
-  path: string
-  key: string
-  version?: number
-}
-/** A database static role's username or password; `version` is its `last_vault_rotation` (RFC 3339). */
-export interface VaultDatabaseRef {
-  store: 'vault'
-  engine: 'database'
-  mount: string
-  role: string
-  key: 'username' | 'password'
-  version?: string
-}
-/** A HashiCorp Vault or OpenBao reference. */
-export type VaultValueRef = VaultKvRef | VaultDatabaseRef
 /**
  * Where a value lives outside the payload, fetched at delivery and never queued. Each store adds its
  * member, tagged by `store` (required for every store but AWS).
@@ -508,6 +425,7 @@ export type VaultValueRef = VaultKvRef | VaultDatabaseRef
 export type ValueRef = AwsValueRef | VaultValueRef
 /** An AWS Secrets Manager reference (narrows a ValueRef). */
 export const isAwsRef = (ref: ValueRef): ref is AwsValueRef => storeOf(ref) === 'aws'
+export type { VaultAuthConfig, VaultConfig, VaultDatabaseRef, VaultKvRef, VaultValueRef } from './vault.js'
 /** A Vault or OpenBao reference (narrows a ValueRef). */
 export const isVaultRef = (ref: ValueRef): ref is VaultValueRef => storeOf(ref) === 'vault'
 /** The stores a value reference can name. */

@@ -1,7 +1,8 @@
 // A stand-in for HashiCorp Vault / OpenBao on loopback: KV v2, database static roles, Kubernetes and AppRole login, token TTLs.
-import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { startEventHub } from './fake-vault-events.js'
 
 interface KvVersion {
   data: Record<string, unknown>
@@ -80,23 +81,6 @@ const json = (res: ServerResponse, status: number, body: unknown) => {
 const errors = (res: ServerResponse, status: number, ...messages: string[]) =>
   json(res, status, { errors: messages })
 
-/** One unmasked WebSocket text frame (server to client). */
-function textFrame(text: string): Buffer {
-  const payload = Buffer.from(text, 'utf8')
-  const n = payload.length
-  const head = n < 126 ? Buffer.from([0x81, n]) : Buffer.alloc(n < 65_536 ? 4 : 10)
-  if (n >= 126 && n < 65_536) {
-    head[0] = 0x81
-    head[1] = 126
-    head.writeUInt16BE(n, 2)
-  } else if (n >= 65_536) {
-    head[0] = 0x81
-    head[1] = 127
-    head.writeBigUInt64BE(BigInt(n), 2)
-  }
-  return Buffer.concat([head, payload])
-}
-
 /** Vault's time format, with nanoseconds (as last_vault_rotation has them). */
 const vaultTime = (ms = Date.now(), nanos = 0) =>
   new Date(ms)
@@ -126,36 +110,7 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
   const approles = new Map<string, string>()
   const denied: string[] = []
   const failures: number[] = []
-  const sockets = new Set<Socket>()
   let rotations = 0
-
-  /** Sends one KV write event, as Vault Enterprise does with `?json=true`, to every subscriber. */
-  const announce = (mount: string, path: string, version: number) => {
-    const event = {
-      id: randomUUID(),
-      source: 'https://vaultproject.io/',
-      specversion: '1.0',
-      type: '*',
-      data: {
-        event: {
-          id: randomUUID(),
-          metadata: {
-            current_version: String(version),
-            data_path: `${mount}/data/${path}`,
-            modified: 'true',
-            oldest_version: '0',
-            operation: 'data-write',
-            path: `${mount}/data/${path}`,
-          },
-        },
-        event_type: 'kv-v2/data-write',
-        plugin_info: { mount_class: 'secret', mount_path: `${mount}/`, plugin: 'kv' },
-      },
-      datacontentype: 'application/cloudevents',
-      time: new Date().toISOString(),
-    }
-    for (const socket of sockets) socket.write(textFrame(JSON.stringify(event)))
-  }
 
   const issue = (seconds: number, renewable: boolean): string => {
     const token = `hvs.${randomBytes(18).toString('base64url')}`
@@ -185,7 +140,7 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
       const versions = kv.get(key) ?? []
       versions.push({ data, created: vaultTime(), deletionTime: '', destroyed: false })
       kv.set(key, versions)
-      announce(mount, path, versions.length)
+      hub.announce(mount, path, versions.length)
       return versions.length
     },
     deleteVersion(path, version, how = 'delete', mount = 'secret') {
@@ -207,11 +162,8 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
     failNext(count, status) {
       for (let i = 0; i < count; i++) failures.push(status)
     },
-    subscribers: () => sockets.size,
-    dropSubscribers() {
-      for (const socket of sockets) socket.destroy()
-      sockets.clear()
-    },
+    subscribers: () => hub.count(),
+    dropSubscribers: () => hub.drop(),
     close: async () => {
       fake.dropSubscribers()
       await new Promise<void>((r) => server.close(() => r()))
@@ -332,17 +284,13 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
       errors(res, 500, 'internal error'),
     )
   })
-  // The event subscription: a WebSocket handshake, then server-to-client text frames only.
-  server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
-    socket.on('error', () => sockets.delete(socket))
-    const url = new URL(req.url ?? '/', 'http://vault')
+  const hub = startEventHub(server, (req, path, query) => {
     const ns = req.headers['x-vault-namespace']
     const tokenText = req.headers['x-vault-token']
     const token = typeof tokenText === 'string' ? tokens.get(tokenText) : undefined
-    const path = url.pathname.replace(/^\/v1\//, '')
     const allowed =
       path === 'sys/events/subscribe/kv-v2/data-write' &&
-      url.searchParams.get('json') === 'true' &&
+      query.get('json') === 'true' &&
       !fake.sealed &&
       (options.namespace === undefined || ns === options.namespace) &&
       token !== undefined &&
@@ -351,30 +299,12 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
     fake.calls.push({
       method: 'GET',
       path,
-      query: url.search,
+      query: `?${query}`,
       namespace: typeof ns === 'string' ? ns : undefined,
       token: tokenText !== undefined,
       status: allowed ? 101 : 403,
     })
-    if (!allowed) {
-      socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n')
-      return
-    }
-    const accept = createHash('sha1')
-      .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
-      .digest('base64')
-    socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-    )
-    sockets.add(socket)
-    socket.on('data', (chunk: Buffer) => {
-      // A close frame from the client: answer it and end.
-      if (((chunk[0] ?? 0) & 0x0f) === 0x8) {
-        socket.end(Buffer.from([0x88, 0x00]))
-        sockets.delete(socket)
-      }
-    })
-    socket.on('close', () => sockets.delete(socket))
+    return allowed
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
