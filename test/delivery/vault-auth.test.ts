@@ -145,7 +145,7 @@ describe('Vault auth', () => {
     t = vaultResolverFor(
       fake,
       { method: 'kubernetes', role: 'vault-relay', mount: 'kubernetes', tokenFile: join(dir, 'jwt') },
-      'admin/team-a',
+      { namespace: 'admin/team-a' },
     )
     expect(await t.resolver.resolve(ref)).toEqual({ kind: 'value', value: 'pw-ns' })
     expect(new Set(fake.calls.map((c) => c.namespace))).toEqual(new Set(['admin/team-a']))

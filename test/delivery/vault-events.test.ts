@@ -30,7 +30,7 @@ const resolver = () =>
   vaultResolverFor(
     fake,
     { method: 'kubernetes', role: 'vault-relay', mount: 'kubernetes', tokenFile: join(dir, 'jwt') },
-    'admin/platform',
+    { namespace: 'admin/platform' },
   )
 
 describe('parseKvWrite', () => {

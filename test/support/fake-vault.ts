@@ -1,6 +1,7 @@
 // A stand-in for HashiCorp Vault / OpenBao on loopback: KV v2, database static roles, Kubernetes and AppRole login, token TTLs.
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { startEventHub } from './fake-vault-events.js'
 
@@ -40,6 +41,8 @@ export interface FakeVaultOptions {
   /** Seconds a login's token lives, and its max TTL (renewals stop there). */
   tokenTtlSeconds?: number
   tokenMaxTtlSeconds?: number
+  /** Serve HTTPS with this certificate and key (PEM) instead of HTTP. */
+  tls?: { certPem: string; keyPem: string }
 }
 
 /** A programmable Vault. Mounts: KV v2 at `secret`, database at `database`, auth at `kubernetes` and `approle`. */
@@ -266,7 +269,7 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
     return json(res, 200, { data: { data: v.data, metadata: versionMeta(v, n) } })
   }
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://vault')
     const path = url.pathname.replace(/^\/v1\//, '')
     res.on('finish', () => {
@@ -283,7 +286,10 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
     handle(req, res, decodeURIComponent(path), url.searchParams).catch(() =>
       errors(res, 500, 'internal error'),
     )
-  })
+  }
+  const server = options.tls
+    ? createHttpsServer({ cert: options.tls.certPem, key: options.tls.keyPem }, listener)
+    : createServer(listener)
   const hub = startEventHub(server, (req, path, query) => {
     const ns = req.headers['x-vault-namespace']
     const tokenText = req.headers['x-vault-token']
@@ -307,6 +313,6 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
     return allowed
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  fake.url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`
   return fake
 }

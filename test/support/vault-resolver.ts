@@ -3,6 +3,7 @@ import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import type { VaultAuthConfig } from '../../src/config/schema.js'
 import { createVaultResolver, type VaultResolver } from '../../src/delivery/vault/resolver.js'
+import type { ProxyConfig } from '../../src/http/outbound.js'
 import type { FakeVault } from './fake-vault.js'
 
 export interface TestResolver {
@@ -13,8 +14,19 @@ export interface TestResolver {
   advance(ms: number): void
 }
 
-/** A resolver for `fake` with `auth`; `namespace` is sent as X-Vault-Namespace. */
-export function vaultResolverFor(fake: FakeVault, auth: VaultAuthConfig, namespace?: string): TestResolver {
+/** Connection settings beside the address and auth. */
+export interface TestConnection {
+  namespace?: string
+  caFile?: string
+  proxy?: ProxyConfig
+}
+
+/** A resolver for `fake` with `auth` and `connection` (namespace, CA file, proxy). */
+export function vaultResolverFor(
+  fake: FakeVault,
+  auth: VaultAuthConfig,
+  connection: TestConnection = {},
+): TestResolver {
   let text = ''
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -29,8 +41,10 @@ export function vaultResolverFor(fake: FakeVault, auth: VaultAuthConfig, namespa
       connectTimeoutMs: 2_000,
       requestTimeoutMs: 5_000,
       auth,
-      ...(namespace === undefined ? {} : { namespace }),
+      ...(connection.namespace === undefined ? {} : { namespace: connection.namespace }),
+      ...(connection.caFile === undefined ? {} : { caFile: connection.caFile }),
     },
+    ...(connection.proxy === undefined ? {} : { proxy: connection.proxy }),
     log: pino({ level: 'trace' }, sink),
     clock: () => Date.now() + offset,
   })
