@@ -119,6 +119,21 @@ describe('Vault auth', () => {
     expect(t.logs()).not.toContain(JWT)
   })
 
+  it('a login at an auth mount Vault does not have (404) is a retry that does not count either', async () => {
+    t = vaultResolverFor(fake, {
+      method: 'kubernetes',
+      role: 'vault-relay',
+      mount: 'k8s-east',
+      tokenFile: join(dir, 'jwt'),
+    })
+    expect(await t.resolver.resolve(ref)).toEqual({
+      kind: 'retry',
+      error: 'Vault kubernetes login (mount k8s-east, role vault-relay) refused (HTTP 404)',
+      afterMs: 60_000,
+      countAttempt: false,
+    })
+  })
+
   it('a missing service-account token file is a retry that does not count, naming the setting', async () => {
     rmSync(join(dir, 'jwt'))
     t = kubernetes()

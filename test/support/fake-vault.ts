@@ -190,6 +190,7 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
     }
     const login = /^auth\/([^/]+)\/login$/.exec(path)
     if (req.method === 'POST' && login) {
+      if (login[1] !== 'kubernetes' && login[1] !== 'approle') return errors(res, 404, 'no handler for route')
       const body = await readBody(req)
       const ok =
         login[1] === 'kubernetes'

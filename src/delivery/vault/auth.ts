@@ -89,8 +89,9 @@ export function createVaultAuth(
     const answer = await call(`/v1/auth/${auth.mount}/login`, undefined, loginBody(secret))
     if (answer.status !== 200) {
       const failure = failureOf(answer.status, answer.body, `Vault ${what}`, answer.retryAfterMs)
-      // A refused login (bad role, bad JWT, wrong secret id) is fixed outside the relay, like a 403.
-      const refused = answer.status === 400 || answer.status === 401 || answer.status === 403
+      // A refused login (bad role, bad JWT, wrong secret id, no such auth mount) is fixed outside the
+      // relay, like a 403; throttling and server errors are retried as usual.
+      const refused = answer.status >= 400 && answer.status < 500 && answer.status !== 429
       const error = refused ? outsideFix(`Vault ${what} refused (HTTP ${answer.status})`) : failure
       log.warn({ method: auth.method, mount: auth.mount, status: answer.status }, error.error)
       throw new VaultError(error.kind === 'dead' ? { kind: 'retry', error: error.error } : error)
