@@ -248,6 +248,17 @@ const VALUE_STORES: Readonly<
       log,
       disableInstanceDiscovery: config.azure.disableInstanceDiscovery,
     }),
+  vault: async (config, log) => {
+    // The schema requires `vault:` whenever a rule fetches from Vault.
+    if (config.vault === undefined)
+      throw new StartupError('vault: is required for vaultKv and vaultDatabase values')
+    const { createVaultResolver } = await import('./delivery/vault/resolver.js')
+    return createVaultResolver({
+      config: config.vault,
+      proxy: config.proxy,
+      log: log.child({ component: 'vault' }),
+    })
+  },
 }
 
 async function valueResolver(config: Config, log: Logger): Promise<ReferenceResolver | undefined> {

@@ -1,6 +1,7 @@
 // The relay's configuration, as one zod schema: what relay.yaml may say, with defaults and limits.
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { type VaultValueRef, vaultConnection, vaultDatabaseValue, vaultKvValue } from './vault.js'
 
 /** Vault and secret names, as RWX accepts them. */
 export const NAME_PATTERN = /^[A-Za-z0-9_-]+$/
@@ -268,8 +269,8 @@ const azureValue = z.strictObject({
 const secretRule = z.strictObject({
   vault: nonEmpty,
   name: nonEmpty,
-  /** JSON Pointer to the value in the payload, or a value fetched from AWS at delivery. */
-  value: z.union([z.string(), awsValue, azureValue]),
+  /** JSON Pointer to the value in the payload, or a value fetched from its store at delivery. */
+  value: z.union([z.string(), awsValue, azureValue, vaultKvValue, vaultDatabaseValue]),
   description: z.string().optional(),
 })
 
@@ -455,8 +456,17 @@ export const configSchema = z
       })
       .prefault({}),
     sources: z.array(sourceSchema).default([]),
+    /** HashiCorp Vault or OpenBao, where rules fetch `vaultKv` and `vaultDatabase` values. */
+    vault: vaultConnection.optional(),
   })
   .superRefine((c, ctx) => {
+    if (c.vault === undefined && valueStoresUsed(c).has('vault')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['vault'],
+        message: 'required: rules fetch values from Vault (vaultKv, vaultDatabase)',
+      })
+    }
     const seen = new Set<string>()
     c.sources.forEach((s, i) => {
       if (seen.has(s.id))
@@ -487,7 +497,7 @@ export type AwsValueRef = z.infer<typeof awsValue>['awsSecretsManager'] & {
  * Where a value lives outside the payload, fetched at delivery and never queued. Each store adds its
  * member, tagged by `store` (required for every store but AWS).
  */
-export type ValueRef = AwsValueRef | AzureValueRef
+export type ValueRef = AwsValueRef | AzureValueRef | VaultValueRef
 /** An Azure Key Vault secret version, queued as `{store: 'azure', vaultUrl, name, version}`. */
 export interface AzureValueRef {
   store: 'azure'
@@ -502,6 +512,9 @@ export interface AzureValueRef {
 export const isAwsRef = (ref: ValueRef): ref is AwsValueRef => storeOf(ref) === 'aws'
 /** An Azure Key Vault reference (narrows a ValueRef). */
 export const isAzureRef = (ref: ValueRef): ref is AzureValueRef => storeOf(ref) === 'azure'
+export type { VaultAuthConfig, VaultConfig, VaultDatabaseRef, VaultKvRef, VaultValueRef } from './vault.js'
+/** A Vault or OpenBao reference (narrows a ValueRef). */
+export const isVaultRef = (ref: ValueRef): ref is VaultValueRef => storeOf(ref) === 'vault'
 /** The stores a value reference can name. */
 export type ValueStoreKind = NonNullable<ValueRef['store']>
 /** The store a reference names. */
@@ -510,6 +523,12 @@ export const storeOf = (ref: ValueRef): ValueStoreKind => ref.store ?? 'aws'
 export const VALUE_STORE_KEYS: Readonly<Record<ValueStoreKind, string>> = {
   aws: 'awsSecretsManager',
   azure: 'azureKeyVault',
+  vault: 'vaultKv',
+}
+/** The rule key a reference came from (`vaultDatabase` apart from `vaultKv`, which share a store). */
+export function valueKeyOf(ref: ValueRef): string {
+  if (isVaultRef(ref) && ref.engine === 'database') return 'vaultDatabase'
+  return VALUE_STORE_KEYS[storeOf(ref)]
 }
 /** The stores a configuration's rules fetch values from. */
 export function valueStoresUsed(config: { sources: SourceConfig[] }): Set<ValueStoreKind> {
@@ -527,11 +546,17 @@ export function valueRefSummary(value: Exclude<SecretRuleConfig['value'], string
     const { vaultUrl, id, name } = value.azureKeyVault
     return `azureKeyVault ${vaultUrl} ${id ?? name}`
   }
+  if ('vaultKv' in value) return `vaultKv ${value.vaultKv.mount}/${value.vaultKv.path}#${value.vaultKv.key}`
+  if ('vaultDatabase' in value) {
+    const db = value.vaultDatabase
+    return `vaultDatabase ${db.mount}/static-creds/${db.role}#${db.key}`
+  }
   return 'unknown value store'
 }
 /** The store a rule's `value` object fetches from. */
 export function valueStoreOf(value: Exclude<SecretRuleConfig['value'], string>): ValueStoreKind {
   if ('awsSecretsManager' in value) return 'aws'
   if ('azureKeyVault' in value) return 'azure'
+  if ('vaultKv' in value || 'vaultDatabase' in value) return 'vault'
   throw new TypeError('unknown value store')
 }

@@ -12,6 +12,7 @@ import {
   TemplateSyntaxError,
   unmappable,
 } from './template.js'
+import { vaultDatabaseRef, vaultKvRef } from './vault-refs.js'
 
 /** One secret an event asks to set: its value from the payload, or a reference resolved at delivery. */
 export type MappedSecret =
@@ -185,6 +186,8 @@ class Compiler {
       }
       return azureRef(parts as AzureRefTemplates, at)
     }
+    if ('vaultKv' in value) return vaultKvRef(this, value.vaultKv, `${path}.vaultKv`)
+    if ('vaultDatabase' in value) return vaultDatabaseRef(this, value.vaultDatabase, `${path}.vaultDatabase`)
     return this.awsRef(value.awsSecretsManager, `${path}.awsSecretsManager`)
   }
 

@@ -2,7 +2,7 @@
 // never-regress state (Bearer RELAY_ADMIN_TOKEN).
 // Never returns a value.
 import type { FastifyInstance } from 'fastify'
-import { storeOf, VALUE_STORE_KEYS } from '../config/schema.js'
+import { valueKeyOf } from '../config/schema.js'
 import { RelayError } from '../errors.js'
 import {
   type Attempt,
@@ -148,7 +148,7 @@ function present(e: Awaited<ReturnType<Store['getEvent']>> & object) {
             vault: s.vault,
             name: s.name,
             status: s.status,
-            valueFrom: s.ref ? VALUE_STORE_KEYS[storeOf(s.ref)] : 'payload',
+            valueFrom: s.ref ? valueKeyOf(s.ref) : 'payload',
             attempts: s.attempts,
             nextAttemptAt: s.status === 'queued' ? iso(s.nextAttemptAt) : null,
             lastError: s.lastError,

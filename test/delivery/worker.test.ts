@@ -1,7 +1,7 @@
 // The delivery worker on a real SQLite store and the fake RWX: batching, values, stop, logs.
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { AwsValueRef } from '../../src/config/schema.js'
+import { isAwsRef } from '../../src/config/schema.js'
 import { createSealer } from '../../src/queue/crypto.js'
 import { allIn, createHarness, type Harness, TOKEN } from './harness.js'
 
@@ -91,8 +91,8 @@ describe('delivery worker', () => {
   it('resolves references at delivery, and settles what the resolver says', async () => {
     h = await createHarness({
       resolver: {
-        async resolve(valueRef) {
-          const ref = valueRef as AwsValueRef
+        async resolve(ref) {
+          if (!isAwsRef(ref)) return { kind: 'dead', error: 'not an AWS reference' }
           if (ref.secretId === 'gone') return { kind: 'dead', error: 'AWS secret not found' }
           if (ref.secretId === 'old') return { kind: 'superseded', error: 'version is no longer current' }
           return { kind: 'value', value: `resolved-${ref.secretId}` }
