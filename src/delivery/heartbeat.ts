@@ -25,7 +25,7 @@ export interface RoundLeases {
    * then nothing may be sent.
    */
   sending(items: Claimed[]): Promise<Claimed[]>
-  /** Ends the heartbeat (the round's outcomes are recorded). */
+  /** Ends the heartbeat, before the round's outcomes are recorded (which gives the leases back). */
   stop(): void
 }
 
@@ -51,6 +51,7 @@ export function startHeartbeat(
   let heldUntil = claimedAt + leaseMs
   let renewing = false
   let lost = false
+  let stopped = false
 
   function giveUp(why: string, fields: Record<string, unknown> = {}): void {
     if (lost) return
@@ -82,6 +83,8 @@ export function startHeartbeat(
       .renew({ owner, now, leaseMs, items: asked })
       .then(
         (held) => {
+          // settled meanwhile: the leases given back are not lost
+          if (stopped) return
           heldUntil = now + leaseMs
           const dropped = dropLost(held, asked)
           if (dropped > 0) giveUp('another worker holds leases of this round', { taken: dropped })
@@ -108,6 +111,7 @@ export function startHeartbeat(
       return lost ? [] : batch.filter((c) => held.has(c.id))
     },
     stop() {
+      stopped = true
       clearInterval(timer)
     },
   }

@@ -254,7 +254,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         held.map((c) => ({ id: c.id, kind: 'retry', at: now, error, countAttempt: false })),
       )
     }
-    // Renewed until the round's outcomes are recorded: however long RWX takes, no other replica takes over.
+    // Renewed until the round is settled: however long RWX takes, no other replica takes its names over.
     const deps = { store, owner, clock, log, leaseMs: leaseMs(config) }
     const leases = startHeartbeat(deps, batches.flat(), claimedAt, abort.signal)
     try {
@@ -305,6 +305,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         outcomes.push({ id: c.id, kind: 'retry', at, error, countAttempt: false })
       }
     }
+    // No renewal races the settle that gives the leases back (it would find them gone, as if taken).
+    leases.stop()
     // One transaction (and one WAL checkpoint) for the round's requests, not one per request.
     await settle(sent, outcomes, attempts)
   }
