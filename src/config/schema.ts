@@ -404,7 +404,11 @@ export const configSchema = z
         batchWindowMs: z.number().int().min(0).max(5_000).default(25),
         /** RWX requests in flight at once. */
         concurrency: z.number().int().min(1).max(64).default(4),
-        leaseSeconds: z.number().int().min(5).default(60),
+        /**
+         * How long a claim holds its names. The worker renews its leases every third of it while it sends,
+         * so it only matters when a worker dies: its claimed, unsent secrets are taken over after it.
+         */
+        leaseSeconds: z.number().int().min(5).default(15),
         backoffBaseMs: z.number().int().positive().default(1_000),
         backoffMaxMs: z.number().int().positive().default(300_000),
         /** Delay between tries while RWX refuses the token (401/403). */

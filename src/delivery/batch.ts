@@ -84,6 +84,7 @@ export async function deliverBatch(ctx: BatchContext, vault: string, items: Clai
     if (typeof got === 'string') ready.push({ item, value: got })
     else outcomes.push(got)
   }
+  if (ready.length > 0) ready.splice(0, ready.length, ...(await marked(ctx, ready, outcomes)))
   if (ready.length === 0)
     return { outcomes, attempts: attemptsOf(outcomes, outcomes.length, null, ctx.clock()) }
   const unsent = outcomes.length
@@ -139,6 +140,31 @@ export async function deliverBatch(ctx: BatchContext, vault: string, items: Clai
     }
   }
   return { outcomes, attempts }
+}
+
+/**
+ * The items still leased once marked as being sent (the store's record that their request may be in
+ * flight); the others get an outcome here and are not sent. A lost lease is given back due now, without
+ * using an attempt (the store ignores it when another worker holds the name).
+ */
+async function marked<T extends { item: Claimed }>(
+  ctx: BatchContext,
+  ready: T[],
+  outcomes: Outcome[],
+): Promise<T[]> {
+  const now = ctx.clock()
+  let held: Set<number>
+  let error: string
+  try {
+    held = new Set((await ctx.beforeSend(ready.map(({ item }) => item))).map((c) => c.id))
+    error = 'the lease ran out before the request was sent'
+  } catch {
+    held = new Set()
+    error = 'the store could not be reached before sending'
+  }
+  for (const { item } of ready)
+    if (!held.has(item.id)) outcomes.push({ id: item.id, kind: 'retry', at: now, error, countAttempt: false })
+  return ready.filter(({ item }) => held.has(item.id))
 }
 
 function outcomeOf(

@@ -136,8 +136,12 @@ export function createRwxClient(options: RwxClientOptions): RwxClient {
       const retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now())
       return translate(status, text, retryAfterMs, sent, names)
     } catch (err) {
-      if (callOptions.signal?.aborted)
-        return { kind: 'retry', reason: 'request to RWX cancelled (shutting down)', uncertain: true }
+      if (callOptions.signal?.aborted) {
+        // the worker's own reasons are fixed strings (never a value); shutting down gives none
+        const why = callOptions.signal.reason
+        const reason = `request to RWX cancelled (${typeof why === 'string' ? why : 'shutting down'})`
+        return { kind: 'retry', reason, uncertain: true }
+      }
       const reason = transportReason(err, deadline.aborted)
       return { kind: 'retry', reason, uncertain: deadline.aborted || !NEVER_SENT.has(errorCode(err) ?? '') }
     }

@@ -2,7 +2,7 @@
 import type { Logger } from 'pino'
 import type { DeliveryConfig } from '../config/schema.js'
 import type { Sealer } from '../queue/crypto.js'
-import type { Attempt, Outcome } from '../queue/store.js'
+import type { Attempt, Claimed, Outcome } from '../queue/store.js'
 import type { BreakerStatus } from './breaker.js'
 import type { RwxClient, SetSecretsResult } from './rwx-client.js'
 import type { ReferenceResolver } from './values.js'
@@ -32,8 +32,13 @@ export interface BatchContext {
   clock: () => number
   random: () => number
   events?: DeliveryEvents | undefined
-  /** Aborted when a stopping worker stops waiting for RWX. */
+  /** Aborted when a stopping worker stops waiting for RWX, or when the round's leases may run out. */
   signal: AbortSignal
+  /**
+   * Marks `items` as being sent, just before their request goes out, and resolves to those the worker
+   * still leases (only those are sent). Rejects when the store cannot be reached: nothing is sent then.
+   */
+  beforeSend(items: Claimed[]): Promise<Claimed[]>
   /**
    * RWX's version of the last value the relay delivered for `vault`/`name` (its never-regress watermark),
    * or null when there is none or it is not known.

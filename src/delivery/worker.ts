@@ -6,6 +6,7 @@ import type { Sealer } from '../queue/crypto.js'
 import type { Attempt, Claimed, Outcome, Store } from '../queue/store.js'
 import { attemptsOf, countedRetry, deliverBatch, planBatches } from './batch.js'
 import { createBreaker } from './breaker.js'
+import { type RoundLeases, startHeartbeat } from './heartbeat.js'
 import type { PauseSwitch } from './pause.js'
 import type { RwxClient, SetSecretsResult } from './rwx-client.js'
 import { settleRound } from './settle.js'
@@ -73,7 +74,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   let notified = false
   let wake: { done: () => void; byNotify: boolean } | undefined
 
-  const ctx: BatchContext = {
+  // Each round adds its own signal and marking (runBatch): a batch is sent only under its round's heartbeat.
+  const ctx: Omit<BatchContext, 'beforeSend'> = {
     client: options.client,
     sealer: options.sealer,
     resolver: options.resolver,
@@ -229,15 +231,11 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         idle = true
         while (!stopping && (await holdReason()) === null) {
           const limit = breaker.claimLimit(config.batchSize * config.concurrency)
-          const claimed = await store.claim({
-            owner,
-            now: clock(),
-            leaseMs: leaseMs(config),
-            limit,
-          })
+          const claimedAt = clock()
+          const claimed = await store.claim({ owner, now: claimedAt, leaseMs: leaseMs(config), limit })
           if (claimed.length === 0) break
           idle = false
-          await deliverRound(claimed)
+          await deliverRound(claimed, claimedAt)
         }
       } catch (err) {
         log.error({ err: errorFields(err) }, 'delivery round failed; trying again shortly')
@@ -246,7 +244,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     }
   }
 
-  async function deliverRound(claimed: Claimed[]): Promise<void> {
+  async function deliverRound(claimed: Claimed[], claimedAt: number): Promise<void> {
     const { batches, held } = planBatches(claimed, config.batchSize)
     if (held.length > 0) {
       const now = clock()
@@ -256,6 +254,17 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         held.map((c) => ({ id: c.id, kind: 'retry', at: now, error, countAttempt: false })),
       )
     }
+    // Renewed until the round is settled: however long RWX takes, no other replica takes its names over.
+    const deps = { store, owner, clock, log, leaseMs: leaseMs(config) }
+    const leases = startHeartbeat(deps, batches.flat(), claimedAt, abort.signal)
+    try {
+      await sendBatches(batches, leases)
+    } finally {
+      leases.stop()
+    }
+  }
+
+  async function sendBatches(batches: Claimed[][], leases: RoundLeases): Promise<void> {
     let next = 0
     const sent: Claimed[] = []
     const outcomes: Outcome[] = []
@@ -264,6 +273,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     // not started yet. While open, a round is the probe: its one batch goes.
     const allowed = async () =>
       !stopping &&
+      !leases.lost &&
       !(await pauseSwitch.current()).paused &&
       rateLimitedUntil <= clock() &&
       (!breaker.isOpen() || next === 0)
@@ -272,7 +282,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       while (next < batches.length && (await allowed()) && next < batches.length) {
         const batch = batches[next++]!
         sent.push(...batch)
-        const done = await runBatch(batch)
+        const done = await runBatch(batch, leases)
         outcomes.push(...done.outcomes)
         attempts.push(...done.attempts)
       }
@@ -282,24 +292,29 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       // Given back due now without using an attempt: they go once the pause ends or a probe succeeds.
       const now = clock()
       const limited = !pauseSwitch.known().paused && rateLimitedUntil > now
-      const error = pauseSwitch.known().paused
-        ? 'delivery paused'
-        : limited
-          ? 'RWX asked to wait (429): held back until its Retry-After'
-          : 'RWX is failing: waiting for a probe'
+      const error = leases.lost
+        ? 'the delivery leases could not be renewed'
+        : pauseSwitch.known().paused
+          ? 'delivery paused'
+          : limited
+            ? 'RWX asked to wait (429): held back until its Retry-After'
+            : 'RWX is failing: waiting for a probe'
       const at = limited ? rateLimitedUntil : now
       for (const c of batches.slice(next).flat()) {
         sent.push(c)
         outcomes.push({ id: c.id, kind: 'retry', at, error, countAttempt: false })
       }
     }
+    // No renewal races the settle that gives the leases back (it would find them gone, as if taken).
+    leases.stop()
     // One transaction (and one WAL checkpoint) for the round's requests, not one per request.
     await settle(sent, outcomes, attempts)
   }
 
-  async function runBatch(batch: Claimed[]): Promise<BatchResult> {
+  async function runBatch(batch: Claimed[], leases: RoundLeases): Promise<BatchResult> {
     try {
-      return await deliverBatch(ctx, batch[0]!.vault, batch)
+      const round = { ...ctx, signal: leases.signal, beforeSend: leases.sending }
+      return await deliverBatch(round, batch[0]!.vault, batch)
     } catch (err) {
       log.error({ err: errorFields(err), vault: batch[0]!.vault }, 'delivering a batch failed')
       const now = clock()
@@ -364,13 +379,11 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
 const DEFAULT_RATE_LIMIT_MS = 1_000
 
 /**
- * How long a claim holds its names. A worker that dies with a request in flight gives it up at its death
- * (at the latest when the request would have timed out), and that write may land up to
- * `uncertainWriteSeconds` later: the dead worker's lease is what holds the name meanwhile (PostgreSQL
- * replicas; SQLite fences the names a dead run held when it starts again), so it lasts at least that.
+ * How long a claim (and each renewal: the round's heartbeat renews every third of it) holds its names.
+ * Short, so that the names a dead replica had claimed but not started sending are taken over within
+ * seconds; a name it was sending is fenced by the claim that takes it over (PostgreSQL) or by the next
+ * start (SQLite), for `uncertainWriteSeconds`, as its request may still land.
  */
-function leaseMs(
-  config: Pick<DeliveryConfig, 'leaseSeconds' | 'requestTimeoutMs' | 'uncertainWriteSeconds'>,
-): number {
-  return Math.max(config.leaseSeconds * 1000, config.requestTimeoutMs + config.uncertainWriteSeconds * 1000)
+function leaseMs(config: Pick<DeliveryConfig, 'leaseSeconds'>): number {
+  return config.leaseSeconds * 1000
 }

@@ -55,6 +55,7 @@ export async function openStore(config: Config, log: Logger, cwd: string): Promi
     url: config.store,
     poolSize: config.postgres.poolSize,
     enqueueTimeoutMs: config.postgres.enqueueTimeoutMs,
+    uncertainWriteMs: config.delivery.uncertainWriteSeconds * 1000,
     log: log.child({ component: 'store' }),
   })
   return { store, sealer }

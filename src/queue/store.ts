@@ -254,6 +254,27 @@ export interface ClaimOptions {
   limit: number
 }
 
+/** A secret's lease, by the secret and its name. */
+export interface LeaseKey {
+  id: number
+  vault: string
+  name: string
+}
+
+export interface RenewOptions {
+  owner: string
+  now: number
+  /** The renewed leases last until `now + leaseMs` (never shortened). */
+  leaseMs: number
+  items: readonly LeaseKey[]
+  /**
+   * The items' requests are about to go out: mark their names as being sent, so that whoever takes over
+   * an expired lease fences the name rather than sending at once (the request may still land). SQLite
+   * keeps no mark: one process, and its next start fences every lease a dead run left.
+   */
+  sending?: boolean
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres'
   /**
@@ -267,6 +288,12 @@ export interface Store {
    * another secret under a live lease, so one name is never written twice at once.
    */
   claim(options: ClaimOptions): Promise<Claimed[]>
+  /**
+   * Extends `owner`'s leases of `items` to `now + leaseMs` (the worker's heartbeat: a live worker never
+   * loses a lease, however long RWX takes) and returns the ids whose lease `owner` still holds. A lease
+   * that ran out is renewed if no one took it since; one another worker (or a fence) holds is not.
+   */
+  renew(options: RenewOptions): Promise<Set<number>>
   /**
    * Records outcomes of leased secrets; ignores any whose lease `owner` no longer holds. `attempts`, if
    * given, are appended to their secrets' provenance, in the same transaction where the store can, also

@@ -16,7 +16,7 @@ import { parseConfig } from '../../src/load-config.js'
 import { createMetrics } from '../../src/metrics.js'
 import { createSealer, type Sealer, valueAad } from '../../src/queue/crypto.js'
 import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite/store.js'
-import type { SecretRecord } from '../../src/queue/store.js'
+import type { SecretRecord, Store } from '../../src/queue/store.js'
 import { buildSources } from '../../src/receive/sources.js'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
 import { until } from '../support/until.js'
@@ -76,6 +76,8 @@ export interface HarnessOptions {
   start?: boolean
   /** Makes the pause switch given to the worker (default: one on the store). */
   pause?: (store: SqliteStore) => PauseSwitch
+  /** The store as the worker sees it (default: the store itself), to make one of its calls fail. */
+  workerStore?: (store: SqliteStore) => Store
 }
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -94,7 +96,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     requestTimeoutMs: config.requestTimeoutMs,
   })
   const worker = createDeliveryWorker({
-    store,
+    store: options.workerStore?.(store) ?? store,
     client,
     sealer,
     resolver: options.resolver,

@@ -26,6 +26,8 @@ const ENV = {
 export interface Settings {
   delivery: Record<string, number>
   server?: Record<string, number>
+  /** Take each event's vault from its body's `vault` (see `post`) instead of the one vault `ci`. */
+  vaultFromEvent?: boolean
 }
 
 /** The fake RWX's token, for `startFakeRwx`. */
@@ -62,7 +64,7 @@ sources:
     verify: { type: hmac, header: x-sig, prefix: "sha256=", secrets: ["${HMAC_SECRET}"] }
     eventTime: /time
     rules:
-      - secrets: [{ vault: ci, name: "{{ /name }}", value: /value }]
+      - secrets: [{ vault: ${s.vaultFromEvent ? '"{{ /vault }}"' : 'ci'}, name: "{{ /name }}", value: /value }]
 `
   return {
     databaseUrl: db?.url,
@@ -85,9 +87,18 @@ sources:
 /** A fresh secret name, so a write landing late from an earlier test cannot touch this one's. */
 export const freshName = () => `N_${randomBytes(4).toString('hex')}`
 
-/** Posts one signed event setting `name` to `value` at `time` (epoch seconds); returns its event id. */
-export async function post(relay: RelayProcess, name: string, value: string, time: number): Promise<string> {
-  const body = JSON.stringify({ name, value, time })
+/**
+ * Posts one signed event setting `name` to `value` at `time` (epoch seconds), in `vault` on a site that
+ * takes it from the event; returns its event id.
+ */
+export async function post(
+  relay: RelayProcess,
+  name: string,
+  value: string,
+  time: number,
+  vault?: string,
+): Promise<string> {
+  const body = JSON.stringify(vault === undefined ? { name, value, time } : { name, value, time, vault })
   const res = await fetch(`${relay.url}/hooks/ci`, {
     method: 'POST',
     headers: {

@@ -1,15 +1,22 @@
 // The worker side of the PostgreSQL queue: leasing due secrets (one per name across every replica),
-// recording outcomes and the never-regress watermark, giving leases back.
+// renewing and marking leases, recording outcomes and the never-regress watermark, giving leases back.
 import type pg from 'pg'
 import { type ClaimRow, toClaimed } from '../rows.js'
-import { type Attempt, type Claimed, type ClaimOptions, FENCE_OWNER, type Outcome } from '../store.js'
+import {
+  type Attempt,
+  type Claimed,
+  type ClaimOptions,
+  FENCE_OWNER,
+  type Outcome,
+  type RenewOptions,
+} from '../store.js'
 import { statement } from './pool.js'
 
 /** Most vaults one claim locks one by one (a statement each) before it takes the rest in due order. */
 const WHOLE_VAULTS_PER_CLAIM = 16
 
 /**
- * Leases up to `limit` due secrets to `owner`, in one statement (relay_claim, migration 6), its
+ * Leases up to `limit` due secrets to `owner`, in one statement (relay_claim, migrations 6 and 8), its
  * own transaction. A name's lease is on its `names` row (which secret, whose, until when), so there is
  * one lease per vault and name at most, and leasing rewrites that small row, not the secret's.
  *
@@ -28,10 +35,13 @@ const WHOLE_VAULTS_PER_CLAIM = 16
  *    holds its row lock (see lockNames), so nothing about these names can change between the check
  *    and the lease: the check sees every committed lease, and a value superseded meanwhile is not leased.
  *
- * An expired lease counts as none, which is how a replica that died mid-delivery has its work taken over.
+ * An expired lease counts as none, which is how a replica that died mid-delivery has its work taken over:
+ * at once for the secrets it had not started sending. A locked name whose expired lease is marked
+ * sending (see renew) is not leased but fenced for `uncertainWriteMs`, its next write read back: that
+ * replica's request may still land.
  */
-async function claim(pool: pg.Pool, options: ClaimOptions): Promise<Claimed[]> {
-  const { rows } = await statement<ClaimRow>(pool, CLAIM, claimValues(options))
+async function claim(pool: pg.Pool, options: ClaimOptions, uncertainWriteMs: number): Promise<Claimed[]> {
+  const { rows } = await statement<ClaimRow>(pool, CLAIM, claimValues(options, uncertainWriteMs))
   return rows.map(toClaimed)
 }
 
@@ -46,11 +56,50 @@ export const CLAIM = {
            c.event_time, c.created_at, c.solo,
            (SELECT COUNT(*) FROM names n WHERE n.vault = c.vault AND n.name = c.name
              AND n.unconfirmed_since IS NOT NULL)::int AS unconfirmed
-         FROM relay_claim($1, $2, $3, $4, $5) c`,
+         FROM relay_claim($1, $2, $3, $4, $5, $6) c`,
 }
 
-export function claimValues({ owner, now, leaseMs, limit }: ClaimOptions): unknown[] {
-  return [owner, now, now + leaseMs, limit, WHOLE_VAULTS_PER_CLAIM]
+export function claimValues(
+  { owner, now, leaseMs, limit }: ClaimOptions,
+  uncertainWriteMs: number,
+): unknown[] {
+  return [owner, now, now + leaseMs, limit, WHOLE_VAULTS_PER_CLAIM, uncertainWriteMs]
+}
+
+/**
+ * Extends `owner`'s leases of `items` (the worker's heartbeat) and, with `sending`, marks them as being
+ * sent, in one statement: the names still leased to `owner` for that secret locked in the order every
+ * writer keeps, then rewritten by primary key (a HOT update: neither column is indexed). A lease that ran
+ * out but that nobody took is `owner`'s again (no other write of its name can have started); one taken
+ * or fenced since is left alone and its id not returned.
+ */
+async function renew(pool: pg.Pool, options: RenewOptions): Promise<Set<number>> {
+  if (options.items.length === 0) return new Set()
+  const { rows } = await statement<{ id: string }>(pool, RENEW, [
+    options.owner,
+    options.now,
+    options.now + options.leaseMs,
+    options.items.map((i) => i.vault),
+    options.items.map((i) => i.name),
+    options.items.map((i) => i.id),
+    options.sending === true,
+  ])
+  return new Set(rows.map((r) => Number(r.id)))
+}
+
+/** The renew statement; prepared once per connection. */
+export const RENEW = {
+  name: 'relay_renew',
+  text: `WITH held AS (
+      SELECT n.vault, n.name FROM unnest($4::text[], $5::text[], $6::bigint[]) AS k(vault, name, id)
+        JOIN names n ON n.vault = k.vault AND n.name = k.name
+      WHERE n.lease_secret = k.id AND n.lease_owner = $1
+      ORDER BY n.vault, n.name FOR UPDATE OF n
+    )
+    UPDATE names n SET lease_until = GREATEST(n.lease_until, $3),
+      sending_since = CASE WHEN $7 THEN COALESCE(n.sending_since, $2) ELSE n.sending_since END
+    FROM held WHERE n.vault = held.vault AND n.name = held.name AND n.lease_owner = $1
+    RETURNING n.lease_secret AS id`,
 }
 
 /**
@@ -175,14 +224,17 @@ async function nextDueAt(pool: pg.Pool): Promise<number | null> {
 /** The delivery half of a Store, in PostgreSQL; each call is one transaction. */
 export interface PostgresLeases {
   claim(options: ClaimOptions): Promise<Claimed[]>
+  renew(options: RenewOptions): Promise<Set<number>>
   settle(owner: string, now: number, outcomes: Outcome[], attempts: Attempt[]): Promise<void>
   release(owner: string): Promise<void>
   nextDueAt(): Promise<number | null>
 }
 
-export function createPostgresLeases(pool: pg.Pool): PostgresLeases {
+/** `uncertainWriteMs`: how long a write may still land (`delivery.uncertainWriteSeconds`). */
+export function createPostgresLeases(pool: pg.Pool, uncertainWriteMs: number): PostgresLeases {
   return {
-    claim: (options) => (options.limit > 0 ? claim(pool, options) : Promise.resolve([])),
+    claim: (options) => (options.limit > 0 ? claim(pool, options, uncertainWriteMs) : Promise.resolve([])),
+    renew: (options) => renew(pool, options),
     settle: (owner, now, outcomes, attempts) => settle(pool, owner, now, outcomes, attempts),
     release: (owner) => release(pool, owner),
     nextDueAt: () => nextDueAt(pool),

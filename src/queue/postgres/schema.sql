@@ -57,6 +57,7 @@ CREATE TABLE names (
   lease_owner text,
   lease_until bigint,
   unconfirmed_since bigint,
+  sending_since bigint,
   CONSTRAINT names_check CHECK (((delivered_event_time IS NULL) = (delivered_secret_id IS NULL))),
   CONSTRAINT names_lease CHECK ((((lease_secret IS NULL) = (lease_owner IS NULL)) AND ((lease_owner IS NULL) = (lease_until IS NULL)))),
   CONSTRAINT names_pkey PRIMARY KEY (vault, name)
@@ -109,7 +110,7 @@ CREATE INDEX secrets_vault_due ON public.secrets USING btree (vault, next_attemp
 
 -- Functions
 
-CREATE OR REPLACE FUNCTION public.relay_claim(p_owner text, p_now bigint, p_lease_until bigint, p_limit integer, p_whole_vaults integer)
+CREATE OR REPLACE FUNCTION public.relay_claim(p_owner text, p_now bigint, p_lease_until bigint, p_limit integer, p_whole_vaults integer, p_uncertain_ms bigint DEFAULT NULL::bigint)
  RETURNS TABLE(id bigint, source text, event_id text, vault text, name text, description text, sealed bytea, ref text, attempts integer, event_time bigint, created_at bigint, solo integer)
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_custom_plan'
@@ -129,6 +130,8 @@ AS $function$
     v_more_names TEXT[];
     v_whole INTEGER;
     v_vault TEXT;
+    v_sent_vaults TEXT[];
+    v_sent_names TEXT[];
   BEGIN
     SELECT array_agg(g.vault ORDER BY g.first_due, g.first_id), COALESCE(SUM(g.due), 0)
       INTO v_due_vaults, v_total
@@ -164,6 +167,29 @@ AS $function$
     IF cardinality(v_vaults) = 0 THEN
       RETURN;
     END IF;
+    -- A locked name whose expired lease was a worker's and marked sending: that worker died (or lost the
+    -- database, and cancelled its request before its lease ran out) while its write was in flight, and
+    -- the write may still land. The name is fenced instead of leased (see migration 7), as that worker's
+    -- settle would have fenced it: until the write can no longer land, its next write read back. A
+    -- caller that does not say how long that is (a relay of the previous version) leaves it for a caller
+    -- that does.
+    SELECT array_agg(k.v), array_agg(k.nm) INTO v_sent_vaults, v_sent_names
+      FROM unnest(v_vaults, v_names) AS k(v, nm) JOIN names n ON n.vault = k.v AND n.name = k.nm
+      WHERE n.sending_since IS NOT NULL AND n.lease_owner <> '(unknown outcome)';
+    IF v_sent_vaults IS NOT NULL THEN
+      IF p_uncertain_ms IS NOT NULL THEN
+        UPDATE names n SET lease_owner = '(unknown outcome)', lease_until = p_now + p_uncertain_ms,
+            sending_since = NULL, unconfirmed_since = COALESCE(n.unconfirmed_since, p_now)
+          FROM (SELECT DISTINCT * FROM unnest(v_sent_vaults, v_sent_names)) AS k(v, nm)
+          WHERE n.vault = k.v AND n.name = k.nm;
+      END IF;
+      SELECT COALESCE(array_agg(k.v), '{}'), COALESCE(array_agg(k.nm), '{}') INTO v_vaults, v_names
+        FROM unnest(v_vaults, v_names) AS k(v, nm)
+        WHERE (k.v, k.nm) NOT IN (SELECT * FROM unnest(v_sent_vaults, v_sent_names));
+      IF cardinality(v_vaults) = 0 THEN
+        RETURN;
+      END IF;
+    END IF;
     RETURN QUERY
       -- each locked name's newest queued secret, if it is due. The names locked above hold no live lease
       -- (checked on each row's latest version as it was locked), and none can be taken while this
@@ -176,7 +202,8 @@ AS $function$
             ORDER BY q.event_time DESC, q.id DESC LIMIT 1) s
         WHERE s.next_attempt_at <= p_now
       ), leased AS (
-        UPDATE names n SET lease_secret = p.id, lease_owner = p_owner, lease_until = p_lease_until
+        UPDATE names n SET lease_secret = p.id, lease_owner = p_owner, lease_until = p_lease_until,
+          sending_since = NULL
         FROM pick p WHERE n.vault = p.vault AND n.name = p.name
       )
       SELECT p.id, e.source, e.event_id, p.vault::text, p.name::text, p.description, p.sealed, p.ref,

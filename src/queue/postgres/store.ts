@@ -26,7 +26,16 @@ export interface PostgresStoreOptions {
    * then 503 with Retry-After. Default ENQUEUE_TIMEOUT_MS.
    */
   enqueueTimeoutMs?: number
+  /**
+   * How long a write whose outcome is unknown may still land at RWX (`delivery.uncertainWriteSeconds`): a
+   * claim that takes over the lease of a name that was being sent fences the name that long. Default
+   * UNCERTAIN_WRITE_MS.
+   */
+  uncertainWriteMs?: number
 }
+
+/** Default `uncertainWriteMs`, as `delivery.uncertainWriteSeconds` defaults. */
+export const UNCERTAIN_WRITE_MS = 60_000
 
 /** Default `enqueueTimeoutMs`, as `postgres.enqueueTimeoutMs` defaults. */
 export const ENQUEUE_TIMEOUT_MS = 5_000
@@ -62,7 +71,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       cause: err,
     })
   }
-  const leases = createPostgresLeases(pool)
+  const leases = createPostgresLeases(pool, options.uncertainWriteMs ?? UNCERTAIN_WRITE_MS)
   const admin = createPostgresAdmin(pool)
   const retention = createPostgresRetention(pool)
   const operations = createPostgresOperations(pool)
@@ -103,6 +112,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     },
 
     claim: (options) => guarded(() => leases.claim(options)),
+    renew: (options) => guarded(() => leases.renew(options)),
     settle: (owner, now, outcomes, attempts = []) =>
       guarded(() => leases.settle(owner, now, outcomes, attempts)),
     release: (owner) => guarded(() => leases.release(owner)),

@@ -3,7 +3,7 @@
 import type pg from 'pg'
 import type { Logger } from 'pino'
 import { ENQUEUE, enqueueValues } from './enqueue.js'
-import { CLAIM, claimValues, SETTLE, settleValues } from './leases.js'
+import { CLAIM, claimValues, RENEW, SETTLE, settleValues } from './leases.js'
 import { CONTROL_SELECT } from './operations.js'
 import { connect, describeError, isConnectionError } from './pool.js'
 
@@ -16,8 +16,9 @@ import { connect, describeError, isConnectionError } from './pool.js'
 function idleCalls(): pg.QueryConfig[] {
   return [
     { ...ENQUEUE, values: enqueueValues([]) },
-    { ...CLAIM, values: claimValues({ owner: 'warm-up', now: 0, leaseMs: 0, limit: 1 }) },
+    { ...CLAIM, values: claimValues({ owner: 'warm-up', now: 0, leaseMs: 0, limit: 1 }, 0) },
     { ...SETTLE, values: settleValues('warm-up', 0, [], []) },
+    { ...RENEW, values: ['warm-up', 0, 0, [], [], [], false] },
     { text: CONTROL_SELECT },
   ]
 }

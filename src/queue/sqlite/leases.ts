@@ -1,12 +1,14 @@
-// The worker side of the SQLite queue: leasing due secrets (one per name at a time), recording outcomes
-// and the never-regress watermark, giving leases back.
+// The worker side of the SQLite queue: leasing due secrets (one per name at a time), renewing leases,
+// recording outcomes and the never-regress watermark, giving leases back.
 import type Database from 'better-sqlite3'
 import { type ClaimRow, toClaimed } from '../rows.js'
-import type { Claimed, ClaimOptions, Outcome } from '../store.js'
+import type { Claimed, ClaimOptions, Outcome, RenewOptions } from '../store.js'
 
 /** The delivery half of a Store, in SQLite; each call is one transaction. */
 export interface SqliteLeases {
   claim(options: ClaimOptions): Claimed[]
+  /** The ids whose lease `owner` still holds, extended (no sending mark: see RenewOptions.sending). */
+  renew(options: RenewOptions): Set<number>
   /** Returns how many values the outcomes erased (delivered, dead or superseded while queued). */
   settle(owner: string, now: number, outcomes: Outcome[]): number
   release(owner: string): void
@@ -109,6 +111,20 @@ export function createSqliteLeases(db: Database.Database): SqliteLeases {
   const confirm = db.prepare<{ vault: string; name: string; now: number }>(
     'DELETE FROM fences WHERE vault = @vault AND name = @name AND until <= @now',
   )
+  // An expired lease is taken back only while no other value of its name is leased (the lease is per
+  // secret here: another worker may have leased a newer value of the name since).
+  const extend = db.prepare<{ id: number; owner: string; now: number; until: number }>(
+    `UPDATE secrets SET lease_until = MAX(lease_until, @until)
+     WHERE id = @id AND lease_owner = @owner AND (lease_until > @now OR NOT EXISTS (
+       SELECT 1 FROM secrets o WHERE o.vault = secrets.vault AND o.name = secrets.name AND o.id <> secrets.id
+         AND o.lease_owner IS NOT NULL AND o.lease_until > @now))`,
+  )
+  const renewTx = db.transaction(({ owner, now, leaseMs, items }: RenewOptions) => {
+    const held = new Set<number>()
+    for (const { id } of items)
+      if (extend.run({ id, owner, now, until: now + leaseMs }).changes > 0) held.add(id)
+    return held
+  })
   const releaseAll = db.prepare<[string]>(
     'UPDATE secrets SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?',
   )
@@ -185,6 +201,9 @@ export function createSqliteLeases(db: Database.Database): SqliteLeases {
   return {
     claim({ owner, now, leaseMs, limit }) {
       return limit > 0 ? claimTx.immediate(owner, now, leaseMs, limit) : []
+    },
+    renew(options) {
+      return options.items.length > 0 ? renewTx.immediate(options) : new Set()
     },
     settle(owner, now, outcomes) {
       return outcomes.length > 0 ? settleTx.immediate(owner, now, outcomes) : 0

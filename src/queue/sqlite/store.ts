@@ -176,6 +176,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       await nextTurn()
       return claimed
     },
+    async renew(options) {
+      return leases.renew(options)
+    },
     async settle(owner, now, outcomes, attempts = []) {
       // In chunks, each its own commit, with a turn of the event loop after each: a backlog's rounds then
       // hold webhooks back for one chunk's work at most, not for a whole round's.

@@ -7,6 +7,7 @@ import { enqueueContract } from './enqueue.js'
 import { fencesContract } from './fences.js'
 import type { ContractContext, StoreFixture } from './helpers.js'
 import { operationsContract } from './operations.js'
+import { renewContract } from './renew.js'
 import { retentionContract } from './retention.js'
 
 export type { StoreFixture } from './helpers.js'
@@ -33,6 +34,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     })
     enqueueContract(ctx)
     deliveryContract(ctx)
+    renewContract(ctx)
     fencesContract(ctx)
     adminContract(ctx)
     retentionContract(ctx)
