@@ -108,6 +108,9 @@ function feltTables(felt) {
         row('events sent (achieved rate /s)', (l) => `${fmt(l.sent)} (${fmt(l.achievedRate)})`),
         row('accepted / delivered', (l) => `${fmt(l.accepted)} / ${fmt(l.delivered)}`),
         row('p50 / p99 / max ms', (l) => `${fmt(l.p50Ms)} / ${fmt(l.p99Ms)} / ${fmt(l.maxMs)}`),
+        row('RWX requests per 1,000 secrets', (l) =>
+          l.rwxRequestsPer1000 === undefined ? '-' : fmt(Math.round(l.rwxRequestsPer1000)),
+        ),
         row('warm-up (fresh relay) p50 / p99 / max ms', (l) =>
           l.warmup?.events ? `${fmt(l.warmup.p50Ms)} / ${fmt(l.warmup.p99Ms)} / ${fmt(l.warmup.maxMs)}` : '-',
         ),
