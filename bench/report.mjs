@@ -117,6 +117,20 @@ function feltTables(felt) {
       ]),
     )
   }
+  const withIdle = stores.filter((s) => felt[s].idle)
+  if (withIdle.length > 0) {
+    const row = (label, f) => [label, ...withIdle.map((s) => f(felt[s].idle))]
+    parts.push(
+      table([
+        ['idle relay (the HMAC source, no traffic)', ...withIdle.map((s) => STORE_NAMES[s])],
+        row('spawn -> /readyz 200 (ms)', (i) => fmt(i.readyMs)),
+        row(
+          `RSS after ${withIdle.map((s) => felt[s].idle.seconds)[0]} s idle / peak (MiB)`,
+          (i) => `${fmt(i.rssMiB, 1)} / ${fmt(i.peakRssMiB, 1)}`,
+        ),
+      ]),
+    )
+  }
   const withBurst = stores.filter((s) => felt[s].burst)
   if (withBurst.length > 0) {
     const row = (label, f) => [label, ...withBurst.map((s) => f(felt[s].burst))]
