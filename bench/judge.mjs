@@ -13,6 +13,8 @@ export const TARGETS = {
   latencyP99Ms: 50,
   burstMs: 10_000,
   outageIngestRatio: 0.8,
+  // issue 20: an idle relay with an HMAC-only config
+  idleRssMiB: 75,
 }
 
 /** Each target, judged on each store measured: `{ name, goal, sqlite?: {measured, value, pass}, postgres? }`. */
@@ -145,6 +147,14 @@ export function judge(ceiling, relay, alone, delivery, felt) {
         (v) => v >= TARGETS.outageIngestRatio,
       )
     }
+    add(
+      'idle relay RSS, HMAC source (MiB)',
+      `< ${TARGETS.idleRssMiB}`,
+      1,
+      Object.fromEntries(measured(felt).flatMap((s) => (felt[s].idle ? [[s, felt[s].idle]] : []))),
+      (i) => i.rssMiB,
+      (v) => v < TARGETS.idleRssMiB,
+    )
     add(
       'outage: relay peak RSS (MiB)',
       `< ${TARGETS.rssMiB}`,

@@ -3,6 +3,7 @@
 import {
   freePort,
   machineCpu,
+  memoryOf,
   nextMessage,
   SIGNATURE_HEADER,
   SIGNATURE_PREFIX,
@@ -171,6 +172,21 @@ export async function benchFelt(store) {
           events: settings.burstEvents,
           connections: settings.burstConnections,
         }),
+    )
+  }
+  if (settings.only.includes('idle')) {
+    out.idle = await onRelay(
+      `idle relay (${settings.idleSeconds} s without traffic)`,
+      async ({ proc, readyMs }) => {
+        await new Promise((r) => setTimeout(r, settings.idleSeconds * 1000))
+        const memory = memoryOf(proc.child.pid)
+        return {
+          seconds: settings.idleSeconds,
+          readyMs,
+          rssMiB: memory?.rssMiB,
+          peakRssMiB: memory?.peakRssMiB,
+        }
+      },
     )
   }
   if (settings.only.includes('outage') && settings.outageStores.includes(store)) {

@@ -143,6 +143,7 @@ export async function startRelay(store, rwxUrl) {
   const db = await storeFor(store, 'relay.db')
   const config = join(dir, `relay-${store}.yaml`)
   writeFileSync(config, relayConfig(port, rwxUrl, db.url))
+  const spawned = performance.now()
   const proc = startChild(process.execPath, [...RELAY_NODE_FLAGS, ...settings.nodeArgs, CLI, 'serve'], {
     cwd: dir,
     cpus: SERVER_CPU,
@@ -159,5 +160,7 @@ export async function startRelay(store, rwxUrl) {
     await stop()
     throw err
   }
-  return { url, proc, stop }
+  // From spawning `vault-relay serve` to its first 200 on /readyz (polled every 50 ms).
+  const readyMs = performance.now() - spawned
+  return { url, proc, stop, readyMs }
 }

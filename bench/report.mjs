@@ -108,8 +108,25 @@ function feltTables(felt) {
         row('events sent (achieved rate /s)', (l) => `${fmt(l.sent)} (${fmt(l.achievedRate)})`),
         row('accepted / delivered', (l) => `${fmt(l.accepted)} / ${fmt(l.delivered)}`),
         row('p50 / p99 / max ms', (l) => `${fmt(l.p50Ms)} / ${fmt(l.p99Ms)} / ${fmt(l.maxMs)}`),
+        row('RWX requests per 1,000 secrets', (l) =>
+          l.rwxRequestsPer1000 === undefined ? '-' : fmt(Math.round(l.rwxRequestsPer1000)),
+        ),
         row('warm-up (fresh relay) p50 / p99 / max ms', (l) =>
           l.warmup?.events ? `${fmt(l.warmup.p50Ms)} / ${fmt(l.warmup.p99Ms)} / ${fmt(l.warmup.maxMs)}` : '-',
+        ),
+      ]),
+    )
+  }
+  const withIdle = stores.filter((s) => felt[s].idle)
+  if (withIdle.length > 0) {
+    const row = (label, f) => [label, ...withIdle.map((s) => f(felt[s].idle))]
+    parts.push(
+      table([
+        ['idle relay (the HMAC source, no traffic)', ...withIdle.map((s) => STORE_NAMES[s])],
+        row('spawn -> /readyz 200 (ms)', (i) => fmt(i.readyMs)),
+        row(
+          `RSS after ${withIdle.map((s) => felt[s].idle.seconds)[0]} s idle / peak (MiB)`,
+          (i) => `${fmt(i.rssMiB, 1)} / ${fmt(i.peakRssMiB, 1)}`,
         ),
       ]),
     )

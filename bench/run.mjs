@@ -47,7 +47,7 @@ async function main() {
   const relay = ingest ? {} : undefined
   const alone = ingest ? {} : undefined
   const delivery = deliver ? {} : undefined
-  const feltParts = ['latency', 'burst', 'outage'].some((p) => settings.only.includes(p))
+  const feltParts = ['latency', 'burst', 'outage', 'idle'].some((p) => settings.only.includes(p))
   const felt = feltParts ? {} : undefined
   if (ingest) {
     process.stderr.write('bench: ceiling (bare Fastify + HMAC)...\n')

@@ -93,6 +93,8 @@ export async function steadyLatency({ url, secret, run, fake, rate, seconds, war
   const isWarmup = (name) => Number(name.slice(name.lastIndexOf('_') + 1)) < warm
   const ms = seen.latencies((name) => !isWarmup(name))
   const cold = seen.latencies(isWarmup)
+  // Every write request of the run (warm-up included; the fake was reset for this relay) per 1,000 stored.
+  const posts = fake.requests.filter((r) => r.method === 'POST').length
   return {
     rate,
     seconds,
@@ -103,6 +105,8 @@ export async function steadyLatency({ url, secret, run, fake, rate, seconds, war
     failed,
     statuses,
     delivered: ms.length + cold.length,
+    rwxRequests: posts,
+    rwxRequestsPer1000: fake.writes.length > 0 ? (posts * 1000) / fake.writes.length : Number.NaN,
     p50Ms: percentile(ms, 50),
     p99Ms: percentile(ms, 99),
     maxMs: ms.at(-1) ?? Number.NaN,

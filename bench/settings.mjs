@@ -26,9 +26,9 @@ export const settings = {
   alone: (env.BENCH_ALONE ?? 'sqlite').split(',').filter((s) => STORES.includes(s)),
   // Extra node flags for the ceiling, relay and delivery processes, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
   nodeArgs: (env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
-  // A subset of 'ingest,delivery,latency,burst,outage' while working on some (targets of skipped parts
-  // are not judged).
-  only: (env.BENCH_ONLY ?? 'ingest,delivery,latency,burst,outage').split(','),
+  // A subset of 'ingest,delivery,latency,burst,outage,idle' while working on some (targets of skipped
+  // parts are not judged).
+  only: (env.BENCH_ONLY ?? 'ingest,delivery,latency,burst,outage,idle').split(','),
   // The stores the relay runs on: a subset of 'sqlite,postgres'.
   stores: (env.BENCH_STORES ?? 'sqlite,postgres').split(',').filter((s) => STORES.includes(s)),
   // What a user feels (bench/scenarios.mjs), in the parts 'latency', 'burst' and 'outage':
@@ -42,6 +42,8 @@ export const settings = {
     .map(Number)
     .filter((n) => n > 0),
   latencySeconds: Number(env.BENCH_LATENCY_SECONDS ?? 5),
+  // The idle relay ('idle'): how long it sits without traffic before its RSS is read.
+  idleSeconds: Number(env.BENCH_IDLE_SECONDS ?? 5),
   latencyWarmupSeconds: Number(env.BENCH_LATENCY_WARMUP ?? 1),
   burstEvents: Number(env.BENCH_BURST_EVENTS ?? 10_000),
   burstConnections: Number(env.BENCH_BURST_CONNECTIONS ?? 200),
@@ -77,6 +79,7 @@ const STANDARD = [
   'BENCH_BURST_EVENTS',
   'BENCH_BURST_CONNECTIONS',
   'BENCH_OUTAGE_EVENTS',
+  'BENCH_IDLE_SECONDS',
 ]
 
 /** True when a run measured every part on both stores with the default load (it replaces the baseline). */

@@ -1,13 +1,12 @@
 #!/usr/bin/env node
 // vault-relay's command line: `serve` (the default), `check`, `watch` (src/watch), `send` and the admin commands.
+// Each command's module is loaded when it runs: `serve` does not hold the clients' code (undici's whole
+// index, jose) in memory for its lifetime, and `--version` loads next to nothing.
 import { parseArgs } from 'node:util'
-import { ADMIN_COMMANDS, type AdminCommand, AdminError, runAdminCommand } from './cli/admin.js'
-import { runCheck } from './cli/check.js'
-import { runSend } from './cli/send.js'
+import type { AdminCommand } from './cli/admin.js'
 import { COMMAND_USAGE, USAGE, wantsHelp } from './cli/usage.js'
 import { ConfigError, type Env } from './config/load.js'
 import { StartupError } from './errors.js'
-import { serve as serveRelay } from './server.js'
 import { VERSION } from './version.js'
 
 async function serve(args: string[], env: Env): Promise<void> {
@@ -18,6 +17,7 @@ async function serve(args: string[], env: Env): Promise<void> {
   })
   // --config is RELAY_CONFIG for this run, as `check` and the admin commands take it.
   const runEnv = values.config === undefined ? env : { ...env, RELAY_CONFIG: values.config }
+  const { serve: serveRelay } = await import('./server.js')
   await serveRelay(runEnv, process.cwd(), { demo: values.demo })
 }
 
@@ -38,11 +38,14 @@ async function main(argv: string[]): Promise<number | undefined> {
         await serve(rest, env)
         return undefined
       case 'check':
-        return runCheck(rest, env, process.cwd(), { out: print, err: printErr })
+        return (await import('./cli/check.js')).runCheck(rest, env, process.cwd(), {
+          out: print,
+          err: printErr,
+        })
       case 'watch':
         return void (await (await import('./watch/run.js')).watch(rest, env))
       case 'send':
-        return await runSend(rest, env, print)
+        return await (await import('./cli/send.js')).runSend(rest, env, print)
       case '--version':
       case '-v':
         process.stdout.write(`${VERSION}\n`)
@@ -55,13 +58,17 @@ async function main(argv: string[]): Promise<number | undefined> {
         print(topic ?? USAGE)
         return 0
       }
-      default:
-        if ((ADMIN_COMMANDS as readonly string[]).includes(command))
-          return await runAdminCommand(command as AdminCommand, rest, env, print)
+      default: {
+        const admin = await import('./cli/admin.js')
+        if ((admin.ADMIN_COMMANDS as readonly string[]).includes(command))
+          return await admin.runAdminCommand(command as AdminCommand, rest, env, print)
         process.stderr.write(`unknown command ${command}\n\n${USAGE}\n`)
         return 2
+      }
     }
   } catch (err) {
+    // Only `send` and the admin commands throw it, so the module is loaded by then.
+    const { AdminError } = await import('./cli/admin.js')
     if (err instanceof AdminError) {
       process.stderr.write(`vault-relay: ${err.message}\n`)
       return err.exitCode

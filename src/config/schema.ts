@@ -431,6 +431,8 @@ export const configSchema = z
             /** First wait before a probe, doubled after each failed one up to probeMaxMs. */
             probeMs: z.number().int().positive().default(1_000),
             probeMaxMs: z.number().int().positive().default(30_000),
+            /** Cap on the wait after a probe that could not connect (it cost RWX nothing). */
+            connectProbeMaxMs: z.number().int().positive().default(2_000),
           })
           .prefault({}),
       })

@@ -7,6 +7,12 @@ export interface BreakerOptions {
   /** Wait before the first probe; doubled after each failed probe up to `probeMaxMs`. */
   probeMs: number
   probeMaxMs: number
+  /**
+   * Cap on the wait after a probe that never reached RWX (connection refused, connect timeout, DNS):
+   * such a probe costs RWX nothing, so the worker looks again soon and drains within seconds of RWX
+   * listening again. The doubling goes on underneath: an RWX that answers 5xx waits up to `probeMaxMs`.
+   */
+  connectProbeMaxMs: number
 }
 
 /** What `/readyz`, the admin API and metrics show. */
@@ -41,6 +47,12 @@ function verdict(result: SetSecretsResult): 'failure' | 'success' | 'neutral' {
   return result.status === 408 || result.status === 429 ? 'neutral' : 'success'
 }
 
+/** A failure before anything reached RWX: no status, and not a request that may have gone out. */
+function unreached(result: SetSecretsResult): boolean {
+  return result.kind === 'retry' && result.status === undefined && result.uncertain !== true
+}
+
+/** Creates a closed breaker. */
 export function createBreaker(options: BreakerOptions): Breaker {
   let failures = 0
   let openedAt: number | undefined
@@ -49,8 +61,9 @@ export function createBreaker(options: BreakerOptions): Breaker {
 
   const isOpen = () => openedAt !== undefined
 
-  function schedule(now: number, retryAfterMs: number | undefined): void {
-    nextProbeAt = now + Math.max(probeDelay, retryAfterMs ?? 0)
+  function schedule(now: number, retryAfterMs: number | undefined, unreached: boolean): void {
+    const delay = unreached ? Math.min(probeDelay, options.connectProbeMaxMs) : probeDelay
+    nextProbeAt = now + Math.max(delay, retryAfterMs ?? 0)
     probeDelay = Math.min(probeDelay * 2, options.probeMaxMs)
   }
 
@@ -69,17 +82,17 @@ export function createBreaker(options: BreakerOptions): Breaker {
         return 'closed'
       }
       if (v === 'neutral') {
-        if (isOpen()) schedule(now, retryAfterMs)
+        if (isOpen()) schedule(now, retryAfterMs, false)
         return undefined
       }
       failures++
       if (isOpen()) {
-        schedule(now, retryAfterMs)
+        schedule(now, retryAfterMs, unreached(result))
         return undefined
       }
       if (options.threshold === 0 || failures < options.threshold) return undefined
       openedAt = now
-      schedule(now, retryAfterMs)
+      schedule(now, retryAfterMs, unreached(result))
       return 'opened'
     },
     status() {

@@ -1,6 +1,7 @@
 // The RWX vault API client: one POST per batch, every transport failure and status translated here.
-import { type Dispatcher, request } from 'undici'
+import type { Dispatcher } from 'undici'
 import { createDispatcher, type ProxyConfig, readText } from '../http/outbound.js'
+import { request } from '../http/undici.js'
 import { parseRetryAfter } from './backoff.js'
 
 /** One secret in a set-secrets request. */

@@ -72,6 +72,10 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   let stopped: Promise<void> | undefined
   let stopping = false
   let notified = false
+  /** True while a round is out: requests to RWX in flight, or their outcomes being settled. */
+  let sending = false
+  /** When work was first signalled while a round was out: the batch window counts from then. */
+  let pendingSince: number | undefined
   let wake: { done: () => void; byNotify: boolean } | undefined
 
   // Each round adds its own signal and marking (runBatch): a batch is sent only under its round's heartbeat.
@@ -215,6 +219,19 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     await sleep(Math.min(pollMs, Math.max(wait, 1)), false)
   }
 
+  /**
+   * Adaptive batching: work signalled while the worker was idle goes at once (nobody to wait for); work
+   * signalled while a round was out waits until `batchWindowMs` after the first such signal, gathering
+   * what else comes meanwhile, so a busy worker still sends full requests.
+   */
+  async function batchWindow(): Promise<void> {
+    const since = pendingSince
+    pendingSince = undefined
+    if (since === undefined || config.batchWindowMs <= 0) return
+    const wait = since + config.batchWindowMs - clock()
+    if (wait > 0 && !stopping) await sleep(wait, false)
+  }
+
   async function loop(): Promise<void> {
     let idle = false
     while (!stopping) {
@@ -227,7 +244,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         }
         await waitForWork(idle)
         if (stopping) break
-        if (config.batchWindowMs > 0) await sleep(config.batchWindowMs, false)
+        await batchWindow()
         idle = true
         while (!stopping && (await holdReason()) === null) {
           const limit = breaker.claimLimit(config.batchSize * config.concurrency)
@@ -235,7 +252,14 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
           const claimed = await store.claim({ owner, now: claimedAt, leaseMs: leaseMs(config), limit })
           if (claimed.length === 0) break
           idle = false
-          await deliverRound(claimed, claimedAt)
+          sending = true
+          try {
+            await deliverRound(claimed, claimedAt)
+          } finally {
+            sending = false
+          }
+          // A short claim took all that was due: what came meanwhile waits for its batch window.
+          if (claimed.length < limit) break
         }
       } catch (err) {
         log.error({ err: errorFields(err) }, 'delivery round failed; trying again shortly')
@@ -339,6 +363,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     },
     notify() {
       notified = true
+      if (sending) pendingSince ??= clock()
       if (wake?.byNotify) wake.done()
     },
     stop(stopOptions = {}) {

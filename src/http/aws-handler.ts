@@ -1,6 +1,7 @@
 // An AWS SDK request handler over an undici dispatcher, so Secrets Manager calls go through the configured proxy.
-import { type Dispatcher, request } from 'undici'
+import type { Dispatcher } from 'undici'
 import { createDispatcher, type ProxyConfig } from './outbound.js'
+import { request } from './undici.js'
 
 /** The parts of the SDK's HttpRequest this handler reads (kept here so dist/ needs no @smithy import). */
 interface SdkRequest {

@@ -1,5 +1,6 @@
 // The bounded outbound GET (no redirects, a timeout, a size cap) that verifiers and the notifier fetch with.
-import { type Dispatcher, request } from 'undici'
+import type { Dispatcher } from 'undici'
+import { request } from './undici.js'
 
 /** What a bounded GET gave back. */
 export interface HttpAnswer {

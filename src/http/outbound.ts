@@ -1,6 +1,7 @@
 // Outbound HTTP through the configured proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY): one dispatcher shape for every caller.
-import { Agent, type Dispatcher, EnvHttpProxyAgent } from 'undici'
+import type { Dispatcher, Agent as UndiciAgent } from 'undici'
 import type { Config } from '../config/schema.js'
+import { Agent, EnvHttpProxyAgent } from './undici.js'
 
 export type ProxyConfig = Config['proxy']
 
@@ -15,7 +16,7 @@ export function usesProxy(proxy: ProxyConfig): boolean {
  * config, never from process.env here: an unset one is passed as an empty string so undici does not read
  * the environment.
  */
-export function createDispatcher(proxy: ProxyConfig, options: Agent.Options = {}): Dispatcher {
+export function createDispatcher(proxy: ProxyConfig, options: UndiciAgent.Options = {}): Dispatcher {
   if (!usesProxy(proxy)) return new Agent(options)
   // undici's ProxyAgent replaces `connect` with its tunnel: the same settings go as requestTls (the TLS to
   // the origin, through the tunnel: CA, timeout), and the timeout as proxyTls (the connection to the proxy).

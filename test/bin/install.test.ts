@@ -31,7 +31,9 @@ describe('npm ci --omit=dev', () => {
   })
 
   it('npm start builds if needed and opts in to demo mode visibly (serve --demo)', () => {
-    expect(pkg.scripts.start).toMatch(/^npm run build --silent && node .*dist\/cli\.js serve --demo$/)
+    expect(pkg.scripts.start).toMatch(
+      /^node tools\/build-if-stale\.mjs && node .*dist\/cli\.js serve --demo$/,
+    )
   })
 
   it('installs, runs the root lifecycle scripts without dev tools, and the built relay serves', {

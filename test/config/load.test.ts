@@ -132,7 +132,7 @@ sources:
   it('leaves verify after write off and the RWX circuit breaker on by default, and checks both', () => {
     const d = parseConfig(minimal(), { CI_SECRET: 's' }).delivery
     expect(d.verify).toBe(false)
-    expect(d.breaker).toEqual({ threshold: 3, probeMs: 1000, probeMaxMs: 30000 })
+    expect(d.breaker).toEqual({ threshold: 3, probeMs: 1000, probeMaxMs: 30000, connectProbeMaxMs: 2000 })
     const set = parseConfig(minimal('delivery: { verify: true, breaker: { threshold: 0 } }'), {
       CI_SECRET: 's',
     })

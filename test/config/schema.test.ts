@@ -72,7 +72,12 @@ describe('config defaults', () => {
       port: 9000,
       loadShedding: { ...parseConfig('', {}).server.loadShedding, maxRssBytes: 1 },
     })
-    expect(config.delivery.breaker).toEqual({ threshold: 0, probeMs: 1_000, probeMaxMs: 30_000 })
+    expect(config.delivery.breaker).toEqual({
+      threshold: 0,
+      probeMs: 1_000,
+      probeMaxMs: 30_000,
+      connectProbeMaxMs: 2_000,
+    })
     expect(config.delivery.batchSize).toBe(100)
   })
 })

@@ -6,7 +6,7 @@ import type { SetSecretsResult } from '../../src/delivery/rwx-client.js'
 const down: SetSecretsResult = { kind: 'retry', status: 503, reason: 'down' }
 const refused: SetSecretsResult = { kind: 'retry', reason: 'RWX refused the connection (ECONNREFUSED)' }
 const ok: SetSecretsResult = { kind: 'ok', set: new Set(), versions: new Map() }
-const options = { threshold: 3, probeMs: 100, probeMaxMs: 400 }
+const options = { threshold: 3, probeMs: 100, probeMaxMs: 400, connectProbeMaxMs: 400 }
 
 describe('circuit breaker', () => {
   it('opens after `threshold` 5xx or network failures in a row, then allows one secret at a time', () => {
@@ -59,6 +59,25 @@ describe('circuit breaker', () => {
     b.record(down, 0)
     b.record(down, 0)
     expect(b.isOpen()).toBe(false)
+  })
+
+  it('caps the wait after a probe that never reached RWX at connectProbeMaxMs, and keeps doubling beneath', () => {
+    const b = createBreaker({ threshold: 3, probeMs: 1_000, probeMaxMs: 30_000, connectProbeMaxMs: 2_000 })
+    for (let i = 0; i < 3; i++) b.record(refused, 0)
+    expect(b.waitMs(0)).toBe(1_000)
+    let now = 0
+    for (let i = 0; i < 10; i++) {
+      now += b.waitMs(now)
+      b.record(refused, now)
+      expect(b.waitMs(now)).toBeLessThanOrEqual(2_000)
+    }
+    // RWX listens again but answers 5xx: the doubled wait applies, up to probeMaxMs
+    b.record(down, now)
+    expect(b.waitMs(now)).toBe(30_000)
+    // a request that may have gone out (a timeout after sending) is not a free probe either
+    const b2 = createBreaker({ threshold: 1, probeMs: 10_000, probeMaxMs: 30_000, connectProbeMaxMs: 2_000 })
+    b2.record({ ...refused, uncertain: true }, 0)
+    expect(b2.waitMs(0)).toBe(10_000)
   })
 
   it('never opens with threshold 0', () => {

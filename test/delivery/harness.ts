@@ -38,7 +38,7 @@ export const TEST_CONFIG: DeliveryConfig = {
   requestTimeoutMs: 2_000,
   uncertainWriteSeconds: 60,
   verify: false,
-  breaker: { threshold: 3, probeMs: 10, probeMaxMs: 40 },
+  breaker: { threshold: 3, probeMs: 10, probeMaxMs: 40, connectProbeMaxMs: 40 },
 }
 
 /** A secret to queue: a value (sealed here) or a reference. */

@@ -20,7 +20,7 @@ describe('circuit breaker in the worker', () => {
         batchSize: 10,
         concurrency: 1,
         maxAttempts: 1000,
-        breaker: { threshold: 3, probeMs: 5, probeMaxMs: 10 },
+        breaker: { threshold: 3, probeMs: 5, probeMaxMs: 10, connectProbeMaxMs: 10 },
       },
     })
     const FAILURES = 12
@@ -42,13 +42,32 @@ describe('circuit breaker in the worker', () => {
     expect(h.logs.join('')).toContain('circuit breaker closed')
   })
 
+  it('starts draining soon after RWX listens again, however long it refused connections', async () => {
+    h = await createHarness({
+      // probes 2 s apart and doubling (up to 60 s) for an RWX that answers 5xx; refused connections cost RWX nothing
+      config: {
+        maxAttempts: 1000,
+        backoffBaseMs: 10,
+        breaker: { threshold: 1, probeMs: 2_000, probeMaxMs: 60_000, connectProbeMaxMs: 100 },
+      },
+    })
+    await h.fake.down()
+    const id = await h.enqueue([{ name: 'A', value: 'a-1' }])
+    await h.until(() => h!.worker.status().breaker.state === 'open')
+    // several refused probes: without the cap the next would be 2, 4, 8 … s away
+    await h.until(async () => (await h!.secrets(id))[0]!.attempts >= 4)
+    await h.fake.up()
+    await h.until(() => allIn(h!, id, 'delivered'), 1_500)
+    expect(h.worker.status().breaker.state).toBe('closed')
+  })
+
   it('uses up attempts only of the secrets it sends: those held back while open keep theirs', async () => {
     h = await createHarness({
       config: {
         batchSize: 5,
         concurrency: 1,
         maxAttempts: 1000,
-        breaker: { threshold: 1, probeMs: 5, probeMaxMs: 5 },
+        breaker: { threshold: 1, probeMs: 5, probeMaxMs: 5, connectProbeMaxMs: 5 },
       },
     })
     h.fake.failNext(6, { status: 502 })
