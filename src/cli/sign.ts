@@ -94,6 +94,8 @@ export async function signTestEvent(
       return signJwt(v, payload, now)
     case 'aws-sns':
       return { cannotSign: 'AWS signs SNS messages with its own certificate; the relay holds no signing key' }
+    case 'google-pubsub':
+      return { cannotSign: 'Google signs push tokens with its own keys; the relay owns no Google key' }
   }
 }
 

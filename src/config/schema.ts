@@ -112,6 +112,8 @@ const kubernetes = z.strictObject({
   issuers: z.array(kubernetesIssuer).min(1, 'required: at least one'),
 })
 
+const claimValue = z.union([z.string(), z.number(), z.boolean()])
+
 const jwt = z
   .strictObject({
     type: z.literal('jwt'),
@@ -125,7 +127,8 @@ const jwt = z
       .array(nonEmpty)
       .min(1, 'required')
       .refine((a) => !a.some((x) => x.toLowerCase() === 'none'), 'must not include none'),
-    claims: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    /** Claims the token must carry: a value exactly, or a list of values of which it must be one. */
+    claims: z.record(z.string(), z.union([claimValue, z.array(claimValue).min(1)])).default({}),
     /** Oldest accepted `iat`, seconds or a jose duration such as `10m`. */
     maxTokenAge: z.union([z.number().positive(), nonEmpty]).optional(),
     clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
@@ -179,6 +182,22 @@ const awsSns = z.strictObject({
   minSignatureVersion: z.union([z.literal(1), z.literal(2)]).default(1),
 })
 
+/** Google's issuers of OIDC ID tokens, as Pub/Sub push tokens name them (both spellings are seen). */
+export const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.com']
+
+/** Pub/Sub push subscriptions with authentication: a Google-signed ID token of the push service account. */
+const googlePubsub = z.strictObject({
+  type: z.literal('google-pubsub'),
+  /** The subscription's `--push-auth-token-audience` (default: the push endpoint URL); any of a list. */
+  audience: stringOrList,
+  /** Push service accounts (`--push-auth-service-account`) whose tokens are accepted (`email` claim). */
+  serviceAccounts: z.array(z.email()).min(1, 'required: at least one'),
+  jwksUrl: z.url().default('https://www.googleapis.com/oauth2/v3/certs'),
+  /** Token issuers accepted; Google's by default (a local issuer only for tests). */
+  issuer: stringOrList.default(GOOGLE_ISSUERS),
+  clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+})
+
 export const verifySchema = z.discriminatedUnion('type', [
   stripe,
   standardWebhooks,
@@ -187,6 +206,7 @@ export const verifySchema = z.discriminatedUnion('type', [
   basic,
   jwt,
   awsSns,
+  googlePubsub,
 ])
 
 const awsValue = z.strictObject({

@@ -6,6 +6,7 @@ import type { ProxyConfig } from '../http/outbound.js'
 import { createApiKeyVerifier } from './api-key.js'
 import { createSnsVerifier, type SnsLog } from './aws-sns.js'
 import { createBasicVerifier } from './basic.js'
+import { createGooglePubsubVerifier } from './google-pubsub.js'
 import { createHmacVerifier } from './hmac.js'
 import { createJwtVerifier } from './jwt.js'
 import { createStandardWebhooksVerifier } from './standard-webhooks.js'
@@ -42,6 +43,7 @@ const FACTORIES: { [T in VerifyType]?: Factory<T> } = {
   basic: createBasicVerifier,
   jwt: createJwtVerifier,
   'aws-sns': (c, { dispatcher, log }) => createSnsVerifier(c, { dispatcher, log }),
+  'google-pubsub': createGooglePubsubVerifier,
 }
 
 /**
