@@ -34,6 +34,8 @@ export interface Metrics {
    * configured source id or `unknown` (never the name a caller made up).
    */
   refusedRequests: Counter<'source' | 'reason'>
+  /** Provider notices (rules with `notice`: reminders, expiry warnings) by source and the rule's kind. */
+  notices: Counter<'source' | 'kind'>
 }
 
 /** Prefix of the process and Node.js metrics (relay_process_cpu_seconds_total, relay_nodejs_heap_size_used_bytes...). */
@@ -128,6 +130,12 @@ export function createMetrics(store: Store): Metrics {
       name: 'relay_refused_requests_total',
       help: 'Webhooks refused before a source read them, by source (a configured id, or unknown) and reason (rate_limited, unknown_source)',
       labelNames: ['source', 'reason'],
+      registers: [registry],
+    }),
+    notices: new Counter({
+      name: 'relay_provider_notices_total',
+      help: 'Provider notices that change no value (a rule with notice: SECRET_ROTATE, NearExpiry), by source and kind',
+      labelNames: ['source', 'kind'],
       registers: [registry],
     }),
   }

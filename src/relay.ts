@@ -243,6 +243,8 @@ const VALUE_STORES: Readonly<
 > = {
   aws: async (config, log) =>
     (await import('./delivery/aws-secrets.js')).createAwsResolver({ log, proxy: config.proxy }),
+  gcp: async (config, log) =>
+    (await import('./delivery/gcp-secrets.js')).createGcpResolver({ ...config.gcp, log }),
 }
 
 async function valueResolver(config: Config, log: Logger): Promise<ReferenceResolver | undefined> {

@@ -217,18 +217,43 @@ const awsValue = z.strictObject({
   }),
 })
 
+const gcpValue = z.strictObject({
+  gcpSecretManager: z.strictObject({
+    /** `projects/P/secrets/S` (or `projects/P/locations/L/secrets/S`), a template. */
+    secret: nonEmpty,
+    /** The version number, or the version's full name (`…/secrets/S/versions/N`), a template. */
+    version: nonEmpty,
+    jsonKey: nonEmpty.optional(),
+    /** Forward only a version this alias points to (`latest`, or a named alias such as `current`). */
+    alias: nonEmpty.optional(),
+  }),
+})
+
 const secretRule = z.strictObject({
   vault: nonEmpty,
   name: nonEmpty,
-  /** JSON Pointer to the value in the payload, or a value fetched from AWS at delivery. */
-  value: z.union([z.string(), awsValue]),
+  /** JSON Pointer to the value in the payload, or a value fetched from a store at delivery. */
+  value: z.union([z.string(), awsValue, gcpValue]),
   description: z.string().optional(),
 })
 
-const rule = z.strictObject({
-  when: z.record(z.string(), z.union([z.unknown(), z.array(z.unknown())])).default({}),
-  secrets: z.array(secretRule).min(1, 'required'),
-})
+/** A notice kind: a metric label, so a short fixed word from the config, never from a payload. */
+const NOTICE_KIND = /^[a-z0-9][a-z0-9_.-]{0,63}$/
+
+const rule = z
+  .strictObject({
+    when: z.record(z.string(), z.union([z.unknown(), z.array(z.unknown())])).default({}),
+    secrets: z.array(secretRule).default([]),
+    /**
+     * A provider's reminder or warning that changes no value (Google's SECRET_ROTATE, Azure's
+     * SecretNearExpiry): counted in relay_provider_notices_total{source,kind} and logged, nothing queued.
+     */
+    notice: z.string().regex(NOTICE_KIND, `must match ${NOTICE_KIND.source}`).optional(),
+  })
+  .refine((r) => r.secrets.length > 0 || r.notice !== undefined, {
+    message: 'required: at least one (or a notice)',
+    path: ['secrets'],
+  })
 
 export const sourceSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must match ^[A-Za-z0-9_.-]+$'),
@@ -324,6 +349,15 @@ export const configSchema = z
       })
       .prefault({}),
     admin: z.strictObject({ token: z.string().optional() }).prefault({}),
+    /** Google Secret Manager (values of `gcpSecretManager` rules): Application Default Credentials unless told. */
+    gcp: z
+      .strictObject({
+        /** A service-account key or `external_account` file; unset: GOOGLE_APPLICATION_CREDENTIALS and ADC. */
+        credentialsFile: nonEmpty.optional(),
+        /** Another Secret Manager endpoint (`https://host[:port]`, http only on loopback): PSC, tests. */
+        endpoint: z.url().optional(),
+      })
+      .prefault({}),
     /** Accept the example's public DEMO-ONLY signing secrets (trying the relay only; `serve --demo` does the same). */
     allowDemoSecrets: z.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -432,15 +466,25 @@ export type AwsValueRef = z.infer<typeof awsValue>['awsSecretsManager'] & {
  * Where a value lives outside the payload, fetched at delivery and never queued. Each store adds its
  * member, tagged by `store` (required for every store but AWS).
  */
-export type ValueRef = AwsValueRef
+/** A Google Secret Manager version: `secret` is `projects/P/secrets/S`, `version` a version number. */
+export type GcpValueRef = Omit<z.infer<typeof gcpValue>['gcpSecretManager'], 'version'> & {
+  store: 'gcp'
+  version: string
+}
+export type ValueRef = AwsValueRef | GcpValueRef
 /** An AWS Secrets Manager reference (narrows a ValueRef). */
 export const isAwsRef = (ref: ValueRef): ref is AwsValueRef => storeOf(ref) === 'aws'
+/** A Google Secret Manager reference (narrows a ValueRef). */
+export const isGcpRef = (ref: ValueRef): ref is GcpValueRef => storeOf(ref) === 'gcp'
 /** The stores a value reference can name. */
 export type ValueStoreKind = NonNullable<ValueRef['store']>
 /** The store a reference names. */
 export const storeOf = (ref: ValueRef): ValueStoreKind => ref.store ?? 'aws'
 /** The rule key (`value: { <key>: … }`) of each store, as config and the admin API name it. */
-export const VALUE_STORE_KEYS: Readonly<Record<ValueStoreKind, string>> = { aws: 'awsSecretsManager' }
+export const VALUE_STORE_KEYS: Readonly<Record<ValueStoreKind, string>> = {
+  aws: 'awsSecretsManager',
+  gcp: 'gcpSecretManager',
+}
 /** The stores a configuration's rules fetch values from. */
 export function valueStoresUsed(config: { sources: SourceConfig[] }): Set<ValueStoreKind> {
   const used = new Set<ValueStoreKind>()
@@ -453,10 +497,12 @@ export function valueStoresUsed(config: { sources: SourceConfig[] }): Set<ValueS
 /** A rule's `value` object in one line, for `check` (where, never a value). */
 export function valueRefSummary(value: Exclude<SecretRuleConfig['value'], string>): string {
   if ('awsSecretsManager' in value) return `awsSecretsManager ${value.awsSecretsManager.secretId}`
+  if ('gcpSecretManager' in value) return `gcpSecretManager ${value.gcpSecretManager.secret}`
   return 'unknown value store'
 }
 /** The store a rule's `value` object fetches from. */
 export function valueStoreOf(value: Exclude<SecretRuleConfig['value'], string>): ValueStoreKind {
   if ('awsSecretsManager' in value) return 'aws'
+  if ('gcpSecretManager' in value) return 'gcp'
   throw new TypeError('unknown value store')
 }

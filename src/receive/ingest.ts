@@ -6,10 +6,14 @@ import { sha256Hex } from '../verify/compare.js'
 import type { Headers } from '../verify/types.js'
 import type { Source } from './sources.js'
 
+/**
+ * `notices`: the notice kinds of the rules the event matched (a provider's reminder or warning), for the
+ * route to count and log; absent when none.
+ */
 export type IngestAnswer =
-  | { status: 202; body: { event: string; secrets: number } }
-  | { status: 200; body: { event: string; duplicate: true } }
-  | { status: 200; body: { event: string; secrets: 0 } }
+  | { status: 202; body: { event: string; secrets: number; notices?: string[] } }
+  | { status: 200; body: { event: string; duplicate: true; notices?: string[] } }
+  | { status: 200; body: { event: string; secrets: 0; notices?: string[] } }
   | { status: 200; body: { event: string; handled: string } }
 
 export interface IngestDeps {
@@ -59,9 +63,10 @@ export function createIngest(deps: IngestDeps): Ingest {
           'event time is in the future beyond the clock tolerance',
         )
       }
-      const { secrets: mapped, rules } = source.rules.mapWithRules(verified.payload)
+      const { secrets: mapped, rules, notices: kinds } = source.rules.mapWithRules(verified.payload)
+      const notices = kinds.length > 0 ? { notices: kinds } : {}
       // An event no rule wants is not recorded: if the rules change, the provider's resend still counts.
-      if (mapped.length === 0) return { status: 200, body: { event: eventId, secrets: 0 } }
+      if (mapped.length === 0) return { status: 200, body: { event: eventId, secrets: 0, ...notices } }
       const secrets: NewSecret[] = mapped.map((m) =>
         'ref' in m
           ? {
@@ -100,9 +105,9 @@ export function createIngest(deps: IngestDeps): Ingest {
           cause: err,
         })
       }
-      if (result.duplicate) return { status: 200, body: { event: eventId, duplicate: true } }
+      if (result.duplicate) return { status: 200, body: { event: eventId, duplicate: true, ...notices } }
       if (result.queued > 0) deps.onQueued?.()
-      return { status: 202, body: { event: eventId, secrets: secrets.length } }
+      return { status: 202, body: { event: eventId, secrets: secrets.length, ...notices } }
     },
   }
 }

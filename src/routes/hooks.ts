@@ -111,6 +111,12 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
         const answer = await ingest.receive(sourceId, request.headers, body)
         metrics.hooks.inc({ source: sourceId, status: String(answer.status) })
         if (answer.status === 202) metrics.secretsAccepted.inc({ source: sourceId }, answer.body.secrets)
+        // A redelivered notice is counted again: an event that queues nothing is not recorded.
+        const notices = 'notices' in answer.body ? (answer.body.notices ?? []) : []
+        for (const kind of notices) {
+          metrics.notices.inc({ source: sourceId, kind })
+          request.log.info({ source: sourceId, event: answer.body.event, notice: kind }, 'provider notice')
+        }
         request.log.info(
           { source: sourceId, event: answer.body.event, status: answer.status },
           'hook answered',

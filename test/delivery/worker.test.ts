@@ -91,6 +91,7 @@ describe('delivery worker', () => {
     h = await createHarness({
       resolver: {
         async resolve(ref) {
+          if (!('secretId' in ref)) return { kind: 'dead', error: 'not an AWS reference' }
           if (ref.secretId === 'gone') return { kind: 'dead', error: 'AWS secret not found' }
           if (ref.secretId === 'old') return { kind: 'superseded', error: 'version is no longer current' }
           return { kind: 'value', value: `resolved-${ref.secretId}` }
