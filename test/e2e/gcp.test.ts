@@ -2,11 +2,13 @@
 // from a loopback issuer, the real @google-cloud/secret-manager client against a loopback Secret Manager,
 // and values and tokens that never rest in the store, the logs, the metrics or the admin answers.
 import { randomUUID } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { exportJWK } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { strangerKey, versionEvent } from '../support/fake-pubsub.js'
 import { deliveredTo, type GcpRelay, startGcpRelay } from '../support/gcp-relay.js'
+import { runCli } from '../support/relay-process.js'
 import { until } from '../support/until.js'
 
 let gcp: GcpRelay
@@ -130,6 +132,34 @@ describe('Google Secret Manager end to end (shipped example, real client, real p
     expect(res.status).toBe(400)
     expect(res.headers.get('content-type')).toMatch(/problem\+json/)
     expect(((await res.json()) as { detail: string }).detail).toMatch(/--push-no-wrapper/)
+  })
+
+  it('check lists the source; send signs a test push only with a local key', async () => {
+    const check = await runCli(['check', '--config', gcp.configFile], { env: gcp.env })
+    expect(check.code).toBe(0)
+    expect(check.out).toContain('POST /hooks/gcp-secrets  verify=google-pubsub')
+    expect(check.out).toContain('gcpSecretManager {{ /message/attributes/secretId }}')
+    expect(check.out).toContain('-> notice rotation-due')
+    const value = dbValue()
+    const version = gcp.sm.add(gcp.db, value)
+    const message = join(gcp.dir, 'push.json')
+    writeFileSync(message, JSON.stringify(versionEvent(gcp.db, version)))
+    const send = (...extra: string[]) =>
+      runCli(['send', '--config', gcp.configFile, 'gcp-secrets', message, '--url', gcp.relay.url, ...extra], {
+        env: gcp.env,
+      })
+    const unsigned = await send()
+    expect(unsigned.code).toBe(2)
+    expect(unsigned.err).toMatch(/owns none/)
+    const key = join(gcp.dir, 'local-issuer.jwk')
+    writeFileSync(
+      key,
+      JSON.stringify({ ...(await exportJWK(gcp.google.key.privateKey)), kid: gcp.google.key.kid }),
+    )
+    const sent = await send('--key', key, '--json')
+    expect(sent.code, sent.err).toBe(0)
+    expect(JSON.parse(sent.out)).toMatchObject({ status: 202, body: { secrets: 1 } })
+    await deliveredTo(gcp.rwx, 'DATABASE_PASSWORD', password(value))
   })
 
   it('never shows a value or token in the store files, admin answers, metrics or trace-level log', async () => {

@@ -23,6 +23,9 @@ export interface GcpRelay {
   db: string
   api: string
   admin: string
+  /** The relay's config file and the environment it was started with (for `check` and `send`). */
+  configFile: string
+  env: Record<string, string>
   /** Values and tokens that must never appear in the relay's output, store, metrics or answers. */
   values: string[]
   remember(value: string): string
@@ -70,7 +73,7 @@ export async function startGcpRelay(): Promise<GcpRelay> {
   const pusher = 'relay-push@demo-project.iam.gserviceaccount.com'
   const db = 'projects/123456789012/secrets/db-credentials'
   const api = 'projects/123456789012/secrets/partner-token'
-  const relay = await startRelayProcess(dir, configFrom(sm.url), {
+  const env: Record<string, string> = {
     RWX_API_URL: rwx.url,
     RWX_ACCESS_TOKEN: rwx.token,
     PUBSUB_AUDIENCE: audience,
@@ -85,7 +88,8 @@ export async function startGcpRelay(): Promise<GcpRelay> {
     NO_GCE_CHECK: 'true',
     RELAY_ADMIN_TOKEN: ADMIN,
     LOG_LEVEL: 'trace',
-  })
+  }
+  const relay = await startRelayProcess(dir, configFrom(sm.url), env)
   const sign = async (claims: Record<string, unknown> = {}) =>
     remember(await google.token({ aud: audience, email: pusher, ...claims }))
   const self: GcpRelay = {
@@ -99,6 +103,8 @@ export async function startGcpRelay(): Promise<GcpRelay> {
     db,
     api,
     admin: ADMIN,
+    configFile: join(dir, 'relay.yaml'),
+    env,
     values,
     remember,
     async push(message, claims) {
