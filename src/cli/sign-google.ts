@@ -3,9 +3,10 @@
 import { createPrivateKey, randomInt } from 'node:crypto'
 import { SignJWT } from 'jose'
 import type { SourceConfig } from '../config/schema.js'
-import type { SignedRequest } from './sign.js'
 
 type PubsubVerify = Extract<SourceConfig['verify'], { type: 'google-pubsub' }>
+/** A signed push, or why not (sign.ts's SignedRequest, spelled here so the two files import one way). */
+type SignedPush = { headers: Record<string, string>; body: string } | { cannotSign: string }
 
 /** Why a google-pubsub source cannot be signed without `--key`. */
 export const NO_GOOGLE_KEY =
@@ -33,7 +34,7 @@ export async function signGooglePush(
   payload: string,
   now: number,
   keyText: string | undefined,
-): Promise<SignedRequest> {
+): Promise<SignedPush> {
   if (keyText === undefined) return { cannotSign: NO_GOOGLE_KEY }
   let kid: string | undefined
   let key: ReturnType<typeof createPrivateKey>
