@@ -40,6 +40,14 @@ describe('Google Secret Manager end to end (shipped example, real client, real p
     expect(gcp.rwx.secrets('production').get('DATABASE_PASSWORD')?.description).toContain(
       `versions/${version}`,
     )
+    // The admin API shows where the value came from and how the push was verified, as for AWS.
+    const shown = JSON.parse(
+      await gcp.adminGet(`/events/gcp-secrets/${(answer.body as { event: string }).event}`),
+    )
+    expect(shown).toMatchObject({
+      provenance: { verifier: 'google-pubsub', keyId: `jwks kid:${gcp.google.key.kid}` },
+      secrets: [{ status: 'delivered', valueFrom: 'gcpSecretManager', rule: 'rules[0].secrets[0]' }],
+    })
     const token = gcp.remember(`partner-${randomUUID()}`)
     expect((await gcp.addVersion(gcp.api, token)).answer.status).toBe(202)
     await deliveredTo(gcp.rwx, 'PARTNER_API_TOKEN', token)
@@ -169,8 +177,13 @@ describe('Google Secret Manager end to end (shipped example, real client, real p
     )
     const list = await gcp.adminGet('/events?source=gcp-secrets&limit=500')
     expect(leaks(list)).toEqual([])
-    for (const e of JSON.parse(list).events as { eventId: string }[])
-      expect(leaks(await gcp.adminGet(`/events/gcp-secrets/${encodeURIComponent(e.eventId)}`))).toEqual([])
+    const listed = JSON.parse(list).events as { event: string }[]
+    expect(listed.length).toBeGreaterThan(3)
+    for (const e of listed) {
+      const shown = await gcp.adminGet(`/events/gcp-secrets/${encodeURIComponent(e.event)}`)
+      expect(shown).toContain('"valueFrom":"gcpSecretManager"')
+      expect(leaks(shown)).toEqual([])
+    }
     expect(leaks(await metrics())).toEqual([])
     const scan = () => {
       for (const f of readdirSync(join(gcp.dir, 'data')).filter((n) => !n.endsWith('.key')))
