@@ -124,6 +124,23 @@ describe('Google Secret Manager resolver', () => {
     )
   })
 
+  it('signs in with an external_account file (workload identity federation) through STS', async () => {
+    const subject = `k8s-sa-token-${Date.now()}`
+    const file = fake.externalAccountFile(dir, join(dir, 'k8s-token'), subject)
+    const federated = createGcpResolver({ endpoint: fake.url, credentialsFile: file })
+    try {
+      const v = fake.add(SECRET, 'federated-value')
+      expect(await federated.resolve(ref(v))).toEqual({ kind: 'value', value: 'federated-value' })
+      expect(fake.exchanged).toContain(subject)
+      expect(fake.requests.at(-1)).toMatchObject({
+        path: `/v1/${SECRET}/versions/${v}:access`,
+        authorized: true,
+      })
+    } finally {
+      federated.close()
+    }
+  })
+
   it('classifies unreachable as retry, and picks the regional host', async () => {
     expect(classifyGcpError(new Error('connect ECONNREFUSED')).kind).toBe('retry')
     expect(classifyGcpError({ code: 14, message: 'unavailable' })).toMatchObject({ kind: 'retry' })

@@ -22,6 +22,13 @@ export interface FakeGoogleSecrets {
   email: string
   /** Writes the service-account key file into `dir`; returns its path. */
   keyFile(dir: string): string
+  /**
+   * Writes a workload identity federation (`external_account`) file into `dir` whose subject token is the
+   * file `tokenFile` (a Kubernetes service-account token), exchanged at this stand-in's STS endpoint.
+   */
+  externalAccountFile(dir: string, tokenFile: string, subjectToken: string): string
+  /** Subject tokens the STS endpoint was given. */
+  readonly exchanged: string[]
   /** Adds a version (numbered in order, as Google does); returns its number. */
   add(secret: string, value: string | Buffer, createTime?: Date): number
   setState(secret: string, version: number, state: State): void
@@ -55,6 +62,9 @@ export async function startFakeGoogleSecrets(): Promise<FakeGoogleSecrets> {
   const aliases = new Map<string, Map<string, number>>()
   const denied = new Set<string>()
   const requests: FakeGoogleSecrets['requests'] = []
+  const exchanged: string[] = []
+  const subjects = new Set<string>()
+  const accessTokens = new Set<string>()
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const email = `relay-reader@demo-project.iam.gserviceaccount.com`
   const keyId = randomUUID().replace(/-/g, '')
@@ -64,6 +74,7 @@ export async function startFakeGoogleSecrets(): Promise<FakeGoogleSecrets> {
   async function authorized(req: IncomingMessage): Promise<boolean> {
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
     if (token === undefined) return false
+    if (accessTokens.has(token)) return true
     try {
       const { payload, protectedHeader } = await jwtVerify(token, spki, { issuer: email })
       return protectedHeader.kid === keyId && payload.sub === email && decodeJwt(token).exp !== undefined
@@ -83,9 +94,32 @@ export async function startFakeGoogleSecrets(): Promise<FakeGoogleSecrets> {
     return versions.find((v) => v.number === number)
   }
 
+  /** STS token exchange (RFC 8693), as google-auth-library's identity pool client calls it. */
+  async function exchange(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let body = ''
+    for await (const chunk of req) body += chunk
+    const form = new URLSearchParams(body)
+    const subject = form.get('subject_token') ?? ''
+    exchanged.push(subject)
+    if (
+      form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:token-exchange' ||
+      !subjects.has(subject)
+    )
+      return send(res, 400, { error: 'invalid_grant', error_description: 'bad subject token' })
+    const accessToken = `ya29.fake-${randomUUID()}`
+    accessTokens.add(accessToken)
+    send(res, 200, {
+      access_token: accessToken,
+      issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      token_type: 'Bearer',
+      expires_in: 3600,
+    })
+  }
+
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://x')
+      if (req.method === 'POST' && url.pathname === '/v1/token') return exchange(req, res)
       const ok = await authorized(req)
       requests.push({ method: req.method ?? '', path: url.pathname, authorized: ok })
       if (!ok) return problem(res, 401, 'Request had invalid authentication credentials.')
@@ -120,6 +154,22 @@ export async function startFakeGoogleSecrets(): Promise<FakeGoogleSecrets> {
     url,
     email,
     requests,
+    exchanged,
+    externalAccountFile(dir, tokenFile, subjectToken) {
+      subjects.add(subjectToken)
+      writeFileSync(tokenFile, subjectToken)
+      const path = join(dir, 'gcp-external-account.json')
+      const config = {
+        type: 'external_account',
+        audience:
+          '//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/k8s/providers/cluster',
+        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+        token_url: `${url}/v1/token`,
+        credential_source: { file: tokenFile },
+      }
+      writeFileSync(path, JSON.stringify(config))
+      return path
+    },
     keyFile(dir) {
       const path = join(dir, 'gcp-service-account.json')
       const key = {
