@@ -355,7 +355,13 @@ export const configSchema = z
         /** A service-account key or `external_account` file; unset: GOOGLE_APPLICATION_CREDENTIALS and ADC. */
         credentialsFile: nonEmpty.optional(),
         /** Another Secret Manager endpoint (`https://host[:port]`, http only on loopback): PSC, tests. */
-        endpoint: z.url().optional(),
+        endpoint: z
+          .url()
+          .refine((u) => {
+            const url = new URL(u)
+            return url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)
+          }, 'must be https:// (http:// only on loopback, for a local stand-in)')
+          .optional(),
       })
       .prefault({}),
     /** Accept the example's public DEMO-ONLY signing secrets (trying the relay only; `serve --demo` does the same). */

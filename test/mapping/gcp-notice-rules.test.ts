@@ -87,3 +87,12 @@ describe('notice rules', () => {
     expect(() => source([{ notice: '{{ /x }}' }])).toThrow(/notice/)
   })
 })
+
+describe('gcp settings', () => {
+  it('an endpoint is https, or http on loopback only', () => {
+    const parse = (endpoint: string) => configSchema.safeParse({ gcp: { endpoint } }).success
+    expect(parse('https://secretmanager.example.internal')).toBe(true)
+    expect(parse('http://127.0.0.1:8085')).toBe(true)
+    expect(parse('http://secretmanager.example.internal')).toBe(false)
+  })
+})
