@@ -18,7 +18,7 @@ export interface GcpResolverLog {
 /** The client surface the resolver calls (the SDK's, or a test's). */
 export type SecretManagerClient = Pick<
   SecretManagerServiceClient,
-  'accessSecretVersion' | 'getSecretVersion' | 'close'
+  'accessSecretVersion' | 'getSecretVersion' | 'close' | 'initialize'
 >
 
 /** Where the resolver's clients come from. */
@@ -104,6 +104,13 @@ function statusName(e: { code?: unknown; status?: unknown; message?: unknown }):
   return HTTP_NAMES.get(http) ?? (http >= 500 ? 'UNAVAILABLE' : 'UNKNOWN')
 }
 
+/** A client that could not be made ready: Google credentials absent or unreadable (ADC, the key file). */
+class CredentialsError extends Error {
+  constructor(cause: unknown) {
+    super('Google credentials missing or unusable', { cause })
+  }
+}
+
 /** Turns a google-gax, HTTP or network error into retry or dead. Reasons name the status, never a value. */
 export function classifyGcpError(err: unknown): Resolved {
   const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; message?: unknown }
@@ -128,7 +135,8 @@ export function classifyGcpError(err: unknown): Resolved {
       return { kind: 'retry', error: 'RESOURCE_EXHAUSTED: Secret Manager is throttling' }
   }
   // google-auth-library's own failures (no ADC, a bad key file, the token exchange) carry no status.
-  if (name === undefined && typeof e.message === 'string' && /credential|token|private key/i.test(e.message))
+  const auth = typeof e.message === 'string' && /credential|token|private key/i.test(e.message)
+  if (err instanceof CredentialsError || (name === undefined && auth))
     return { kind: 'retry', error: 'Google credentials missing or unusable', ...credentials }
   return {
     kind: 'retry',
@@ -186,12 +194,25 @@ export function createGcpResolver(options: GcpResolverOptions = {}): GcpResolver
         ...(endpoint ?? { apiEndpoint: host }),
         ...(options.credentialsFile === undefined ? {} : { keyFilename: options.credentialsFile }),
       }))
-  const clientFor = (secret: string): SecretManagerClient => {
+  /**
+   * The client for a secret's host, initialized (credentials loaded). A client keeps a failed
+   * initialization forever, and each call on it then also leaves an unhandled rejection behind (every
+   * method does `initialize().catch(throw)`): so it is initialized here first, and dropped when that
+   * fails, so that the next attempt starts afresh (a key file mounted late, a fixed workload identity).
+   */
+  const clientFor = async (secret: string): Promise<SecretManagerClient> => {
     const host = endpoint === undefined ? gcpHost(secret) : ''
     let client = clients.get(host)
     if (client === undefined) {
       client = make(host)
       clients.set(host, client)
+    }
+    try {
+      await client.initialize()
+    } catch (err) {
+      if (clients.get(host) === client) clients.delete(host)
+      void client.close().catch(() => {})
+      throw new CredentialsError(err)
     }
     return client
   }
@@ -206,7 +227,7 @@ export function createGcpResolver(options: GcpResolverOptions = {}): GcpResolver
       if (!isGcpRef(ref)) return { kind: 'dead', error: 'not a Google Secret Manager reference' }
       const name = `${ref.secret}/versions/${ref.alias ?? ref.version}`
       try {
-        const [out] = await clientFor(ref.secret).accessSecretVersion({ name }, CALL)
+        const [out] = await (await clientFor(ref.secret)).accessSecretVersion({ name }, CALL)
         return judge(ref, out.name) ?? valueFromText(payloadText(out.payload?.data), ref.jsonKey)
       } catch (err) {
         return credentialsProblem(classifyGcpError(err))
@@ -216,7 +237,7 @@ export function createGcpResolver(options: GcpResolverOptions = {}): GcpResolver
       if (!isGcpRef(ref)) return { kind: 'missing', error: 'not a Google Secret Manager reference' }
       const name = `${ref.secret}/versions/${ref.alias ?? 'latest'}`
       try {
-        const [out] = await clientFor(ref.secret).getSecretVersion({ name }, CALL)
+        const [out] = await (await clientFor(ref.secret)).getSecretVersion({ name }, CALL)
         const version = versionNumber(out.name)
         if (version === undefined) return { kind: 'missing', error: 'the alias names no version' }
         const state = String(out.state)

@@ -1,6 +1,6 @@
 // The Google Secret Manager resolver with the real @google-cloud/secret-manager client (REST transport)
 // against the loopback stand-in, authenticated by a service-account key file the test made.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -138,6 +138,20 @@ describe('Google Secret Manager resolver', () => {
       })
     } finally {
       federated.close()
+    }
+  })
+
+  it('without credentials yet: retried uncounted, and works once the key file appears', async () => {
+    const later = join(dir, 'mounted-later.json')
+    const waiting = createGcpResolver({ endpoint: fake.url, credentialsFile: later })
+    try {
+      const v = fake.add(SECRET, 'after-the-mount')
+      expect(await waiting.resolve(ref(v))).toMatchObject({ kind: 'retry', countAttempt: false })
+      expect(await waiting.current!(ref(v))).toMatchObject({ kind: 'retry' })
+      renameSync(fake.keyFile(dir), later)
+      expect(await waiting.resolve(ref(v))).toEqual({ kind: 'value', value: 'after-the-mount' })
+    } finally {
+      waiting.close()
     }
   })
 
