@@ -9,7 +9,10 @@ export interface Metrics {
   /** Refusals by source and error code (never the secret or the input). */
   refusals: Counter<'source' | 'code'>
   secretsAccepted: Counter<'source'>
-  /** Provider notices (a secret near expiry): counted and logged, nothing written; kind is a configured type. */
+  /**
+   * Provider notices (a reminder, an expiry warning): counted and logged, nothing written; kind is a
+   * rule's `notice` or a verifier's configured notice type (bounded by config).
+   */
   notices: Counter<'source' | 'kind'>
   /** Delivery outcomes per secret. */
   outcomes: Counter<'outcome'>

@@ -259,6 +259,8 @@ const VALUE_STORES: Readonly<
       log: log.child({ component: 'vault' }),
     })
   },
+  gcp: async (config, log) =>
+    (await import('./delivery/gcp-secrets.js')).createGcpResolver({ ...config.gcp, log }),
 }
 
 async function valueResolver(config: Config, log: Logger): Promise<ReferenceResolver | undefined> {

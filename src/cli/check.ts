@@ -18,6 +18,7 @@ export function configSummary(config: Config) {
       bodyLimit: s.bodyLimit,
       rules: s.rules.map((rule) => ({
         when: rule.when,
+        ...(rule.notice === undefined ? {} : { notice: rule.notice }),
         secrets: rule.secrets.map((sec) => ({
           vault: sec.vault,
           name: sec.name,
@@ -39,6 +40,8 @@ function describe(summary: ReturnType<typeof configSummary>): string {
       lines.push(`    rule ${i}${when ? ` when ${when}` : ' (always)'}`)
       for (const sec of rule.secrets)
         lines.push(`      -> vault ${sec.vault} name ${sec.name} <- ${sec.from}`)
+      if (rule.notice !== undefined)
+        lines.push(`      -> notice ${rule.notice} (counted and logged, nothing written)`)
     })
   }
   return lines.join('\n')

@@ -29,12 +29,16 @@ export async function runSend(
       url: { type: 'string' },
       config: { type: 'string', short: 'c' },
       json: { type: 'boolean', default: false },
+      key: { type: 'string' },
     },
     allowPositionals: true,
   })
   const [sourceId, file] = positionals
   if (values.config === undefined || sourceId === undefined || file === undefined || positionals.length > 2)
-    throw new AdminError('usage: vault-relay send --config FILE SOURCE payload.json [--url URL] [--json]', 2)
+    throw new AdminError(
+      'usage: vault-relay send --config FILE SOURCE payload.json [--url URL] [--json] [--key FILE]',
+      2,
+    )
   const settings = clientSettings(values, env)
   const source = settings.config?.sources.find((s) => s.id === sourceId)
   if (source === undefined) throw new AdminError(`no source ${sourceId} in ${values.config}`, 2)
@@ -45,7 +49,15 @@ export async function runSend(
   } catch (err) {
     throw new AdminError(`${file}: not a readable JSON file (${(err as Error).message})`, 2)
   }
-  const signed = await signTestEvent(source, payload, now)
+  let key: string | undefined
+  if (values.key !== undefined) {
+    try {
+      key = readFileSync(values.key, 'utf8')
+    } catch {
+      throw new AdminError(`${values.key}: cannot read the key file`, 2)
+    }
+  }
+  const signed = await signTestEvent(source, payload, now, key === undefined ? {} : { key })
   if ('cannotSign' in signed)
     throw new AdminError(
       `cannot sign for source ${sourceId} (verify.type ${source.verify.type}): ${signed.cannotSign}`,

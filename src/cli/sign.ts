@@ -3,6 +3,7 @@
 import { createHmac, createSecretKey, randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
 import type { SourceConfig } from '../config/schema.js'
+import { signGooglePush } from './sign-google.js'
 
 type Body = string | Uint8Array
 
@@ -42,14 +43,21 @@ export type SignedRequest =
   | { headers: Record<string, string>; body: string; query?: string }
   | { cannotSign: string }
 
+/** What `send` may add: `key`, a local private key's text (google-pubsub against a local issuer). */
+export interface SignOptions {
+  key?: string
+}
+
 /**
  * Signs `payload` (the JSON text of the event) with the first configured secret of `source`, at `now`
- * (epoch ms). For `jwt` the payload holds the claims; only a shared (`oct`) key can sign.
+ * (epoch ms). For `jwt` the payload holds the claims; only a shared (`oct`) key can sign. For
+ * `google-pubsub` only `options.key` can (a local issuer's key): the relay owns no Google key.
  */
 export async function signTestEvent(
   source: SourceConfig,
   payload: string,
   now: number,
+  options: SignOptions = {},
 ): Promise<SignedRequest> {
   const v = source.verify
   const t = Math.floor(now / 1000)
@@ -98,6 +106,8 @@ export async function signTestEvent(
       return { cannotSign: 'AWS signs SNS messages with its own certificate; the relay holds no signing key' }
     case 'azure-event-grid':
       return eventGridRequest(v, payload)
+    case 'google-pubsub':
+      return signGooglePush(v, payload, now, options.key)
   }
 }
 

@@ -22,10 +22,12 @@ Validates a config (default RELAY_CONFIG, else ./relay.yaml) and lists its sourc
 
 Watches Kubernetes Secrets and sends their changes to a relay (config default ./watch.yaml).
 Exit codes: 2 bad config, 1 runtime failure; runs until SIGTERM or SIGINT.`,
-  send: `Usage: vault-relay send --config FILE SOURCE payload.json [--url URL] [--json]
+  send: `Usage: vault-relay send --config FILE SOURCE payload.json [--url URL] [--json] [--key FILE]
 
 Signs payload.json as SOURCE's provider would (its first secret) and posts it to /hooks/SOURCE; prints
-the relay's answer ("STATUS BODY", or with --json {"status", "body"}).
+the relay's answer ("STATUS BODY", or with --json {"status", "body"}). A google-pubsub source is signed
+only with --key, a local issuer's private key (the relay owns no Google key); payload.json is the push
+envelope, or the message ({"attributes", "data"}) to wrap in one.
 Exit codes: 0 a 2xx answer, 1 any other answer or the relay cannot be reached, 2 usage or bad config.`,
   events: `Usage: vault-relay events [--source S] [--status queued|delivered|dead|superseded|discarded] [--limit N]
 

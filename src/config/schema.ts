@@ -113,6 +113,8 @@ const kubernetes = z.strictObject({
   issuers: z.array(kubernetesIssuer).min(1, 'required: at least one'),
 })
 
+const claimValue = z.union([z.string(), z.number(), z.boolean()])
+
 const jwt = z
   .strictObject({
     type: z.literal('jwt'),
@@ -126,7 +128,8 @@ const jwt = z
       .array(nonEmpty)
       .min(1, 'required')
       .refine((a) => !a.some((x) => x.toLowerCase() === 'none'), 'must not include none'),
-    claims: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    /** Claims the token must carry: a value exactly, or a list of values of which it must be one. */
+    claims: z.record(z.string(), z.union([claimValue, z.array(claimValue).min(1)])).default({}),
     /** Oldest accepted `iat`, seconds or a jose duration such as `10m`. */
     maxTokenAge: z.union([z.number().positive(), nonEmpty]).optional(),
     clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
@@ -226,6 +229,22 @@ const azureEventGrid = z
     path: ['entra'],
   })
 
+/** Google's issuers of OIDC ID tokens, as Pub/Sub push tokens name them (both spellings are seen). */
+export const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.com']
+
+/** Pub/Sub push subscriptions with authentication: a Google-signed ID token of the push service account. */
+const googlePubsub = z.strictObject({
+  type: z.literal('google-pubsub'),
+  /** The subscription's `--push-auth-token-audience` (default: the push endpoint URL); any of a list. */
+  audience: stringOrList,
+  /** Push service accounts (`--push-auth-service-account`) whose tokens are accepted (`email` claim). */
+  serviceAccounts: z.array(z.email()).min(1, 'required: at least one'),
+  jwksUrl: z.url().default('https://www.googleapis.com/oauth2/v3/certs'),
+  /** Token issuers accepted; Google's by default (a local issuer only for tests). */
+  issuer: stringOrList.default(GOOGLE_ISSUERS),
+  clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+})
+
 export const verifySchema = z.discriminatedUnion('type', [
   stripe,
   standardWebhooks,
@@ -235,6 +254,7 @@ export const verifySchema = z.discriminatedUnion('type', [
   jwt,
   awsSns,
   azureEventGrid,
+  googlePubsub,
 ])
 
 const awsValue = z.strictObject({
@@ -266,18 +286,43 @@ const azureValue = z.strictObject({
     }),
 })
 
+const gcpValue = z.strictObject({
+  gcpSecretManager: z.strictObject({
+    /** `projects/P/secrets/S` (or `projects/P/locations/L/secrets/S`), a template. */
+    secret: nonEmpty,
+    /** The version number, or the version's full name (`…/secrets/S/versions/N`), a template. */
+    version: nonEmpty,
+    jsonKey: nonEmpty.optional(),
+    /** Forward only a version this alias points to (`latest`, or a named alias such as `current`). */
+    alias: nonEmpty.optional(),
+  }),
+})
+
 const secretRule = z.strictObject({
   vault: nonEmpty,
   name: nonEmpty,
   /** JSON Pointer to the value in the payload, or a value fetched from its store at delivery. */
-  value: z.union([z.string(), awsValue, azureValue, vaultKvValue, vaultDatabaseValue]),
+  value: z.union([z.string(), awsValue, azureValue, gcpValue, vaultKvValue, vaultDatabaseValue]),
   description: z.string().optional(),
 })
 
-const rule = z.strictObject({
-  when: z.record(z.string(), z.union([z.unknown(), z.array(z.unknown())])).default({}),
-  secrets: z.array(secretRule).min(1, 'required'),
-})
+/** A notice kind: a metric label, so a short fixed word from the config, never from a payload. */
+const NOTICE_KIND = /^[a-z0-9][a-z0-9_.-]{0,63}$/
+
+const rule = z
+  .strictObject({
+    when: z.record(z.string(), z.union([z.unknown(), z.array(z.unknown())])).default({}),
+    secrets: z.array(secretRule).default([]),
+    /**
+     * A provider's reminder or warning that changes no value (Google's SECRET_ROTATE, Azure's
+     * SecretNearExpiry): counted in relay_provider_notices_total{source,kind} and logged, nothing queued.
+     */
+    notice: z.string().regex(NOTICE_KIND, `must match ${NOTICE_KIND.source}`).optional(),
+  })
+  .refine((r) => r.secrets.length > 0 || r.notice !== undefined, {
+    message: 'required: at least one (or a notice)',
+    path: ['secrets'],
+  })
 
 export const sourceSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must match ^[A-Za-z0-9_.-]+$'),
@@ -378,6 +423,21 @@ export const configSchema = z
       .strictObject({
         /** Skip MSAL's instance discovery: for a sovereign cloud or a local authority (AZURE_AUTHORITY_HOST). */
         disableInstanceDiscovery: z.boolean().default(false),
+      })
+      .prefault({}),
+    /** Google Secret Manager (values of `gcpSecretManager` rules): Application Default Credentials unless told. */
+    gcp: z
+      .strictObject({
+        /** A service-account key or `external_account` file; unset: GOOGLE_APPLICATION_CREDENTIALS and ADC. */
+        credentialsFile: nonEmpty.optional(),
+        /** Another Secret Manager endpoint (`https://host[:port]`, http only on loopback): PSC, tests. */
+        endpoint: z
+          .url()
+          .refine((u) => {
+            const url = new URL(u)
+            return url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)
+          }, 'must be https:// (http:// only on loopback, for a local stand-in)')
+          .optional(),
       })
       .prefault({}),
     /** Accept the example's public DEMO-ONLY signing secrets (trying the relay only; `serve --demo` does the same). */
@@ -503,7 +563,12 @@ export type AwsValueRef = z.infer<typeof awsValue>['awsSecretsManager'] & {
  * Where a value lives outside the payload, fetched at delivery and never queued. Each store adds its
  * member, tagged by `store` (required for every store but AWS).
  */
-export type ValueRef = AwsValueRef | AzureValueRef | VaultValueRef
+/** A Google Secret Manager version: `secret` is `projects/P/secrets/S`, `version` a version number. */
+export type GcpValueRef = Omit<z.infer<typeof gcpValue>['gcpSecretManager'], 'version'> & {
+  store: 'gcp'
+  version: string
+}
+export type ValueRef = AwsValueRef | AzureValueRef | GcpValueRef | VaultValueRef
 /** An Azure Key Vault secret version, queued as `{store: 'azure', vaultUrl, name, version}`. */
 export interface AzureValueRef {
   store: 'azure'
@@ -521,6 +586,8 @@ export const isAzureRef = (ref: ValueRef): ref is AzureValueRef => storeOf(ref) 
 export type { VaultAuthConfig, VaultConfig, VaultDatabaseRef, VaultKvRef, VaultValueRef } from './vault.js'
 /** A Vault or OpenBao reference (narrows a ValueRef). */
 export const isVaultRef = (ref: ValueRef): ref is VaultValueRef => storeOf(ref) === 'vault'
+/** A Google Secret Manager reference (narrows a ValueRef). */
+export const isGcpRef = (ref: ValueRef): ref is GcpValueRef => storeOf(ref) === 'gcp'
 /** The stores a value reference can name. */
 export type ValueStoreKind = NonNullable<ValueRef['store']>
 /** The store a reference names. */
@@ -529,6 +596,7 @@ export const storeOf = (ref: ValueRef): ValueStoreKind => ref.store ?? 'aws'
 export const VALUE_STORE_KEYS: Readonly<Record<ValueStoreKind, string>> = {
   aws: 'awsSecretsManager',
   azure: 'azureKeyVault',
+  gcp: 'gcpSecretManager',
   vault: 'vaultKv',
 }
 /** The rule key a reference came from (`vaultDatabase` apart from `vaultKv`, which share a store). */
@@ -557,6 +625,7 @@ export function valueRefSummary(value: Exclude<SecretRuleConfig['value'], string
     const db = value.vaultDatabase
     return `vaultDatabase ${db.mount}/static-creds/${db.role}#${db.key}`
   }
+  if ('gcpSecretManager' in value) return `gcpSecretManager ${value.gcpSecretManager.secret}`
   return 'unknown value store'
 }
 /** The store a rule's `value` object fetches from. */
@@ -564,5 +633,6 @@ export function valueStoreOf(value: Exclude<SecretRuleConfig['value'], string>):
   if ('awsSecretsManager' in value) return 'aws'
   if ('azureKeyVault' in value) return 'azure'
   if ('vaultKv' in value || 'vaultDatabase' in value) return 'vault'
+  if ('gcpSecretManager' in value) return 'gcp'
   throw new TypeError('unknown value store')
 }

@@ -1,5 +1,5 @@
 // A source's rules compiled once: which rules an event matches and the vault secrets they produce.
-import type { AwsValueRef, SecretRuleConfig, SourceConfig, ValueRef } from '../config/schema.js'
+import type { AwsValueRef, GcpValueRef, SecretRuleConfig, SourceConfig, ValueRef } from '../config/schema.js'
 import { NAME_MAX_LENGTH, NAME_PATTERN } from '../config/schema.js'
 import { type AzureRefTemplates, azureRef } from './azure-ref.js'
 import { compilePointer, describePointer, PointerSyntaxError } from './pointer.js'
@@ -40,8 +40,11 @@ export class MappingConfigError extends Error {
 export interface CompiledRules {
   /** The secrets of every matching rule, in rule order; [] when none matches. */
   map(payload: unknown): MappedSecret[]
-  /** Like `map`, with the rule that produced each secret (`rules[0].secrets[1]`), for provenance. */
-  mapWithRules(payload: unknown): { secrets: MappedSecret[]; rules: string[] }
+  /**
+   * Like `map`, with the rule that produced each secret (`rules[0].secrets[1]`), for provenance, and the
+   * `notice` of every matching rule that has one (counted and logged, never queued).
+   */
+  mapWithRules(payload: unknown): { secrets: MappedSecret[]; rules: string[]; notices: string[] }
   /** The source's `eventId` template; absent when not configured (the verifier's default applies). */
   eventId?: (payload: unknown) => string
   /** The source's `eventTime` in epoch ms; absent when not configured. Configured but unreadable throws. */
@@ -172,6 +175,7 @@ class Compiler {
 
   /** A reference to the value in its store, with templates rendered per payload. */
   valueRef(value: Exclude<SecretRuleConfig['value'], string>, path: string): (payload: unknown) => ValueRef {
+    if ('gcpSecretManager' in value) return this.gcpRef(value.gcpSecretManager, `${path}.gcpSecretManager`)
     if ('azureKeyVault' in value) {
       const azure = value.azureKeyVault
       const at = `${path}.azureKeyVault`
@@ -189,6 +193,26 @@ class Compiler {
     if ('vaultKv' in value) return vaultKvRef(this, value.vaultKv, `${path}.vaultKv`)
     if ('vaultDatabase' in value) return vaultDatabaseRef(this, value.vaultDatabase, `${path}.vaultDatabase`)
     return this.awsRef(value.awsSecretsManager, `${path}.awsSecretsManager`)
+  }
+
+  /**
+   * A Secret Manager version. `version` may render as a number or as the version's full name (what a
+   * version event's `data.name` holds): the name's secret is then the one read, and it must be the
+   * secret `secret` names (the same id and location; the project may be its number or its id).
+   */
+  gcpRef(gcp: Omit<GcpValueRef, 'store'>, path: string): (payload: unknown) => GcpValueRef {
+    const secret = this.template(gcp.secret, `${path}.secret`, (out) =>
+      GCP_SECRET.test(out) ? undefined : 'the rendered secret is not projects/P/secrets/S',
+    )
+    const version = this.nonEmpty(gcp.version, `${path}.version`)
+    const jsonKey = gcp.jsonKey === undefined ? undefined : this.nonEmpty(gcp.jsonKey, `${path}.jsonKey`)
+    const alias = gcp.alias === undefined ? undefined : this.nonEmpty(gcp.alias, `${path}.alias`)
+    return (payload) => {
+      const ref: GcpValueRef = { store: 'gcp', ...gcpVersion(secret!(payload), version!(payload), path) }
+      if (jsonKey) ref.jsonKey = jsonKey(payload)
+      if (alias) ref.alias = alias(payload)
+      return ref
+    }
   }
 
   awsRef(aws: AwsValueRef, path: string): (payload: unknown) => AwsValueRef {
@@ -238,7 +262,7 @@ export function compileRules(source: SourceConfig): CompiledRules {
       }
       return { path, render: c.secret(s, path) }
     })
-    return { matches: c.when(rule.when, `rules[${i}]`), secrets }
+    return { matches: c.when(rule.when, `rules[${i}]`), secrets, notice: rule.notice }
   })
   const eventId = source.eventId === undefined ? undefined : c.nonEmpty(source.eventId, 'eventId')
   const eventTime = source.eventTime === undefined ? undefined : c.eventTime(source.eventTime)
@@ -247,15 +271,17 @@ export function compileRules(source: SourceConfig): CompiledRules {
   const mapWithRules = (payload: unknown) => {
     const out: MappedSecret[] = []
     const from: string[] = []
+    const notices: string[] = []
     for (const rule of rules) {
       if (!rule.matches(payload)) continue
+      if (rule.notice !== undefined && !notices.includes(rule.notice)) notices.push(rule.notice)
       for (const s of rule.secrets) {
         out.push(s.render(payload))
         from.push(s.path)
       }
     }
     if (out.length > 1) assertUnique(out, from)
-    return { secrets: out, rules: from }
+    return { secrets: out, rules: from, notices }
   }
   const compiled: CompiledRules = {
     map: (payload) => mapWithRules(payload).secrets,
@@ -264,6 +290,26 @@ export function compileRules(source: SourceConfig): CompiledRules {
   if (eventId) compiled.eventId = eventId
   if (eventTime) compiled.eventTime = eventTime
   return compiled
+}
+
+const GCP_SECRET = /^projects\/[^/]+\/(?:locations\/[^/]+\/)?secrets\/[A-Za-z0-9_-]+$/
+const GCP_VERSION_NAME =
+  /^(projects\/[^/]+\/((?:locations\/[^/]+\/)?secrets\/[A-Za-z0-9_-]+))\/versions\/([^/]+)$/
+const VERSION_NUMBER = /^[1-9][0-9]{0,18}$/
+
+/** The secret and version number a rendered `secret` and `version` name (see `gcpRef`). */
+function gcpVersion(secret: string, version: string, path: string): { secret: string; version: string } {
+  const named = GCP_VERSION_NAME.exec(version)
+  if (named !== null) {
+    // `projects/<number>/…` and `projects/<id>/…` are the same secret: compare what follows the project.
+    if (!secret.endsWith(`/${named[2]}`))
+      throw unmappable(`${path}.version`, 'the version names another secret')
+    secret = named[1]!
+    version = named[3]!
+  }
+  if (!VERSION_NUMBER.test(version))
+    throw unmappable(`${path}.version`, 'the rendered version is not a version number or a version name')
+  return { secret, version }
 }
 
 /**

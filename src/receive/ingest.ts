@@ -38,7 +38,8 @@ export interface Ingest {
 /** One event of a delivery, mapped and ready to queue (or a notice, or nothing to map). */
 interface Prepared {
   eventId: string
-  notice?: string
+  /** Notice kinds: the verifier's (a provider's notice type) or the matched rules' `notice`. */
+  notices: string[]
   enqueue?: () => Promise<Awaited<ReturnType<Store['enqueue']>>>
   secrets: number
 }
@@ -60,14 +61,14 @@ export function createIngest(deps: IngestDeps): Ingest {
   /** Maps one event and checks its time; the enqueue is returned, to run once every event has mapped. */
   function prepare(source: Source, event: VerifiedEvent, keyId: string | undefined, now: number): Prepared {
     const eventId = source.rules.eventId?.(event.payload) ?? event.eventId!
-    if (event.notice !== undefined) return { eventId, notice: event.notice, secrets: 0 }
+    if (event.notice !== undefined) return { eventId, notices: [event.notice], secrets: 0 }
     const eventTime = source.rules.eventTime?.(event.payload) ?? event.eventTime ?? now
     if (eventTime > now + EVENT_TIME_FUTURE_TOLERANCE_MS) {
       throw new RelayError('ERR_EVENT_TIME_FUTURE', 'event time is in the future beyond the clock tolerance')
     }
-    const { secrets: mapped, rules } = source.rules.mapWithRules(event.payload)
+    const { secrets: mapped, rules, notices } = source.rules.mapWithRules(event.payload)
     // An event no rule wants is not recorded: if the rules change, the provider's resend still counts.
-    if (mapped.length === 0) return { eventId, secrets: 0 }
+    if (mapped.length === 0) return { eventId, notices, secrets: 0 }
     const secrets: NewSecret[] = mapped.map((m) =>
       'ref' in m
         ? {
@@ -107,7 +108,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         })
       }
     }
-    return { eventId, enqueue, secrets: secrets.length }
+    return { eventId, notices, enqueue, secrets: secrets.length }
   }
 
   return {
@@ -150,7 +151,8 @@ export function createIngest(deps: IngestDeps): Ingest {
         ),
       )
       const results = await Promise.all(prepared.map((p) => p.enqueue?.()))
-      const notices = prepared.flatMap((p) => (p.notice === undefined ? [] : [p.notice]))
+      const notices = prepared.flatMap((p) => p.notices)
+      const noted = notices.length > 0 ? { notices } : {}
       let queued = 0
       let secrets = 0
       let duplicates = 0
@@ -167,17 +169,11 @@ export function createIngest(deps: IngestDeps): Ingest {
         const ids = prepared.map((p) => p.eventId)
         const body =
           duplicates > 0 && duplicates === results.filter((r) => r !== undefined).length && secrets === 0
-            ? { event, events: ids, duplicate: true }
-            : { event, events: ids, secrets }
+            ? { event, events: ids, duplicate: true, ...noted }
+            : { event, events: ids, secrets, ...noted }
         return { status, body, event, secrets, notices }
       }
-      const only = prepared[0]!
-      const answer =
-        only.notice !== undefined
-          ? { event, notice: only.notice }
-          : duplicates > 0
-            ? { event, duplicate: true }
-            : { event, secrets }
+      const answer = duplicates > 0 ? { event, duplicate: true, ...noted } : { event, secrets, ...noted }
       return { status, body: answer, event, secrets, notices }
     },
   }

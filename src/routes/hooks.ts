@@ -138,12 +138,10 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
         metrics.hooks.inc({ source: sourceId, status: String(answer.status) })
         if (answer.status === 202) metrics.secretsAccepted.inc({ source: sourceId }, answer.secrets)
         for (const kind of answer.notices) {
-          // A kind is one of the source's configured notice types: a bounded label.
+          // A kind is a rule's fixed `notice` word or a verifier's configured type: a bounded label. A
+          // redelivered notice is counted again: an event that queues nothing is not recorded.
           metrics.notices.inc({ source: sourceId, kind })
-          request.log.info(
-            { source: sourceId, event: answer.event, kind },
-            'provider notice: nothing written',
-          )
+          request.log.info({ source: sourceId, event: answer.event, notice: kind }, 'provider notice')
         }
         request.log.info({ source: sourceId, event: answer.event, status: answer.status }, 'hook answered')
         return reply.code(answer.status).send(answer.body)

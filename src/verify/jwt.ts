@@ -291,7 +291,8 @@ export function createJwtVerifier(config: JwtConfig, deps: JwtDeps = {}): Verifi
           verified = await fromBody(body, now)
         }
         for (const [name, value] of expected) {
-          if (field(verified.payload, name) !== value)
+          const got = field(verified.payload, name)
+          if (Array.isArray(value) ? !value.includes(got as never) : got !== value)
             throw new RelayError('ERR_CLAIM_MISMATCH', 'claim mismatch')
         }
         return inHeader ? { ...(await headerPayload(body)), keyId: verified.keyId } : verified

@@ -7,6 +7,7 @@ import { createApiKeyVerifier } from './api-key.js'
 import { createSnsVerifier, type SnsLog } from './aws-sns.js'
 import { createAzureEventGridVerifier } from './azure-event-grid.js'
 import { createBasicVerifier } from './basic.js'
+import { createGooglePubsubVerifier } from './google-pubsub.js'
 import { createHmacVerifier } from './hmac.js'
 import { createJwtVerifier } from './jwt.js'
 import { createStandardWebhooksVerifier } from './standard-webhooks.js'
@@ -44,6 +45,7 @@ const FACTORIES: { [T in VerifyType]?: Factory<T> } = {
   jwt: createJwtVerifier,
   'aws-sns': (c, { dispatcher, log }) => createSnsVerifier(c, { dispatcher, log }),
   'azure-event-grid': createAzureEventGridVerifier,
+  'google-pubsub': createGooglePubsubVerifier,
 }
 
 /**

@@ -210,7 +210,7 @@ describe('Azure Key Vault through Event Grid end to end (shipped examples, real 
       const event = eventGridEvent(az.base, 'database-password', version, { type })
       expect(await deliver(relay.url, ENTRA, [event], { token: await token() })).toEqual({
         status: 200,
-        body: { event: event.id, notice: `Microsoft.KeyVault.${type}` },
+        body: { event: event.id, secrets: 0, notices: [`Microsoft.KeyVault.${type}`] },
       })
     }
     expect(await eventCount()).toBe(before)
@@ -218,7 +218,7 @@ describe('Azure Key Vault through Event Grid end to end (shipped examples, real 
     expect(metrics.text).toContain(
       `relay_provider_notices_total{source="${ENTRA}",kind="Microsoft.KeyVault.SecretNearExpiry"} 1`,
     )
-    expect(relay.output()).toContain('provider notice: nothing written')
+    expect(relay.output()).toMatch(/"notice":"Microsoft.KeyVault.SecretNearExpiry".*"msg":"provider notice"/)
   })
 
   it('no value, token, client secret or query secret in logs, metrics, store files or admin answers', async () => {
