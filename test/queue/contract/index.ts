@@ -7,6 +7,7 @@ import { enqueueContract } from './enqueue.js'
 import { fencesContract } from './fences.js'
 import type { ContractContext, StoreFixture } from './helpers.js'
 import { operationsContract } from './operations.js'
+import { reconcileContract } from './reconcile.js'
 import { retentionContract } from './retention.js'
 
 export type { StoreFixture } from './helpers.js'
@@ -37,5 +38,6 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     adminContract(ctx)
     retentionContract(ctx)
     operationsContract(ctx)
+    reconcileContract(ctx)
   })
 }
