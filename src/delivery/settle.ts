@@ -33,6 +33,17 @@ export async function settleRound(
     const c = byId.get(o.id)
     if (!c) continue
     deps.events?.onOutcome?.(o.kind, c.vault)
+    if (o.kind === 'dead') {
+      deps.events?.onSignal?.({
+        kind: 'dead',
+        vault: c.vault,
+        name: c.name,
+        source: c.source,
+        eventId: c.eventId,
+        at: deps.clock(),
+        detail: o.error,
+      })
+    }
     logOutcome(deps.log, c, o)
   }
 }
