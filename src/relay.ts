@@ -207,16 +207,14 @@ async function createRelay(
     },
     onQueued: () => worker.notify(),
   })
-  // Opt-in: unset keeps every event's metadata, as the relay always has.
-  const retention =
-    config.retention.days === undefined
-      ? undefined
-      : createRetentionJob({
-          store,
-          days: config.retention.days,
-          log: log.child({ component: 'retention' }),
-          purged: metrics.purgedEvents,
-        })
+  // Purging is opt-in (unset keeps every event's metadata, as the relay always has); the kept values of
+  // dead secrets are erased when their time runs out either way.
+  const retention = createRetentionJob({
+    store,
+    days: config.retention.days,
+    log: log.child({ component: 'retention' }),
+    purged: metrics.purgedEvents,
+  })
   const sources = buildSources(config.sources, {
     log: log.child({ component: 'verify' }),
     proxy: config.proxy,
@@ -244,7 +242,7 @@ async function createRelay(
       await app.close()
       await adminApp?.close()
       // no purge or sweep starts while deliveries drain; one under way ends after its reads
-      await retention?.stop()
+      await retention.stop()
       await reconciler?.stop()
       // Requests to RWX get what is left of the grace period, less a second to settle and release.
       const left = config.server.shutdownGraceSeconds * 1000 - (Date.now() - started) - SETTLE_MARGIN_MS
@@ -264,7 +262,7 @@ async function createRelay(
     storeKind: store.kind,
     start() {
       worker.start()
-      retention?.start()
+      retention.start()
       reconciler?.start()
     },
     close,

@@ -169,7 +169,7 @@ function describe(command: Exclude<AdminCommand, 'name' | 'secrets' | 'resync'>,
       return describeEvent(doc)
     case 'retry':
       return doc.queued === 0
-        ? `event ${doc.event}: nothing queued again (a dead or superseded secret's value is erased: the provider must send a new event)`
+        ? `event ${doc.event}: nothing queued again (a dead value is kept for delivery.keepDeadValuesSeconds, then erased, as a superseded one is at once: the provider must send a new event, or \`vault-relay resync\` reads a reconciled source again)`
         : `event ${doc.event}: ${doc.queued} secret(s) queued`
     case 'discard':
       return doc.discarded === 0

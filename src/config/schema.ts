@@ -389,6 +389,16 @@ export const configSchema = z
          * confirmed by reading RWX's version back.
          */
         uncertainWriteSeconds: z.number().int().min(1).max(3_600).default(60),
+        /**
+         * How long a dead secret's sealed value is kept (encrypted, as while queued) so an admin retry can
+         * still deliver it; 0 erases it at once. Retention erases it after that.
+         */
+        keepDeadValuesSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(90 * 86_400)
+          .default(7 * 86_400),
         /** After each 200, read each secret's metadata back and record RWX's version (outside changes). */
         verify: z.boolean().default(false),
         /** While RWX fails (5xx, network), one probe at a time instead of every due secret. */

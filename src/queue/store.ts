@@ -148,7 +148,17 @@ export type Outcome =
       /** The request's outcome is unknown (it may still land): fence the name until then. See Claimed.unconfirmed. */
       fenceUntil?: number
     }
-  | { id: number; kind: 'dead'; error: string; fenceUntil?: number }
+  | {
+      id: number
+      kind: 'dead'
+      error: string
+      fenceUntil?: number
+      /**
+       * Keep the secret's sealed value until then (epoch ms), so an admin retry can still deliver it
+       * (`delivery.keepDeadValuesSeconds`); without it the value is erased now.
+       */
+      keepValueUntil?: number
+    }
   | { id: number; kind: 'superseded'; error: string }
 
 /** The owner a fence holds a name's lease under (PostgreSQL) : no worker is ever named so. */
@@ -348,7 +358,8 @@ export interface Store {
   getEvent(source: string, eventId: string): Promise<EventRecord | null>
   /**
    * Makes an event's queued secrets due now, and re-queues its dead secrets that can still be
-   * delivered (references; an erased value cannot come back). Returns how many are now queued.
+   * delivered (references, and values kept past their death until `keepValueUntil`; an erased value
+   * cannot come back). Returns how many are now queued.
    */
   retryEvent(source: string, eventId: string, now: number): Promise<number>
   /** Discards an event's queued secrets, erasing their values. Returns how many. */
@@ -418,6 +429,8 @@ export interface Store {
   ): Promise<void>
   /** Every source's sweep as stored. */
   sweeps(): Promise<SweepState[]>
+  /** Erases the kept values of dead secrets whose time ran out by `now`; returns how many. */
+  eraseDeadValues(now: number): Promise<number>
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>
   close(): Promise<void>

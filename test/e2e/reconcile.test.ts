@@ -9,9 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
 import { type FakeSecretsManager, startFakeSecretsManager } from '../support/fake-secrets-manager.js'
 import { type RelayProcess, runCli, startRelayProcess } from '../support/relay-process.js'
+import { hmacSignature } from '../support/signers.js'
 import { until } from '../support/until.js'
 
 const ADMIN = `admin-${randomUUID()}`
+const HMAC_SECRET = `hmac-${randomUUID()}`
 let sm: FakeSecretsManager
 let rwx: FakeRwx
 let relay: RelayProcess
@@ -40,8 +42,12 @@ function awsEnv(): Record<string, string> {
 const config = () => `
 rwx: { url: "${rwx.url}" }
 logLevel: debug
-delivery: { backoffBaseMs: 20, backoffMaxMs: 150, batchWindowMs: 5 }
+delivery: { backoffBaseMs: 20, backoffMaxMs: 150, batchWindowMs: 5, keepDeadValuesSeconds: 3600 }
 sources:
+  - id: ci
+    verify: { type: hmac, header: x-sig, secrets: ["${HMAC_SECRET}"] }
+    rules:
+      - secrets: [{ vault: prod, name: "{{ /name }}", value: /value }]
   - id: aws-pull
     reconcile:
       every: 1s
@@ -182,6 +188,32 @@ describe('reconciliation end to end (real process, local Secrets Manager and RWX
     await rwx.waitFor((w) => w.filter((x) => x.name === 'API_TOKEN').length > before, 15_000)
     expect(rwx.writes.at(-1)).toMatchObject({ name: 'API_TOKEN', secret: values[1] })
     await until(async () => (await stateOf('API_TOKEN')) === 'in-sync', 'API_TOKEN in sync after repair')
+  })
+
+  it('a dead secret from a webhook is not lost: its value is kept, and retry delivers it', async () => {
+    const value = remember(`ci-${randomUUID()}`)
+    const body = JSON.stringify({ name: 'CI_TOKEN', value })
+    rwx.rejectNames((n) => n === 'CI_TOKEN')
+    const res = await fetch(`${relay.url}/hooks/ci`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-sig': hmacSignature(HMAC_SECRET, body) },
+      body,
+    })
+    const { event } = (await res.json()) as { event: string }
+    expect(res.status).toBe(202)
+    await until(async () => (await stateOf('CI_TOKEN')) === 'dead', 'CI_TOKEN dead')
+    expect((await entry('CI_TOKEN')) as unknown).toMatchObject({
+      source: 'ci',
+      lastError: expect.any(String),
+    })
+    rwx.rejectNames(null)
+    const env = { RELAY_URL: relay.url, RELAY_ADMIN_TOKEN: ADMIN }
+    const retried = await runCli(['retry', 'ci', event], { env })
+    answers.push(retried.out, retried.err)
+    expect(retried.out).toContain('1 secret(s) queued')
+    expect(retried.code).toBe(0)
+    await written('CI_TOKEN', value)
+    await until(async () => (await stateOf('CI_TOKEN')) === 'in-sync', 'CI_TOKEN in sync')
   })
 
   it('never shows a value in the output or an admin answer', () => {

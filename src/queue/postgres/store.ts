@@ -129,6 +129,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     finishSweep: (source, owner, now, outcome, nextDueAt) =>
       guarded(() => reconcile.finishSweep(source, owner, now, outcome, nextDueAt)),
     sweeps: () => guarded(() => reconcile.sweeps()),
+    eraseDeadValues: (now) =>
+      guarded(
+        async () => (await pool.query('DELETE FROM dead_values WHERE until <= $1', [now])).rowCount ?? 0,
+      ),
 
     async ping() {
       // Bounded like an enqueue: a frozen database must make /readyz fail, not hang it. The ping left

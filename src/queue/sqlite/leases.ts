@@ -109,6 +109,12 @@ export function createSqliteLeases(db: Database.Database): SqliteLeases {
   const confirm = db.prepare<{ vault: string; name: string; now: number }>(
     'DELETE FROM fences WHERE vault = @vault AND name = @name AND until <= @now',
   )
+  // A dead secret's value, kept apart for an admin retry (secrets.sealed is erased with its death).
+  const keep = db.prepare<{ id: number; until: number }>(
+    `INSERT INTO dead_values (secret, sealed, until) SELECT id, sealed, @until FROM secrets
+       WHERE id = @id AND sealed IS NOT NULL
+     ON CONFLICT (secret) DO UPDATE SET sealed = excluded.sealed, until = excluded.until`,
+  )
   const releaseAll = db.prepare<[string]>(
     'UPDATE secrets SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?',
   )
@@ -163,6 +169,8 @@ export function createSqliteLeases(db: Database.Database): SqliteLeases {
         retry.run({ id: o.id, now, at: o.at, error: o.error, count: o.countAttempt ? 1 : 0, solo })
         continue
       }
+      if (o.kind === 'dead' && o.keepValueUntil !== undefined && row.has_value === 1)
+        keep.run({ id: o.id, until: o.keepValueUntil })
       if (row.has_value === 1) erased++
       if (o.kind === 'delivered') {
         delivered.run({ id: o.id, now, version: o.version, fingerprint: o.fingerprint ?? null })

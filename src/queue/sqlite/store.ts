@@ -158,6 +158,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
   )
 
+  const eraseDead = db.prepare<[number]>('DELETE FROM dead_values WHERE until <= ?')
   const countAll = db.prepare<[], { status: SecretStatus; n: number }>(
     'SELECT status, COUNT(*) AS n FROM secrets GROUP BY status',
   )
@@ -250,6 +251,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
     async sweeps() {
       return reconcile.sweeps()
+    },
+    async eraseDeadValues(now) {
+      if (closed) throw unavailable(new Error('the queue store is closed'))
+      const erased = eraseDead.run(now).changes
+      if (erased > 0) eraseFromWal()
+      return erased
     },
 
     async purge(before, limit) {
