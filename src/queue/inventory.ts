@@ -7,14 +7,18 @@ export type Placeholder = (n: number, type: 'text' | 'int') => string
 
 /**
  * Every known vault and name (a watermark, a secret or a reconcile mark), filtered by vault (1) and name
- * (2) when given, up to (3) names: its newest secret that is not superseded, its oldest queued value, its
+ * (2) when `by` says so (else both are null), up to (3) names: its newest secret that is not superseded, its oldest queued value, its
  * watermark and when that value was delivered, its last read-back and its reconcile mark.
  */
-export function inventorySql(p: Placeholder): string {
+export function inventorySql(p: Placeholder, by: { vault: boolean; name: boolean }): string {
   const vault = p(1, 'text')
   const name = p(2, 'text')
+  // Only the filters given, written out (an index serves `vault = ?`, never `? IS NULL OR vault = ?`).
   const filter = (t: string) =>
-    `(${vault} IS NULL OR ${t}.vault = ${vault}) AND (${name} IS NULL OR ${t}.name = ${name})`
+    [
+      by.vault ? `${t}.vault = ${vault}` : `${vault} IS NULL`,
+      by.name ? `${t}.name = ${name}` : `${name} IS NULL`,
+    ].join(' AND ')
   return `WITH keys AS (
       SELECT vault, name FROM names WHERE ${filter('names')}
       UNION SELECT vault, name FROM secrets WHERE ${filter('secrets')}

@@ -41,14 +41,14 @@ export interface PostgresReconcile {
 }
 
 export function createPostgresReconcile(pool: pg.Pool): PostgresReconcile {
-  const inventory = inventorySql(p)
   const upsert = upsertMarkSql(p)
   const claim = claimSweepSql(p)
   const finish = finishSweepSql(p)
   return {
     async inventory(query) {
       const limit = Math.max(0, Math.floor(query.limit))
-      const { rows } = await pool.query<InventoryRow>(inventory, [
+      const by = { vault: query.vault !== undefined, name: query.name !== undefined }
+      const { rows } = await pool.query<InventoryRow>(inventorySql(p, by), [
         query.vault ?? null,
         query.name ?? null,
         limit,

@@ -38,7 +38,17 @@ export interface SqliteReconcile {
 }
 
 export function createSqliteReconcile(db: Database.Database): SqliteReconcile {
-  const inventory = db.prepare<[Record<string, unknown>], InventoryRow>(inventorySql(p))
+  // One statement per filter shape, prepared when first used.
+  const inventories = new Map<string, Database.Statement<[Record<string, unknown>], InventoryRow>>()
+  const inventoryFor = (by: { vault: boolean; name: boolean }) => {
+    const key = `${by.vault}:${by.name}`
+    let statement = inventories.get(key)
+    if (statement === undefined) {
+      statement = db.prepare<[Record<string, unknown>], InventoryRow>(inventorySql(p, by))
+      inventories.set(key, statement)
+    }
+    return statement
+  }
   const upsert = db.prepare<[Record<string, unknown>]>(upsertMarkSql(p))
   const upsertAll = db.transaction((marks: ReconcileMark[]) => {
     for (const m of marks) upsert.run(named(...markParams(m)))
@@ -50,7 +60,10 @@ export function createSqliteReconcile(db: Database.Database): SqliteReconcile {
   return {
     inventory(query) {
       const limit = Math.max(0, Math.floor(query.limit))
-      return inventory.all(named(query.vault ?? null, query.name ?? null, limit)).map(toFacts)
+      const by = { vault: query.vault !== undefined, name: query.name !== undefined }
+      return inventoryFor(by)
+        .all(named(query.vault ?? null, query.name ?? null, limit))
+        .map(toFacts)
     },
     recordReconcile(marks) {
       if (marks.length > 0) upsertAll.immediate(marks)
