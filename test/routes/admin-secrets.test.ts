@@ -44,6 +44,19 @@ describe('admin API, secrets inventory', () => {
     expect(all.body).not.toContain(VALUE)
     const pending = await h.app.inject({ method: 'GET', url: '/admin/secrets?state=pending', headers: auth })
     expect(pending.json().secrets.map((s: { name: string }) => s.name)).toEqual(['B'])
+    // a failed try makes it failing, with the reason; giving up makes it dead
+    const [b] = await h.store.claim({ owner: 'w', now: Date.now(), leaseMs: 60_000, limit: 1 })
+    await h.store.settle('w', Date.now(), [
+      { id: b!.id, kind: 'retry', at: Date.now(), error: 'RWX answered 503', countAttempt: true },
+    ])
+    const failing = await h.app.inject({ method: 'GET', url: '/admin/secrets?state=failing', headers: auth })
+    expect(failing.json().secrets).toMatchObject([
+      { name: 'B', state: 'failing', lastError: 'RWX answered 503', pendingSince: expect.any(String) },
+    ])
+    const [again] = await h.store.claim({ owner: 'w', now: Date.now() + 1, leaseMs: 60_000, limit: 1 })
+    await h.store.settle('w', Date.now(), [{ id: again!.id, kind: 'dead', error: 'RWX refused it' }])
+    const dead = await h.app.inject({ method: 'GET', url: '/admin/secrets?state=dead', headers: auth })
+    expect(dead.json().secrets).toMatchObject([{ name: 'B', state: 'dead', lastError: 'RWX refused it' }])
     const none = await h.app.inject({ method: 'GET', url: '/admin/secrets?source=other', headers: auth })
     expect(none.json().secrets).toEqual([])
   })
