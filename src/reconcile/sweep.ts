@@ -7,7 +7,7 @@ import type { ReferenceResolver } from '../delivery/values.js'
 import type { InventoryFacts, ReconcileMark, Store } from '../queue/store.js'
 import type { DeclaredSecret } from './declared.js'
 import { inLanes, type Pace, readPaced } from './pace.js'
-import { knownVersion } from './state.js'
+import { knownVersion, refVersion } from './state.js'
 import type { ReconcileEvents, SweepOutcome } from './types.js'
 
 /** What a sweep uses; never holds a value (it reads metadata and queues references). */
@@ -82,6 +82,18 @@ async function sweepOne(deps: SweepDeps, d: DeclaredSecret, options: SweepOption
   }
   const version = current.version
   const known = knownVersion(facts)
+  const latest = facts?.latest
+  // A queued reference without a version (a webhook without one, AWS RotationSucceeded) fetches the
+  // current version at delivery: it is this one, and queuing it again would write it twice.
+  if (
+    !options.force &&
+    latest?.status === 'queued' &&
+    latest.ref !== null &&
+    refVersion(latest.ref) === null
+  ) {
+    await store.recordReconcile([{ ...mark, sourceVersion: version, outcome: 'queued' }])
+    return { ...base, outcome: 'queued', version }
+  }
   if (options.force || known !== version) {
     const eventId = options.force
       ? `resync:${d.vault}/${d.name}:${version}:${now}`

@@ -153,3 +153,23 @@ describe('reconciler', () => {
     expect(await store.claimSweep('aws', 'other', Date.now(), 60_000)).toMatchObject({ claimed: false })
   })
 })
+
+describe('reconciler with webhooks', () => {
+  it('leaves a queued reference without a version alone: it fetches the current one at delivery', async () => {
+    await store.enqueue({
+      source: 'aws',
+      eventId: 'rotation-succeeded-1',
+      eventTime: Date.now() - 1000,
+      receivedAt: Date.now() - 1000,
+      secrets: [{ vault: 'prod', name: 'DB', sealed: null, ref: { secretId: arn }, fingerprint: null }],
+    })
+    expect((await reconciler.resync({})).secrets[0]?.outcome).toBe('queued')
+    await deliver(1)
+    rwx.alter('prod', 'DB', null)
+    // delivered: the version found then is the one it holds; only the (missing) RWX copy is repaired
+    const after = await reconciler.resync({})
+    expect(after.secrets[0]?.outcome).toBe('repair')
+    const ids = (await store.listEvents({ source: 'aws', limit: 10 })).map((e) => e.eventId.split(':')[0])
+    expect(ids.sort()).toEqual(['repair', 'rotation-succeeded-1'])
+  })
+})
