@@ -12,6 +12,7 @@ import type { Sealer } from './queue/crypto.js'
 import type { Store } from './queue/store.js'
 import { createIngest } from './receive/ingest.js'
 import type { Source } from './receive/sources.js'
+import type { ReconcileHandle } from './reconcile/inventory.js'
 import { adminRoutes } from './routes/admin.js'
 import { healthRoutes } from './routes/health.js'
 import { hookRoutes } from './routes/hooks.js'
@@ -30,6 +31,8 @@ export interface AppDeps {
   delivery?: DeliveryHandle
   /** The global pause switch, the worker's own (src/relay.ts makes it once). */
   pause: PauseSwitch
+  /** Reconciliation in this process (the inventory's declared names, resync); absent when none. */
+  reconcile?: ReconcileHandle
 }
 
 declare module 'fastify' {
@@ -88,6 +91,7 @@ async function registerOperations(
       onRequeued: () => deps.delivery?.notify(),
       pause,
       delivery: deps.delivery,
+      reconcile: deps.reconcile,
     })
   }
 }

@@ -3,6 +3,7 @@ import { type ConfigChecks, type Env, parseConfigText, readConfigFile } from './
 import type { Config } from './config/schema.js'
 import { parseKey } from './queue/crypto.js'
 import { sourceProblems } from './receive/sources.js'
+import { reconcileProblems } from './reconcile/declared.js'
 
 /** The key the store's values are sealed with, and each source as `buildSources` will build it. */
 const RELAY_CHECKS: ConfigChecks = {
@@ -14,7 +15,11 @@ const RELAY_CHECKS: ConfigChecks = {
       return 'must be base64 of exactly 32 bytes'
     }
   },
-  source: sourceProblems,
+  source(source) {
+    const problems = sourceProblems(source)
+    // A source whose rules do not compile has no secrets to derive yet: its rule problems say why.
+    return problems.length > 0 ? problems : reconcileProblems(source)
+  },
 }
 
 /** Parses config text (YAML) from `file` with `env`; throws ConfigError listing every problem. */

@@ -39,12 +39,30 @@ export interface Metrics {
    * configured source id or `unknown` (never the name a caller made up).
    */
   refusedRequests: Counter<'source' | 'reason'>
+  /** Reconciliation sweeps by source and outcome (ok, failed). */
+  reconcileSweeps: Counter<'source' | 'outcome'>
 }
+
+/** The inventory in numbers, for the gauges (src/relay.ts reads it from the reconcile module). */
+export interface InventorySummary {
+  /** Names by state (in-sync, pending, failing, dead, drift, unknown). */
+  byState: ReadonlyMap<string, number>
+  oldestPendingSeconds: number
+}
+
+/** The inventory's states, as `relay_inventory_secrets{state}` labels them (0 when none). */
+const INVENTORY_STATE_LABELS = ['in-sync', 'pending', 'failing', 'dead', 'drift', 'unknown']
+
+/** How long one inventory read serves scrapes: it reads every name, and several gauges share it. */
+const INVENTORY_CACHE_MS = 5_000
 
 /** Prefix of the process and Node.js metrics (relay_process_cpu_seconds_total, relay_nodejs_heap_size_used_bytes...). */
 export const DEFAULT_METRICS_PREFIX = 'relay_'
 
-export function createMetrics(store: Store): Metrics {
+export function createMetrics(
+  store: Store,
+  options: { inventory?: () => Promise<InventorySummary>; clock?: () => number } = {},
+): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: DEFAULT_METRICS_PREFIX })
   const m: Metrics = {
@@ -141,7 +159,14 @@ export function createMetrics(store: Store): Metrics {
       labelNames: ['source', 'reason'],
       registers: [registry],
     }),
+    reconcileSweeps: new Counter({
+      name: 'relay_reconcile_sweeps_total',
+      help: 'Reconciliation sweeps by source and outcome (ok, failed: a store read failed)',
+      labelNames: ['source', 'outcome'],
+      registers: [registry],
+    }),
   }
+  registerInventoryGauges(registry, store, options)
   new Gauge({
     name: 'relay_queue_secrets',
     help: 'Secrets in the store by status',
@@ -157,4 +182,70 @@ export function createMetrics(store: Store): Metrics {
     },
   })
   return m
+}
+
+/**
+ * The inventory's gauges (names by state, oldest pending age, drift) from one read shared by a scrape,
+ * and the last successful sweep per source (from the store: every replica reports the same).
+ */
+function registerInventoryGauges(
+  registry: Registry,
+  store: Store,
+  options: { inventory?: () => Promise<InventorySummary>; clock?: () => number },
+): void {
+  const clock = options.clock ?? Date.now
+  let cached: { at: number; summary: Promise<InventorySummary | null> } | undefined
+  const summary = (): Promise<InventorySummary | null> => {
+    const read = options.inventory
+    if (read === undefined) return Promise.resolve(null)
+    const now = clock()
+    if (cached === undefined || now - cached.at > INVENTORY_CACHE_MS) {
+      // The store is down: /readyz says so; the scrape still answers with the other metrics.
+      cached = { at: now, summary: read().catch(() => null) }
+    }
+    return cached.summary
+  }
+  new Gauge({
+    name: 'relay_inventory_secrets',
+    help: 'Vault secrets the relay writes, by state (in-sync, pending, failing, dead, drift, unknown)',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const s = await summary()
+      if (s === null) return
+      for (const state of INVENTORY_STATE_LABELS) this.set({ state }, s.byState.get(state) ?? 0)
+    },
+  })
+  new Gauge({
+    name: 'relay_oldest_pending_seconds',
+    help: 'Age of the oldest value waiting for delivery (0 when none waits)',
+    registers: [registry],
+    async collect() {
+      const s = await summary()
+      if (s !== null) this.set(s.oldestPendingSeconds)
+    },
+  })
+  new Gauge({
+    name: 'relay_drift_secrets',
+    help: 'Vault secrets whose RWX version differs from the one the relay wrote (drift)',
+    registers: [registry],
+    async collect() {
+      const s = await summary()
+      if (s !== null) this.set(s.byState.get('drift') ?? 0)
+    },
+  })
+  new Gauge({
+    name: 'relay_reconcile_last_success_timestamp_seconds',
+    help: 'When the last reconciliation sweep of a source succeeded (epoch seconds), by any replica',
+    labelNames: ['source'],
+    registers: [registry],
+    async collect() {
+      try {
+        for (const sweep of await store.sweeps())
+          if (sweep.lastOkAt !== null) this.set({ source: sweep.source }, sweep.lastOkAt / 1000)
+      } catch {
+        // as above: the store is down
+      }
+    },
+  })
 }

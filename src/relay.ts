@@ -11,6 +11,7 @@ import { type Config, type ValueStoreKind, valueStoresUsed } from './config/sche
 import { createTokenSource, type TokenSource } from './config/token.js'
 import { createPauseSwitch } from './delivery/pause.js'
 import { createRwxClient } from './delivery/rwx-client.js'
+import { createSignalBus } from './delivery/signals.js'
 import { combineResolvers, type ReferenceResolver } from './delivery/values.js'
 import { createDeliveryWorker } from './delivery/worker.js'
 import { StartupError } from './errors.js'
@@ -21,6 +22,9 @@ import { createMetrics } from './metrics.js'
 import { openStore } from './queue/open.js'
 import { createRetentionJob } from './queue/retention.js'
 import { buildSources } from './receive/sources.js'
+import { readInventory } from './reconcile/inventory.js'
+import { createReconciler, type Reconciler } from './reconcile/reconciler.js'
+import { summarize } from './reconcile/state.js'
 import { USER_AGENT } from './version.js'
 
 export interface RunningRelay {
@@ -147,7 +151,13 @@ async function createRelay(
 ): Promise<Relay> {
   const { log } = deps
   const { store, sealer } = await openStore(config, log, deps.cwd)
-  const metrics = createMetrics(store)
+  // The reconciler is made below; the inventory gauges read its declared names when scraped.
+  let reconciler: Reconciler | undefined
+  const metrics = createMetrics(store, {
+    inventory: async () => summarize(await readInventory(store, reconciler?.declared ?? []), Date.now()),
+  })
+  // Dead, drift and outside-change signals: notifications and alerts subscribe here.
+  const signals = createSignalBus(log)
   // The RWX client and the value stores' resolvers make their own proxy-aware dispatchers (with their timeouts);
   // with a proxy, one more that every verifier shares for JWKS, SNS and Kubernetes discovery.
   const proxyDispatcher = usesProxy(config.proxy) ? createDispatcher(config.proxy) : undefined
@@ -161,6 +171,7 @@ async function createRelay(
     proxy: config.proxy,
   })
   const pause = createPauseSwitch({ store, clock: Date.now })
+  const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   const worker = createDeliveryWorker({
     pause,
     store,
@@ -170,8 +181,9 @@ async function createRelay(
     config: config.delivery,
     log: log.child({ component: 'delivery' }),
     clock: Date.now,
-    owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    owner,
     events: {
+      onSignal: signals.emit,
       onOutcome: (kind) => metrics.outcomes.inc({ outcome: kind }),
       onRequest: (result, _secrets, ms) => {
         metrics.rwxRequests.inc({ result })
@@ -181,22 +193,43 @@ async function createRelay(
       onHold: (reason) => metrics.holds.inc({ reason }),
     },
   })
-  // Opt-in: unset keeps every event's metadata, as the relay always has.
-  const retention =
-    config.retention.days === undefined
-      ? undefined
-      : createRetentionJob({
-          store,
-          days: config.retention.days,
-          log: log.child({ component: 'retention' }),
-          purged: metrics.purgedEvents,
-        })
+  reconciler = createReconciler({
+    sources: config.sources,
+    store,
+    resolver,
+    rwx: client,
+    clock: Date.now,
+    log: log.child({ component: 'reconcile' }),
+    owner,
+    events: {
+      onSweep: (source, outcome) => metrics.reconcileSweeps.inc({ source, outcome }),
+      onSignal: signals.emit,
+    },
+    onQueued: () => worker.notify(),
+  })
+  // Purging is opt-in (unset keeps every event's metadata, as the relay always has); the kept values of
+  // dead secrets are erased when their time runs out either way.
+  const retention = createRetentionJob({
+    store,
+    days: config.retention.days,
+    log: log.child({ component: 'retention' }),
+    purged: metrics.purgedEvents,
+  })
   const sources = buildSources(config.sources, {
     log: log.child({ component: 'verify' }),
     proxy: config.proxy,
     ...(proxyDispatcher ? { dispatcher: proxyDispatcher } : {}),
   })
-  const appDeps = { store, sealer, sources, logger: log, metrics, delivery: worker, pause }
+  const appDeps = {
+    store,
+    sealer,
+    sources,
+    logger: log,
+    metrics,
+    delivery: worker,
+    pause,
+    reconcile: reconciler,
+  }
   const app = await buildApp(config, appDeps)
   const adminApp = config.server.adminPort === undefined ? undefined : await buildAdminApp(config, appDeps)
 
@@ -208,8 +241,9 @@ async function createRelay(
       // Webhooks first; the admin listener (metrics, /readyz saying shutting down) closes right after.
       await app.close()
       await adminApp?.close()
-      // no purge starts while deliveries drain; one under way ends after its chunk
-      await retention?.stop()
+      // no purge or sweep starts while deliveries drain; one under way ends after its reads
+      await retention.stop()
+      await reconciler?.stop()
       // Requests to RWX get what is left of the grace period, less a second to settle and release.
       const left = config.server.shutdownGraceSeconds * 1000 - (Date.now() - started) - SETTLE_MARGIN_MS
       await worker.stop({ abortAfterMs: left })
@@ -228,7 +262,8 @@ async function createRelay(
     storeKind: store.kind,
     start() {
       worker.start()
-      retention?.start()
+      retention.start()
+      reconciler?.start()
     },
     close,
   }

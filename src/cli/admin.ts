@@ -1,8 +1,12 @@
-// `vault-relay events|show|retry|discard|pause|resume|status|name`: the admin API for humans (never a value).
+// `vault-relay events|show|retry|discard|pause|resume|status|name|secrets|resync`: the admin API for humans (never a value).
 import { parseArgs } from 'node:util'
 import { request } from 'undici'
 import type { Env } from '../config/load.js'
+import { AdminError } from './admin-error.js'
+import { runResyncCommand, runSecretsCommand } from './secrets.js'
 import { clientSettings } from './settings.js'
+
+export { AdminError }
 
 export const ADMIN_COMMANDS = [
   'events',
@@ -13,19 +17,10 @@ export const ADMIN_COMMANDS = [
   'resume',
   'status',
   'name',
+  'secrets',
+  'resync',
 ] as const
 export type AdminCommand = (typeof ADMIN_COMMANDS)[number]
-
-/** A failure to report in one line: the relay's problem detail or why it is unreachable (1), or usage (2). */
-export class AdminError extends Error {
-  override readonly name = 'AdminError'
-  constructor(
-    message: string,
-    readonly exitCode: 1 | 2 = 1,
-  ) {
-    super(message)
-  }
-}
 
 const TIMEOUT_MS = 10_000
 
@@ -164,7 +159,7 @@ function deliveryTrouble(doc: Json): string {
   return troubles.length === 0 ? '' : `, but ${troubles.join(', and ')}`
 }
 
-function describe(command: Exclude<AdminCommand, 'name'>, doc: Json): string {
+function describe(command: Exclude<AdminCommand, 'name' | 'secrets' | 'resync'>, doc: Json): string {
   switch (command) {
     case 'events':
       return list(doc.events)
@@ -174,7 +169,7 @@ function describe(command: Exclude<AdminCommand, 'name'>, doc: Json): string {
       return describeEvent(doc)
     case 'retry':
       return doc.queued === 0
-        ? `event ${doc.event}: nothing queued again (a dead or superseded secret's value is erased: the provider must send a new event)`
+        ? `event ${doc.event}: nothing queued again (a dead value is kept for delivery.keepDeadValuesSeconds, then erased, as a superseded one is at once: the provider must send a new event, or \`vault-relay resync\` reads a reconciled source again)`
         : `event ${doc.event}: ${doc.queued} secret(s) queued`
     case 'discard':
       return doc.discarded === 0
@@ -221,6 +216,9 @@ export async function runAdminCommand(
       reason: { type: 'string' },
       'lift-fence': { type: 'boolean' },
       by: { type: 'string' },
+      state: { type: 'string' },
+      vault: { type: 'string' },
+      force: { type: 'boolean' },
     },
     allowPositionals: true,
   })
@@ -229,6 +227,12 @@ export async function runAdminCommand(
   const at = (method: 'GET' | 'POST', path: string, body?: unknown) =>
     call(settings.url, settings.token!, method, path, body)
   if (command === 'name') return runNameCommand(positionals, values, at, out)
+  if (command === 'secrets') {
+    if (positionals.length > 0)
+      throw new AdminError('usage: vault-relay secrets [--state S] [--vault V] [--source S] [--json]', 2)
+    return runSecretsCommand(values, at, out)
+  }
+  if (command === 'resync') return runResyncCommand(positionals, values, at, out)
   const needsEvent = command === 'show' || command === 'retry' || command === 'discard'
   const [source, eventId] = positionals
   if (needsEvent && (source === undefined || eventId === undefined || positionals.length > 2))

@@ -13,8 +13,17 @@ export function configSummary(config: Config) {
     rwx: config.rwx.url,
     sources: config.sources.map((s) => ({
       id: s.id,
-      route: `POST /hooks/${s.id}`,
-      verify: s.verify.type,
+      // A pull-only source (reconcile, no verify) has no webhook route.
+      route: s.verify === undefined ? null : `POST /hooks/${s.id}`,
+      verify: s.verify?.type ?? null,
+      reconcile:
+        s.reconcile === undefined
+          ? null
+          : {
+              everySeconds: s.reconcile.every / 1000,
+              repair: s.reconcile.repair,
+              secrets: s.reconcile.secrets.length,
+            },
       bodyLimit: s.bodyLimit,
       rules: s.rules.map((rule) => ({
         when: rule.when,
@@ -32,7 +41,12 @@ export function configSummary(config: Config) {
 function describe(summary: ReturnType<typeof configSummary>): string {
   const lines = [`store: ${summary.store}`, `rwx: ${summary.rwx}`, `sources: ${summary.sources.length}`]
   for (const s of summary.sources) {
-    lines.push(`  ${s.route}  verify=${s.verify}  rules=${s.rules.length}  bodyLimit=${s.bodyLimit}`)
+    const head = s.route === null ? `source ${s.id} (pull-only)` : `${s.route}  verify=${s.verify}`
+    const sweep =
+      s.reconcile === null
+        ? ''
+        : `  reconcile every ${s.reconcile.everySeconds}s${s.reconcile.repair ? ' repair' : ''}`
+    lines.push(`  ${head}  rules=${s.rules.length}  bodyLimit=${s.bodyLimit}${sweep}`)
     s.rules.forEach((rule, i) => {
       const when = Object.entries(rule.when)
         .map(([k, v]) => `${k}=${JSON.stringify(v)}`)

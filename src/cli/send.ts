@@ -60,7 +60,7 @@ export async function runSend(
   const signed = await signTestEvent(source, payload, now, key === undefined ? {} : { key })
   if ('cannotSign' in signed)
     throw new AdminError(
-      `cannot sign for source ${sourceId} (verify.type ${source.verify.type}): ${signed.cannotSign}`,
+      `cannot sign for source ${sourceId} (verify.type ${source.verify?.type ?? 'none'}): ${signed.cannotSign}`,
       2,
     )
   let res: Awaited<ReturnType<typeof request>>

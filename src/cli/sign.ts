@@ -60,6 +60,8 @@ export async function signTestEvent(
   options: SignOptions = {},
 ): Promise<SignedRequest> {
   const v = source.verify
+  if (v === undefined)
+    return { cannotSign: 'the source is pull-only (reconcile, no verify): it takes no webhooks' }
   const t = Math.floor(now / 1000)
   switch (v.type) {
     case 'stripe':

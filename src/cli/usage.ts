@@ -73,6 +73,20 @@ show: a name's never-regress watermark, waiting values and fence. reset: clears 
 with --lift-fence, a live fence); exits 1 when nothing changed or the name is unknown.
 
 ${ADMIN_FLAGS}`,
+  secrets: `Usage: vault-relay secrets [--state in-sync|pending|failing|dead|drift|unknown] [--vault V] [--source S]
+
+The inventory: every vault/name the relay writes, its source and source reference, the newest source
+version seen, the version written to RWX and when, RWX's version read back, the last reconcile and its
+state. Never a value. Exits 1 when a listed secret is dead, failing or in drift.
+
+${ADMIN_FLAGS}`,
+  resync: `Usage: vault-relay resync [--source S] [--force] [VAULT/NAME...]
+
+Reads the current version of reconciled secrets now (all of them, one source's, or those named) and
+queues each one newer than the relay delivered; --force queues the current version anyway. Exits 1 when
+a read failed or a named secret is not reconciled by any source.
+
+${ADMIN_FLAGS}`,
 }
 
 /** `vault-relay --help`. */
@@ -90,6 +104,8 @@ Usage:
   vault-relay pause [--reason TEXT] | resume | status   stop or restart delivery on every replica
   vault-relay name show VAULT NAME | name reset VAULT NAME --reason TEXT [--lift-fence]
                                     a name's never-regress watermark and fence / clear it (a stuck name)
+  vault-relay secrets [--state S] [--vault V] [--source S]   the inventory: every secret's state
+  vault-relay resync [--source S] [--force] [VAULT/NAME...]   read the source now, deliver if newer
   vault-relay COMMAND --help        one command's usage
   vault-relay --version
 

@@ -324,9 +324,57 @@ const rule = z
     path: ['secrets'],
   })
 
+/** A duration such as `30s`, `10m`, `1h` (or a number of seconds), in milliseconds. */
+export function parseDuration(text: string | number): number | undefined {
+  if (typeof text === 'number') return Number.isFinite(text) && text > 0 ? Math.round(text * 1000) : undefined
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim())
+  if (m === null) return undefined
+  const unit = new Map([
+    ['ms', 1],
+    ['s', 1_000],
+    ['m', 60_000],
+    ['h', 3_600_000],
+    ['d', 86_400_000],
+  ]).get(m[2]!)!
+  const ms = Math.round(Number(m[1]) * unit)
+  return ms > 0 ? ms : undefined
+}
+
+/** Shortest and longest `reconcile.every`. */
+export const RECONCILE_EVERY_MIN_MS = 1_000
+export const RECONCILE_EVERY_MAX_MS = 7 * 86_400_000
+
+const duration = z
+  .union([z.number().positive(), nonEmpty])
+  .refine((v) => parseDuration(v) !== undefined, 'must be a duration such as 30s, 10m or 1h')
+  .transform((v) => parseDuration(v)!)
+  .refine((ms) => ms >= RECONCILE_EVERY_MIN_MS && ms <= RECONCILE_EVERY_MAX_MS, 'must be between 1s and 7d')
+
+/**
+ * Reconciliation: what this source keeps in RWX, read from its store every `every` (metadata only) and
+ * queued when the store holds a newer version than the relay delivered. `secrets` have a rule secret's
+ * shape with a value store object; left empty, they are the source's rule secrets whose vault, name and
+ * store fields are static.
+ */
+const reconcile = z.strictObject({
+  /** Time between sweeps (`30s`, `10m`, `1h`). */
+  every: duration.prefault('10m'),
+  /** Each sweep starts up to this fraction of `every` earlier or later, so replicas and sources spread out. */
+  jitter: z.number().min(0).max(0.5).default(0.1),
+  /** Write the source's current version again when RWX holds another version than the relay wrote (drift). */
+  repair: z.boolean().default(false),
+  /** Store reads in flight at once in one sweep. */
+  concurrency: z.number().int().min(1).max(32).default(4),
+  /** Store reads per second at most in one sweep (the store's API rate limit). */
+  ratePerSecond: z.number().positive().max(1_000).default(10),
+  secrets: z.array(secretRule).default([]),
+})
+
 export const sourceSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must match ^[A-Za-z0-9_.-]+$'),
-  verify: verifySchema,
+  /** How webhooks are verified; a source with `reconcile` may leave it out (pull-only: no /hooks route). */
+  verify: verifySchema.optional(),
+  reconcile: reconcile.optional(),
   rules: z.array(rule).default([]),
   eventId: z.string().optional(),
   eventTime: z.string().optional(),
@@ -481,6 +529,16 @@ export const configSchema = z
          * confirmed by reading RWX's version back.
          */
         uncertainWriteSeconds: z.number().int().min(1).max(3_600).default(60),
+        /**
+         * How long a dead secret's sealed value is kept (encrypted, as while queued) so an admin retry can
+         * still deliver it; 0 erases it at once. Retention erases it after that.
+         */
+        keepDeadValuesSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(90 * 86_400)
+          .default(7 * 86_400),
         /** After each 200, read each secret's metadata back and record RWX's version (outside changes). */
         verify: z.boolean().default(false),
         /** While RWX fails (5xx, network), one probe at a time instead of every due secret. */
@@ -538,6 +596,22 @@ export const configSchema = z
       if (seen.has(s.id))
         ctx.addIssue({ code: 'custom', path: ['sources', i, 'id'], message: 'duplicate id' })
       seen.add(s.id)
+      if (s.verify === undefined && s.reconcile === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sources', i, 'verify'],
+          message: 'required (only a source with reconcile may be pull-only)',
+        })
+      }
+      s.reconcile?.secrets.forEach((secret, j) => {
+        if (typeof secret.value === 'string') {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sources', i, 'reconcile', 'secrets', j, 'value'],
+            message: `must name a value store (${Object.values(VALUE_STORE_KEYS).join(', ')}), not a JSON Pointer`,
+          })
+        }
+      })
     })
   })
 
@@ -555,6 +629,11 @@ export type VerifyConfig = z.infer<typeof verifySchema>
 export type RuleConfig = SourceConfig['rules'][number]
 export type SecretRuleConfig = RuleConfig['secrets'][number]
 export type DeliveryConfig = Config['delivery']
+export type ReconcileConfig = NonNullable<SourceConfig['reconcile']>
+/** A source with webhooks (its `verify` set). */
+export type WebhookSourceConfig = SourceConfig & { verify: VerifyConfig }
+/** True for a source that takes webhooks; false for a pull-only one (reconcile, no verify). */
+export const takesWebhooks = (s: SourceConfig): s is WebhookSourceConfig => s.verify !== undefined
 export type AwsValueRef = z.infer<typeof awsValue>['awsSecretsManager'] & {
   /** Optional for AWS: references queued before other stores existed carry no tag. */
   store?: 'aws'
@@ -607,10 +686,13 @@ export function valueKeyOf(ref: ValueRef): string {
 /** The stores a configuration's rules fetch values from. */
 export function valueStoresUsed(config: { sources: SourceConfig[] }): Set<ValueStoreKind> {
   const used = new Set<ValueStoreKind>()
-  for (const source of config.sources)
+  for (const source of config.sources) {
     for (const rule of source.rules)
       for (const secret of rule.secrets)
         if (typeof secret.value !== 'string') used.add(valueStoreOf(secret.value))
+    for (const secret of source.reconcile?.secrets ?? [])
+      if (typeof secret.value !== 'string') used.add(valueStoreOf(secret.value))
+  }
   return used
 }
 /** A rule's `value` object in one line, for `check` (where, never a value). */

@@ -1,5 +1,6 @@
 // Resolves `awsSecretsManager` value references at delivery time: finished rotations only, never regressing.
 import {
+  DescribeSecretCommand,
   GetSecretValueCommand,
   type GetSecretValueCommandOutput,
   SecretsManagerClient,
@@ -8,7 +9,7 @@ import {
 import { type AwsValueRef, isAwsRef, type ValueRef } from '../config/schema.js'
 import { type HandlerTimeouts, undiciRequestHandler } from '../http/aws-handler.js'
 import { type ProxyConfig, usesProxy } from '../http/outbound.js'
-import type { ReferenceResolver, Resolved } from './values.js'
+import type { CurrentVersion, ReferenceResolver, Resolved } from './values.js'
 
 /** Missing or refused AWS credentials: wait this long, a credentials fix must not lose secrets. */
 export const CREDENTIALS_RETRY_MS = 60_000
@@ -232,6 +233,20 @@ function judge(out: GetSecretValueCommandOutput, ref: AwsValueRef, versionId: st
 }
 
 /**
+ * The version labelled AWSCURRENT in DescribeSecret's VersionIdsToStages (metadata only: the value is never
+ * read), as the reference pinned to it. Only a finished rotation is current: AWSPENDING is not.
+ */
+export function currentOf(ref: AwsValueRef, stages: Record<string, string[]> | undefined): CurrentVersion {
+  // A Map: version ids come from AWS's answer.
+  for (const [versionId, labels] of new Map(Object.entries(stages ?? {}))) {
+    if (Array.isArray(labels) && labels.includes('AWSCURRENT')) {
+      return { kind: 'version', ref: { ...ref, versionId }, version: versionId }
+    }
+  }
+  return { kind: 'missing', error: 'no version of the secret is AWSCURRENT' }
+}
+
+/**
  * Creates the resolver the delivery worker calls for secrets whose value lives in AWS Secrets Manager.
  * One client per region (from the ARN, else the SDK default), made on first use and cached.
  */
@@ -271,6 +286,23 @@ export function createAwsResolver(options: AwsResolverOptions = {}): AwsResolver
           options.log?.warn({ reason: result.error }, 'AWS Secrets Manager credentials problem')
         }
         return result
+      }
+    },
+    async current(ref: ValueRef): Promise<CurrentVersion> {
+      if (!isAwsRef(ref)) return { kind: 'missing', error: 'not an AWS Secrets Manager reference' }
+      try {
+        const out = await clientFor(ref.secretId).send(new DescribeSecretCommand({ SecretId: ref.secretId }))
+        return currentOf(ref, out.VersionIdsToStages)
+      } catch (err) {
+        const result = classifyAwsError(err)
+        if (result.kind === 'retry') {
+          return {
+            kind: 'retry',
+            error: result.error,
+            ...(result.afterMs ? { afterMs: result.afterMs } : {}),
+          }
+        }
+        return { kind: 'missing', error: result.kind === 'value' ? 'unexpected answer' : result.error }
       }
     },
     close() {

@@ -147,6 +147,17 @@ async function readOne(ctx: BatchContext, vault: string, w: Written): Promise<At
       'RWX holds an older version than the relay wrote, or none: changed outside the relay',
     )
     ctx.events?.onOutsideChange?.(kind)
+    ctx.events?.onSignal?.({
+      kind: 'outside-change',
+      vault,
+      name: w.name,
+      source: w.item?.source ?? null,
+      eventId: w.item?.eventId ?? null,
+      at,
+      detail: kind === 'missing' ? 'RWX holds no such secret' : 'RWX holds an older version than written',
+      written: w.version,
+      readBack: version,
+    })
     return { ...base, outcome: 'outside-change', status: got.kind === 'missing' ? '404' : '200', version }
   }
   return { ...base, outcome: 'read-back', status: '200', version }

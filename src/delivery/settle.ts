@@ -13,7 +13,8 @@ export interface SettleDeps {
   config: Pick<
     DeliveryConfig,
     'leaseSeconds' | 'maxAttempts' | 'maxAgeSeconds' | 'backoffBaseMs' | 'backoffMaxMs'
-  >
+  > &
+    Partial<Pick<DeliveryConfig, 'keepDeadValuesSeconds'>>
   clock: () => number
   log: Logger
   events?: DeliveryEvents | undefined
@@ -29,10 +30,31 @@ export async function settleRound(
   tried: Attempt[],
 ): Promise<void> {
   const byId = new Map(items.map((c) => [c.id, c]))
-  for (const o of await record(deps, byId, outcomes, tried)) {
+  const keepSeconds = deps.config.keepDeadValuesSeconds ?? 0
+  // A dead secret's value is kept apart for a while (an admin retry can still deliver it).
+  const kept =
+    keepSeconds > 0
+      ? outcomes.map((o) =>
+          o.kind === 'dead' && byId.get(o.id)?.sealed != null
+            ? { ...o, keepValueUntil: deps.clock() + keepSeconds * 1000 }
+            : o,
+        )
+      : outcomes
+  for (const o of await record(deps, byId, kept, tried)) {
     const c = byId.get(o.id)
     if (!c) continue
     deps.events?.onOutcome?.(o.kind, c.vault)
+    if (o.kind === 'dead') {
+      deps.events?.onSignal?.({
+        kind: 'dead',
+        vault: c.vault,
+        name: c.name,
+        source: c.source,
+        eventId: c.eventId,
+        at: deps.clock(),
+        detail: o.error,
+      })
+    }
     logOutcome(deps.log, c, o)
   }
 }

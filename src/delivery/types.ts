@@ -7,8 +7,31 @@ import type { BreakerStatus } from './breaker.js'
 import type { RwxClient, SetSecretsResult } from './rwx-client.js'
 import type { ReferenceResolver } from './values.js'
 
+/**
+ * Something an operator must hear of about one secret, for notifications and alerts: it is `dead`
+ * (delivery gave up), in `drift` (RWX holds another version than the relay wrote: found by the
+ * reconciliation sweep), or an `outside-change` (a read-back right after a write found an older version
+ * or none). Names, ids, versions and reasons only: never a value.
+ */
+export interface SecretSignal {
+  kind: 'dead' | 'drift' | 'outside-change'
+  vault: string
+  name: string
+  /** The source and event of the value concerned; null when not known (a drift of a purged event). */
+  source: string | null
+  eventId: string | null
+  at: number
+  /** Why, in words: the dead secret's last error, or what the versions were. */
+  detail: string
+  /** RWX's version the relay wrote, and the one read back (drift, outside-change). */
+  written?: number | null
+  readBack?: number | null
+}
+
 /** Hooks the app uses to count deliveries without the worker knowing the metrics library. */
 export interface DeliveryEvents {
+  /** A secret went dead, or a read-back found an outside change (see SecretSignal). */
+  onSignal?(signal: SecretSignal): void
   /** Once per secret settled: `delivered`, `retry`, `dead` or `superseded`. */
   onOutcome?(kind: Outcome['kind'], vault: string): void
   /** Once per RWX request: the status (`200`, `503`, `error`...), secrets sent, and duration. */

@@ -1,5 +1,6 @@
-// The retention job: with `retention.days` set, deletes finished events older than that (and their
-// secrets) at start-up and then every hour, a chunk at a time, so the store stops growing forever.
+// The retention job: at start-up and then every hour, erases the kept values of dead secrets whose time
+// ran out (delivery.keepDeadValuesSeconds) and, with `retention.days` set, deletes finished events older
+// than that (and their secrets), a chunk at a time, so the store stops growing forever.
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import type { Counter } from 'prom-client'
@@ -14,8 +15,8 @@ export const PURGE_CHUNK = 1_000
 
 export interface RetentionJobOptions {
   store: Store
-  /** `retention.days`: finished events received longer ago than this are deleted. */
-  days: number
+  /** `retention.days`: finished events received longer ago than this are deleted; undefined keeps them. */
+  days: number | undefined
   log: Logger
   /** Epoch ms; the store's notion of now. Default Date.now. */
   clock?: () => number
@@ -50,7 +51,22 @@ export function createRetentionJob(options: RetentionJobOptions): RetentionJob {
   let started = false
   let stopping = false
 
+  async function eraseDeadValues(): Promise<void> {
+    try {
+      const erased = await store.eraseDeadValues(clock())
+      if (erased > 0)
+        log.info({ erased }, 'erased the kept values of dead secrets past delivery.keepDeadValuesSeconds')
+    } catch (err) {
+      log.warn(
+        { err: errorFields(err) },
+        'erasing the kept values of dead secrets failed; trying again at the next run',
+      )
+    }
+  }
+
   async function purgeAll(): Promise<number> {
+    await eraseDeadValues()
+    if (options.days === undefined) return 0
     const before = clock() - options.days * DAY_MS
     let deleted = 0
     try {

@@ -148,7 +148,17 @@ export type Outcome =
       /** The request's outcome is unknown (it may still land): fence the name until then. See Claimed.unconfirmed. */
       fenceUntil?: number
     }
-  | { id: number; kind: 'dead'; error: string; fenceUntil?: number }
+  | {
+      id: number
+      kind: 'dead'
+      error: string
+      fenceUntil?: number
+      /**
+       * Keep the secret's sealed value until then (epoch ms), so an admin retry can still deliver it
+       * (`delivery.keepDeadValuesSeconds`); without it the value is erased now.
+       */
+      keepValueUntil?: number
+    }
   | { id: number; kind: 'superseded'; error: string }
 
 /** The owner a fence holds a name's lease under (PostgreSQL) : no worker is ever named so. */
@@ -247,6 +257,71 @@ export interface NameReset {
   state: NameState
 }
 
+/** What reconciliation recorded of one vault and name (never a value). */
+export interface ReconcileMark {
+  vault: string
+  name: string
+  /** The source that reconciles the name. */
+  source: string
+  /** The newest source version the relay queued, or saw queued or delivered, for the name. */
+  sourceVersion: string | null
+  /** When a sweep (or resync) last looked at the name (epoch ms). */
+  checkedAt: number | null
+  /** What that look found: `in-sync`, `queued`, `drift`, `repair`, `missing`, `failed`. */
+  outcome: string | null
+  /** Why a look failed (the store's reason; never a value). */
+  error: string | null
+  /** RWX's version read back by that look; null when not read. */
+  rwxVersion: number | null
+}
+
+/** The newest secret of a name that is not superseded, as the inventory shows it. Never a value. */
+export interface LatestSecret {
+  secretId: number
+  source: string
+  eventId: string
+  status: SecretStatus
+  ref: ValueRef | null
+  attempts: number
+  lastError: string | null
+  createdAt: number
+  updatedAt: number
+}
+
+/** Everything the store knows of one vault and name, from which the inventory's state is worked out. */
+export interface InventoryFacts {
+  vault: string
+  name: string
+  /** Null when every secret of the name is gone (purged) or superseded. */
+  latest: LatestSecret | null
+  /** When the oldest value still queued for the name arrived (epoch ms); null when none waits. */
+  oldestQueuedAt: number | null
+  /** The never-regress watermark: RWX's version the relay wrote and when; null when none was delivered. */
+  written: { version: number | null; at: number } | null
+  /** The last read of RWX's version after a write (`read-back` or `outside-change`). */
+  readBack: { at: number; version: number | null; outcome: string } | null
+  reconcile: ReconcileMark | null
+}
+
+/** Which names `Store.inventory` returns: all (up to `limit`, by vault and name), or one vault, or one name. */
+export interface InventoryQuery {
+  vault?: string | undefined
+  name?: string | undefined
+  limit: number
+}
+
+/** A source's sweep as stored: shared by every replica on the store. */
+export interface SweepState {
+  source: string
+  lastAt: number | null
+  lastOkAt: number | null
+  lastOutcome: string | null
+  nextDueAt: number | null
+  /** The replica sweeping now, while its lease lasts. */
+  leaseOwner: string | null
+  leaseUntil: number | null
+}
+
 export interface ClaimOptions {
   owner: string
   now: number
@@ -310,7 +385,8 @@ export interface Store {
   getEvent(source: string, eventId: string): Promise<EventRecord | null>
   /**
    * Makes an event's queued secrets due now, and re-queues its dead secrets that can still be
-   * delivered (references; an erased value cannot come back). Returns how many are now queued.
+   * delivered (references, and values kept past their death until `keepValueUntil`; an erased value
+   * cannot come back). Returns how many are now queued.
    */
   retryEvent(source: string, eventId: string, now: number): Promise<number>
   /** Discards an event's queued secrets, erasing their values. Returns how many. */
@@ -352,6 +428,36 @@ export interface Store {
     now: number,
     options: { liftFence: boolean },
   ): Promise<NameReset | null>
+  /**
+   * Every vault and name the store knows (a watermark, a secret, or a reconcile mark), sorted by vault and
+   * name, with the facts the inventory's states are made of. Never a value.
+   */
+  inventory(query: InventoryQuery): Promise<InventoryFacts[]>
+  /** Records what reconciliation found of each name (replaces the name's mark). */
+  recordReconcile(marks: ReconcileMark[]): Promise<void>
+  /**
+   * Takes the sweep of `source` for `owner` until `now + leaseMs` when it is due (`force`: due or not) and no
+   * other owner's lease lives; returns whether it did and the sweep as stored.
+   */
+  claimSweep(
+    source: string,
+    owner: string,
+    now: number,
+    leaseMs: number,
+    force?: boolean,
+  ): Promise<{ claimed: boolean; state: SweepState }>
+  /** Ends `owner`'s sweep of `source`: its outcome and the next one due; the lease goes. */
+  finishSweep(
+    source: string,
+    owner: string,
+    now: number,
+    outcome: 'ok' | 'failed',
+    nextDueAt: number,
+  ): Promise<void>
+  /** Every source's sweep as stored. */
+  sweeps(): Promise<SweepState[]>
+  /** Erases the kept values of dead secrets whose time ran out by `now`; returns how many. */
+  eraseDeadValues(now: number): Promise<number>
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>
   close(): Promise<void>

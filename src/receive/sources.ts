@@ -1,20 +1,21 @@
 // A configured source made ready to take requests (its verifier and compiled rules), or checked at config load.
-import type { SourceConfig } from '../config/schema.js'
+import { type SourceConfig, takesWebhooks, type WebhookSourceConfig } from '../config/schema.js'
 import { type CompiledRules, compileRules, MappingConfigError } from '../mapping/rules.js'
 import { createVerifier, type VerifierDeps } from '../verify/registry.js'
 import type { Verifier } from '../verify/types.js'
 
 /** One configured source, ready to take requests. */
 export interface Source {
-  config: SourceConfig
+  config: WebhookSourceConfig
   verifier: Verifier
   rules: CompiledRules
 }
 
-/** Builds every configured source once, at start-up. */
+/** Builds every configured source that takes webhooks once, at start-up (a pull-only one has no route). */
 export function buildSources(configs: readonly SourceConfig[], deps: VerifierDeps): Map<string, Source> {
   const sources = new Map<string, Source>()
   for (const config of configs) {
+    if (!takesWebhooks(config)) continue
     sources.set(config.id, {
       config,
       verifier: createVerifier(config.verify, deps),
@@ -43,6 +44,7 @@ export function sourceProblems(config: SourceConfig): SourceProblem[] {
     if (!(err instanceof MappingConfigError)) throw err
     problems.push(...err.problems)
   }
+  if (config.verify === undefined) return problems
   try {
     createVerifier(config.verify).close?.()
   } catch (err) {

@@ -42,10 +42,11 @@ export function adminOperationRoutes(app: FastifyInstance, opts: AdminOperations
   })
 
   app.get('/admin/status', async () => {
-    const [control, counts, outside] = await Promise.all([
+    const [control, counts, outside, sweeps] = await Promise.all([
       opts.pause.current(),
       opts.store.counts(),
       opts.store.outsideChanges(20),
+      opts.store.sweeps(),
     ])
     const status = opts.delivery?.status()
     const breaker = status?.breaker
@@ -77,6 +78,15 @@ export function adminOperationRoutes(app: FastifyInstance, opts: AdminOperations
             missingVaults: status.missingVaults.map((m) => ({ vault: m.vault, since: iso(m.since) })),
           }
         : {}),
+      // Reconciliation sweeps of every source, as stored (by whichever replica swept).
+      reconcile: sweeps.map((w) => ({
+        source: w.source,
+        lastAt: iso(w.lastAt),
+        lastOutcome: w.lastOutcome,
+        lastSuccessAt: iso(w.lastOkAt),
+        nextDueAt: iso(w.nextDueAt),
+        sweeping: w.leaseOwner !== null,
+      })),
       outsideChanges: {
         total: outside.total,
         latest: outside.latest.map((c) => ({

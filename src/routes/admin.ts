@@ -14,8 +14,9 @@ import {
 import { secretEqual } from '../verify/compare.js'
 import { adminNameRoutes } from './admin-names.js'
 import { type AdminOperationsOptions, adminOperationRoutes, iso } from './admin-operations.js'
+import { type AdminSecretsOptions, adminSecretRoutes } from './admin-secrets.js'
 
-export interface AdminRouteOptions extends AdminOperationsOptions {
+export interface AdminRouteOptions extends AdminOperationsOptions, AdminSecretsOptions {
   token: string
   store: Store
   clock: () => number
@@ -73,6 +74,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
 
   adminOperationRoutes(app, opts)
   adminNameRoutes(app, opts)
+  adminSecretRoutes(app, opts)
 
   app.post<{ Params: EventParams }>('/admin/events/:source/:eventId/retry', async (request) => {
     const { source, eventId } = request.params

@@ -6,7 +6,7 @@ import { publicEncryptionJwks } from '../verify/jwt-keys.js'
 /** Every jwt source's `decryptionKeys`, in config order: list the newest first when rotating. */
 export function relayEncryptionJwks(config: Config): { keys: Record<string, unknown>[] } {
   const inputs = config.sources.flatMap((s) =>
-    s.verify.type === 'jwt' ? (s.verify.decryptionKeys ?? []) : [],
+    s.verify?.type === 'jwt' ? (s.verify.decryptionKeys ?? []) : [],
   )
   return publicEncryptionJwks(inputs)
 }

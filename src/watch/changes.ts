@@ -36,6 +36,13 @@ export interface ChangeTracker {
   seen(secret: SecretObject): SecretEvent | undefined
   /** Forgets a deleted Secret. */
   forget(secret: SecretObject): void
+  /** The relay took (or already had) the change `eventId` of Secret `uid`. */
+  acknowledged(uid: string, eventId: string): void
+  /**
+   * The periodic resync: the event to send again for this Secret when its watched values differ from the
+   * last ones the relay acknowledged (a change it refused, or one never sent), else undefined.
+   */
+  resync(secret: SecretObject): SecretEvent | undefined
 }
 
 /**
@@ -47,6 +54,9 @@ export interface ChangeTracker {
 export function createChangeTracker(spec: WatchSpec, clock: () => number = Date.now): ChangeTracker {
   const key = randomBytes(32)
   const digests = new Map<string, string>()
+  /** Per uid: the change last handed to the sender (id and digest), and the digest the relay took. */
+  const sent = new Map<string, { id: string; digest: string }>()
+  const acked = new Map<string, string>()
   const pattern = spec.namePattern === undefined ? undefined : new RegExp(spec.namePattern)
   // Strictly rising, so two changes seen in the same millisecond still order by time.
   let last = 0
@@ -54,36 +64,51 @@ export function createChangeTracker(spec: WatchSpec, clock: () => number = Date.
     last = Math.max(clock(), last + 1)
     return last
   }
+  /** The event for `secret` unless `skip(uid, digest)` says it is known. */
+  function eventOf(
+    secret: SecretObject,
+    skip: (uid: string, digest: string) => boolean,
+  ): SecretEvent | undefined {
+    const { name, namespace, uid, resourceVersion, labels } = secret.metadata ?? {}
+    if (!name || !namespace || !uid || !resourceVersion) return undefined
+    if (pattern !== undefined && !pattern.test(name)) return undefined
+    const present = spec.keys.filter((k) => typeof secret.data?.[k] === 'string')
+    if (present.length === 0) return undefined
+    const mac = createHmac('sha256', key)
+    for (const k of present) mac.update(`${k.length}:${k}${secret.data![k]!.length}:${secret.data![k]!}`)
+    const digest = mac.digest('base64')
+    if (skip(uid, digest)) return undefined
+    digests.set(uid, digest)
+    const id = `${uid}:${resourceVersion}`
+    sent.set(uid, { id, digest })
+    const data = Object.fromEntries(
+      present.map((k) => [k, Buffer.from(secret.data![k]!, 'base64').toString('utf8')]),
+    )
+    return {
+      type: 'secret.changed',
+      id,
+      time: new Date(now()).toISOString(),
+      namespace,
+      name,
+      uid,
+      resourceVersion,
+      labels: labels ?? {},
+      data,
+    }
+  }
   return {
-    seen(secret) {
-      const { name, namespace, uid, resourceVersion, labels } = secret.metadata ?? {}
-      if (!name || !namespace || !uid || !resourceVersion) return undefined
-      if (pattern !== undefined && !pattern.test(name)) return undefined
-      const present = spec.keys.filter((k) => typeof secret.data?.[k] === 'string')
-      if (present.length === 0) return undefined
-      const mac = createHmac('sha256', key)
-      for (const k of present) mac.update(`${k.length}:${k}${secret.data![k]!.length}:${secret.data![k]!}`)
-      const digest = mac.digest('base64')
-      if (digests.get(uid) === digest) return undefined
-      digests.set(uid, digest)
-      const data = Object.fromEntries(
-        present.map((k) => [k, Buffer.from(secret.data![k]!, 'base64').toString('utf8')]),
-      )
-      return {
-        type: 'secret.changed',
-        id: `${uid}:${resourceVersion}`,
-        time: new Date(now()).toISOString(),
-        namespace,
-        name,
-        uid,
-        resourceVersion,
-        labels: labels ?? {},
-        data,
-      }
+    seen: (secret) => eventOf(secret, (uid, digest) => digests.get(uid) === digest),
+    resync: (secret) => eventOf(secret, (uid, digest) => acked.get(uid) === digest),
+    acknowledged(uid, eventId) {
+      const last = sent.get(uid)
+      if (last?.id === eventId) acked.set(uid, last.digest)
     },
     forget(secret) {
       const uid = secret.metadata?.uid
-      if (uid !== undefined) digests.delete(uid)
+      if (uid === undefined) return
+      digests.delete(uid)
+      sent.delete(uid)
+      acked.delete(uid)
     },
   }
 }

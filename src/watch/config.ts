@@ -73,6 +73,11 @@ export const watchConfigSchema = z.strictObject({
       maxMs: z.number().int().positive().default(60_000),
     })
     .default({ baseMs: 500, maxMs: 60_000 }),
+  /**
+   * Every this many seconds, every watched Secret is listed again and re-sent when its watched values
+   * differ from the ones the relay last acknowledged (a change it refused, or one lost); 0 turns it off.
+   */
+  resyncSeconds: z.number().int().min(0).max(86_400).default(600),
   watches: z.array(watch).min(1, 'required: at least one'),
 })
 

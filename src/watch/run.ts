@@ -50,7 +50,13 @@ export async function startWatch(args: string[], env: Env): Promise<RunningWatch
     token: createTokenSource({ tokenFile: config.relay.tokenFile }),
     keys,
     log,
-    events: senderEvents(metrics),
+    events: {
+      ...senderEvents(metrics),
+      // A uid names one Secret, and the tracker checks the event id: telling every tracker is exact.
+      onAcknowledged: (_source, event) => {
+        for (const tracker of trackers.values()) tracker.acknowledged(event.uid, event.id)
+      },
+    },
   })
   const trackers = new Map<WatchSpec, ChangeTracker>(config.watches.map((w) => [w, createChangeTracker(w)]))
   const watcher = startWatcher(config, {
@@ -79,6 +85,22 @@ export async function startWatch(args: string[], env: Env): Promise<RunningWatch
       )
     },
   })
+  // The periodic resync: a change the relay refused, or one lost, is sent again (values never logged).
+  const resync =
+    config.resyncSeconds > 0
+      ? setInterval(() => {
+          void watcher.relist((spec, secret) => {
+            const event = trackers.get(spec)!.resync(secret)
+            if (event === undefined) return
+            log.info(
+              { source: spec.source, namespace: event.namespace, name: event.name, event: event.id },
+              'resync: the relay has not acknowledged these watched values: sending',
+            )
+            sender.send(spec.source, event)
+          })
+        }, config.resyncSeconds * 1000)
+      : undefined
+  resync?.unref()
   // Fetched now, so that /readyz turns ready even before the first change is sent.
   keys.ready().catch((err: Error) => log.warn({ reason: err.message }, 'relay keys not fetched yet'))
   let health: Awaited<ReturnType<typeof startHealth>>
@@ -90,6 +112,7 @@ export async function startWatch(args: string[], env: Env): Promise<RunningWatch
       keysReady: () => keys.ready(),
     })
   } catch (err) {
+    clearInterval(resync)
     sender.stop()
     await watcher.stop()
     throw err
@@ -110,6 +133,7 @@ export async function startWatch(args: string[], env: Env): Promise<RunningWatch
     healthUrl: health?.url,
     log,
     async close() {
+      clearInterval(resync)
       await health?.close()
       sender.stop()
       await watcher.stop()

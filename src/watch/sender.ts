@@ -30,6 +30,8 @@ export interface SenderEvents {
   onOutcome?(source: string, outcome: SendOutcome): void
   /** The relay took a change (or had it already). */
   onTaken?(source: string, at: number): void
+  /** The relay took (or had) this change: the periodic resync leaves its Secret alone until it changes. */
+  onAcknowledged?(source: string, event: SecretEvent): void
 }
 
 export interface SenderDeps {
@@ -159,6 +161,7 @@ export function createSender(deps: SenderDeps): Sender {
       )
       if (answer.kind === 'ok') {
         events.onTaken?.(source, Date.now())
+        events.onAcknowledged?.(source, event)
         log.info(
           { ...fields, status: answer.status, duplicate: answer.duplicate, attempt },
           'relay took the change',

@@ -48,6 +48,11 @@ export interface WatcherDeps {
 export interface Watcher {
   /** Every watch has listed its Secrets and handed them on at least once. */
   synced(): boolean
+  /**
+   * Lists every watched namespace's Secrets again (apart from the watches) and hands each to `each`; a
+   * namespace that cannot be listed is logged and skipped until the next resync.
+   */
+  relist(each: (spec: WatchSpec, secret: V1Secret) => void): Promise<void>
   stop(): Promise<void>
 }
 
@@ -140,6 +145,23 @@ export function startWatcher(config: WatchConfig, deps: WatcherDeps): Watcher {
   }
   return {
     synced: () => unsynced === 0,
+    async relist(each) {
+      for (const spec of config.watches) {
+        for (const namespace of spec.namespaces) {
+          if (stopped) return
+          try {
+            const result = await api.listNamespacedSecret({
+              namespace,
+              ...(spec.labelSelector === undefined ? {} : { labelSelector: spec.labelSelector }),
+            })
+            for (const secret of result.items) each(spec, secret)
+          } catch (err) {
+            const { status, code } = describeWatchFailure(err)
+            deps.log.warn({ source: spec.source, namespace, status, code }, 'resync: listing failed')
+          }
+        }
+      }
+    },
     async stop() {
       stopped = true
       for (const t of timers) clearTimeout(t)

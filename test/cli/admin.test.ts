@@ -39,7 +39,7 @@ describe('vault-relay retry and discard', () => {
     expect(await run('retry')).toEqual({
       code: 1,
       out: expect.stringMatching(
-        /^event e1: nothing queued again \(a dead or superseded secret's value is erased/,
+        /^event e1: nothing queued again \(a dead value is kept for delivery.keepDeadValuesSeconds, then erased/,
       ),
     })
     expect(await run('discard')).toEqual({

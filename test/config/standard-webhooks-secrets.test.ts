@@ -47,7 +47,7 @@ describe('standard-webhooks secrets at config load', () => {
   it("accepts what the standardwebhooks package signs with a valid secret, as Svix's libraries would", async () => {
     const secret = `whsec_${b64(24)}`
     const parsed = parseConfig(config(secret), env)
-    const verifier = createVerifier(parsed.sources[1]!.verify)
+    const verifier = createVerifier(parsed.sources[1]!.verify!)
     const seconds = Math.floor(Date.now() / 1000)
     const signature = new Webhook(secret).sign('msg_1', new Date(seconds * 1000), '{}')
     await expect(

@@ -209,3 +209,35 @@ describe('aws resolver: regions', () => {
     expect(regionOf('arn:aws-cn:secretsmanager:cn-north-1:1:secret:x')).toBe('cn-north-1')
   })
 })
+
+describe('aws resolver: current version (reconciliation)', () => {
+  it('reads the AWSCURRENT version from metadata only and pins the reference to it', async () => {
+    const name = unique('app/current')
+    const { arn, versionId } = sm.create(name, 'value-one')
+    expect(await resolver.current!({ secretId: arn, jsonKey: 'password' })).toEqual({
+      kind: 'version',
+      ref: { secretId: arn, jsonKey: 'password', versionId },
+      version: versionId,
+    })
+    const pending = sm.putPending(name, 'value-two')
+    // A rotation not finished yet is not current.
+    expect(await resolver.current!({ secretId: arn })).toMatchObject({ version: versionId })
+    sm.promote(name, pending)
+    expect(await resolver.current!({ secretId: arn })).toMatchObject({ kind: 'version', version: pending })
+    expect(sm.calls.map((c) => c.target)).toEqual(['DescribeSecret', 'DescribeSecret', 'DescribeSecret'])
+    expect(JSON.stringify(await resolver.current!({ secretId: arn }))).not.toContain('value-two')
+  })
+
+  it('says missing for an unknown secret, retry when throttled', async () => {
+    expect(await resolver.current!({ secretId: unique('nope') })).toMatchObject({
+      kind: 'missing',
+      error: expect.stringContaining('ResourceNotFoundException'),
+    })
+    const { arn } = sm.create(unique('app/throttled'), 'v')
+    sm.failNext(1, 'ThrottlingException')
+    expect(await resolver.current!({ secretId: arn })).toMatchObject({
+      kind: 'retry',
+      error: expect.stringContaining('throttling'),
+    })
+  })
+})

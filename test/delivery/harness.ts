@@ -37,6 +37,7 @@ export const TEST_CONFIG: DeliveryConfig = {
   connectTimeoutMs: 1_000,
   requestTimeoutMs: 2_000,
   uncertainWriteSeconds: 60,
+  keepDeadValuesSeconds: 0,
   verify: false,
   breaker: { threshold: 3, probeMs: 10, probeMaxMs: 40, connectProbeMaxMs: 40 },
 }

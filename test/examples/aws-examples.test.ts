@@ -44,7 +44,7 @@ describe('examples/aws', () => {
       'rotation-succeeded.yaml',
       'secret-label-updated.yaml',
     ])
-    for (const f of files) expect(load(f).sources.every((s) => s.verify.type === 'api-key')).toBe(true)
+    for (const f of files) expect(load(f).sources.every((s) => s.verify?.type === 'api-key')).toBe(true)
   })
 
   it('Secret Label Updated: the named version of the secret in resources[0]', () => {

@@ -62,3 +62,25 @@ describe('change tracker', () => {
     expect(Date.parse(b.time)).toBeGreaterThan(Date.parse(a.time))
   })
 })
+
+describe('periodic resync', () => {
+  it('sends again only a Secret whose watched values the relay has not acknowledged', () => {
+    const t = createChangeTracker(spec)
+    const first = t.seen(secret('1', { password: 'a' }))!
+    // not acknowledged yet (refused, or lost): the resync sends it again, with the same event id
+    expect(t.resync(secret('1', { password: 'a' }))?.id).toBe(first.id)
+    t.acknowledged('u-1', first.id)
+    expect(t.resync(secret('1', { password: 'a' }))).toBeUndefined()
+    // a change the watch saw but the relay has not taken yet
+    const second = t.seen(secret('2', { password: 'b' }))!
+    expect(t.resync(secret('2', { password: 'b' }))?.id).toBe(second.id)
+    // an acknowledgement of an older change does not count for the newer one
+    t.acknowledged('u-1', first.id)
+    expect(t.resync(secret('2', { password: 'b' }))).toBeDefined()
+    t.acknowledged('u-1', second.id)
+    expect(t.resync(secret('2', { password: 'b' }))).toBeUndefined()
+    // a deleted Secret is forgotten: seen again, it is sent
+    t.forget(secret('2', { password: 'b' }))
+    expect(t.resync(secret('3', { password: 'b' }))).toBeDefined()
+  })
+})

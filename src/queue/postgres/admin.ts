@@ -183,12 +183,14 @@ export function createPostgresAdmin(pool: pg.Pool): PostgresAdmin {
           [now, row.id],
         )
         let queued = retried.rowCount ?? 0
+        // Dead secrets that can be delivered again: references, and values kept (dead_values) still in time.
         const dead = await db.query<NameKey & { id: number; event_time: number }>(
-          `SELECT id, vault, name, event_time FROM secrets
-           WHERE event = $1 AND status = 'dead' AND ref IS NOT NULL ORDER BY id`,
-          [row.id],
+          `SELECT id, vault, name, event_time FROM secrets s
+           WHERE event = $1 AND status = 'dead' AND (ref IS NOT NULL
+             OR EXISTS (SELECT 1 FROM dead_values v WHERE v.secret = s.id AND v.until > $2)) ORDER BY id`,
+          [row.id, now],
         )
-        // A dead reference can be fetched again, but only if that cannot regress its name.
+        // A dead secret (a reference, or a kept value) comes back only if that cannot regress its name.
         for (const d of dead.rows) {
           const placement = await place(db, d, d.event_time, d.id)
           if (placement.status === 'superseded') {
@@ -196,13 +198,17 @@ export function createPostgresAdmin(pool: pg.Pool): PostgresAdmin {
               `UPDATE secrets SET status = 'superseded', last_error = $1, updated_at = $2 WHERE id = $3`,
               [placement.error, now, d.id],
             )
+            await db.query('DELETE FROM dead_values WHERE secret = $1', [d.id])
             continue
           }
+          // The kept value goes back into the row, which is queued again in the same statement.
           await db.query(
-            `UPDATE secrets SET status = 'queued', attempts = 0, solo = FALSE, next_attempt_at = $1, updated_at = $1
+            `UPDATE secrets SET status = 'queued', attempts = 0, solo = FALSE, next_attempt_at = $1, updated_at = $1,
+               sealed = CASE WHEN ref IS NULL THEN (SELECT sealed FROM dead_values WHERE secret = $2) ELSE sealed END
              WHERE id = $2`,
             [now, d.id],
           )
+          await db.query('DELETE FROM dead_values WHERE secret = $1', [d.id])
           await supersedeOthers(db, d, d.id, now)
           queued++
         }

@@ -123,7 +123,11 @@ async function settle(
       (o.kind === 'retry' || o.kind === 'dead') && o.fenceUntil !== undefined,
   )
   const confirmed = outcomes.filter((o) => o.kind === 'delivered' && o.confirmed === true).map((o) => o.id)
-  if (fenced.length === 0 && confirmed.length === 0) {
+  const kept = outcomes.filter(
+    (o): o is Outcome & { kind: 'dead'; keepValueUntil: number } =>
+      o.kind === 'dead' && o.keepValueUntil !== undefined,
+  )
+  if (fenced.length === 0 && confirmed.length === 0 && kept.length === 0) {
     await statement(pool, SETTLE, settleValues(owner, now, outcomes, attempts))
     return
   }
@@ -132,6 +136,9 @@ async function settle(
   const client = await pool.connect()
   try {
     await client.query('BEGIN')
+    // Before the settle erases them: the values of dead secrets kept for an admin retry.
+    if (kept.length > 0)
+      await client.query(KEEP, [owner, kept.map((o) => o.id), kept.map((o) => o.keepValueUntil)])
     await client.query(SETTLE.text, settleValues(owner, now, outcomes, attempts))
     if (fenced.length > 0)
       await client.query(FENCE, [FENCE_OWNER, now, fenced.map((o) => o.id), fenced.map((o) => o.fenceUntil)])
@@ -154,6 +161,14 @@ const FENCE = `UPDATE names n SET lease_secret = f.id, lease_owner = $1,
     unconfirmed_since = COALESCE(n.unconfirmed_since, $2)
   FROM unnest($3::bigint[], $4::bigint[]) AS f(id, until) JOIN secrets s ON s.id = f.id
   WHERE n.vault = s.vault AND n.name = s.name AND (n.lease_owner IS NULL OR n.lease_owner = $1)`
+
+/** Copies the sealed values of secrets `owner` still leases into dead_values, kept until each one's time. */
+const KEEP = `INSERT INTO dead_values (secret, sealed, until)
+  SELECT s.id, s.sealed, k.until FROM unnest($2::bigint[], $3::bigint[]) AS k(id, until)
+  JOIN secrets s ON s.id = k.id
+  JOIN names n ON n.vault = s.vault AND n.name = s.name AND n.lease_secret = s.id AND n.lease_owner = $1
+  WHERE s.status = 'queued' AND s.sealed IS NOT NULL
+  ON CONFLICT (secret) DO UPDATE SET sealed = excluded.sealed, until = excluded.until`
 
 /** A confirmed write lifts its name's mark, unless a newer unknown outcome has fenced the name since. */
 const CONFIRM = `UPDATE names n SET unconfirmed_since = NULL

@@ -26,6 +26,14 @@ CREATE TABLE control (
   CONSTRAINT control_pkey PRIMARY KEY (id)
 );
 
+CREATE TABLE dead_values (
+  secret bigint NOT NULL,
+  sealed bytea NOT NULL,
+  until bigint NOT NULL,
+  CONSTRAINT dead_values_pkey PRIMARY KEY (secret),
+  CONSTRAINT dead_values_secret_fkey FOREIGN KEY (secret) REFERENCES secrets(id) ON DELETE CASCADE
+);
+
 CREATE TABLE event_provenance (
   source text NOT NULL,
   event_id text NOT NULL,
@@ -62,6 +70,29 @@ CREATE TABLE names (
   CONSTRAINT names_lease CHECK ((((lease_secret IS NULL) = (lease_owner IS NULL)) AND ((lease_owner IS NULL) = (lease_until IS NULL)))),
   CONSTRAINT names_pkey PRIMARY KEY (vault, name)
 ) WITH (autovacuum_vacuum_scale_factor=0, autovacuum_vacuum_threshold=500);
+
+CREATE TABLE reconcile_names (
+  vault text COLLATE "C" NOT NULL,
+  name text COLLATE "C" NOT NULL,
+  source text NOT NULL,
+  source_version text,
+  checked_at bigint,
+  outcome text,
+  error text,
+  rwx_version bigint,
+  CONSTRAINT reconcile_names_pkey PRIMARY KEY (vault, name)
+);
+
+CREATE TABLE reconcile_sweeps (
+  source text NOT NULL,
+  lease_owner text,
+  lease_until bigint,
+  last_at bigint,
+  last_ok_at bigint,
+  last_outcome text,
+  next_due_at bigint,
+  CONSTRAINT reconcile_sweeps_pkey PRIMARY KEY (source)
+);
 
 CREATE TABLE schema_migrations (
   version integer NOT NULL,
@@ -100,6 +131,7 @@ CREATE TABLE secrets (
 
 CREATE INDEX attempts_outside ON public.attempts USING btree (at, id) WHERE (outcome = 'outside-change'::text);
 CREATE INDEX attempts_secret ON public.attempts USING btree (secret, id);
+CREATE INDEX dead_values_until ON public.dead_values USING btree (until);
 CREATE INDEX events_received ON public.events USING btree (received_at, id);
 CREATE INDEX events_source_received ON public.events USING btree (source, received_at, id);
 CREATE INDEX names_unconfirmed ON public.names USING btree (vault, name) WHERE (unconfirmed_since IS NOT NULL);

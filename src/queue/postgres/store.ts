@@ -8,6 +8,7 @@ import { createPostgresLeases } from './leases.js'
 import { migrate } from './migrate.js'
 import { createPostgresOperations } from './operations.js'
 import { createPool, describeError, isUnreachable, ping, unavailable } from './pool.js'
+import { createPostgresReconcile } from './reconcile.js'
 import { createPostgresRetention } from './retention.js'
 import { openWarm, warmUp } from './warm-up.js'
 
@@ -75,6 +76,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const admin = createPostgresAdmin(pool)
   const retention = createPostgresRetention(pool)
   const operations = createPostgresOperations(pool)
+  const reconcile = createPostgresReconcile(pool)
   const enqueueTimeoutMs = options.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS
   const writeEvent = createPostgresEnqueue(pool, unavailable, enqueueTimeoutMs)
   let closed = false
@@ -130,6 +132,17 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     outsideChanges: (limit) => guarded(() => operations.outsideChanges(limit)),
     getControl: () => guarded(() => operations.getControl()),
     setPaused: (paused, now, reason) => guarded(() => operations.setPaused(paused, now, reason)),
+    inventory: (query) => guarded(() => reconcile.inventory(query)),
+    recordReconcile: (marks) => guarded(() => reconcile.recordReconcile(marks)),
+    claimSweep: (source, owner, now, leaseMs, force = false) =>
+      guarded(() => reconcile.claimSweep(source, owner, now, leaseMs, force)),
+    finishSweep: (source, owner, now, outcome, nextDueAt) =>
+      guarded(() => reconcile.finishSweep(source, owner, now, outcome, nextDueAt)),
+    sweeps: () => guarded(() => reconcile.sweeps()),
+    eraseDeadValues: (now) =>
+      guarded(
+        async () => (await pool.query('DELETE FROM dead_values WHERE until <= $1', [now])).rowCount ?? 0,
+      ),
 
     async ping() {
       // Bounded like an enqueue: a frozen database must make /readyz fail, not hang it. The ping left

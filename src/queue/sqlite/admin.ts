@@ -60,10 +60,20 @@ export function createSqliteAdmin(
   const retryQueued = db.prepare<[number, number, number]>(
     `UPDATE secrets SET next_attempt_at = ?, attempts = 0, updated_at = ? WHERE event = ? AND status = 'queued'`,
   )
-  const deadRefs = db.prepare<[number], { id: number; vault: string; name: string; event_time: number }>(
-    `SELECT id, vault, name, event_time FROM secrets
-       WHERE event = ? AND status = 'dead' AND ref IS NOT NULL ORDER BY id`,
+  // Dead secrets that can be delivered again: references, and values kept (dead_values) still in time.
+  const deadRefs = db.prepare<
+    [number, number],
+    { id: number; vault: string; name: string; event_time: number }
+  >(
+    `SELECT id, vault, name, event_time FROM secrets s
+       WHERE event = ? AND status = 'dead' AND (ref IS NOT NULL
+         OR EXISTS (SELECT 1 FROM dead_values v WHERE v.secret = s.id AND v.until > ?)) ORDER BY id`,
   )
+  // The kept value goes back into the queued row (status is queued first: sealed is refused otherwise).
+  const restore = db.prepare<[number, number]>(
+    `UPDATE secrets SET sealed = (SELECT sealed FROM dead_values WHERE secret = ?) WHERE id = ? AND ref IS NULL`,
+  )
+  const forget = db.prepare<[number]>('DELETE FROM dead_values WHERE secret = ?')
   const requeue = db.prepare<[number, number, number]>(
     `UPDATE secrets SET status = 'queued', attempts = 0, solo = 0, next_attempt_at = ?, updated_at = ?
        WHERE id = ?`,
@@ -171,14 +181,17 @@ export function createSqliteAdmin(
           if (row === undefined) return { queued: 0, erased: 0 }
           let queued = retryQueued.run(now, now, row.id).changes
           let erased = 0
-          // A dead reference can be fetched again, but only if that cannot regress its name.
-          for (const dead of deadRefs.all(row.id)) {
+          // A dead secret (a reference, or a kept value) comes back only if that cannot regress its name.
+          for (const dead of deadRefs.all(row.id, now)) {
             const placement = rules.place(dead.vault, dead.name, dead.event_time, dead.id)
             if (placement.status === 'superseded') {
               supersede.run(placement.error, now, dead.id)
+              if (forget.run(dead.id).changes > 0) erased++
               continue
             }
             requeue.run(now, now, dead.id)
+            restore.run(dead.id, dead.id)
+            forget.run(dead.id)
             erased += rules.supersedeOthers(dead.vault, dead.name, dead.id, now)
             queued++
           }

@@ -125,6 +125,12 @@ export function createSqliteLeases(db: Database.Database): SqliteLeases {
       if (extend.run({ id, owner, now, until: now + leaseMs }).changes > 0) held.add(id)
     return held
   })
+  // A dead secret's value, kept apart for an admin retry (secrets.sealed is erased with its death).
+  const keep = db.prepare<{ id: number; until: number }>(
+    `INSERT INTO dead_values (secret, sealed, until) SELECT id, sealed, @until FROM secrets
+       WHERE id = @id AND sealed IS NOT NULL
+     ON CONFLICT (secret) DO UPDATE SET sealed = excluded.sealed, until = excluded.until`,
+  )
   const releaseAll = db.prepare<[string]>(
     'UPDATE secrets SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?',
   )
@@ -179,6 +185,8 @@ export function createSqliteLeases(db: Database.Database): SqliteLeases {
         retry.run({ id: o.id, now, at: o.at, error: o.error, count: o.countAttempt ? 1 : 0, solo })
         continue
       }
+      if (o.kind === 'dead' && o.keepValueUntil !== undefined && row.has_value === 1)
+        keep.run({ id: o.id, until: o.keepValueUntil })
       if (row.has_value === 1) erased++
       if (o.kind === 'delivered') {
         delivered.run({ id: o.id, now, version: o.version, fingerprint: o.fingerprint ?? null })

@@ -19,6 +19,7 @@ import { createEventWriter, createNeverRegress } from './enqueue.js'
 import { createSqliteLeases } from './leases.js'
 import { openQueueDatabase } from './migrate.js'
 import { createSqliteOperations } from './operations.js'
+import { createSqliteReconcile } from './reconcile.js'
 import { createSqliteRetention } from './retention.js'
 
 /**
@@ -130,6 +131,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const leases = createSqliteLeases(db)
   const retention = createSqliteRetention(db)
   const operations = createSqliteOperations(db)
+  const reconcile = createSqliteReconcile(db)
   const writeEvents = db.transaction((events: NewEvent[]) =>
     events.map((e) => {
       const result = writer.write(e)
@@ -156,6 +158,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
   )
 
+  const eraseDead = db.prepare<[number]>('DELETE FROM dead_values WHERE until <= ?')
   const countAll = db.prepare<[], { status: SecretStatus; n: number }>(
     'SELECT status, COUNT(*) AS n FROM secrets GROUP BY status',
   )
@@ -235,6 +238,28 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
     async setPaused(paused, now, reason) {
       return operations.setPaused(paused, now, reason)
+    },
+
+    async inventory(query) {
+      return reconcile.inventory(query)
+    },
+    async recordReconcile(marks) {
+      reconcile.recordReconcile(marks)
+    },
+    async claimSweep(source, owner, now, leaseMs, force = false) {
+      return reconcile.claimSweep(source, owner, now, leaseMs, force)
+    },
+    async finishSweep(source, owner, now, outcome, nextDueAt) {
+      reconcile.finishSweep(source, owner, now, outcome, nextDueAt)
+    },
+    async sweeps() {
+      return reconcile.sweeps()
+    },
+    async eraseDeadValues(now) {
+      if (closed) throw unavailable(new Error('the queue store is closed'))
+      const erased = eraseDead.run(now).changes
+      if (erased > 0) eraseFromWal()
+      return erased
     },
 
     async purge(before, limit) {

@@ -131,6 +131,30 @@ export function adminContract(ctx: ContractContext): void {
       ])
     })
 
+    it('re-queues a dead value kept past its death, with its value, until its time runs out', async () => {
+      const event = newEvent(T0, [sealed('v', 'KEPT', 'kept-value'), sealed('v', 'GONE', 'gone-value')])
+      await ctx.store.enqueue(event)
+      const claimed = await claim(ctx.store, T0)
+      const kept = claimed.find((c) => c.name === 'KEPT')!
+      const gone = claimed.find((c) => c.name === 'GONE')!
+      await ctx.store.settle('w1', T0, [
+        { id: kept.id, kind: 'dead', error: 'gave up', keepValueUntil: T0 + 1_000 },
+        { id: gone.id, kind: 'dead', error: 'gave up' },
+      ])
+      expect(await statusesOf(ctx.store, event)).toEqual(['dead', 'dead'])
+      expect(await ctx.store.retryEvent(event.source, event.eventId, T0 + 5)).toBe(1)
+      const [again] = await claim(ctx.store, T0 + 5)
+      expect(again).toMatchObject({ name: 'KEPT', attempts: 0 })
+      expect(opened(again!)).toBe('kept-value')
+      // dead again, kept again; past its time it is erased and no retry brings it back
+      await ctx.store.settle('w1', T0 + 6, [
+        { id: again!.id, kind: 'dead', error: 'gave up', keepValueUntil: T0 + 1_000 },
+      ])
+      expect(await ctx.store.eraseDeadValues(T0 + 999)).toBe(0)
+      expect(await ctx.store.eraseDeadValues(T0 + 1_000)).toBe(1)
+      expect(await ctx.store.retryEvent(event.source, event.eventId, T0 + 1_001)).toBe(0)
+    })
+
     it('never re-queues a reference older than the value delivered since', async () => {
       const old = newEvent(T0, [referenced('v', 'A', { secretId: 'db' })])
       await ctx.store.enqueue(old)

@@ -7,6 +7,7 @@ import { enqueueContract } from './enqueue.js'
 import { fencesContract } from './fences.js'
 import type { ContractContext, StoreFixture } from './helpers.js'
 import { operationsContract } from './operations.js'
+import { reconcileContract } from './reconcile.js'
 import { renewContract } from './renew.js'
 import { retentionContract } from './retention.js'
 
@@ -39,5 +40,6 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     adminContract(ctx)
     retentionContract(ctx)
     operationsContract(ctx)
+    reconcileContract(ctx)
   })
 }

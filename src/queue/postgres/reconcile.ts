@@ -1,0 +1,93 @@
+// Reconciliation data in PostgreSQL: the inventory's facts, reconcile marks per name, and each source's
+// sweep, whose lease row lets one replica at a time sweep a source.
+import type pg from 'pg'
+import {
+  claimSweepSql,
+  finishSweepSql,
+  type InventoryRow,
+  inventorySql,
+  markParams,
+  neverSwept,
+  type Placeholder,
+  SWEEP_COLUMNS,
+  type SweepRow,
+  toFacts,
+  toSweep,
+  upsertMarkSql,
+} from '../inventory.js'
+import type { InventoryFacts, InventoryQuery, ReconcileMark, SweepState } from '../store.js'
+
+const p: Placeholder = (n, type) => `$${n}::${type === 'int' ? 'bigint' : 'text'}`
+
+/** The reconciliation half of a Store, in PostgreSQL. */
+export interface PostgresReconcile {
+  inventory(query: InventoryQuery): Promise<InventoryFacts[]>
+  recordReconcile(marks: ReconcileMark[]): Promise<void>
+  claimSweep(
+    source: string,
+    owner: string,
+    now: number,
+    leaseMs: number,
+    force: boolean,
+  ): Promise<{ claimed: boolean; state: SweepState }>
+  finishSweep(
+    source: string,
+    owner: string,
+    now: number,
+    outcome: 'ok' | 'failed',
+    nextDueAt: number,
+  ): Promise<void>
+  sweeps(): Promise<SweepState[]>
+}
+
+export function createPostgresReconcile(pool: pg.Pool): PostgresReconcile {
+  const upsert = upsertMarkSql(p)
+  const claim = claimSweepSql(p)
+  const finish = finishSweepSql(p)
+  return {
+    async inventory(query) {
+      const limit = Math.max(0, Math.floor(query.limit))
+      const by = { vault: query.vault !== undefined, name: query.name !== undefined }
+      const { rows } = await pool.query<InventoryRow>(inventorySql(p, by), [
+        query.vault ?? null,
+        query.name ?? null,
+        limit,
+      ])
+      return rows.map(toFacts)
+    },
+    async recordReconcile(marks) {
+      if (marks.length === 0) return
+      const client = await pool.connect()
+      try {
+        await client.query('BEGIN')
+        for (const m of marks) await client.query(upsert, markParams(m))
+        await client.query('COMMIT')
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {})
+        throw err
+      } finally {
+        client.release()
+      }
+    },
+    async claimSweep(source, owner, now, leaseMs, force) {
+      const { rows } = await pool.query<SweepRow>(claim, [source, owner, now + leaseMs, now, force ? 1 : 0])
+      const row = rows[0]
+      if (row !== undefined) return { claimed: true, state: toSweep(row) }
+      const stored = await pool.query<SweepRow>(
+        `SELECT ${SWEEP_COLUMNS} FROM reconcile_sweeps WHERE source = $1`,
+        [source],
+      )
+      const found = stored.rows[0]
+      return { claimed: false, state: found === undefined ? neverSwept(source) : toSweep(found) }
+    },
+    async finishSweep(source, owner, now, outcome, nextDueAt) {
+      await pool.query(finish, [source, owner, now, outcome, nextDueAt])
+    },
+    async sweeps() {
+      const { rows } = await pool.query<SweepRow>(
+        `SELECT ${SWEEP_COLUMNS} FROM reconcile_sweeps ORDER BY source`,
+      )
+      return rows.map(toSweep)
+    },
+  }
+}

@@ -1,0 +1,123 @@
+// Reconciliation config: `reconcile` on a source, pull-only sources, and the secrets a sweep reads.
+import { describe, expect, it } from 'vitest'
+import { ConfigError } from '../../src/config/load.js'
+import { parseDuration } from '../../src/config/schema.js'
+import { parseConfig } from '../../src/load-config.js'
+import { declaredSecrets } from '../../src/reconcile/declared.js'
+
+function problemsOf(text: string): string[] {
+  try {
+    parseConfig(text, {})
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems
+    throw err
+  }
+  throw new Error('config was accepted')
+}
+
+describe('reconcile config', () => {
+  it('reads durations as 30s, 10m, 1h or seconds', () => {
+    expect(parseDuration('30s')).toBe(30_000)
+    expect(parseDuration('10m')).toBe(600_000)
+    expect(parseDuration('1h')).toBe(3_600_000)
+    expect(parseDuration(5)).toBe(5_000)
+    expect(parseDuration('2x')).toBeUndefined()
+    expect(parseDuration('0s')).toBeUndefined()
+  })
+
+  it('takes a pull-only source (no verify) with reconcile secrets, with defaults', () => {
+    const config = parseConfig(
+      `sources:
+  - id: aws
+    reconcile:
+      secrets:
+        - vault: v1
+          name: DB_PASSWORD
+          value: { awsSecretsManager: { secretId: prod/db, jsonKey: password } }
+`,
+      {},
+    )
+    const source = config.sources[0]!
+    expect(source.verify).toBeUndefined()
+    expect(source.reconcile).toMatchObject({ every: 600_000, jitter: 0.1, repair: false })
+    expect(declaredSecrets(source)).toEqual([
+      {
+        source: 'aws',
+        vault: 'v1',
+        name: 'DB_PASSWORD',
+        ref: { secretId: 'prod/db', jsonKey: 'password' },
+        path: 'reconcile.secrets[0]',
+      },
+    ])
+  })
+
+  it("derives the secrets from the source's static rules, leaving out the version template", () => {
+    const config = parseConfig(
+      `sources:
+  - id: aws
+    verify: { type: api-key, header: x-key, keys: [k] }
+    reconcile: { every: 30s, repair: true }
+    rules:
+      - secrets:
+          - vault: v1
+            name: DB
+            value: { awsSecretsManager: { secretId: prod/db, versionId: "{{ /detail/versionId }}" } }
+          - vault: v1
+            name: "{{ /name }}"
+            value: { awsSecretsManager: { secretId: other } }
+          - { vault: v1, name: PLAIN, value: /value }
+`,
+      {},
+    )
+    const declared = declaredSecrets(config.sources[0]!)
+    expect(declared.map((d) => [d.vault, d.name, d.ref])).toEqual([['v1', 'DB', { secretId: 'prod/db' }]])
+    expect(config.sources[0]!.reconcile!.every).toBe(30_000)
+  })
+
+  it('refuses a source with neither verify nor reconcile, and bad reconcile settings, naming each path', () => {
+    const problems = problemsOf(`sources:
+  - id: none
+  - id: bad-every
+    reconcile: { every: 2x, secrets: [{ vault: v, name: n, value: { awsSecretsManager: { secretId: s } } }] }
+  - id: nothing-to-read
+    reconcile: {}
+  - id: bad-secrets
+    reconcile:
+      secrets:
+        - { vault: v, name: "bad name", value: { awsSecretsManager: { secretId: x } } }
+        - { vault: v, name: "{{ /x }}", value: { awsSecretsManager: { secretId: x } } }
+        - { vault: v, name: n, value: /x }
+`)
+    expect(problems).toContainEqual(expect.stringMatching(/^sources\[0\]\.verify: required/))
+    expect(problems).toContainEqual(
+      expect.stringMatching(/^sources\[1\]\.reconcile\.every: must be a duration/),
+    )
+    expect(problems).toContainEqual(expect.stringMatching(/^sources\[2\]\.reconcile\.secrets: required/))
+    expect(problems).toContainEqual(
+      expect.stringMatching(/^sources\[3\]\.reconcile\.secrets\[2\]\.value: must name a value store/),
+    )
+  })
+
+  it('reports unusable listed secrets once the schema passes', () => {
+    const problems = problemsOf(`sources:
+  - id: s
+    reconcile:
+      secrets:
+        - { vault: v, name: "bad name", value: { awsSecretsManager: { secretId: x } } }
+        - { vault: v, name: "{{ /x }}", value: { awsSecretsManager: { secretId: x } } }
+        - { vault: v, name: ok, value: { awsSecretsManager: { secretId: x } } }
+        - { vault: v, name: ok, value: { awsSecretsManager: { secretId: y } } }
+`)
+    expect(problems).toContainEqual(
+      expect.stringMatching(/^sources\[0\]\.reconcile\.secrets\[0\]: cannot be reconciled: .*must match/),
+    )
+    expect(problems).toContainEqual(
+      expect.stringMatching(
+        /^sources\[0\]\.reconcile\.secrets\[1\]: cannot be reconciled: its vault or name is a template/,
+      ),
+    )
+    expect(problems).toContainEqual(
+      expect.stringMatching(/^sources\[0\]\.reconcile\.secrets\[3\]: declares vault v name ok twice/),
+    )
+  })
+})
