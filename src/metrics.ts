@@ -34,6 +34,11 @@ export interface Metrics {
    * configured source id or `unknown` (never the name a caller made up).
    */
   refusedRequests: Counter<'source' | 'reason'>
+  /**
+   * Outbound notifications (`notify`) by kind (dead, drift, outside-change) and outcome: `queued`, `sent`,
+   * `retry` (an attempt failed; tried again later), `failed` (given up after `notify.maxAttempts`).
+   */
+  notifications: Counter<'kind' | 'outcome'>
 }
 
 /** Prefix of the process and Node.js metrics (relay_process_cpu_seconds_total, relay_nodejs_heap_size_used_bytes...). */
@@ -128,6 +133,12 @@ export function createMetrics(store: Store): Metrics {
       name: 'relay_refused_requests_total',
       help: 'Webhooks refused before a source read them, by source (a configured id, or unknown) and reason (rate_limited, unknown_source)',
       labelNames: ['source', 'reason'],
+      registers: [registry],
+    }),
+    notifications: new Counter({
+      name: 'relay_notifications_total',
+      help: 'Outbound notifications (notify.url) by kind (dead, drift, outside-change) and outcome (queued, sent, retry, failed)',
+      labelNames: ['kind', 'outcome'],
       registers: [registry],
     }),
   }
