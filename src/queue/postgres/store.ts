@@ -6,6 +6,7 @@ import { createPostgresAdmin } from './admin.js'
 import { createPostgresEnqueue, notInTime } from './enqueue.js'
 import { createPostgresLeases } from './leases.js'
 import { migrate } from './migrate.js'
+import { createPostgresNotifications } from './notifications.js'
 import { createPostgresOperations } from './operations.js'
 import { createPool, describeError, isUnreachable, ping, unavailable } from './pool.js'
 import { createPostgresRetention } from './retention.js'
@@ -66,6 +67,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const admin = createPostgresAdmin(pool)
   const retention = createPostgresRetention(pool)
   const operations = createPostgresOperations(pool)
+  const notifications = createPostgresNotifications(pool)
   const enqueueTimeoutMs = options.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS
   const writeEvent = createPostgresEnqueue(pool, unavailable, enqueueTimeoutMs)
   let closed = false
@@ -120,6 +122,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     outsideChanges: (limit) => guarded(() => operations.outsideChanges(limit)),
     getControl: () => guarded(() => operations.getControl()),
     setPaused: (paused, now, reason) => guarded(() => operations.setPaused(paused, now, reason)),
+    addNotification: (n) => guarded(() => notifications.add(n)),
+    claimNotifications: (owner, now, leaseMs, limit) =>
+      guarded(() => notifications.claim(owner, now, leaseMs, limit)),
+    finishNotification: (id, owner, result) => guarded(() => notifications.finish(id, owner, result)),
+    nextNotificationAt: () => guarded(() => notifications.nextAt()),
 
     async ping() {
       // Bounded like an enqueue: a frozen database must make /readyz fail, not hang it. The ping left

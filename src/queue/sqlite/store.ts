@@ -18,6 +18,7 @@ import { createSqliteAdmin } from './admin.js'
 import { createEventWriter, createNeverRegress } from './enqueue.js'
 import { createSqliteLeases } from './leases.js'
 import { openQueueDatabase } from './migrate.js'
+import { createSqliteNotifications } from './notifications.js'
 import { createSqliteOperations } from './operations.js'
 import { createSqliteRetention } from './retention.js'
 
@@ -130,6 +131,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const leases = createSqliteLeases(db)
   const retention = createSqliteRetention(db)
   const operations = createSqliteOperations(db)
+  const notifications = createSqliteNotifications(db)
   const writeEvents = db.transaction((events: NewEvent[]) =>
     events.map((e) => {
       const result = writer.write(e)
@@ -232,6 +234,19 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
     async setPaused(paused, now, reason) {
       return operations.setPaused(paused, now, reason)
+    },
+
+    async addNotification(n) {
+      notifications.add(n)
+    },
+    async claimNotifications(owner, now, leaseMs, limit) {
+      return notifications.claim(owner, now, leaseMs, limit)
+    },
+    async finishNotification(id, owner, result) {
+      notifications.finish(id, owner, result)
+    },
+    async nextNotificationAt() {
+      return notifications.nextAt()
     },
 
     async purge(before, limit) {

@@ -6,6 +6,7 @@ import { deliveryContract } from './delivery.js'
 import { enqueueContract } from './enqueue.js'
 import { fencesContract } from './fences.js'
 import type { ContractContext, StoreFixture } from './helpers.js'
+import { notificationsContract } from './notifications.js'
 import { operationsContract } from './operations.js'
 import { retentionContract } from './retention.js'
 
@@ -37,5 +38,6 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     adminContract(ctx)
     retentionContract(ctx)
     operationsContract(ctx)
+    notificationsContract(ctx)
   })
 }
