@@ -18,6 +18,8 @@ import { createDispatcher, usesProxy } from './http/outbound.js'
 import { loadConfig } from './load-config.js'
 import { createLogger } from './log.js'
 import { createMetrics } from './metrics.js'
+import { notifyingEvents } from './notify/events.js'
+import { createNotifier } from './notify/notifier.js'
 import { openStore } from './queue/open.js'
 import { createRetentionJob } from './queue/retention.js'
 import { buildSources } from './receive/sources.js'
@@ -161,6 +163,19 @@ async function createRelay(
     proxy: config.proxy,
   })
   const pause = createPauseSwitch({ store, clock: Date.now })
+  const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+  // Opt-in: without `notify` nothing is queued or sent.
+  const notifier =
+    config.notify === undefined
+      ? undefined
+      : createNotifier({
+          store,
+          config: config.notify,
+          log: log.child({ component: 'notify' }),
+          owner,
+          proxy: config.proxy,
+          counted: (kind, outcome) => metrics.notifications.inc({ kind, outcome }),
+        })
   const worker = createDeliveryWorker({
     pause,
     store,
@@ -170,15 +185,17 @@ async function createRelay(
     config: config.delivery,
     log: log.child({ component: 'delivery' }),
     clock: Date.now,
-    owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    owner,
     events: {
       onOutcome: (kind) => metrics.outcomes.inc({ outcome: kind }),
       onRequest: (result, _secrets, ms) => {
         metrics.rwxRequests.inc({ result })
         metrics.rwxLatency.observe({ result }, ms / 1000)
       },
-      onOutsideChange: (change) => metrics.outsideChanges.inc({ change }),
       onHold: (reason) => metrics.holds.inc({ reason }),
+      ...notifyingEvents(notifier, {
+        onOutsideChange: (change) => metrics.outsideChanges.inc({ change }),
+      }),
     },
   })
   // Opt-in: unset keeps every event's metadata, as the relay always has.
@@ -213,6 +230,8 @@ async function createRelay(
       // Requests to RWX get what is left of the grace period, less a second to settle and release.
       const left = config.server.shutdownGraceSeconds * 1000 - (Date.now() - started) - SETTLE_MARGIN_MS
       await worker.stop({ abortAfterMs: left })
+      // what is not sent yet stays in the outbox for the next start
+      await notifier?.stop()
       await store.close()
       await client.close()
       await proxyDispatcher?.close()
@@ -229,6 +248,7 @@ async function createRelay(
     start() {
       worker.start()
       retention?.start()
+      notifier?.start()
     },
     close,
   }

@@ -265,7 +265,10 @@ const notifySchema = z.strictObject({
   /** The Standard Webhooks signing secret the receiver checks: `whsec_` and base64 of 24 to 64 bytes. */
   secret: z
     .string()
-    .regex(/^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/, 'must be whsec_ followed by base64 of 24 to 64 bytes'),
+    .refine(
+      (v) => v.startsWith('whsec_') && isStandardWebhooksSecret(v),
+      'must be whsec_ followed by standard base64 of 24 to 64 bytes',
+    ),
   /** Which happenings are sent. */
   events: z
     .array(z.enum(NOTIFICATION_KINDS))

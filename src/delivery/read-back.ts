@@ -146,7 +146,13 @@ async function readOne(ctx: BatchContext, vault: string, w: Written): Promise<At
       { vault, name: w.name, written: w.version, readBack: version, change: kind },
       'RWX holds an older version than the relay wrote, or none: changed outside the relay',
     )
-    ctx.events?.onOutsideChange?.(kind)
+    ctx.events?.onOutsideChange?.(kind, {
+      vault,
+      name: w.name,
+      ...(w.item === undefined ? {} : { item: w.item }),
+      written: w.version,
+      readBack: version,
+    })
     return { ...base, outcome: 'outside-change', status: got.kind === 'missing' ? '404' : '200', version }
   }
   return { ...base, outcome: 'read-back', status: '200', version }

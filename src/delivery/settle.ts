@@ -33,6 +33,7 @@ export async function settleRound(
     const c = byId.get(o.id)
     if (!c) continue
     deps.events?.onOutcome?.(o.kind, c.vault)
+    if (o.kind === 'dead') deps.events?.onDead?.(c, o.error)
     logOutcome(deps.log, c, o)
   }
 }

@@ -2,7 +2,7 @@
 import type { Logger } from 'pino'
 import type { DeliveryConfig } from '../config/schema.js'
 import type { Sealer } from '../queue/crypto.js'
-import type { Attempt, Outcome } from '../queue/store.js'
+import type { Attempt, Claimed, Outcome } from '../queue/store.js'
 import type { BreakerStatus } from './breaker.js'
 import type { RwxClient, SetSecretsResult } from './rwx-client.js'
 import type { ReferenceResolver } from './values.js'
@@ -13,8 +13,17 @@ export interface DeliveryEvents {
   onOutcome?(kind: Outcome['kind'], vault: string): void
   /** Once per RWX request: the status (`200`, `503`, `error`...), secrets sent, and duration. */
   onRequest?(status: string, secrets: number, ms: number): void
-  /** A read-back found RWX holding an older version than written (`older`), or none (`missing`). */
-  onOutsideChange?(kind: 'older' | 'missing'): void
+  /**
+   * A read-back found RWX holding an older version than written (`older`), or none (`missing`): `item`
+   * is the secret written (absent when the read was not of a leased secret), `written` and `readBack`
+   * RWX's versions.
+   */
+  onOutsideChange?(
+    kind: 'older' | 'missing',
+    change?: { vault: string; name: string; item?: Claimed; written: number | null; readBack: number | null },
+  ): void
+  /** A secret went dead (recorded in the store): `reason` is its last error (scrubbed, never a value). */
+  onDead?(item: Claimed, reason: string): void
   /**
    * The worker looked for work and held back: `paused` (the global switch), `breaker` (waiting for a
    * probe) or `rate-limited` (RWX answered 429: waiting out its Retry-After).
