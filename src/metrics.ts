@@ -41,6 +41,11 @@ export interface Metrics {
   refusedRequests: Counter<'source' | 'reason'>
   /** Reconciliation sweeps by source and outcome (ok, failed). */
   reconcileSweeps: Counter<'source' | 'outcome'>
+  /**
+   * Outbound notifications (`notify`) by kind (dead, drift, outside-change) and outcome: `queued`, `sent`,
+   * `retry` (an attempt failed; tried again later), `failed` (given up after `notify.maxAttempts`).
+   */
+  notifications: Counter<'kind' | 'outcome'>
 }
 
 /** The inventory in numbers, for the gauges (src/relay.ts reads it from the reconcile module). */
@@ -163,6 +168,12 @@ export function createMetrics(
       name: 'relay_reconcile_sweeps_total',
       help: 'Reconciliation sweeps by source and outcome (ok, failed: a store read failed)',
       labelNames: ['source', 'outcome'],
+      registers: [registry],
+    }),
+    notifications: new Counter({
+      name: 'relay_notifications_total',
+      help: 'Outbound notifications (notify.url) by kind (dead, drift, outside-change) and outcome (queued, sent, retry, failed)',
+      labelNames: ['kind', 'outcome'],
       registers: [registry],
     }),
   }

@@ -19,6 +19,8 @@ import { createDispatcher, usesProxy } from './http/outbound.js'
 import { loadConfig } from './load-config.js'
 import { createLogger } from './log.js'
 import { createMetrics } from './metrics.js'
+import { notifyingListener } from './notify/events.js'
+import { createNotifier } from './notify/notifier.js'
 import { openStore } from './queue/open.js'
 import { createRetentionJob } from './queue/retention.js'
 import { buildSources } from './receive/sources.js'
@@ -172,6 +174,19 @@ async function createRelay(
   })
   const pause = createPauseSwitch({ store, clock: Date.now })
   const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+  // Opt-in: without `notify` nothing is queued or sent.
+  const notifier =
+    config.notify === undefined
+      ? undefined
+      : createNotifier({
+          store,
+          config: config.notify,
+          log: log.child({ component: 'notify' }),
+          owner,
+          proxy: config.proxy,
+          counted: (kind, outcome) => metrics.notifications.inc({ kind, outcome }),
+        })
+  if (notifier !== undefined) signals.subscribe(notifyingListener(notifier))
   const worker = createDeliveryWorker({
     pause,
     store,
@@ -189,8 +204,8 @@ async function createRelay(
         metrics.rwxRequests.inc({ result })
         metrics.rwxLatency.observe({ result }, ms / 1000)
       },
-      onOutsideChange: (change) => metrics.outsideChanges.inc({ change }),
       onHold: (reason) => metrics.holds.inc({ reason }),
+      onOutsideChange: (change) => metrics.outsideChanges.inc({ change }),
     },
   })
   reconciler = createReconciler({
@@ -247,6 +262,8 @@ async function createRelay(
       // Requests to RWX get what is left of the grace period, less a second to settle and release.
       const left = config.server.shutdownGraceSeconds * 1000 - (Date.now() - started) - SETTLE_MARGIN_MS
       await worker.stop({ abortAfterMs: left })
+      // what is not sent yet stays in the outbox for the next start
+      await notifier?.stop()
       await store.close()
       await client.close()
       await proxyDispatcher?.close()
@@ -264,6 +281,7 @@ async function createRelay(
       worker.start()
       retention.start()
       reconciler?.start()
+      notifier?.start()
     },
     close,
   }

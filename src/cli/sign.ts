@@ -3,6 +3,7 @@
 import { createHmac, createSecretKey, randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
 import type { SourceConfig } from '../config/schema.js'
+import { signStandardWebhook } from '../verify/standard-webhooks.js'
 import { signGooglePush } from './sign-google.js'
 
 type Body = string | Uint8Array
@@ -12,11 +13,8 @@ export function stripeSignature(secret: string, t: number, body: Body): string {
   return createHmac('sha256', secret).update(`${t}.`).update(body).digest('hex')
 }
 
-/** A `v1,<base64>` Standard Webhooks HMAC signature. */
-export function standardWebhookSignature(secret: string, id: string, timestamp: number, body: Body): string {
-  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64')
-  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest('base64')}`
-}
+/** A `v1,<base64>` Standard Webhooks HMAC signature (the relay's notifications sign with the same). */
+export const standardWebhookSignature = signStandardWebhook
 
 /** Options of a generic HMAC signature, as the `hmac` verifier is configured. */
 export interface HmacOptions {

@@ -414,6 +414,37 @@ const loadShedding = z.strictObject({
   retryAfterSeconds: z.number().int().min(1).max(3_600).default(5),
 })
 
+/** What outbound notifications announce (`notify.events`). */
+export const NOTIFICATION_KINDS = ['dead', 'drift', 'outside-change'] as const
+
+/**
+ * Optional outbound notifications: a webhook signed with the Standard Webhooks scheme (`whsec_` secret),
+ * retried with backoff, never carrying a value.
+ */
+const notifySchema = z.strictObject({
+  /** Where every notification is posted (http or https; the only address notifications go to). */
+  url: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }),
+  /** The Standard Webhooks signing secret the receiver checks: `whsec_` and base64 of 24 to 64 bytes. */
+  secret: z
+    .string()
+    .refine(
+      (v) => v.startsWith('whsec_') && isStandardWebhooksSecret(v),
+      'must be whsec_ followed by standard base64 of 24 to 64 bytes',
+    ),
+  /** Which happenings are sent. */
+  events: z
+    .array(z.enum(NOTIFICATION_KINDS))
+    .min(1)
+    .default([...NOTIFICATION_KINDS]),
+  /** Bounds one POST to the receiver, connecting included. */
+  timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+  /** Tries of one notification before it is given up (counted `failed`). */
+  maxAttempts: z.number().int().min(1).max(100).default(12),
+  /** Exponential backoff with full jitter between tries, as for deliveries. */
+  backoffBaseMs: z.number().int().positive().default(5_000),
+  backoffMaxMs: z.number().int().positive().default(900_000),
+})
+
 /**
  * The whole relay.yaml. A section left out is parsed from `{}` (`.prefault({})`), so each default is
  * written once, on its field.
@@ -579,6 +610,8 @@ export const configSchema = z
           .optional(),
       })
       .prefault({}),
+    /** Outbound notifications on dead secrets, drift and outside changes; off when unset. */
+    notify: notifySchema.optional(),
     sources: z.array(sourceSchema).default([]),
     /** HashiCorp Vault or OpenBao, where rules fetch `vaultKv` and `vaultDatabase` values. */
     vault: vaultConnection.optional(),
@@ -634,6 +667,8 @@ export type ReconcileConfig = NonNullable<SourceConfig['reconcile']>
 export type WebhookSourceConfig = SourceConfig & { verify: VerifyConfig }
 /** True for a source that takes webhooks; false for a pull-only one (reconcile, no verify). */
 export const takesWebhooks = (s: SourceConfig): s is WebhookSourceConfig => s.verify !== undefined
+export type NotifyConfig = z.infer<typeof notifySchema>
+export type NotificationKind = (typeof NOTIFICATION_KINDS)[number]
 export type AwsValueRef = z.infer<typeof awsValue>['awsSecretsManager'] & {
   /** Optional for AWS: references queued before other stores existed carry no tag. */
   store?: 'aws'

@@ -154,7 +154,10 @@ async function readOne(ctx: BatchContext, vault: string, w: Written): Promise<At
       source: w.item?.source ?? null,
       eventId: w.item?.eventId ?? null,
       at,
-      detail: kind === 'missing' ? 'RWX holds no such secret' : 'RWX holds an older version than written',
+      detail:
+        kind === 'missing'
+          ? `RWX no longer holds the secret (404) after the relay wrote version ${w.version ?? '?'}`
+          : `RWX holds version ${version}, older than version ${w.version ?? '?'} the relay wrote`,
       written: w.version,
       readBack: version,
     })

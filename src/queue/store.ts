@@ -350,6 +350,30 @@ export interface RenewOptions {
   sending?: boolean
 }
 
+/** A notification to send (`notify`), as the outbox keeps it until the receiver takes it. */
+export interface NewNotification {
+  /** Its stable `webhook-id` (`msg_…`): the same on every try, so the receiver can drop repeats. */
+  id: string
+  /** What it announces: `dead`, `drift` or `outside-change`. */
+  kind: string
+  /** The JSON body to post, as signed (never a value). */
+  body: string
+  /** When it was queued (epoch ms); the first try is due then. */
+  createdAt: number
+}
+
+/** A notification leased for sending. */
+export interface PendingNotification extends NewNotification {
+  /** Tries so far, this one included (counted when it is leased, so a crash mid-send counts too). */
+  attempts: number
+}
+
+/** What one try of a notification came to: `sent` and `failed` (given up) remove it, `retry` keeps it. */
+export type NotificationResult =
+  | { kind: 'sent' }
+  | { kind: 'failed'; error: string }
+  | { kind: 'retry'; at: number; error: string }
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres'
   /**
@@ -458,6 +482,22 @@ export interface Store {
   sweeps(): Promise<SweepState[]>
   /** Erases the kept values of dead secrets whose time ran out by `now`; returns how many. */
   eraseDeadValues(now: number): Promise<number>
+  /** Queues a notification in the outbox, committed on return; an id already there is left as it is. */
+  addNotification(notification: NewNotification): Promise<void>
+  /**
+   * Leases up to `limit` notifications due at `now` to `owner` for `leaseMs` (one not leased, or whose
+   * lease ran out), oldest first, counting a try on each.
+   */
+  claimNotifications(
+    owner: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+  ): Promise<PendingNotification[]>
+  /** Records a try of a leased notification; ignored when `owner` no longer holds its lease. */
+  finishNotification(id: string, owner: string, result: NotificationResult): Promise<void>
+  /** Earliest time a notification is due (leased ones: when their lease ends), or null when none waits. */
+  nextNotificationAt(): Promise<number | null>
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>
   close(): Promise<void>

@@ -29,6 +29,21 @@ function publicKey(text: string, index: number): KeyObject {
 }
 
 /**
+ * A `v1,<base64>` signature of `id.timestamp.body` with a `whsec_` secret: what a Standard Webhooks sender
+ * puts in `webhook-signature` (the relay's own notifications, and `vault-relay send`). Throws, naming no
+ * secret, when `secret` is not whsec_ and base64.
+ */
+export function signStandardWebhook(
+  secret: string,
+  id: string,
+  timestamp: number,
+  body: string | Uint8Array,
+): string {
+  const mac = createHmac('sha256', hmacKey(secret, 0)).update(`${id}.${timestamp}.`).update(body)
+  return `v1,${mac.digest('base64')}`
+}
+
+/**
  * Verifies Standard Webhooks requests: any `v1` signature made with any secret, or any `v1a` signature made
  * by any public key, passes; then the timestamp must be within ± `toleranceSeconds`. The event id is the
  * `<prefix>-id` header and the event time the signed timestamp; the payload is the JSON body.

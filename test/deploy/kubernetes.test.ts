@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule'
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor'
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment'
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress'
@@ -32,6 +33,7 @@ const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   Ingress,
   PodDisruptionBudget,
   ServiceMonitor,
+  PrometheusRule,
   Namespace,
   ClusterRoleBinding,
 }
@@ -304,6 +306,7 @@ const RENDERED: Record<string, string> = {
 const VARIANTS = ['sqlite', 'postgres', 'kubernetes']
 const ALL_COMPONENTS = [
   '../components/servicemonitor',
+  '../components/alerts',
   '../components/networkpolicy',
   '../components/ingress',
 ]

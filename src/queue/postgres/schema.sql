@@ -71,6 +71,19 @@ CREATE TABLE names (
   CONSTRAINT names_pkey PRIMARY KEY (vault, name)
 ) WITH (autovacuum_vacuum_scale_factor=0, autovacuum_vacuum_threshold=500);
 
+CREATE TABLE notifications (
+  id text NOT NULL,
+  kind text NOT NULL,
+  body text NOT NULL,
+  created_at bigint NOT NULL,
+  due_at bigint NOT NULL,
+  attempts integer DEFAULT 0 NOT NULL,
+  last_error text,
+  lease_owner text,
+  lease_until bigint,
+  CONSTRAINT notifications_pkey PRIMARY KEY (id)
+);
+
 CREATE TABLE reconcile_names (
   vault text COLLATE "C" NOT NULL,
   name text COLLATE "C" NOT NULL,
@@ -135,6 +148,7 @@ CREATE INDEX dead_values_until ON public.dead_values USING btree (until);
 CREATE INDEX events_received ON public.events USING btree (received_at, id);
 CREATE INDEX events_source_received ON public.events USING btree (source, received_at, id);
 CREATE INDEX names_unconfirmed ON public.names USING btree (vault, name) WHERE (unconfirmed_since IS NOT NULL);
+CREATE INDEX notifications_due ON public.notifications USING btree (due_at);
 CREATE INDEX secrets_due ON public.secrets USING btree (next_attempt_at, id) WHERE (status = 'queued'::text);
 CREATE INDEX secrets_event ON public.secrets USING btree (event, status);
 CREATE INDEX secrets_name ON public.secrets USING btree (vault, name, status);

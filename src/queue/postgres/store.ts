@@ -6,6 +6,7 @@ import { createPostgresAdmin } from './admin.js'
 import { createPostgresEnqueue, notInTime } from './enqueue.js'
 import { createPostgresLeases } from './leases.js'
 import { migrate } from './migrate.js'
+import { createPostgresNotifications } from './notifications.js'
 import { createPostgresOperations } from './operations.js'
 import { createPool, describeError, isUnreachable, ping, unavailable } from './pool.js'
 import { createPostgresReconcile } from './reconcile.js'
@@ -77,6 +78,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const retention = createPostgresRetention(pool)
   const operations = createPostgresOperations(pool)
   const reconcile = createPostgresReconcile(pool)
+  const notifications = createPostgresNotifications(pool)
   const enqueueTimeoutMs = options.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS
   const writeEvent = createPostgresEnqueue(pool, unavailable, enqueueTimeoutMs)
   let closed = false
@@ -143,6 +145,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       guarded(
         async () => (await pool.query('DELETE FROM dead_values WHERE until <= $1', [now])).rowCount ?? 0,
       ),
+    addNotification: (n) => guarded(() => notifications.add(n)),
+    claimNotifications: (owner, now, leaseMs, limit) =>
+      guarded(() => notifications.claim(owner, now, leaseMs, limit)),
+    finishNotification: (id, owner, result) => guarded(() => notifications.finish(id, owner, result)),
+    nextNotificationAt: () => guarded(() => notifications.nextAt()),
 
     async ping() {
       // Bounded like an enqueue: a frozen database must make /readyz fail, not hang it. The ping left

@@ -18,6 +18,7 @@ import { createSqliteAdmin } from './admin.js'
 import { createEventWriter, createNeverRegress } from './enqueue.js'
 import { createSqliteLeases } from './leases.js'
 import { openQueueDatabase } from './migrate.js'
+import { createSqliteNotifications } from './notifications.js'
 import { createSqliteOperations } from './operations.js'
 import { createSqliteReconcile } from './reconcile.js'
 import { createSqliteRetention } from './retention.js'
@@ -132,6 +133,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const retention = createSqliteRetention(db)
   const operations = createSqliteOperations(db)
   const reconcile = createSqliteReconcile(db)
+  const notifications = createSqliteNotifications(db)
   const writeEvents = db.transaction((events: NewEvent[]) =>
     events.map((e) => {
       const result = writer.write(e)
@@ -260,6 +262,18 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       const erased = eraseDead.run(now).changes
       if (erased > 0) eraseFromWal()
       return erased
+    },
+    async addNotification(n) {
+      notifications.add(n)
+    },
+    async claimNotifications(owner, now, leaseMs, limit) {
+      return notifications.claim(owner, now, leaseMs, limit)
+    },
+    async finishNotification(id, owner, result) {
+      notifications.finish(id, owner, result)
+    },
+    async nextNotificationAt() {
+      return notifications.nextAt()
     },
 
     async purge(before, limit) {

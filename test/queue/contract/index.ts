@@ -6,6 +6,7 @@ import { deliveryContract } from './delivery.js'
 import { enqueueContract } from './enqueue.js'
 import { fencesContract } from './fences.js'
 import type { ContractContext, StoreFixture } from './helpers.js'
+import { notificationsContract } from './notifications.js'
 import { operationsContract } from './operations.js'
 import { reconcileContract } from './reconcile.js'
 import { renewContract } from './renew.js'
@@ -41,5 +42,6 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     retentionContract(ctx)
     operationsContract(ctx)
     reconcileContract(ctx)
+    notificationsContract(ctx)
   })
 }
