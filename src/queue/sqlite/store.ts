@@ -15,6 +15,7 @@ import {
   type Store,
 } from '../store.js'
 import { createSqliteAdmin } from './admin.js'
+import { createSqliteAudit } from './audit.js'
 import { createEventWriter, createNeverRegress } from './enqueue.js'
 import { createSqliteLeases } from './leases.js'
 import { openQueueDatabase } from './migrate.js'
@@ -130,6 +131,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const leases = createSqliteLeases(db)
   const retention = createSqliteRetention(db)
   const operations = createSqliteOperations(db)
+  const audit = createSqliteAudit(db)
   const writeEvents = db.transaction((events: NewEvent[]) =>
     events.map((e) => {
       const result = writer.write(e)
@@ -232,6 +234,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
     async setPaused(paused, now, reason) {
       return operations.setPaused(paused, now, reason)
+    },
+    async recordAudit(entry) {
+      audit.record(entry)
+    },
+    async listAudit(limit) {
+      return audit.list(limit)
     },
 
     async purge(before, limit) {

@@ -22,7 +22,9 @@ afterAll(async () => {
 // One database for the contract, emptied before each test: far quicker than a database per test.
 storeContract('postgres', async () => {
   const store = await createPostgresStore({ url: contractDb!.url, poolSize: 4 })
-  await contractPool!.query('TRUNCATE attempts, event_provenance, secrets, events, names RESTART IDENTITY')
+  await contractPool!.query(
+    'TRUNCATE attempts, event_provenance, secrets, events, names, audit RESTART IDENTITY',
+  )
   await contractPool!.query('UPDATE control SET paused = FALSE, changed_at = NULL, reason = NULL')
   return { store, cleanup: () => store.close() }
 })

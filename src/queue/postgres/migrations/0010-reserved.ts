@@ -1,0 +1,10 @@
+// Placeholder for PostgreSQL version 10 (another branch's migration): the lead drops it when merging that one.
+import type { Migration } from '../../migration.js'
+
+/** Reserved: does nothing. Kept only so that versions stay 1..n in order on this branch. */
+export const migration: Migration = {
+  version: 10,
+  name: 'reserved',
+  released: false,
+  sql: 'SELECT 1;',
+}
