@@ -348,6 +348,8 @@ export interface Store {
   recordAudit(entry: NewAuditEntry): Promise<void>
   /** The latest `limit` recorded actions, newest first. */
   listAudit(limit: number): Promise<AuditEntry[]>
+  /** When the oldest secret still queued was accepted (epoch ms), or null when none is queued. */
+  oldestQueuedAt(): Promise<number | null>
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>
   close(): Promise<void>

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino'
 import { checkNewEvent, type EnqueueResult, type Store } from '../store.js'
 import { createPostgresAdmin } from './admin.js'
-import { createPostgresAudit } from './audit.js'
+import { createPostgresConsole } from './console.js'
 import { createPostgresEnqueue, notInTime } from './enqueue.js'
 import { createPostgresLeases } from './leases.js'
 import { migrate } from './migrate.js'
@@ -67,7 +67,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const admin = createPostgresAdmin(pool)
   const retention = createPostgresRetention(pool)
   const operations = createPostgresOperations(pool)
-  const audit = createPostgresAudit(pool)
+  const audit = createPostgresConsole(pool)
   const enqueueTimeoutMs = options.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS
   const writeEvent = createPostgresEnqueue(pool, unavailable, enqueueTimeoutMs)
   let closed = false
@@ -124,6 +124,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     setPaused: (paused, now, reason) => guarded(() => operations.setPaused(paused, now, reason)),
     recordAudit: (entry) => guarded(() => audit.record(entry)),
     listAudit: (limit) => guarded(() => audit.list(limit)),
+    oldestQueuedAt: () => guarded(() => audit.oldestQueuedAt()),
 
     async ping() {
       // Bounded like an enqueue: a frozen database must make /readyz fail, not hang it. The ping left

@@ -15,7 +15,7 @@ import {
   type Store,
 } from '../store.js'
 import { createSqliteAdmin } from './admin.js'
-import { createSqliteAudit } from './audit.js'
+import { createSqliteConsole } from './console.js'
 import { createEventWriter, createNeverRegress } from './enqueue.js'
 import { createSqliteLeases } from './leases.js'
 import { openQueueDatabase } from './migrate.js'
@@ -131,7 +131,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const leases = createSqliteLeases(db)
   const retention = createSqliteRetention(db)
   const operations = createSqliteOperations(db)
-  const audit = createSqliteAudit(db)
+  const audit = createSqliteConsole(db)
   const writeEvents = db.transaction((events: NewEvent[]) =>
     events.map((e) => {
       const result = writer.write(e)
@@ -240,6 +240,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
     async listAudit(limit) {
       return audit.list(limit)
+    },
+    async oldestQueuedAt() {
+      return audit.oldestQueuedAt()
     },
 
     async purge(before, limit) {

@@ -1,6 +1,6 @@
-// Store contract, audit: operators' actions are kept in order, newest first, across a reopen's worth of rows.
+// Store contract, the console's data: operators' actions kept newest first, and the oldest queued secret.
 import { describe, expect, it } from 'vitest'
-import { type ContractContext, T0 } from './helpers.js'
+import { type ContractContext, newEvent, sealed, T0 } from './helpers.js'
 
 export function auditContract(ctx: ContractContext): void {
   describe('audit list', () => {
@@ -49,6 +49,24 @@ export function auditContract(ctx: ContractContext): void {
       for (const action of ['discard', 'retry'])
         await ctx.store.recordAudit({ at: T0, actor: 'admin:x', action, target: 'ci/e', detail: null })
       expect((await ctx.store.listAudit(5)).map((e) => e.action)).toEqual(['retry', 'discard'])
+    })
+  })
+}
+
+/** The oldest queued secret, for the console's "oldest pending" age. */
+export function oldestQueuedContract(ctx: ContractContext): void {
+  describe('oldest queued', () => {
+    it('is null with nothing queued, then the accept time of the oldest secret still queued', async () => {
+      expect(await ctx.store.oldestQueuedAt()).toBeNull()
+      const first = newEvent(T0, [sealed('v', 'A', 'a')], { receivedAt: T0 })
+      const second = newEvent(T0 + 10, [sealed('v', 'B', 'b')], { receivedAt: T0 + 10 })
+      await ctx.store.enqueue(first)
+      await ctx.store.enqueue(second)
+      expect(await ctx.store.oldestQueuedAt()).toBe(T0)
+      await ctx.store.discardEvent(first.source, first.eventId, T0 + 20)
+      expect(await ctx.store.oldestQueuedAt()).toBe(T0 + 10)
+      await ctx.store.discardEvent(second.source, second.eventId, T0 + 20)
+      expect(await ctx.store.oldestQueuedAt()).toBeNull()
     })
   })
 }

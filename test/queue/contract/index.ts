@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe } from 'vitest'
 import type { Store } from '../../../src/queue/store.js'
 import { adminContract } from './admin.js'
-import { auditContract } from './audit.js'
+import { auditContract, oldestQueuedContract } from './audit.js'
 import { deliveryContract } from './delivery.js'
 import { enqueueContract } from './enqueue.js'
 import { fencesContract } from './fences.js'
@@ -39,5 +39,6 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     retentionContract(ctx)
     operationsContract(ctx)
     auditContract(ctx)
+    oldestQueuedContract(ctx)
   })
 }
