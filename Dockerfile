@@ -32,6 +32,8 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json openapi.yaml relay.example.yaml ./
+# The console's stylesheet (/ui/assets/console.css), read by dist/ui/assets.js.
+COPY assets ./assets
 RUN mkdir -p /var/lib/vault-relay && chown node:node /var/lib/vault-relay
 USER node
 VOLUME ["/var/lib/vault-relay"]

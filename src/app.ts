@@ -18,6 +18,7 @@ import { healthRoutes } from './routes/health.js'
 import { hookRoutes } from './routes/hooks.js'
 import { jwksRoutes } from './routes/jwks.js'
 import { metricsRoutes } from './routes/metrics.js'
+import { consolePlugin } from './ui/plugin.js'
 
 export interface AppDeps {
   store: Store
@@ -93,7 +94,32 @@ async function registerOperations(
       delivery: deps.delivery,
       reconcile: deps.reconcile,
     })
+    if (config.admin.console.enabled) await registerConsole(app, config, deps, adminToken)
   }
+}
+
+/** The operations console at /ui, beside /admin (same listener, same token). */
+async function registerConsole(app: FastifyInstance, config: Config, deps: AppDeps, adminToken: string) {
+  await app.register(consolePlugin, {
+    prefix: '/ui',
+    adminToken,
+    readOnlyToken: config.admin.readOnlyToken || undefined,
+    sessionMinutes: config.admin.console.sessionMinutes,
+    store: deps.store,
+    pause: deps.pause,
+    delivery: deps.delivery,
+    metrics: deps.metrics,
+    clock: deps.clock ?? Date.now,
+    onRequeued: () => deps.delivery?.notify(),
+    sources: config.sources.map((s) => ({
+      id: s.id,
+      // A pull-only source (reconcile, no verify) takes no webhooks: no verifier, no route.
+      verifier: s.verify?.type ?? 'none (pull only)',
+      route: s.verify === undefined ? '' : `/hooks/${s.id}`,
+      rules: s.rules.length,
+      vaults: [...new Set(s.rules.flatMap((r) => r.secrets.map((x) => x.vault)))],
+    })),
+  })
 }
 
 /**

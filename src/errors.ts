@@ -16,6 +16,8 @@ export const ERROR_STATUS = {
   ERR_ADMIN_UNAUTHORIZED: 401,
   /** A method a source does not take (OPTIONS on a source that is not Event Grid's). */
   ERR_METHOD_NOT_ALLOWED: 405,
+  /** A read-only console session tried to act. */
+  ERR_FORBIDDEN: 403,
   ERR_CONFLICT: 409,
   ERR_BODY_TOO_LARGE: 413,
   ERR_UNSUPPORTED_MEDIA_TYPE: 415,

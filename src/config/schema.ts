@@ -496,7 +496,21 @@ export const configSchema = z
         noProxy: z.string().optional(),
       })
       .prefault({}),
-    admin: z.strictObject({ token: z.string().optional() }).prefault({}),
+    admin: z
+      .strictObject({
+        token: z.string().optional(),
+        /** A second token for the console that sees every page but cannot act (no pause, retry, discard). */
+        readOnlyToken: z.string().optional(),
+        /** The operations console at `/ui`, served beside `/admin` when `admin.token` is set. */
+        console: z
+          .strictObject({
+            enabled: z.boolean().default(true),
+            /** How long a console session lasts after logging in; then the token is asked again. */
+            sessionMinutes: z.number().int().min(1).max(1440).default(60),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     /** Azure Key Vault values: credentials come from the environment (DefaultAzureCredential). */
     azure: z
       .strictObject({

@@ -322,6 +322,25 @@ export interface SweepState {
   leaseUntil: number | null
 }
 
+/** An operator's action, recorded for the console's audit list (who, when, what). Never a value or a token. */
+export interface NewAuditEntry {
+  /** When it was done (epoch ms). */
+  at: number
+  /** Who: the token kind and session (`admin:3f9a1c2b`, `read-only:…`), never the token. */
+  actor: string
+  /** What: `pause`, `resume`, `retry`, `discard`, `retry-dead`, `discard-dead`, … */
+  action: string
+  /** On what: an event (`source/eventId`), a filter, or null for the whole relay. */
+  target: string | null
+  /** The reason given, or what the action changed (`3 queued`); bounded by the caller. */
+  detail: string | null
+}
+
+/** A recorded action, as `listAudit` returns it. */
+export interface AuditEntry extends NewAuditEntry {
+  id: number
+}
+
 export interface ClaimOptions {
   owner: string
   now: number
@@ -498,6 +517,12 @@ export interface Store {
   finishNotification(id: string, owner: string, result: NotificationResult): Promise<void>
   /** Earliest time a notification is due (leased ones: when their lease ends), or null when none waits. */
   nextNotificationAt(): Promise<number | null>
+  /** Records an operator's action durably (the audit list every replica shares). */
+  recordAudit(entry: NewAuditEntry): Promise<void>
+  /** The latest `limit` recorded actions, newest first. */
+  listAudit(limit: number): Promise<AuditEntry[]>
+  /** When the oldest secret still queued was accepted (epoch ms), or null when none is queued. */
+  oldestQueuedAt(): Promise<number | null>
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>
   close(): Promise<void>

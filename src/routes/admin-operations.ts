@@ -29,7 +29,7 @@ export function adminOperationRoutes(app: FastifyInstance, opts: AdminOperations
     if (given !== undefined && (typeof given !== 'string' || given.length > MAX_REASON)) {
       throw new RelayError('ERR_BAD_REQUEST', `reason must be a string of at most ${MAX_REASON} characters`)
     }
-    const state = await opts.pause.set(true, given ?? null)
+    const state = await opts.pause.set(true, typeof given === 'string' ? given : null)
     request.log.warn({ reason: state.reason }, 'admin pause: delivery to RWX paused on every replica')
     return presentControl(state)
   })

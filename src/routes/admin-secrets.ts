@@ -87,9 +87,10 @@ export function adminSecretRoutes(app: FastifyInstance, opts: AdminSecretsOption
 
   app.post<{ Body: ResyncBody | null }>('/admin/resync', async (request) => {
     const body = request.body ?? {}
-    const { source, force = false } = body
-    if (source !== undefined && typeof source !== 'string')
+    const { source: given, force = false } = body
+    if (given !== undefined && typeof given !== 'string')
       throw new RelayError('ERR_BAD_REQUEST', 'source must be a string')
+    const source = given as string | undefined
     if (typeof force !== 'boolean') throw new RelayError('ERR_BAD_REQUEST', 'force must be a boolean')
     const names = namesOf(body.secrets)
     const reconcile = opts.reconcile

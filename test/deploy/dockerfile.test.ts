@@ -27,9 +27,9 @@ describe('Dockerfile', () => {
   })
 })
 
-/** What the build stage may copy in: the package files, the TypeScript configs and src/. */
+/** What the image may copy in: the package files, the TypeScript configs, src/ and the console's assets/. */
 const BUILD_INPUT =
-  /^(src|package(-lock)?\.json|tsconfig(\.build)?\.json|openapi\.yaml|relay\.example\.yaml)$/
+  /^(src|assets|package(-lock)?\.json|tsconfig(\.build)?\.json|openapi\.yaml|relay\.example\.yaml)$/
 
 describe('the image', () => {
   it('is built from src/ alone: tools/ (the fake RWX, the demo), test/ and bench/ never reach it', () => {

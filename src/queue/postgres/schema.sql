@@ -17,6 +17,16 @@ CREATE TABLE attempts (
   CONSTRAINT attempts_secret_fkey FOREIGN KEY (secret) REFERENCES secrets(id) ON DELETE CASCADE
 );
 
+CREATE TABLE audit (
+  id bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
+  at bigint NOT NULL,
+  actor text NOT NULL,
+  action text NOT NULL,
+  target text,
+  detail text,
+  CONSTRAINT audit_pkey PRIMARY KEY (id)
+);
+
 CREATE TABLE control (
   id integer NOT NULL,
   paused boolean DEFAULT false NOT NULL,

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino'
 import { checkNewEvent, type EnqueueResult, type Store } from '../store.js'
 import { createPostgresAdmin } from './admin.js'
+import { createPostgresConsole } from './console.js'
 import { createPostgresEnqueue, notInTime } from './enqueue.js'
 import { createPostgresLeases } from './leases.js'
 import { migrate } from './migrate.js'
@@ -79,6 +80,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const operations = createPostgresOperations(pool)
   const reconcile = createPostgresReconcile(pool)
   const notifications = createPostgresNotifications(pool)
+  const audit = createPostgresConsole(pool)
   const enqueueTimeoutMs = options.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS
   const writeEvent = createPostgresEnqueue(pool, unavailable, enqueueTimeoutMs)
   let closed = false
@@ -150,6 +152,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       guarded(() => notifications.claim(owner, now, leaseMs, limit)),
     finishNotification: (id, owner, result) => guarded(() => notifications.finish(id, owner, result)),
     nextNotificationAt: () => guarded(() => notifications.nextAt()),
+    recordAudit: (entry) => guarded(() => audit.record(entry)),
+    listAudit: (limit) => guarded(() => audit.list(limit)),
+    oldestQueuedAt: () => guarded(() => audit.oldestQueuedAt()),
 
     async ping() {
       // Bounded like an enqueue: a frozen database must make /readyz fail, not hang it. The ping left

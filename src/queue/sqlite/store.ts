@@ -15,6 +15,7 @@ import {
   type Store,
 } from '../store.js'
 import { createSqliteAdmin } from './admin.js'
+import { createSqliteConsole } from './console.js'
 import { createEventWriter, createNeverRegress } from './enqueue.js'
 import { createSqliteLeases } from './leases.js'
 import { openQueueDatabase } from './migrate.js'
@@ -134,6 +135,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const operations = createSqliteOperations(db)
   const reconcile = createSqliteReconcile(db)
   const notifications = createSqliteNotifications(db)
+  const audit = createSqliteConsole(db)
   const writeEvents = db.transaction((events: NewEvent[]) =>
     events.map((e) => {
       const result = writer.write(e)
@@ -240,6 +242,15 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
     async setPaused(paused, now, reason) {
       return operations.setPaused(paused, now, reason)
+    },
+    async recordAudit(entry) {
+      audit.record(entry)
+    },
+    async listAudit(limit) {
+      return audit.list(limit)
+    },
+    async oldestQueuedAt() {
+      return audit.oldestQueuedAt()
     },
 
     async inventory(query) {

@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe } from 'vitest'
 import type { Store } from '../../../src/queue/store.js'
 import { adminContract } from './admin.js'
+import { auditContract, oldestQueuedContract } from './audit.js'
 import { deliveryContract } from './delivery.js'
 import { enqueueContract } from './enqueue.js'
 import { fencesContract } from './fences.js'
@@ -43,5 +44,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     operationsContract(ctx)
     reconcileContract(ctx)
     notificationsContract(ctx)
+    auditContract(ctx)
+    oldestQueuedContract(ctx)
   })
 }

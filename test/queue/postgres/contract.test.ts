@@ -23,7 +23,7 @@ afterAll(async () => {
 storeContract('postgres', async () => {
   const store = await createPostgresStore({ url: contractDb!.url, poolSize: 4 })
   await contractPool!.query(
-    'TRUNCATE attempts, event_provenance, dead_values, secrets, events, names, reconcile_names, reconcile_sweeps, notifications RESTART IDENTITY',
+    'TRUNCATE attempts, event_provenance, dead_values, secrets, events, names, reconcile_names, reconcile_sweeps, notifications, audit RESTART IDENTITY',
   )
   await contractPool!.query('UPDATE control SET paused = FALSE, changed_at = NULL, reason = NULL')
   return { store, cleanup: () => store.close() }

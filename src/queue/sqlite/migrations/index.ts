@@ -6,9 +6,10 @@ import { migration as v3 } from './0003-operations.js'
 import { migration as v4 } from './0004-fences.js'
 import { migration as v5 } from './0005-reconcile.js'
 import { migration as v6 } from './0006-notifications.js'
+import { migration as v7 } from './0007-audit.js'
 
 /**
  * Every schema version, in order; version N is the Nth. Append a new one (a new file, `released: false`
  * until it ships), never edit or reorder a released one: databases in the field have already run it.
  */
-export const MIGRATIONS: readonly Migration[] = inOrder([v1, v2, v3, v4, v5, v6])
+export const MIGRATIONS: readonly Migration[] = inOrder([v1, v2, v3, v4, v5, v6, v7])
