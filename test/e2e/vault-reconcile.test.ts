@@ -1,0 +1,165 @@
+// End to end through the real process: a pull-only source (no webhook) reconciles Vault KV v2 versions and a
+// database static role from the Vault stand-in (Kubernetes auth) into RWX, newest first, never an older one.
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
+import { type FakeVault, startFakeVault } from '../support/fake-vault.js'
+import { type RelayProcess, startRelayProcess } from '../support/relay-process.js'
+import { until } from '../support/until.js'
+
+const TOKEN = `rwx-token-${randomUUID()}`
+const ADMIN = `admin-${randomUUID()}`
+const JWT = `eyJhbGciOiJSUzI1NiJ9.sa-${randomUUID()}.sig`
+/** Every value the stand-in held, and every admin answer, for the leak check at the end. */
+const values: string[] = []
+const answers: string[] = []
+const remember = (value: string) => {
+  values.push(value)
+  return value
+}
+
+const CONFIG = `
+rwx: { url: "\${RWX_API_URL}" }
+store: sqlite:./data/relay.db
+logLevel: trace
+admin: { token: "\${RELAY_ADMIN_TOKEN}" }
+delivery: { backoffBaseMs: 20, backoffMaxMs: 150, batchWindowMs: 5 }
+vault:
+  address: "\${VAULT_ADDR}"
+  auth: { method: kubernetes, role: vault-relay, tokenFile: ./sa-token }
+sources:
+  - id: vault-pull
+    reconcile:
+      every: 1s
+      jitter: 0
+      secrets:
+        - { vault: production, name: BILLING_DB_PASSWORD, value: { vaultKv: { mount: secret, path: apps/billing/db, key: password } } }
+        - { vault: production, name: DB_USER, value: { vaultDatabase: { role: billing-app, key: username } } }
+        - { vault: production, name: DB_PASSWORD, value: { vaultDatabase: { role: billing-app, key: password } } }
+`
+
+let vault: FakeVault
+let rwx: FakeRwx
+let relay: RelayProcess
+let dir: string
+
+beforeAll(async () => {
+  ;[vault, rwx] = await Promise.all([
+    startFakeVault({ tokenTtlSeconds: 3600 }),
+    startFakeRwx({ token: TOKEN }),
+  ])
+  vault.kubernetesRole('vault-relay', JWT)
+  vault.put('apps/billing/db', { password: remember(`kv-pw-${randomUUID()}`) })
+  vault.rotate('billing-app', 'billing_app', remember(`db-pw-${randomUUID()}`))
+  dir = mkdtempSync(join(tmpdir(), 'relay-vault-reconcile-e2e-'))
+  writeFileSync(join(dir, 'sa-token'), JWT)
+  relay = await startRelayProcess(dir, CONFIG, {
+    RWX_API_URL: rwx.url,
+    RWX_ACCESS_TOKEN: TOKEN,
+    VAULT_ADDR: vault.url,
+    RELAY_ADMIN_TOKEN: ADMIN,
+  })
+}, 30_000)
+afterAll(async () => {
+  await relay?.kill('SIGKILL')
+  await Promise.all([vault?.close(), rwx?.close()])
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+interface Entry {
+  vault: string
+  name: string
+  state: string
+  source: string | null
+  sourceVersion: string | null
+}
+
+async function inventory(): Promise<Entry[]> {
+  const res = await fetch(`${relay.url}/admin/secrets`, { headers: { authorization: `Bearer ${ADMIN}` } })
+  const text = await res.text()
+  answers.push(text)
+  expect(res.status, text).toBe(200)
+  return (JSON.parse(text) as { secrets: Entry[] }).secrets
+}
+
+/** Waits until RWX holds `value` under `name` (the sweep found the version and delivery wrote it). */
+const arrives = (name: string, value: string) =>
+  rwx.waitFor((w) => w.some((x) => x.vault === 'production' && x.name === name && x.secret === value), 15_000)
+/** The values RWX got for `name`, in the order written. */
+const writesTo = (name: string) => rwx.writes.filter((w) => w.name === name).map((w) => w.secret)
+
+describe('Vault reconciliation end to end (real process, pull-only source, Vault stand-in)', () => {
+  it('the first sweep delivers the current KV version and the current database rotation', async () => {
+    await arrives('BILLING_DB_PASSWORD', values[0]!)
+    await arrives('DB_PASSWORD', values[1]!)
+    await arrives('DB_USER', 'billing_app')
+    expect(vault.calls.filter((c) => c.path === 'auth/kubernetes/login')).toHaveLength(1)
+    // pull-only: no webhook route
+    expect((await fetch(`${relay.url}/hooks/vault-pull`, { method: 'POST', body: '{}' })).status).toBe(404)
+  })
+
+  it('a new KV version arrives within a sweep, and an older one is never written after a newer', async () => {
+    const v2 = remember(`kv-pw-${randomUUID()}`)
+    expect(vault.put('apps/billing/db', { password: v2 })).toBe(2)
+    await arrives('BILLING_DB_PASSWORD', v2)
+    // Two versions between sweeps: the newest is written; the one before it may be, but never after it.
+    const v3 = remember(`kv-pw-${randomUUID()}`)
+    const v4 = remember(`kv-pw-${randomUUID()}`)
+    vault.put('apps/billing/db', { password: v3 })
+    expect(vault.put('apps/billing/db', { password: v4 })).toBe(4)
+    await arrives('BILLING_DB_PASSWORD', v4)
+    const order = writesTo('BILLING_DB_PASSWORD').map((v) => values.indexOf(v))
+    expect(order).toEqual([...order].sort((a, b) => a - b))
+    expect(order[0]).toBe(0)
+    expect(order.at(-1)).toBe(values.indexOf(v4))
+    await until(
+      async () => (await inventory()).find((e) => e.name === 'BILLING_DB_PASSWORD')?.sourceVersion === '4',
+      'the inventory to show KV version 4',
+    )
+  })
+
+  it('a database static role rotation arrives: the new password, the same user', async () => {
+    const rotated = remember(`db-pw-${randomUUID()}`)
+    const rotation = vault.rotate('billing-app', 'billing_app', rotated)
+    await arrives('DB_PASSWORD', rotated)
+    expect(writesTo('DB_PASSWORD').map((v) => values.indexOf(v))).toEqual([1, values.indexOf(rotated)])
+    expect(rwx.secrets('production').get('DB_USER')?.secret).toBe('billing_app')
+    await until(async () => {
+      const e = (await inventory()).find((x) => x.name === 'DB_PASSWORD')
+      return e?.state === 'in-sync' && e.sourceVersion === rotation
+    }, 'DB_PASSWORD in sync at the new rotation')
+  })
+
+  it('GET /admin/secrets shows every declared secret in sync with its source version', async () => {
+    await until(async () => (await inventory()).every((e) => e.state === 'in-sync'), 'every secret in sync')
+    const entries = await inventory()
+    expect(entries.map((e) => [e.name, e.state, e.source])).toEqual([
+      ['BILLING_DB_PASSWORD', 'in-sync', 'vault-pull'],
+      ['DB_PASSWORD', 'in-sync', 'vault-pull'],
+      ['DB_USER', 'in-sync', 'vault-pull'],
+    ])
+    const byName = new Map(entries.map((e) => [e.name, e.sourceVersion]))
+    expect(byName.get('BILLING_DB_PASSWORD')).toBe('4')
+    expect(byName.get('DB_PASSWORD')).toMatch(/^\d{4}-\d\d-\d\dT.*Z$/)
+    expect(byName.get('DB_USER')).toBe(byName.get('DB_PASSWORD'))
+  })
+
+  it('no value, Vault token or service-account token in the output, the store files or admin answers', () => {
+    const files = readdirSync(join(dir, 'data')).map((f) =>
+      readFileSync(join(dir, 'data', f)).toString('latin1'),
+    )
+    expect(files.length).toBeGreaterThan(0)
+    const output = relay.output()
+    expect(output).toContain('logged in to Vault')
+    expect(output).toContain('reconcile: the source is newer, queued its version')
+    for (const secret of [...values, JWT, TOKEN]) {
+      expect(output).not.toContain(secret)
+      for (const file of files) expect(file).not.toContain(secret)
+      for (const answer of answers) expect(answer).not.toContain(secret)
+    }
+    for (const text of [output, ...files, ...answers]) expect(text).not.toMatch(/hvs\./)
+  })
+})
