@@ -1,4 +1,6 @@
 // The inventory: the store's facts per vault and name, and the declared secrets, turned into states.
+import { isVaultRef, type ValueRef } from '../config/schema.js'
+import { compareRotations } from '../delivery/vault/database.js'
 import type { InventoryFacts } from '../queue/store.js'
 import type { DeclaredSecret } from './declared.js'
 import type { InventoryEntry, InventoryState } from './types.js'
@@ -9,6 +11,15 @@ export function refVersion(ref: unknown): string | null {
   const r = ref as { versionId?: unknown; version?: unknown }
   const v = r.versionId ?? r.version
   return typeof v === 'string' || typeof v === 'number' ? String(v) : null
+}
+
+/**
+ * True when `version` of `ref` is older than `than`, for stores whose versions keep their order for
+ * good: database static role rotations (last_vault_rotation). KV numbers are not compared: a secret
+ * deleted with its metadata and written again starts at 1 (delivery fences a stale KV version anyway).
+ */
+export function olderVersion(ref: ValueRef, version: string, than: string): boolean {
+  return isVaultRef(ref) && ref.engine === 'database' && compareRotations(version, than) < 0
 }
 
 /** A name's state from what the store knows of it. */

@@ -7,7 +7,7 @@ import type { ReferenceResolver } from '../delivery/values.js'
 import type { InventoryFacts, ReconcileMark, Store } from '../queue/store.js'
 import type { DeclaredSecret } from './declared.js'
 import { inLanes, type Pace, readPaced } from './pace.js'
-import { knownVersion, refVersion } from './state.js'
+import { knownVersion, olderVersion, refVersion } from './state.js'
 import type { ReconcileEvents, SweepOutcome } from './types.js'
 
 /** What a sweep uses; never holds a value (it reads metadata and queues references). */
@@ -93,6 +93,14 @@ async function sweepOne(deps: SweepDeps, d: DeclaredSecret, options: SweepOption
   ) {
     await store.recordReconcile([{ ...mark, sourceVersion: version, outcome: 'queued' }])
     return { ...base, outcome: 'queued', version }
+  }
+  // An older version than the relay knows is a stale read (a lagging standby or replica): queuing it
+  // would only be fenced at delivery; the next sweep reads again.
+  if (!options.force && known !== null && olderVersion(current.ref, version, known)) {
+    const error = `the store answered version ${version}, older than ${known} the relay knows (a lagging replica?)`
+    log.warn({ ...base, version, known }, 'reconcile: the store answered an older version, left alone')
+    await store.recordReconcile([{ ...mark, sourceVersion: known, outcome: 'failed', error }])
+    return { ...base, outcome: 'failed', version, error }
   }
   if (options.force || known !== version) {
     const eventId = options.force
