@@ -635,7 +635,7 @@ export const configSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['vault'],
-        message: 'required: rules fetch values from Vault (vaultKv, vaultDatabase)',
+        message: 'required: rules or reconcile.secrets fetch values from Vault (vaultKv, vaultDatabase)',
       })
     }
     const seen = new Set<string>()

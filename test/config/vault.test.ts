@@ -62,12 +62,29 @@ describe('vault: config', () => {
 
   it('rules that fetch from Vault require the vault: block', () => {
     expect(problems(source)).toEqual([
-      'vault: required: rules fetch values from Vault (vaultKv, vaultDatabase)',
+      'vault: required: rules or reconcile.secrets fetch values from Vault (vaultKv, vaultDatabase)',
     ])
     const config = parse(`${source}\nvault: { address: "https://v", auth: { method: token, tokenFile: /t } }`)
     expect(config.sources[0]?.rules[0]?.secrets[0]?.value).toEqual({
       vaultDatabase: { mount: 'database', role: 'app', key: 'password' },
     })
+  })
+
+  it('a pull-only source reconciling Vault secrets requires the vault: block too', () => {
+    const pull = `
+sources:
+  - id: vault-pull
+    reconcile:
+      secrets:
+        - { vault: production, name: DB_PASSWORD, value: { vaultDatabase: { role: app, key: password } } }
+        - { vault: production, name: API_KEY, value: { vaultKv: { path: apps/api, key: token } } }
+`
+    expect(problems(pull)).toEqual([
+      'vault: required: rules or reconcile.secrets fetch values from Vault (vaultKv, vaultDatabase)',
+    ])
+    const config = parse(`${pull}\nvault: { address: "https://v", auth: { method: token, tokenFile: /t } }`)
+    expect(config.sources[0]?.verify).toBeUndefined()
+    expect(valueStoresUsed(config)).toEqual(new Set(['vault']))
   })
 })
 
