@@ -17,7 +17,7 @@ const KIND = new Map<TimelineItem['kind'], string>([
 
 function line(i: TimelineItem) {
   return html`<li class="timeline-${i.kind}"><span>${time(i.at)}</span>
-  <strong>${KIND.get(i.kind)}</strong> <span class="badge badge-${i.what}">${i.what}</span>
+  <strong>${KIND.get(i.kind)}</strong>${i.kind === 'event' ? ' (now)' : ''} <span class="badge badge-${i.what}">${i.what}</span>
   ${i.status !== null ? html` RWX ${i.status}` : ''}${i.version !== null ? html` version ${i.version}` : ''}
   ${i.source !== null && i.eventId !== null ? html` <a href="${eventHref(i.source, i.eventId)}">${i.source} / ${i.eventId}</a>` : ''}
   ${i.error !== null ? html` <span class="error-text">${i.error}</span>` : ''}</li>`
