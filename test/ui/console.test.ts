@@ -198,9 +198,21 @@ describe('console', () => {
     expect(await page.locator('#source-version').textContent()).toBe(version)
     expect(await page.locator('#timeline').textContent()).toContain(`reconcile:ops/DB_ROOT:${version}`)
     await open(page, '/ui/secrets?source=aws-pull')
-    expect(await page.getByRole('button', { name: 'Resync source…' }).count()).toBe(1)
+    await page.getByRole('button', { name: 'Resync source…' }).click()
+    await confirm(page)
+    await expect.poll(() => page.url()).toContain('/ui/secrets?source=aws-pull')
     await open(page, '/ui')
-    expect(await page.locator('#audit').textContent()).toMatch(/resync\s*ops\/DB_ROOT\s*1 read, 1 queued/)
+    const audit = await page.locator('#audit').textContent()
+    expect(audit).toMatch(/resync\s*ops\/DB_ROOT\s*1 read, 1 queued/)
+    expect(audit).toMatch(/resync\s*source aws-pull\s*1 read, 0 queued/)
+    expect(rwx.secrets('ops').get('DB_ROOT')?.secret).toBe(value)
+    expect((await page.request.get(`${relay.url}/ui/secrets/ops/NOT_THERE`)).status()).toBe(404)
+    const csrf = await page.locator('input[name=_csrf]').first().getAttribute('value')
+    const undeclared = await page.request.post(`${relay.url}/ui/actions/resync`, {
+      form: { _csrf: csrf!, confirm: 'yes', target: 'ci/API_KEY' },
+    })
+    expect(undeclared.status()).toBe(404)
+    expect(await undeclared.text()).toContain('no reconciling source declares ci/API_KEY')
   })
 
   it('retries a dead letter from the page and sees it delivered', async () => {
