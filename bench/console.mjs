@@ -80,6 +80,7 @@ const cookie = [...jar, ...session.cookies.map((c) => `${c.name}=${c.value}`)].j
 const pages = [
   '/ui',
   '/ui/secrets',
+  '/ui/secrets/ci/NAME_7',
   '/ui/events',
   '/ui/events?status=queued',
   `/ui/events?event=evt_${EVENTS - 1}`,

@@ -111,6 +111,7 @@ async function registerConsole(app: FastifyInstance, config: Config, deps: AppDe
     metrics: deps.metrics,
     clock: deps.clock ?? Date.now,
     onRequeued: () => deps.delivery?.notify(),
+    reconcile: deps.reconcile,
     sources: config.sources.map((s) => ({
       id: s.id,
       // A pull-only source (reconcile, no verify) takes no webhooks: no verifier, no route.

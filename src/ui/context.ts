@@ -5,8 +5,8 @@ import type { DeliveryHandle } from '../delivery/types.js'
 import { RelayError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import type { Store } from '../queue/store.js'
+import type { ReconcileHandle } from '../reconcile/inventory.js'
 import type { Part } from './html.js'
-import type { SecretInventory } from './inventory.js'
 import { page, type Section } from './layout.js'
 import { actorOf, type Session } from './session.js'
 import type { Trends } from './trends.js'
@@ -32,17 +32,19 @@ export interface ConsoleOptions {
   metrics: Metrics
   sources: readonly SourceSummary[]
   clock: () => number
-  /** Where the Secrets page reads from; default: derived from the store's recent events (inventory.ts). */
-  inventory?: SecretInventory | undefined
+  /** Reconciliation in this process: its declared names join the inventory, and resync uses it. */
+  reconcile?: ReconcileHandle | undefined
   /** Wakes the delivery worker after a retry or a resume. */
   onRequeued?: (() => void) | undefined
 }
 
-/** The options plus what the plugin made: the trends sampler and the inventory in use. */
+/** The options plus what the plugin made: the trends sampler. */
 export interface ConsoleContext extends ConsoleOptions {
-  inventory: SecretInventory
   trends: Trends
 }
+
+/** Every declared secret of every reconciling source (none when no source reconciles). */
+export const declaredOf = (ctx: ConsoleContext) => ctx.reconcile?.declared ?? []
 
 declare module 'fastify' {
   interface FastifyRequest {

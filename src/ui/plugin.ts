@@ -9,12 +9,12 @@ import { isRelayError } from '../errors.js'
 import { assetRoutes } from './assets.js'
 import { type ConsoleContext, type ConsoleOptions, sendPage } from './context.js'
 import { html } from './html.js'
-import { storeInventory } from './inventory.js'
 import { actionRoutes } from './pages/actions.js'
 import { deadLetterRoutes } from './pages/dead-letters.js'
 import { eventRoutes } from './pages/events.js'
 import { loginRoutes, SESSION_COOKIE } from './pages/login.js'
 import { overviewRoutes } from './pages/overview.js'
+import { secretPageRoutes } from './pages/secret.js'
 import { secretRoutes } from './pages/secrets.js'
 import { decodeSession, sessionKey } from './session.js'
 import { createTrends } from './trends.js'
@@ -27,7 +27,7 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsoleOptions):
   const trends = createTrends(opts.metrics, opts.clock)
   trends.start()
   app.addHook('onClose', async () => trends.stop())
-  const ctx: ConsoleContext = { ...opts, inventory: opts.inventory ?? storeInventory(opts.store), trends }
+  const ctx: ConsoleContext = { ...opts, trends }
 
   await app.register(cookie, { secret: sessionKey(opts.adminToken, opts.readOnlyToken) })
   await app.register(formbody, { bodyLimit: 16_384 })
@@ -83,6 +83,7 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsoleOptions):
   loginRoutes(app, ctx)
   overviewRoutes(app, ctx)
   secretRoutes(app, ctx)
+  secretPageRoutes(app, ctx)
   eventRoutes(app, ctx)
   deadLetterRoutes(app, ctx)
   actionRoutes(app, ctx)

@@ -1,6 +1,7 @@
 // The console in a real Chromium against a real relay (in this process: real store, worker, fake RWX and
-// Secrets Manager): login, an event delivered, a dead letter retried, pause and resume, CSRF, read-only,
-// no value or secret in any page, and axe-core finding no serious issue.
+// Secrets Manager): login, an event delivered, the inventory and a secret's timeline, a reconciled secret
+// resynced, a dead letter retried, pause and resume, CSRF, read-only, no value or secret in any page, and
+// axe-core finding no serious issue.
 import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -31,6 +32,8 @@ let relay: RunningRelay
 let browser: Browser
 let admin: BrowserContext
 let page: Page
+/** The reconciled secret's ARN in the local Secrets Manager. */
+let pulled: string
 
 const yaml = (rwxUrl: string) => `
 rwx: { url: "${rwxUrl}" }
@@ -47,6 +50,12 @@ sources:
         secrets: [{ vault: ci, name: "{{ /name }}", value: /value }]
       - when: { /kind: aws }
         secrets: [{ vault: ci, name: "{{ /name }}", value: { awsSecretsManager: { secretId: "{{ /arn }}" } } }]
+  - id: aws-pull
+    reconcile:
+      every: 1h
+      jitter: 0
+      secrets:
+        - { vault: ops, name: DB_ROOT, value: { awsSecretsManager: { secretId: "${pulled}" } } }
 `
 
 async function post(payload: Record<string, unknown>): Promise<string> {
@@ -99,6 +108,7 @@ beforeAll(async () => {
     AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
     AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
   })
+  pulled = sm.create('ops/db-root', values[values.push(`pulled-${randomBytes(12).toString('hex')}`) - 1]!).arn
   writeFileSync(join(dir, 'relay.yaml'), yaml(rwx.url))
   relay = await startRelay({ RWX_ACCESS_TOKEN: RWX_TOKEN, PORT: '0', HOST: '127.0.0.1' }, dir)
   admin = await browser.newContext()
@@ -149,9 +159,60 @@ describe('console', () => {
     expect(text).toContain('rules[0].secrets[0]')
     expect(text).toMatch(/delivered\s*200/)
     await screenshot(page, 'console-event')
+    const written = rwx.secrets('ci').get('API_KEY')!.version
     await open(page, '/ui/secrets?state=in-sync')
-    expect(await page.locator('#secrets').textContent()).toContain('API_KEY')
+    const row = await page.getByRole('row', { name: /API_KEY/ }).textContent()
+    expect(row).toContain('in-sync')
+    expect(row).toContain('ci')
+    expect(row).toContain(String(written))
     await screenshot(page, 'console-secrets')
+    await page.getByRole('link', { name: 'API_KEY' }).click()
+    await expect.poll(() => page.title()).toContain('Secret ci / API_KEY')
+    pages.set('secret API_KEY', await page.content())
+    expect(await page.locator('#written').textContent()).toContain(String(written))
+    const timeline = (await page.locator('#timeline').textContent()) ?? ''
+    expect(timeline).toContain('value arrived')
+    expect(timeline).toMatch(/attempt\s*delivered\s*RWX 200 version \d+/)
+    expect(timeline).toContain(`ci / ${eventId}`)
+    expect(await page.getByRole('button', { name: 'Resync…' }).count()).toBe(0)
+    await screenshot(page, 'console-secret')
+  })
+
+  it('resyncs a reconciled AWS secret from its page: the new version is queued and delivered', async () => {
+    await until(async () => rwx.secrets('ops').get('DB_ROOT') !== undefined, 'first sweep delivered')
+    await until(
+      async () => (await open(page, '/ui/secrets/ops/DB_ROOT')).includes('badge-in-sync'),
+      'in sync',
+    )
+    const value = values[values.push(`rotated-${randomBytes(12).toString('hex')}`) - 1]!
+    const version = sm.putPending(pulled, value)
+    sm.promote(pulled, version)
+    await page.getByRole('button', { name: 'Resync…' }).click()
+    await confirm(page)
+    await expect.poll(() => new URL(page.url()).pathname).toBe('/ui/secrets/ops/DB_ROOT')
+    await until(async () => rwx.secrets('ops').get('DB_ROOT')?.secret === value, 'new version delivered')
+    await until(async () => {
+      const html = await open(page, '/ui/secrets/ops/DB_ROOT')
+      return html.includes('badge-in-sync') && html.includes(version)
+    }, 'the page shows the new version in sync')
+    expect(await page.locator('#source-version').textContent()).toBe(version)
+    expect(await page.locator('#timeline').textContent()).toContain(`reconcile:ops/DB_ROOT:${version}`)
+    await open(page, '/ui/secrets?source=aws-pull')
+    await page.getByRole('button', { name: 'Resync source…' }).click()
+    await confirm(page)
+    await expect.poll(() => page.url()).toContain('/ui/secrets?source=aws-pull')
+    await open(page, '/ui')
+    const audit = await page.locator('#audit').textContent()
+    expect(audit).toMatch(/resync\s*ops\/DB_ROOT\s*1 read, 1 queued/)
+    expect(audit).toMatch(/resync\s*source aws-pull\s*1 read, 0 queued/)
+    expect(rwx.secrets('ops').get('DB_ROOT')?.secret).toBe(value)
+    expect((await page.request.get(`${relay.url}/ui/secrets/ops/NOT_THERE`)).status()).toBe(404)
+    const csrf = await page.locator('input[name=_csrf]').first().getAttribute('value')
+    const undeclared = await page.request.post(`${relay.url}/ui/actions/resync`, {
+      form: { _csrf: csrf!, confirm: 'yes', target: 'ci/API_KEY' },
+    })
+    expect(undeclared.status()).toBe(404)
+    expect(await undeclared.text()).toContain('no reconciling source declares ci/API_KEY')
   })
 
   it('retries a dead letter from the page and sees it delivered', async () => {
@@ -219,12 +280,27 @@ describe('console', () => {
       form: { _csrf: csrf!, confirm: 'yes', reason: 'reader' },
     })
     expect(res.status()).toBe(403)
+    await reader.goto(`${relay.url}/ui/secrets/ops/DB_ROOT`)
+    expect(await reader.getByRole('button', { name: 'Resync…' }).count()).toBe(0)
+    const fresh = await reader.locator('input[name=_csrf]').first().getAttribute('value')
+    const resync = await reader.request.post(`${relay.url}/ui/actions/resync`, {
+      form: { _csrf: fresh!, confirm: 'yes', target: 'ops/DB_ROOT' },
+    })
+    expect(resync.status()).toBe(403)
     pages.set('reader', await reader.content())
     await ctx.close()
   })
 
   it('renders no value, signing secret, token or session key on any page', async () => {
-    for (const path of ['/ui', '/ui/secrets', '/ui/events', '/ui/dead', '/ui/events?status=delivered'])
+    for (const path of [
+      '/ui',
+      '/ui/secrets',
+      '/ui/secrets/ci/API_KEY',
+      '/ui/secrets/ops/DB_ROOT',
+      '/ui/events',
+      '/ui/dead',
+      '/ui/events?status=delivered',
+    ])
       await open(page, path)
     const key = sessionKey(ADMIN, READER)
     const secrets = [
@@ -244,7 +320,14 @@ describe('console', () => {
 
   it('finds no serious or critical accessibility issue (axe-core) on any page', async () => {
     const found: Record<string, unknown> = {}
-    for (const path of ['/ui', '/ui/secrets', '/ui/events', '/ui/dead', `/ui/events?status=delivered`]) {
+    for (const path of [
+      '/ui',
+      '/ui/secrets',
+      '/ui/secrets/ops/DB_ROOT',
+      '/ui/events',
+      '/ui/dead',
+      `/ui/events?status=delivered`,
+    ]) {
       await open(page, path)
       const v = await seriousViolations(page)
       if (v.length > 0) found[path] = v

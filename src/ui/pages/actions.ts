@@ -1,12 +1,13 @@
-// Actions: pause, resume, retry, discard, retry a group of dead letters. Each asks first (a confirm page
+// Actions: pause, resume, retry, discard, retry a group of dead letters, resync. Each asks first (a confirm page
 // that works without JavaScript), needs an admin session and a CSRF token, and goes in the audit list.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { RelayError } from '../../errors.js'
-import { actingSession, audit, type ConsoleContext, sendPage } from '../context.js'
+import { actingSession, audit, type ConsoleContext, declaredOf, sendPage } from '../context.js'
 import { html } from '../html.js'
 import { csrfField } from '../layout.js'
 import { deadLetters } from './dead-letters.js'
 import { eventHref } from './events.js'
+import { secretHref } from './secrets.js'
 
 type Fields = Record<string, string>
 
@@ -32,6 +33,28 @@ function targetOf(f: Fields): { source: string; eventId: string } {
   const slash = t.indexOf('/')
   if (slash < 1 || slash === t.length - 1) throw new RelayError('ERR_BAD_REQUEST', 'no event named')
   return { source: t.slice(0, slash), eventId: t.slice(slash + 1) }
+}
+
+/** What a resync is about: one declared vault/name (`target`), or every declared name of `source`. */
+function resyncOf(ctx: ConsoleContext, f: Fields) {
+  const declared = declaredOf(ctx)
+  if (ctx.reconcile === undefined || declared.length === 0)
+    throw new RelayError('ERR_NOT_FOUND', 'no source reconciles: add reconcile to a source')
+  if (f.target !== undefined) {
+    const [vault = '', name = ''] = f.target.split('/')
+    const d = declared.find((x) => x.vault === vault && x.name === name && `${vault}/${name}` === f.target)
+    if (d === undefined) throw new RelayError('ERR_NOT_FOUND', `no reconciling source declares ${f.target}`)
+    return { source: d.source, names: [{ vault, name }], label: f.target, next: secretHref(vault, name) }
+  }
+  const source = f.source ?? ''
+  if (!declared.some((d) => d.source === source))
+    throw new RelayError('ERR_NOT_FOUND', `no reconciling source ${source}`)
+  return {
+    source,
+    names: [],
+    label: `source ${source}`,
+    next: `/ui/secrets?source=${encodeURIComponent(source)}`,
+  }
 }
 
 const ACTIONS = new Map<string, Action>([
@@ -112,6 +135,22 @@ const ACTIONS = new Map<string, Action>([
           `${events.length} events, ${queued} queued`,
         )
         return '/ui/dead'
+      },
+    },
+  ],
+  [
+    'resync',
+    {
+      ask: (f) =>
+        `Resync ${f.target ?? `every secret of source ${f.source ?? ''}`} now? The source is read now and a version newer than the one delivered is queued for RWX.`,
+      async run(ctx, f, request) {
+        const session = actingSession(request)
+        const r = resyncOf(ctx, f)
+        const done = await ctx.reconcile!.resync({ source: r.source, names: r.names })
+        const queued = done.secrets.filter((s) => s.outcome === 'queued' || s.outcome === 'repair').length
+        if (queued > 0) ctx.onRequeued?.()
+        await audit(ctx, session, 'resync', r.label, `${done.secrets.length} read, ${queued} queued`)
+        return r.next
       },
     },
   ],

@@ -1,9 +1,11 @@
-// The Secrets page: every known vault/name with its state, filtered by state, vault and source.
+// The Secrets page: the reconciling inventory (every vault/name the relay writes, src/reconcile), with its
+// versions and state, filtered by state, vault and source; a resync of a whole source for an admin.
 import type { FastifyInstance } from 'fastify'
-import { type ConsoleContext, sendPage } from '../context.js'
-import { html, time } from '../html.js'
-import { SECRET_STATES, type SecretState } from '../inventory.js'
-import { eventHref } from './events.js'
+import { readInventory } from '../../reconcile/inventory.js'
+import { INVENTORY_STATES, type InventoryEntry, type InventoryState } from '../../reconcile/types.js'
+import { type ConsoleContext, declaredOf, sendPage } from '../context.js'
+import { type Html, html, time } from '../html.js'
+import { csrfField } from '../layout.js'
 
 interface SecretQuery {
   state?: string
@@ -11,24 +13,55 @@ interface SecretQuery {
   source?: string
 }
 
+/** Most rows one page shows (narrow with the filters for more). */
+export const SECRETS_SHOWN = 1_000
+
+/** Where a secret's page is. */
+export const secretHref = (vault: string, name: string) =>
+  `/ui/secrets/${encodeURIComponent(vault)}/${encodeURIComponent(name)}`
+
 const text = (v: string | undefined) =>
   v === undefined || v.trim() === '' ? undefined : v.trim().slice(0, 200)
+
+/** A version and when it was seen, or a dash. */
+export function versionAt(v: { version: number | null; at: number | null } | null, missing = '–'): Html {
+  if (v === null) return html`<span class="muted">–</span>`
+  return html`${v.version ?? missing}<br><small>${time(v.at)}</small>`
+}
+
+/** The inventory's state as a badge. */
+export const stateBadge = (s: InventoryState) => html`<span class="badge badge-${s}">${s}</span>`
+
+function row(e: InventoryEntry): Html {
+  const r = e.lastReconcile
+  return html`<tr>
+    <td>${e.vault}</td><th scope="row"><a href="${secretHref(e.vault, e.name)}">${e.name}</a></th>
+    <td>${stateBadge(e.state)}</td><td>${e.source ?? '–'}</td><td>${e.sourceVersion ?? '–'}</td>
+    <td>${versionAt(e.written)}</td><td>${versionAt(e.readBack, 'missing')}</td>
+    <td>${r === null ? '–' : html`${r.outcome ?? '–'}<br><small>${time(r.at)}</small>`}</td>
+    <td class="error-text">${e.lastError ?? r?.error ?? ''}</td></tr>`
+}
 
 export function secretRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   app.get<{ Querystring: SecretQuery }>('/secrets', async (request, reply) => {
     const q = request.query
-    const state = SECRET_STATES.includes(q.state as SecretState) ? (q.state as SecretState) : undefined
+    const state = INVENTORY_STATES.includes(q.state as InventoryState)
+      ? (q.state as InventoryState)
+      : undefined
     const filter = { state, vault: text(q.vault), source: text(q.source) }
-    const rows = await ctx.inventory.list(filter)
+    const all = await readInventory(ctx.store, declaredOf(ctx), filter)
+    const rows = all.slice(0, SECRETS_SHOWN)
+    const reconciling = [...new Set(declaredOf(ctx).map((d) => d.source))]
+    const admin = request.uiSession?.role === 'admin'
     return sendPage(request, reply, {
       title: 'Secrets',
       section: 'secrets',
-      body: () => html`
+      body: (csrf) => html`
 <form method="get" action="/ui/secrets" class="filters" role="search" aria-label="Filter secrets">
   <label for="f-state">State</label>
   <select id="f-state" name="state">
     <option value="">any</option>
-    ${SECRET_STATES.map((s) => html`<option value="${s}"${s === state ? html` selected` : ''}>${s}</option>`)}
+    ${INVENTORY_STATES.map((s) => html`<option value="${s}"${s === state ? html` selected` : ''}>${s}</option>`)}
   </select>
   <label for="f-vault">Vault</label><input id="f-vault" name="vault" value="${filter.vault ?? ''}">
   <label for="f-source">Source</label>
@@ -38,22 +71,24 @@ export function secretRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   </select>
   <button type="submit">Filter</button>
 </form>
-<p class="muted">${rows.length} ${rows.length === 1 ? 'name' : 'names'}, from the latest events in the store. Values are never shown.</p>
+${
+  admin && reconciling.length > 0
+    ? html`<form method="post" action="/ui/actions/resync" class="filters" aria-label="Resync a source">${csrfField(csrf)}
+  <label for="r-source">Reconciling source</label>
+  <select id="r-source" name="source">${reconciling.map((s) => html`<option value="${s}"${s === filter.source ? html` selected` : ''}>${s}</option>`)}</select>
+  <button type="submit">Resync source…</button>
+</form>`
+    : ''
+}
+<p class="muted">${all.length} ${all.length === 1 ? 'name' : 'names'}${all.length > rows.length ? `, the first ${rows.length} shown` : ''}. Versions: the source's newest seen, RWX's written by the relay, RWX's read back. Values are never shown.</p>
 ${
   rows.length === 0
     ? html`<p>No secret matches.</p>`
     : html`<div class="scroll"><table id="secrets">
-  <thead><tr><th scope="col">vault</th><th scope="col">name</th><th scope="col">state</th><th scope="col">RWX version</th>
-    <th scope="col">read back</th><th scope="col">source</th><th scope="col">last change</th><th scope="col">event</th><th scope="col">last error</th></tr></thead>
-  <tbody>${rows.map(
-    (r) => html`<tr>
-    <td>${r.vault}</td><th scope="row">${r.name}</th>
-    <td><span class="badge badge-${r.state}">${r.state}</span></td>
-    <td>${r.written ?? '–'}</td><td>${r.state === 'drift' ? (r.readBack ?? 'missing') : '–'}</td>
-    <td>${r.source}</td><td>${time(r.changedAt)}</td>
-    <td><a href="${eventHref(r.source, r.eventId)}">${r.eventId}</a></td>
-    <td class="error-text">${r.lastError ?? ''}</td></tr>`,
-  )}</tbody></table></div>`
+  <thead><tr><th scope="col">vault</th><th scope="col">name</th><th scope="col">state</th><th scope="col">source</th>
+    <th scope="col">source version</th><th scope="col">written</th><th scope="col">read back</th>
+    <th scope="col">last reconcile</th><th scope="col">last error</th></tr></thead>
+  <tbody>${rows.map(row)}</tbody></table></div>`
 }`,
     })
   })
