@@ -1,6 +1,7 @@
 // One signed POST of a notification to `notify.url`: Standard Webhooks headers, a timeout, no redirect.
-import { type Dispatcher, request } from 'undici'
+import type { Dispatcher } from 'undici'
 import { parseRetryAfter } from '../delivery/backoff.js'
+import { request } from '../http/undici.js'
 import { signStandardWebhook } from '../verify/standard-webhooks.js'
 import { USER_AGENT } from '../version.js'
 

@@ -1,9 +1,10 @@
 // One Vault or OpenBao HTTP exchange: address, namespace, CA, proxy and timeouts; JSON in and out, bounded.
 import { readFileSync } from 'node:fs'
-import { type Dispatcher, request } from 'undici'
+import type { Dispatcher } from 'undici'
 import type { VaultConfig } from '../../config/schema.js'
 import { StartupError } from '../../errors.js'
 import { createDispatcher, type ProxyConfig, readText } from '../../http/outbound.js'
+import { request } from '../../http/undici.js'
 import { parseRetryAfter } from '../backoff.js'
 
 /** Largest answer read: KV secrets are small, a LIST of a big prefix is the largest thing Vault sends. */
