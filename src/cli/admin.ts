@@ -173,7 +173,7 @@ function describe(command: Exclude<AdminCommand, 'name' | 'secrets' | 'resync'>,
         : `event ${doc.event}: ${doc.queued} secret(s) queued`
     case 'discard':
       return doc.discarded === 0
-        ? `event ${doc.event}: nothing discarded (no secret of the event was queued)`
+        ? `event ${doc.event}: nothing discarded (no secret of the event was queued or dead)`
         : `event ${doc.event}: ${doc.discarded} secret(s) discarded`
     case 'pause':
     case 'resume':

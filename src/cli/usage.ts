@@ -48,7 +48,8 @@ with a fresh delivery.maxAttempts.
 ${ADMIN_FLAGS}`,
   discard: `Usage: vault-relay discard SOURCE EVENT
 
-Drops the event's queued secrets (their values are erased).
+Drops the event's queued and dead secrets (their values are erased, a dead value kept for a retry
+too); delivered and superseded ones stay. Exits 1 when nothing was queued or dead.
 
 ${ADMIN_FLAGS}`,
   pause: `Usage: vault-relay pause [--reason TEXT]

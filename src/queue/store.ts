@@ -432,7 +432,10 @@ export interface Store {
    * cannot come back). Returns how many are now queued.
    */
   retryEvent(source: string, eventId: string, now: number): Promise<number>
-  /** Discards an event's queued secrets, erasing their values. Returns how many. */
+  /**
+   * Discards an event's queued and dead secrets, erasing their values (a dead value kept for a retry
+   * too); delivered and superseded ones stay as they are. Returns how many were discarded.
+   */
   discardEvent(source: string, eventId: string, now: number): Promise<number>
   /**
    * Deletes up to `limit` events received before `before` (epoch ms, oldest first) that are finished:

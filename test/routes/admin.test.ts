@@ -79,6 +79,20 @@ describe('admin API', () => {
     expect(missing.statusCode).toBe(404)
   })
 
+  it('discards a dead secret, and says when a second discard changed nothing', async () => {
+    h = await startHarness(config())
+    const id = await send('D')
+    const now = Date.now()
+    const [c] = await h.store.claim({ owner: 'w1', now, leaseMs: 30_000, limit: 10 })
+    await h.store.settle('w1', now, [{ id: c!.id, kind: 'dead', error: 'RWX refused it' }])
+    const url = `/admin/events/src/${id}/discard`
+    const first = await h.app.inject({ method: 'POST', url, headers: auth })
+    expect(first.json()).toEqual({ event: id, discarded: 1 })
+    expect(await h.store.counts()).toMatchObject({ dead: 0, discarded: 1 })
+    const again = await h.app.inject({ method: 'POST', url, headers: auth })
+    expect(again.json()).toEqual({ event: id, discarded: 0 })
+  })
+
   it('answers 400 for a bad filter', async () => {
     h = await startHarness(config())
     const res = await h.app.inject({ method: 'GET', url: '/admin/events?status=weird', headers: auth })

@@ -221,12 +221,18 @@ export function createPostgresAdmin(pool: pg.Pool): PostgresAdmin {
         const row = await findEvent(db, source, eventId)
         if (row === undefined) return 0
         await lockEventNames(db, row.id)
-        const discarded = await db.query(
+        // Queued and dead secrets end discarded; delivered and superseded ones keep what they are.
+        const discarded = await db.query<{ id: number }>(
           `UPDATE secrets SET status = 'discarded', sealed = NULL, next_attempt_at = NULL, updated_at = $1
-           WHERE event = $2 AND status = 'queued'`,
+           WHERE event = $2 AND status IN ('queued', 'dead') RETURNING id`,
           [now, row.id],
         )
-        return discarded.rowCount ?? 0
+        // A dead value kept for a retry (delivery.keepDeadValuesSeconds) goes with its discarded secret.
+        if (discarded.rows.length > 0)
+          await db.query('DELETE FROM dead_values WHERE secret = ANY($1::bigint[])', [
+            discarded.rows.map((r) => r.id),
+          ])
+        return discarded.rows.length
       })
     },
 

@@ -81,9 +81,14 @@ export function createSqliteAdmin(
   const supersede = db.prepare<[string, number, number]>(
     `UPDATE secrets SET status = 'superseded', last_error = ?, updated_at = ? WHERE id = ?`,
   )
+  // Queued and dead secrets end discarded; delivered and superseded ones keep what they are.
   const discard = db.prepare<[number, number]>(
     `UPDATE secrets SET status = 'discarded', sealed = NULL, next_attempt_at = NULL, updated_at = ?
-       WHERE event = ? AND status = 'queued'`,
+       WHERE event = ? AND status IN ('queued', 'dead')`,
+  )
+  // A dead value kept for a retry (delivery.keepDeadValuesSeconds) goes with its discarded secret.
+  const forgetDiscarded = db.prepare<[number]>(
+    `DELETE FROM dead_values WHERE secret IN (SELECT id FROM secrets WHERE event = ? AND status = 'discarded')`,
   )
 
   // The delivered secret's event may be purged by retention: the watermark outlives it.
@@ -203,9 +208,15 @@ export function createSqliteAdmin(
     },
 
     discardEvent(source, eventId, now) {
-      const row = findEvent.get(source, eventId)
-      if (row === undefined) return 0
-      const discarded = discard.run(now, row.id).changes
+      const discarded = db
+        .transaction(() => {
+          const row = findEvent.get(source, eventId)
+          if (row === undefined) return 0
+          const n = discard.run(now, row.id).changes
+          if (n > 0) forgetDiscarded.run(row.id)
+          return n
+        })
+        .immediate()
       if (discarded > 0) onErased()
       return discarded
     },

@@ -1,4 +1,4 @@
-// Actions: pause, resume, retry, discard, retry a group of dead letters, resync. Each asks first (a confirm page
+// Actions: pause, resume, retry, discard, retry or discard a group of dead letters, resync. Each asks first (a confirm page
 // that works without JavaScript), needs an admin session and a CSRF token, and goes in the audit list.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { RelayError } from '../../errors.js'
@@ -57,6 +57,21 @@ function resyncOf(ctx: ConsoleContext, f: Fields) {
   }
 }
 
+/** The group of dead letters an action names: a reason, within the page's source filter. */
+const groupOf = (f: Fields) => `${f.source ? ` of source ${f.source}` : ''} that died of “${f.reason ?? ''}”`
+
+const deadHref = (source: string | undefined) =>
+  source === undefined ? '/ui/dead' : `/ui/dead?source=${encodeURIComponent(source)}`
+
+/** The events of a group of dead letters (each once), and how the audit list names the group. */
+async function deadGroup(ctx: ConsoleContext, f: Fields) {
+  const source = f.source?.trim() || undefined
+  const letters = (await deadLetters(ctx.store, source)).get(f.reason ?? '') ?? []
+  const events = [...new Map(letters.map((d) => [`${d.source}/${d.eventId}`, d])).values()]
+  const filter = `dead of “${(f.reason ?? '').slice(0, 120)}”${source ? ` in ${source}` : ''}`
+  return { source, events, filter }
+}
+
 const ACTIONS = new Map<string, Action>([
   [
     'pause',
@@ -103,7 +118,7 @@ const ACTIONS = new Map<string, Action>([
     'discard',
     {
       ask: (f) =>
-        `Discard the queued secrets of event ${f.target ?? ''}? Their values are erased and never delivered.`,
+        `Discard the queued and dead secrets of event ${f.target ?? ''}? Their values are erased and never delivered; delivered ones stay.`,
       async run(ctx, f, request) {
         const { source, eventId } = targetOf(f)
         if ((await ctx.store.getEvent(source, eventId)) === null)
@@ -117,16 +132,12 @@ const ACTIONS = new Map<string, Action>([
   [
     'retry-dead',
     {
-      ask: (f) =>
-        `Retry every dead letter${f.source ? ` of source ${f.source}` : ''} that died of “${f.reason ?? ''}”?`,
+      ask: (f) => `Retry every dead letter${groupOf(f)}?`,
       async run(ctx, f, request) {
-        const source = f.source?.trim() || undefined
-        const letters = (await deadLetters(ctx.store, source)).get(f.reason ?? '') ?? []
-        const events = [...new Map(letters.map((d) => [`${d.source}/${d.eventId}`, d])).values()]
+        const { source, events, filter } = await deadGroup(ctx, f)
         let queued = 0
         for (const d of events) queued += await ctx.store.retryEvent(d.source, d.eventId, ctx.clock())
         if (queued > 0) ctx.onRequeued?.()
-        const filter = `dead of “${(f.reason ?? '').slice(0, 120)}”${source ? ` in ${source}` : ''}`
         await audit(
           ctx,
           actingSession(request),
@@ -134,7 +145,27 @@ const ACTIONS = new Map<string, Action>([
           filter,
           `${events.length} events, ${queued} queued`,
         )
-        return '/ui/dead'
+        return deadHref(source)
+      },
+    },
+  ],
+  [
+    'discard-dead',
+    {
+      ask: (f) =>
+        `Discard every dead letter${groupOf(f)}? Each one's event is discarded: its queued and dead secrets, values erased; delivered ones stay.`,
+      async run(ctx, f, request) {
+        const { source, events, filter } = await deadGroup(ctx, f)
+        let discarded = 0
+        for (const d of events) discarded += await ctx.store.discardEvent(d.source, d.eventId, ctx.clock())
+        await audit(
+          ctx,
+          actingSession(request),
+          'discard-dead',
+          filter,
+          `${events.length} events, ${discarded} discarded`,
+        )
+        return deadHref(source)
       },
     },
   ],

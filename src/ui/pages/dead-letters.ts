@@ -1,4 +1,4 @@
-// Dead letters: dead secrets grouped by reason, with retry for one event or every event of a group.
+// Dead letters: dead secrets grouped by reason, with retry and discard for one event or every event of a group.
 import type { FastifyInstance } from 'fastify'
 import type { Store } from '../../queue/store.js'
 import { type ConsoleContext, sendPage } from '../context.js'
@@ -74,11 +74,14 @@ ${[...groups].map(([reason, letters]) => {
     admin
       ? html`<form method="post" action="/ui/actions/retry-dead" class="inline">${csrfField(csrf)}
     <input type="hidden" name="reason" value="${reason}"><input type="hidden" name="source" value="${source ?? ''}">
-    <button type="submit">Retry all ${letters.length}…</button></form>`
+    <button type="submit">Retry all ${letters.length}…</button></form>
+  <form method="post" action="/ui/actions/discard-dead" class="inline">${csrfField(csrf)}
+    <input type="hidden" name="reason" value="${reason}"><input type="hidden" name="source" value="${source ?? ''}">
+    <button type="submit" class="danger">Discard all ${letters.length}…</button></form>`
       : ''
   }
   <div class="scroll"><table>
-    <thead><tr><th scope="col">died</th><th scope="col">vault / name</th><th scope="col">event</th><th scope="col">retry</th></tr></thead>
+    <thead><tr><th scope="col">died</th><th scope="col">vault / name</th><th scope="col">event</th><th scope="col">retry</th>${admin ? html`<th scope="col">discard</th>` : ''}</tr></thead>
     <tbody>${letters.map(
       (d) => html`<tr><td>${time(d.at)}</td><td>${d.vault} / ${d.name}</td>
       <td><a href="${eventHref(d.source, d.eventId)}">${d.source} / ${d.eventId}</a></td>
@@ -89,7 +92,12 @@ ${[...groups].map(([reason, letters]) => {
           : d.retryable
             ? 'possible'
             : html`<span class="muted">value erased</span>`
-      }</td></tr>`,
+      }</td>${
+        admin
+          ? html`<td><form method="post" action="/ui/actions/discard" class="inline">${csrfField(csrf)}
+        <input type="hidden" name="target" value="${d.source}/${d.eventId}"><button type="submit" class="danger" aria-label="Discard ${d.source} / ${d.eventId}">Discard…</button></form></td>`
+          : ''
+      }</tr>`,
     )}</tbody></table></div>
 </section>`
 })}`,

@@ -116,7 +116,7 @@ ${
   <form method="post" action="/ui/actions/retry" class="inline">${csrfField(csrf)}
     <input type="hidden" name="target" value="${target}"><button type="submit">Retry…</button></form>
   <form method="post" action="/ui/actions/discard" class="inline">${csrfField(csrf)}
-    <input type="hidden" name="target" value="${target}"><button type="submit" class="danger">Discard queued…</button></form>
+    <input type="hidden" name="target" value="${target}"><button type="submit" class="danger">Discard…</button></form>
 </div>`
     : ''
 }

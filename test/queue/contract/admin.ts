@@ -179,17 +179,6 @@ export function adminContract(ctx: ContractContext): void {
       expect(await claim(ctx.store, T0 + 1)).toMatchObject([{ id: c!.id, ref: { secretId: 'db' } }])
     })
 
-    it('discards an event’s queued secrets and leaves the delivered ones', async () => {
-      const event = newEvent(T0, [sealed('v', 'A', 'a'), sealed('v', 'B', 'b')])
-      await ctx.store.enqueue(event)
-      const [a] = await claim(ctx.store, T0, 'w1', 1)
-      await ctx.store.settle('w1', T0, [{ id: a!.id, kind: 'delivered', version: 1 }])
-      expect(await ctx.store.discardEvent(event.source, event.eventId, T0 + 1)).toBe(1)
-      expect(await statusesOf(ctx.store, event)).toEqual(['delivered', 'discarded'])
-      expect(await claim(ctx.store, T0 + 2)).toEqual([])
-      expect(await ctx.store.nextDueAt()).toBeNull()
-    })
-
     it('retries and discards nothing for an unknown event', async () => {
       expect(await ctx.store.retryEvent('stripe', 'evt_unknown', T0)).toBe(0)
       expect(await ctx.store.discardEvent('stripe', 'evt_unknown', T0)).toBe(0)

@@ -4,6 +4,7 @@ import type { Store } from '../../../src/queue/store.js'
 import { adminContract } from './admin.js'
 import { auditContract, oldestQueuedContract } from './audit.js'
 import { deliveryContract } from './delivery.js'
+import { discardContract } from './discard.js'
 import { enqueueContract } from './enqueue.js'
 import { fencesContract } from './fences.js'
 import type { ContractContext, StoreFixture } from './helpers.js'
@@ -40,6 +41,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     renewContract(ctx)
     fencesContract(ctx)
     adminContract(ctx)
+    discardContract(ctx)
     retentionContract(ctx)
     operationsContract(ctx)
     reconcileContract(ctx)
