@@ -1,6 +1,6 @@
 // The console in a real Chromium against a real relay (in this process: real store, worker, fake RWX and
 // Secrets Manager): login, an event delivered, the inventory and a secret's timeline, a reconciled secret
-// resynced, a dead letter retried, pause and resume, CSRF, read-only, no value or secret in any page, and
+// resynced, a dead letter retried, dead letters discarded (one, then a group), pause and resume, CSRF, read-only, no value or secret in any page, and
 // axe-core finding no serious issue.
 import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -231,6 +231,38 @@ describe('console', () => {
       'delivered',
     )
     expect(rwx.secrets('ci').get('DB_PASSWORD')).toBeDefined()
+  })
+
+  it('discards a dead letter from its row, then a group: both show discarded, gone from dead letters', async () => {
+    const valueA = values[values.push(`gone-a-${randomBytes(12).toString('hex')}`) - 1]!
+    const valueB = values[values.push(`gone-b-${randomBytes(12).toString('hex')}`) - 1]!
+    rwx.rejectNames((n) => n.startsWith('GONE_'))
+    const a = await post({ kind: 'plain', name: 'GONE_A', value: valueA })
+    const b = await post({ kind: 'plain', name: 'GONE_B', value: valueB })
+    await until(async () => {
+      const html = await open(page, '/ui/dead')
+      return html.includes(a) && html.includes(b)
+    }, 'both dead letters listed')
+    rwx.rejectNames(null)
+    await page.getByRole('button', { name: `Discard ci / ${a}` }).click()
+    await confirm(page)
+    await expect.poll(() => page.url()).toContain(`/ui/events/ci/${a}`)
+    expect(await open(page, `/ui/events/ci/${a}`)).toContain('badge-discarded')
+    const dead = await open(page, '/ui/dead')
+    expect(dead).not.toContain(a)
+    expect(dead).toContain(b)
+    expect(await page.getByRole('button', { name: /^Discard all/ }).count()).toBe(1)
+    await page.getByRole('button', { name: /^Discard all 1/ }).click()
+    await confirm(page)
+    await expect.poll(() => new URL(page.url()).pathname).toBe('/ui/dead')
+    expect(await page.locator('main').textContent()).toContain('No dead letter.')
+    expect(await open(page, `/ui/events/ci/${b}`)).toContain('badge-discarded')
+    expect(rwx.secrets('ci').get('GONE_A')).toBeUndefined()
+    expect(rwx.secrets('ci').get('GONE_B')).toBeUndefined()
+    await open(page, '/ui')
+    const audit = await page.locator('#audit').textContent()
+    expect(audit).toMatch(new RegExp(`discard\\s*ci/${a}\\s*1 discarded`))
+    expect(audit).toMatch(/discard-dead\s*dead of “[^”]+”\s*1 events, 1 discarded/)
   })
 
   it('pauses with a reason shown on the overview, resumes, and records both in the audit list', async () => {

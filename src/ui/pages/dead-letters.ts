@@ -64,7 +64,8 @@ export function deadLetterRoutes(app: FastifyInstance, ctx: ConsoleContext): voi
   <button type="submit">Filter</button>
 </form>
 <p class="muted">A value from the payload is erased when its secret dies: retrying fetches again only values
-that come from AWS Secrets Manager. A payload value comes back when its provider sends the event again.</p>
+that come from AWS Secrets Manager. A payload value comes back when its provider sends the event again.
+Discarding one drops its event's queued and dead secrets for good (delivered ones stay).</p>
 ${groups.size === 0 ? html`<p>No dead letter.</p>` : ''}
 ${[...groups].map(([reason, letters]) => {
   n++
@@ -72,12 +73,12 @@ ${[...groups].map(([reason, letters]) => {
   <h2 id="g-${n}">${letters.length} dead: <span class="error-text">${reason}</span></h2>
   ${
     admin
-      ? html`<form method="post" action="/ui/actions/retry-dead" class="inline">${csrfField(csrf)}
+      ? html`<div class="actions"><form method="post" action="/ui/actions/retry-dead" class="inline">${csrfField(csrf)}
     <input type="hidden" name="reason" value="${reason}"><input type="hidden" name="source" value="${source ?? ''}">
     <button type="submit">Retry all ${letters.length}…</button></form>
   <form method="post" action="/ui/actions/discard-dead" class="inline">${csrfField(csrf)}
     <input type="hidden" name="reason" value="${reason}"><input type="hidden" name="source" value="${source ?? ''}">
-    <button type="submit" class="danger">Discard all ${letters.length}…</button></form>`
+    <button type="submit" class="danger">Discard all ${letters.length}…</button></form></div>`
       : ''
   }
   <div class="scroll"><table>
