@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
 import { adminQuery } from '../support/postgres.js'
-import { freshName, openSite, post, rwxToken, type Site } from '../support/uncertain-writes.js'
+import { freshName, openSite, post, rwxToken, type Site, setPaused } from '../support/uncertain-writes.js'
 import { until } from '../support/until.js'
 
 let rwx: FakeRwx
@@ -30,9 +30,9 @@ const OLD_LEASE_MS = 15_000 + 60_000
 describe('a replica killed -9 with claimed secrets it has not sent', () => {
   it('another replica sends them once the short lease ends, and keeps the name in flight fenced', async () => {
     // One request at a time, one vault a request: a claim of five takes five vaults and sends one.
-    // batchWindowMs lets the five events arrive before the first claim.
+    // Delivery is paused while the five events arrive, so the first claim (on resume) takes all five.
     site = await openSite('postgres', inject('pgAdminUrl'), rwx, {
-      delivery: { leaseSeconds: 5, batchSize: 5, concurrency: 1, batchWindowMs: 1_500 },
+      delivery: { leaseSeconds: 5, batchSize: 5, concurrency: 1 },
       vaultFromEvent: true,
     })
     const first = await site.start()
@@ -40,7 +40,9 @@ describe('a replica killed -9 with claimed secrets it has not sent', () => {
     rwx.delay(120_000, 1)
     const t = Math.floor(Date.now() / 1000)
     const sent = VAULTS.map((vault) => ({ vault, name: freshName(), value: `v-${randomUUID()}` }))
+    await setPaused(first, true)
     await Promise.all(sent.map((s) => post(first, s.name, s.value, t, s.vault)))
+    await setPaused(first, false)
     await rwx.waitFor((_w, requests) => requests.length === 1, 10_000)
     const inFlight = (rwx.requests[0]!.body as { vault_name: string }).vault_name
     const leases = async () =>

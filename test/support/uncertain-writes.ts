@@ -126,6 +126,15 @@ export async function settled(rwx: FakeRwx, relay: RelayProcess, values: string[
   }, 'the queue to drain')
 }
 
+/** Pauses or resumes delivery through the relay's admin API (resuming wakes its worker). */
+export async function setPaused(relay: RelayProcess, paused: boolean): Promise<void> {
+  const res = await fetch(`${relay.url}/admin/${paused ? 'pause' : 'resume'}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN}` },
+  })
+  expect(res.status).toBe(200)
+}
+
 /** The relay's account of an event's one secret (admin API): its status and the RWX version it wrote. */
 export async function reported(
   relay: RelayProcess,
