@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ConfigError, parseConfig } from '../../src/load-config.js'
+import { ConfigError } from '../../src/config/load.js'
+import { parseConfig } from '../../src/load-config.js'
 import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite/store.js'
 import { createReconciler, type Reconciler } from '../../src/reconcile/reconciler.js'
 import { type FakeVault, startFakeVault } from '../support/fake-vault.js'
@@ -128,5 +129,8 @@ describe('reconcile.vaultPrefixes', () => {
     expect(() =>
       parseConfig(CONFIG.replace('vault: ci }', 'vault: ci, name: "{{ /name | nope }}" }'), {}),
     ).toThrow(ConfigError)
+    expect(() =>
+      parseConfig(CONFIG.replace('vault: ci }', 'vault: ci, name: "{{ /name | nope }}" }'), {}),
+    ).toThrow(/vaultPrefixes\[0\]\.name.*unknown filter/)
   })
 })
