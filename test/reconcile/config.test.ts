@@ -121,3 +121,33 @@ describe('reconcile config', () => {
     )
   })
 })
+
+describe('reconcile.vaultPrefixes config', () => {
+  const VAULT = 'vault: { address: "http://127.0.0.1:1", auth: { method: token, tokenFile: ./t } }\n'
+  const source = (prefix: string) => `sources:
+  - id: pull
+    reconcile:
+      vaultPrefixes:
+        - ${prefix}
+`
+
+  it('takes a pull-only source with only prefixes, with defaults (mount secret, name upper-cased)', () => {
+    const config = parseConfig(VAULT + source('{ prefix: apps/, key: password, vault: ci }'), {})
+    expect(config.sources[0]!.reconcile?.vaultPrefixes).toEqual([
+      { mount: 'secret', prefix: 'apps/', key: 'password', vault: 'ci', name: '{{ /name | upper }}' },
+    ])
+    expect(declaredSecrets(config.sources[0]!)).toEqual([])
+  })
+
+  it('requires vault:, a valid RWX vault name and a key', () => {
+    expect(problemsOf(source('{ prefix: apps/, key: password, vault: ci }')).join('\n')).toContain(
+      'vault: required',
+    )
+    expect(problemsOf(VAULT + source('{ prefix: apps/, key: password, vault: "c i" }')).join('\n')).toMatch(
+      /vaultPrefixes\[0\]\.vault: must match/,
+    )
+    expect(problemsOf(VAULT + source('{ prefix: apps/, vault: ci }')).join('\n')).toMatch(
+      /vaultPrefixes\[0\]\.key/,
+    )
+  })
+})
