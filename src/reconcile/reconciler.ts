@@ -45,6 +45,8 @@ export interface ResyncResult {
 export interface Reconciler {
   /** Every declared secret of every reconciling source (the inventory's `unknown` names come from here). */
   readonly declared: readonly DeclaredSecret[]
+  /** The ids of the reconciling sources. */
+  readonly sources: readonly string[]
   start(): void
   /** Stops the timers; a sweep under way ends after its reads in flight. */
   stop(): Promise<void>
@@ -200,6 +202,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     get declared() {
       return sources.flatMap((s) => s.secrets)
     },
+    sources: sources.map((s) => s.config.id),
     start() {
       if (deps.resolver?.current === undefined) {
         if (sources.length > 0) log.warn('reconcile: no value store can be read; sweeps are off')

@@ -39,6 +39,10 @@ sources:
         - { vault: production, name: BILLING_DB_PASSWORD, value: { vaultKv: { mount: secret, path: apps/billing/db, key: password } } }
         - { vault: production, name: DB_USER, value: { vaultDatabase: { role: billing-app, key: username } } }
         - { vault: production, name: DB_PASSWORD, value: { vaultDatabase: { role: billing-app, key: password } } }
+  - id: vault-teams
+    reconcile:
+      every: 1s
+      jitter: 0
       vaultPrefixes:
         - { prefix: teams/, key: token, vault: team }
 `
@@ -161,6 +165,19 @@ describe('Vault reconciliation end to end (real process, pull-only source, Vault
       return team.map((e) => `${e.name}:${e.state}`).join() === 'ALPHA_API:in-sync,BETA_API:in-sync'
     }, 'both team secrets in sync in the inventory')
     expect(rwx.writes.filter((w) => w.vault === 'team').map((w) => w.name)).toEqual(['ALPHA_API', 'BETA_API'])
+    // a source of prefixes only: resync lists it again and reads both
+    const res = await fetch(`${relay.url}/admin/resync`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ source: 'vault-teams' }),
+    })
+    const text = await res.text()
+    answers.push(text)
+    expect(res.status, text).toBe(200)
+    expect((JSON.parse(text) as { secrets: Entry[] }).secrets.map((e) => e.name)).toEqual([
+      'ALPHA_API',
+      'BETA_API',
+    ])
     const skipped = relay
       .output()
       .split('\n')

@@ -85,6 +85,7 @@ async function queuedValues(): Promise<Map<string, string>> {
 describe('reconcile.vaultPrefixes', () => {
   it('declares and queues each secret listed under the prefix beside the static ones; skips a bad name once', async () => {
     expect(names()).toEqual(['ci/STATIC'])
+    expect(reconciler.sources).toEqual(['pull'])
     const done = await reconciler.resync({})
     expect(done.secrets.map((s) => [s.name, s.outcome]).sort()).toEqual([
       ['BILLING_DB', 'queued'],
