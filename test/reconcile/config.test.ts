@@ -1,5 +1,6 @@
 // Reconciliation config: `reconcile` on a source, pull-only sources, and the secrets a sweep reads.
 import { describe, expect, it } from 'vitest'
+import { configSummary } from '../../src/cli/check.js'
 import { ConfigError } from '../../src/config/load.js'
 import { parseDuration } from '../../src/config/schema.js'
 import { parseConfig } from '../../src/load-config.js'
@@ -137,6 +138,9 @@ describe('reconcile.vaultPrefixes config', () => {
       { mount: 'secret', prefix: 'apps/', key: 'password', vault: 'ci', name: '{{ /name | upper }}' },
     ])
     expect(declaredSecrets(config.sources[0]!)).toEqual([])
+    expect(configSummary(config).sources[0]?.reconcile?.vaultPrefixes).toEqual([
+      'vaultKv secret/apps/*#password -> vault ci name {{ /name | upper }}',
+    ])
   })
 
   it('requires vault:, a valid RWX vault name and a key', () => {
