@@ -23,6 +23,10 @@ export function configSummary(config: Config) {
               everySeconds: s.reconcile.every / 1000,
               repair: s.reconcile.repair,
               secrets: s.reconcile.secrets.length,
+              // Listed at each sweep: each secret under one is reconciled under the name `name` renders.
+              vaultPrefixes: s.reconcile.vaultPrefixes.map(
+                (p) => `vaultKv ${p.mount}/${p.prefix}*#${p.key} -> vault ${p.vault} name ${p.name}`,
+              ),
             },
       bodyLimit: s.bodyLimit,
       rules: s.rules.map((rule) => ({
@@ -47,6 +51,8 @@ function describe(summary: ReturnType<typeof configSummary>): string {
         ? ''
         : `  reconcile every ${s.reconcile.everySeconds}s${s.reconcile.repair ? ' repair' : ''}`
     lines.push(`  ${head}  rules=${s.rules.length}  bodyLimit=${s.bodyLimit}${sweep}`)
+    for (const prefix of s.reconcile?.vaultPrefixes ?? [])
+      lines.push(`    reconcile every secret under ${prefix}`)
     s.rules.forEach((rule, i) => {
       const when = Object.entries(rule.when)
         .map(([k, v]) => `${k}=${JSON.stringify(v)}`)

@@ -356,6 +356,22 @@ const duration = z
  * shape with a value store object; left empty, they are the source's rule secrets whose vault, name and
  * store fields are static.
  */
+/**
+ * Every KV v2 secret under a Vault/OpenBao prefix, listed again at each sweep: `key` of each is written to
+ * `vault` under the name `name` renders (a template over `/path`, `/relative` and `/name`, the relative
+ * path with `/` turned into `_`). A rendered name that RWX refuses is skipped and logged.
+ */
+const vaultPrefix = z.strictObject({
+  mount: nonEmpty.default('secret'),
+  /** The folder to list (`apps/`); its sub-folders are listed too. */
+  prefix: z.string(),
+  /** The field of each secret's data map to deliver. */
+  key: nonEmpty,
+  vault: z.string().regex(NAME_PATTERN, `must match ${NAME_PATTERN.source}`),
+  name: nonEmpty.default('{{ /name | upper }}'),
+  description: z.string().optional(),
+})
+
 const reconcile = z.strictObject({
   /** Time between sweeps (`30s`, `10m`, `1h`). */
   every: duration.prefault('10m'),
@@ -368,6 +384,8 @@ const reconcile = z.strictObject({
   /** Store reads per second at most in one sweep (the store's API rate limit). */
   ratePerSecond: z.number().positive().max(1_000).default(10),
   secrets: z.array(secretRule).default([]),
+  /** KV v2 prefixes listed at each sweep: each secret under one is reconciled as if listed in `secrets`. */
+  vaultPrefixes: z.array(vaultPrefix).default([]),
 })
 
 export const sourceSchema = z.strictObject({
@@ -677,6 +695,8 @@ export type RuleConfig = SourceConfig['rules'][number]
 export type SecretRuleConfig = RuleConfig['secrets'][number]
 export type DeliveryConfig = Config['delivery']
 export type ReconcileConfig = NonNullable<SourceConfig['reconcile']>
+/** One `reconcile.vaultPrefixes` entry. */
+export type VaultPrefixConfig = ReconcileConfig['vaultPrefixes'][number]
 /** A source with webhooks (its `verify` set). */
 export type WebhookSourceConfig = SourceConfig & { verify: VerifyConfig }
 /** True for a source that takes webhooks; false for a pull-only one (reconcile, no verify). */
@@ -741,6 +761,7 @@ export function valueStoresUsed(config: { sources: SourceConfig[] }): Set<ValueS
         if (typeof secret.value !== 'string') used.add(valueStoreOf(secret.value))
     for (const secret of source.reconcile?.secrets ?? [])
       if (typeof secret.value !== 'string') used.add(valueStoreOf(secret.value))
+    if ((source.reconcile?.vaultPrefixes.length ?? 0) > 0) used.add('vault')
   }
   return used
 }

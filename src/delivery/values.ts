@@ -24,11 +24,23 @@ export type CurrentVersion =
   | { kind: 'missing'; error: string }
   | { kind: 'retry'; error: string; afterMs?: number }
 
+/** A folder of a store to list (Vault/OpenBao KV v2 today): every secret path under `prefix`. */
+export interface ListRequest {
+  store: 'vault'
+  mount: string
+  prefix: string
+}
+
+/** What listing a folder gave: the secret paths (full, sorted), or why not now, or why never. */
+export type Listed = { kind: 'paths'; paths: string[] } | Extract<Resolved, { kind: 'retry' | 'dead' }>
+
 /** Fetches values that never rest in the queue (AWS Secrets Manager, and each other value store). */
 export interface ReferenceResolver {
   resolve(ref: ValueRef): Promise<Resolved>
   /** Reads which version of `ref` is current, metadata only (stores that can be reconciled). */
   current?(ref: ValueRef): Promise<CurrentVersion>
+  /** Lists the secret paths under a folder (stores whose secrets a sweep may discover). */
+  list?(where: ListRequest): Promise<Listed>
   /** Releases clients and sockets. */
   close?(): void
 }
@@ -50,6 +62,11 @@ export function combineResolvers(stores: ReadonlyMap<ValueStoreKind, ReferenceRe
       const resolver = stores.get(store)
       if (resolver?.current === undefined) return { kind: 'missing', error: `${store} cannot be reconciled` }
       return resolver.current(ref)
+    },
+    async list(where) {
+      const resolver = stores.get(where.store)
+      if (resolver?.list === undefined) return { kind: 'dead', error: `${where.store} cannot be listed` }
+      return resolver.list(where)
     },
     close() {
       for (const resolver of stores.values()) resolver.close?.()

@@ -1,7 +1,7 @@
 // What a source keeps in RWX for the reconciliation sweep: its `reconcile.secrets`, or its static rule secrets.
 import type { SecretRuleConfig, SourceConfig, ValueRef } from '../config/schema.js'
 import { compileRules, MappingConfigError } from '../mapping/rules.js'
-import { isStatic } from '../mapping/template.js'
+import { compileTemplate, isStatic, TemplateSyntaxError } from '../mapping/template.js'
 
 /** One vault and name a source keeps in RWX, with the reference its current version is read from. */
 export interface DeclaredSecret {
@@ -108,7 +108,7 @@ export function declaredSecrets(source: SourceConfig): DeclaredSecret[] {
   return out
 }
 
-/** The problems of a source's `reconcile` (nothing to read, unusable secrets); paths relative to the source. */
+/** The problems of a source's `reconcile` (nothing to read, unusable secrets, bad prefix names); paths relative to the source. */
 export function reconcileProblems(source: SourceConfig): { path: string; message: string }[] {
   if (source.reconcile === undefined) return []
   let declared: DeclaredSecret[]
@@ -118,7 +118,17 @@ export function reconcileProblems(source: SourceConfig): { path: string; message
     if (err instanceof MappingConfigError) return [...err.problems]
     throw err
   }
-  if (declared.length > 0) return []
+  const problems: { path: string; message: string }[] = []
+  source.reconcile.vaultPrefixes.forEach((prefix, i) => {
+    try {
+      compileTemplate(prefix.name)
+    } catch (err) {
+      if (!(err instanceof TemplateSyntaxError)) throw err
+      problems.push({ path: `reconcile.vaultPrefixes[${i}].name`, message: err.message })
+    }
+  })
+  if (problems.length > 0) return problems
+  if (declared.length > 0 || source.reconcile.vaultPrefixes.length > 0) return []
   return [
     {
       path: 'reconcile.secrets',

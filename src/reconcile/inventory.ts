@@ -11,6 +11,8 @@ export const INVENTORY_MAX = 10_000
 export interface ReconcileHandle {
   /** Every declared secret of every reconciling source. */
   readonly declared: readonly DeclaredSecret[]
+  /** The ids of the reconciling sources (one of Vault prefixes only declares nothing before its first listing). */
+  readonly sources?: readonly string[]
   resync(request: {
     source?: string | undefined
     names?: readonly { vault: string; name: string }[]

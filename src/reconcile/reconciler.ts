@@ -5,9 +5,11 @@ import type { Logger } from 'pino'
 import type { ReconcileConfig, SourceConfig } from '../config/schema.js'
 import type { RwxClient } from '../delivery/rwx-client.js'
 import type { ReferenceResolver } from '../delivery/values.js'
+import type { Template } from '../mapping/template.js'
 import type { Store } from '../queue/store.js'
 import { type DeclaredSecret, declaredSecrets } from './declared.js'
 import { createPace, type Pace } from './pace.js'
+import { compilePrefixNames, expandPrefixes } from './prefixes.js'
 import { type SecretSweep, sweepSecrets } from './sweep.js'
 import type { ReconcileEvents } from './types.js'
 
@@ -43,6 +45,8 @@ export interface ResyncResult {
 export interface Reconciler {
   /** Every declared secret of every reconciling source (the inventory's `unknown` names come from here). */
   readonly declared: readonly DeclaredSecret[]
+  /** The ids of the reconciling sources. */
+  readonly sources: readonly string[]
   start(): void
   /** Stops the timers; a sweep under way ends after its reads in flight. */
   stop(): Promise<void>
@@ -58,7 +62,11 @@ const LOOK_AGAIN_SPREAD_MS = 1_000
 interface Reconciling {
   config: SourceConfig
   reconcile: ReconcileConfig
+  /** The static declared secrets and, after them, those of the last listing of the prefixes. */
   secrets: DeclaredSecret[]
+  /** The static declared secrets (`reconcile.secrets` or the rules'). */
+  fixed: DeclaredSecret[]
+  names: Template[]
 }
 
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
@@ -67,9 +75,18 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const sources: Reconciling[] = deps.sources.flatMap((config) =>
     config.reconcile === undefined
       ? []
-      : [{ config, reconcile: config.reconcile, secrets: declaredSecrets(config) }],
+      : [
+          {
+            config,
+            reconcile: config.reconcile,
+            secrets: declaredSecrets(config),
+            fixed: [],
+            names: compilePrefixNames(config),
+          },
+        ],
   )
-  const declared = sources.flatMap((s) => s.secrets)
+  for (const s of sources) s.fixed = s.secrets
+  const warned = new Set<string>()
   const paces = new Map<string, Pace>()
   const paceOf = (rate: number) => (store: string) => {
     let pace = paces.get(store)
@@ -117,6 +134,22 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   /** `every` ± jitter. */
   const interval = (r: ReconcileConfig) => Math.round(r.every * (1 + r.jitter * (2 * random() - 1)))
 
+  /**
+   * Lists the source's Vault prefixes again and declares what they hold beside its static secrets; the
+   * error when a listing failed (the last expansion is kept, so nothing declared is dropped).
+   */
+  async function expand(s: Reconciling): Promise<string | undefined> {
+    if (s.reconcile.vaultPrefixes.length === 0 || deps.resolver === undefined) return undefined
+    const taken = new Set(s.fixed.map((d) => `${d.vault}/${d.name}`))
+    const found = await expandPrefixes(s.config, s.names, { resolver: deps.resolver, log, taken, warned })
+    if (found.kind === 'failed') {
+      log.warn({ source: s.config.id, err: found.error }, 'reconcile: listing a Vault prefix failed')
+      return found.error
+    }
+    s.secrets = [...s.fixed, ...found.secrets]
+    return undefined
+  }
+
   async function tick(s: Reconciling): Promise<void> {
     const id = s.config.id
     const now = deps.clock()
@@ -141,6 +174,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     }
     let outcome: 'ok' | 'failed' = 'ok'
     try {
+      if ((await expand(s)) !== undefined) outcome = 'failed'
       const results = await sweepSecrets(sweepDeps(s), s.secrets, {
         trigger: 'reconcile',
         force: false,
@@ -165,7 +199,10 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   }
 
   return {
-    declared,
+    get declared() {
+      return sources.flatMap((s) => s.secrets)
+    },
+    sources: sources.map((s) => s.config.id),
     start() {
       if (deps.resolver?.current === undefined) {
         if (sources.length > 0) log.warn('reconcile: no value store can be read; sweeps are off')
@@ -185,6 +222,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       const found = new Set<string>()
       const secrets: SecretSweep[] = []
       for (const s of picked) {
+        if (deps.resolver?.current !== undefined) await expand(s)
         const chosen =
           wanted.length === 0
             ? s.secrets

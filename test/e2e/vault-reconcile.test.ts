@@ -1,5 +1,5 @@
-// End to end through the real process: a pull-only source (no webhook) reconciles Vault KV v2 versions and a
-// database static role from the Vault stand-in (Kubernetes auth) into RWX, newest first, never an older one.
+// End to end through the real process: a pull-only source (no webhook) reconciles Vault KV v2 versions, a
+// database static role and every secret under a KV prefix from the Vault stand-in (Kubernetes auth) into RWX, newest first.
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -39,6 +39,12 @@ sources:
         - { vault: production, name: BILLING_DB_PASSWORD, value: { vaultKv: { mount: secret, path: apps/billing/db, key: password } } }
         - { vault: production, name: DB_USER, value: { vaultDatabase: { role: billing-app, key: username } } }
         - { vault: production, name: DB_PASSWORD, value: { vaultDatabase: { role: billing-app, key: password } } }
+  - id: vault-teams
+    reconcile:
+      every: 1s
+      jitter: 0
+      vaultPrefixes:
+        - { prefix: teams/, key: token, vault: team }
 `
 
 let vault: FakeVault
@@ -54,6 +60,8 @@ beforeAll(async () => {
   vault.kubernetesRole('vault-relay', JWT)
   vault.put('apps/billing/db', { password: remember(`kv-pw-${randomUUID()}`) })
   vault.rotate('billing-app', 'billing_app', remember(`db-pw-${randomUUID()}`))
+  vault.put('teams/alpha/api', { token: remember(`team-${randomUUID()}`) })
+  vault.put('teams/bad.name', { token: remember(`team-${randomUUID()}`) })
   dir = mkdtempSync(join(tmpdir(), 'relay-vault-reconcile-e2e-'))
   writeFileSync(join(dir, 'sa-token'), JWT)
   relay = await startRelayProcess(dir, CONFIG, {
@@ -86,8 +94,8 @@ async function inventory(): Promise<Entry[]> {
 }
 
 /** Waits until RWX holds `value` under `name` (the sweep found the version and delivery wrote it). */
-const arrives = (name: string, value: string) =>
-  rwx.waitFor((w) => w.some((x) => x.vault === 'production' && x.name === name && x.secret === value), 15_000)
+const arrives = (name: string, value: string, into = 'production') =>
+  rwx.waitFor((w) => w.some((x) => x.vault === into && x.name === name && x.secret === value), 15_000)
 /** The values RWX got for `name`, in the order written. */
 const writesTo = (name: string) => rwx.writes.filter((w) => w.name === name).map((w) => w.secret)
 
@@ -135,7 +143,7 @@ describe('Vault reconciliation end to end (real process, pull-only source, Vault
 
   it('GET /admin/secrets shows every declared secret in sync with its source version', async () => {
     await until(async () => (await inventory()).every((e) => e.state === 'in-sync'), 'every secret in sync')
-    const entries = await inventory()
+    const entries = (await inventory()).filter((e) => e.vault === 'production')
     expect(entries.map((e) => [e.name, e.state, e.source])).toEqual([
       ['BILLING_DB_PASSWORD', 'in-sync', 'vault-pull'],
       ['DB_PASSWORD', 'in-sync', 'vault-pull'],
@@ -145,6 +153,37 @@ describe('Vault reconciliation end to end (real process, pull-only source, Vault
     expect(byName.get('BILLING_DB_PASSWORD')).toBe('4')
     expect(byName.get('DB_PASSWORD')).toMatch(/^\d{4}-\d\d-\d\dT.*Z$/)
     expect(byName.get('DB_USER')).toBe(byName.get('DB_PASSWORD'))
+  })
+
+  it('every secret under a prefix arrives, one written there later too; a name RWX refuses is skipped', async () => {
+    await arrives('ALPHA_API', values[2]!, 'team')
+    const beta = remember(`team-${randomUUID()}`)
+    vault.put('teams/beta/api', { token: beta })
+    await arrives('BETA_API', beta, 'team')
+    await until(async () => {
+      const team = (await inventory()).filter((e) => e.vault === 'team')
+      return team.map((e) => `${e.name}:${e.state}`).join() === 'ALPHA_API:in-sync,BETA_API:in-sync'
+    }, 'both team secrets in sync in the inventory')
+    expect(rwx.writes.filter((w) => w.vault === 'team').map((w) => w.name)).toEqual(['ALPHA_API', 'BETA_API'])
+    // a source of prefixes only: resync lists it again and reads both
+    const res = await fetch(`${relay.url}/admin/resync`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ source: 'vault-teams' }),
+    })
+    const text = await res.text()
+    answers.push(text)
+    expect(res.status, text).toBe(200)
+    expect((JSON.parse(text) as { secrets: Entry[] }).secrets.map((e) => e.name)).toEqual([
+      'ALPHA_API',
+      'BETA_API',
+    ])
+    const skipped = relay
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('skipped a listed Vault secret'))
+    expect(skipped).toHaveLength(1)
+    expect(skipped[0]).toContain('teams/bad.name')
   })
 
   it('no value, Vault token or service-account token in the output, the store files or admin answers', () => {

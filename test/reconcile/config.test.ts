@@ -1,5 +1,6 @@
 // Reconciliation config: `reconcile` on a source, pull-only sources, and the secrets a sweep reads.
 import { describe, expect, it } from 'vitest'
+import { configSummary } from '../../src/cli/check.js'
 import { ConfigError } from '../../src/config/load.js'
 import { parseDuration } from '../../src/config/schema.js'
 import { parseConfig } from '../../src/load-config.js'
@@ -118,6 +119,39 @@ describe('reconcile config', () => {
     )
     expect(problems).toContainEqual(
       expect.stringMatching(/^sources\[0\]\.reconcile\.secrets\[3\]: declares vault v name ok twice/),
+    )
+  })
+})
+
+describe('reconcile.vaultPrefixes config', () => {
+  const VAULT = 'vault: { address: "http://127.0.0.1:1", auth: { method: token, tokenFile: ./t } }\n'
+  const source = (prefix: string) => `sources:
+  - id: pull
+    reconcile:
+      vaultPrefixes:
+        - ${prefix}
+`
+
+  it('takes a pull-only source with only prefixes, with defaults (mount secret, name upper-cased)', () => {
+    const config = parseConfig(VAULT + source('{ prefix: apps/, key: password, vault: ci }'), {})
+    expect(config.sources[0]!.reconcile?.vaultPrefixes).toEqual([
+      { mount: 'secret', prefix: 'apps/', key: 'password', vault: 'ci', name: '{{ /name | upper }}' },
+    ])
+    expect(declaredSecrets(config.sources[0]!)).toEqual([])
+    expect(configSummary(config).sources[0]?.reconcile?.vaultPrefixes).toEqual([
+      'vaultKv secret/apps/*#password -> vault ci name {{ /name | upper }}',
+    ])
+  })
+
+  it('requires vault:, a valid RWX vault name and a key', () => {
+    expect(problemsOf(source('{ prefix: apps/, key: password, vault: ci }')).join('\n')).toContain(
+      'vault: required',
+    )
+    expect(problemsOf(VAULT + source('{ prefix: apps/, key: password, vault: "c i" }')).join('\n')).toMatch(
+      /vaultPrefixes\[0\]\.vault: must match/,
+    )
+    expect(problemsOf(VAULT + source('{ prefix: apps/, vault: ci }')).join('\n')).toMatch(
+      /vaultPrefixes\[0\]\.key/,
     )
   })
 })

@@ -1,7 +1,7 @@
 // Resolves `vaultKv` and `vaultDatabase` references (HashiCorp Vault, OpenBao): values at delivery, versions for sweeps.
 import { isVaultRef, type ValueRef, type VaultConfig } from '../../config/schema.js'
 import type { ProxyConfig } from '../../http/outbound.js'
-import type { CurrentVersion, ReferenceResolver } from '../values.js'
+import type { CurrentVersion, Listed, ListRequest, ReferenceResolver } from '../values.js'
 import { createVaultAuth, type VaultLog } from './auth.js'
 import { createVaultClient } from './client.js'
 import { currentDatabase, resolveDatabase } from './database.js'
@@ -15,6 +15,7 @@ export interface VaultResolver extends ReferenceResolver {
   current(ref: ValueRef): Promise<CurrentVersion>
   /** The KV v2 secret paths under `prefix` of `mount` (LIST, folders followed), for a sweep to expand. */
   listPaths(mount: string, prefix: string): Promise<{ kind: 'paths'; paths: string[] } | VaultFailure>
+  list(where: ListRequest): Promise<Listed>
   /** Vault Enterprise: KV writes pushed over a WebSocket, with this resolver's login (closed with it). */
   subscribeKvWrites(options: SubscribeOptions): Subscription
   close(): void
@@ -56,6 +57,9 @@ export function createVaultResolver(options: VaultResolverOptions): VaultResolve
     return result
   }
 
+  const listPaths = async (mount: string, prefix: string) =>
+    noted(await guarded(() => listKv(client, mount, prefix)))
+
   return {
     async resolve(ref) {
       if (!isVaultRef(ref)) return { kind: 'dead', error: 'not a Vault reference' }
@@ -80,8 +84,9 @@ export function createVaultResolver(options: VaultResolverOptions): VaultResolve
       }
       return result
     },
-    async listPaths(mount, prefix) {
-      return noted(await guarded(() => listKv(client, mount, prefix)))
+    listPaths,
+    async list(where) {
+      return listPaths(where.mount, where.prefix)
     },
     subscribeKvWrites(subscribe) {
       const subscription = subscribeKvWrites(http, auth, options.log, subscribe)
