@@ -246,8 +246,10 @@ describe('several replicas on one PostgreSQL database', () => {
     expect((byStatus['delivered'] ?? 0) + (byStatus['superseded'] ?? 0)).toBe(NAMES * 3)
     // the replicas rode out the database restart: the pool dropped the cut connections and reconnected
     for (const r of survivors) expect(r.child.exitCode).toBeNull()
+    // A replica whose every connection was busy when the server went (a heartbeat, a claim, a settle)
+    // sees the failure as a failed statement instead; at least one replica met it on an idle one.
     if (server)
-      for (const r of survivors) expect(r.output()).toContain('an idle PostgreSQL connection failed')
+      expect(survivors.some((r) => r.output().includes('an idle PostgreSQL connection failed'))).toBe(true)
 
     console.log(
       `replicas e2e: ${NAMES * 3} secrets accepted for ${NAMES} names by 3 replicas; ` +
