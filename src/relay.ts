@@ -13,6 +13,7 @@ import { createPauseSwitch } from './delivery/pause.js'
 import { createRwxClient } from './delivery/rwx-client.js'
 import { createSignalBus } from './delivery/signals.js'
 import { combineResolvers, type ReferenceResolver } from './delivery/values.js'
+import type { VaultResolver } from './delivery/vault/resolver.js'
 import { createDeliveryWorker } from './delivery/worker.js'
 import { StartupError } from './errors.js'
 import { createDispatcher, usesProxy } from './http/outbound.js'
@@ -27,6 +28,7 @@ import { buildSources } from './receive/sources.js'
 import { readInventory } from './reconcile/inventory.js'
 import { createReconciler, type Reconciler } from './reconcile/reconciler.js'
 import { summarize } from './reconcile/state.js'
+import { declaresVaultKv, startVaultEventTrigger, type VaultEventTrigger } from './reconcile/vault-events.js'
 import { USER_AGENT } from './version.js'
 
 export interface RunningRelay {
@@ -163,7 +165,7 @@ async function createRelay(
   // The RWX client and the value stores' resolvers make their own proxy-aware dispatchers (with their timeouts);
   // with a proxy, one more that every verifier shares for JWKS, SNS and Kubernetes discovery.
   const proxyDispatcher = usesProxy(config.proxy) ? createDispatcher(config.proxy) : undefined
-  const resolver = await valueResolver(config, log)
+  const { resolver, stores } = await valueResolver(config, log)
   const client = createRwxClient({
     url: config.rwx.url,
     token: deps.token,
@@ -222,6 +224,16 @@ async function createRelay(
     },
     onQueued: () => worker.notify(),
   })
+  // Opt-in (Vault Enterprise): a KV write event resyncs the sources declaring that secret, started with the sweeps.
+  const vaultStore = stores.get('vault')
+  const vaultEvents =
+    config.vault?.events.enabled === true &&
+    vaultStore !== undefined &&
+    'subscribeKvWrites' in vaultStore &&
+    declaresVaultKv(reconciler, config.sources)
+      ? (vaultStore as VaultResolver)
+      : undefined
+  let trigger: VaultEventTrigger | undefined
   // Purging is opt-in (unset keeps every event's metadata, as the relay always has); the kept values of
   // dead secrets are erased when their time runs out either way.
   const retention = createRetentionJob({
@@ -258,6 +270,7 @@ async function createRelay(
       await adminApp?.close()
       // no purge or sweep starts while deliveries drain; one under way ends after its reads
       await retention.stop()
+      await trigger?.close()
       await reconciler?.stop()
       // Requests to RWX get what is left of the grace period, less a second to settle and release.
       const left = config.server.shutdownGraceSeconds * 1000 - (Date.now() - started) - SETTLE_MARGIN_MS
@@ -281,6 +294,13 @@ async function createRelay(
       worker.start()
       retention.start()
       reconciler?.start()
+      if (vaultEvents !== undefined && reconciler !== undefined)
+        trigger = startVaultEventTrigger({
+          subscribe: (options) => vaultEvents.subscribeKvWrites(options),
+          reconciler,
+          sources: config.sources,
+          log: log.child({ component: 'vault-events' }),
+        })
       notifier?.start()
     },
     close,
@@ -316,10 +336,17 @@ const VALUE_STORES: Readonly<
     (await import('./delivery/gcp-secrets.js')).createGcpResolver({ ...config.gcp, log }),
 }
 
-async function valueResolver(config: Config, log: Logger): Promise<ReferenceResolver | undefined> {
+/** One resolver over the stores used (none when every value comes from payloads), and each store's own. */
+async function valueResolver(
+  config: Config,
+  log: Logger,
+): Promise<{
+  resolver: ReferenceResolver | undefined
+  stores: ReadonlyMap<ValueStoreKind, ReferenceResolver>
+}> {
   const used = valueStoresUsed(config)
-  if (used.size === 0) return undefined
   const stores = new Map<ValueStoreKind, ReferenceResolver>()
+  if (used.size === 0) return { resolver: undefined, stores }
   for (const kind of used) stores.set(kind, await VALUE_STORES[kind](config, log))
-  return combineResolvers(stores)
+  return { resolver: combineResolvers(stores), stores }
 }

@@ -63,6 +63,13 @@ export const vaultConnection = z.strictObject({
   connectTimeoutMs: z.number().int().positive().max(60_000).default(5_000),
   requestTimeoutMs: z.number().int().positive().max(120_000).default(10_000),
   auth: vaultAuth,
+  /** Vault Enterprise event notifications: a KV write resyncs the sources that declare it at once. */
+  events: z
+    .strictObject({
+      /** Subscribe to `kv-v2/data-write` (Vault Enterprise 1.16+); the sweep still runs. */
+      enabled: z.boolean().default(false),
+    })
+    .prefault({}),
 })
 
 /** The `vault:` block, parsed. */

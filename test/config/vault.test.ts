@@ -32,6 +32,7 @@ describe('vault: config', () => {
       address: 'https://vault:8200',
       connectTimeoutMs: 5000,
       requestTimeoutMs: 10000,
+      events: { enabled: false },
       auth: {
         method: 'kubernetes',
         role: 'relay',

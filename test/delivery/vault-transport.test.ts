@@ -69,6 +69,7 @@ describe('Vault transport', () => {
       connectTimeoutMs: 1000,
       requestTimeoutMs: 1000,
       auth: { method: 'token' as const, tokenFile },
+      events: { enabled: false },
     }
     expect(() => createVaultHttp(config)).toThrow(StartupError)
     expect(() => createVaultHttp(config)).toThrow(/^vault\.caFile /)

@@ -40,6 +40,7 @@ export function vaultResolverFor(
       address: fake.url,
       connectTimeoutMs: 2_000,
       requestTimeoutMs: 5_000,
+      events: { enabled: false },
       auth,
       ...(connection.namespace === undefined ? {} : { namespace: connection.namespace }),
       ...(connection.caFile === undefined ? {} : { caFile: connection.caFile }),
