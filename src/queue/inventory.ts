@@ -7,8 +7,9 @@ export type Placeholder = (n: number, type: 'text' | 'int') => string
 
 /**
  * Every known vault and name (a watermark, a secret or a reconcile mark), filtered by vault (1) and name
- * (2) when `by` says so (else both are null), up to (3) names: its newest secret that is not superseded, its oldest queued value, its
- * watermark and when that value was delivered, its last read-back and its reconcile mark.
+ * (2) when `by` says so (else both are null), up to (3) names: its newest secret that is not superseded,
+ * its oldest queued value, its watermark and when that value was delivered, its last read-back and its
+ * reconcile mark.
  */
 export function inventorySql(p: Placeholder, by: { vault: boolean; name: boolean }): string {
   const vault = p(1, 'text')
@@ -19,50 +20,37 @@ export function inventorySql(p: Placeholder, by: { vault: boolean; name: boolean
       by.vault ? `${t}.vault = ${vault}` : `${vault} IS NULL`,
       by.name ? `${t}.name = ${name}` : `${name} IS NULL`,
     ].join(' AND ')
+  // Each name of the page is looked up on its own, through secrets_name and attempts_secret: a window
+  // over every secret joined to the page afterwards read the whole table, even for one name.
+  const ofName = 's.vault = k.vault AND s.name = k.name'
   return `WITH keys AS (
       SELECT vault, name FROM names WHERE ${filter('names')}
       UNION SELECT vault, name FROM secrets WHERE ${filter('secrets')}
       UNION SELECT vault, name FROM reconcile_names WHERE ${filter('reconcile_names')}
     ), page AS (
       SELECT vault, name FROM keys ORDER BY vault, name LIMIT ${p(3, 'int')}
-    ), latest AS (
-      SELECT * FROM (
-        SELECT s.vault, s.name, s.id, e.source, e.event_id, s.status, s.ref, s.attempts, s.last_error,
-          s.created_at, s.updated_at,
-          ROW_NUMBER() OVER (PARTITION BY s.vault, s.name ORDER BY s.event_time DESC, s.id DESC) AS rn
-        FROM secrets s JOIN page k ON k.vault = s.vault AND k.name = s.name
-        JOIN events e ON e.id = s.event
-        WHERE s.status <> 'superseded'
-      ) x WHERE rn = 1
-    ), waiting AS (
-      SELECT s.vault, s.name, MIN(s.created_at) AS since
-      FROM secrets s JOIN page k ON k.vault = s.vault AND k.name = s.name
-      WHERE s.status = 'queued' GROUP BY s.vault, s.name
-    ), reads AS (
-      SELECT * FROM (
-        SELECT s.vault, s.name, a.at, a.version, a.outcome,
-          ROW_NUMBER() OVER (PARTITION BY s.vault, s.name ORDER BY a.at DESC, a.id DESC) AS rn
-        FROM attempts a JOIN secrets s ON s.id = a.secret
-        JOIN page k ON k.vault = s.vault AND k.name = s.name
-        WHERE a.outcome IN ('read-back', 'outside-change')
-      ) y WHERE rn = 1
     )
     SELECT k.vault, k.name,
-      l.id AS l_id, l.source AS l_source, l.event_id AS l_event_id, l.status AS l_status, l.ref AS l_ref,
+      l.id AS l_id, e.source AS l_source, e.event_id AS l_event_id, l.status AS l_status, l.ref AS l_ref,
       l.attempts AS l_attempts, l.last_error AS l_last_error, l.created_at AS l_created_at,
       l.updated_at AS l_updated_at,
-      w.since AS waiting_since,
+      (SELECT MIN(s.created_at) FROM secrets s WHERE ${ofName} AND s.status = 'queued') AS waiting_since,
       n.delivered_secret_id AS n_secret, n.rwx_version AS n_version,
       COALESCE(d.delivered_at, n.updated_at) AS n_at,
       r.at AS r_at, r.version AS r_version, r.outcome AS r_outcome,
       m.source AS m_source, m.source_version AS m_version, m.checked_at AS m_checked_at,
       m.outcome AS m_outcome, m.error AS m_error, m.rwx_version AS m_rwx_version
     FROM page k
-    LEFT JOIN latest l ON l.vault = k.vault AND l.name = k.name
-    LEFT JOIN waiting w ON w.vault = k.vault AND w.name = k.name
+    LEFT JOIN secrets l ON l.id = (
+      SELECT s.id FROM secrets s WHERE ${ofName} AND s.status <> 'superseded'
+      ORDER BY s.event_time DESC, s.id DESC LIMIT 1)
+    LEFT JOIN events e ON e.id = l.event
     LEFT JOIN names n ON n.vault = k.vault AND n.name = k.name
     LEFT JOIN secrets d ON d.id = n.delivered_secret_id
-    LEFT JOIN reads r ON r.vault = k.vault AND r.name = k.name
+    LEFT JOIN attempts r ON r.id = (
+      SELECT a.id FROM attempts a JOIN secrets s ON s.id = a.secret
+      WHERE ${ofName} AND a.outcome IN ('read-back', 'outside-change')
+      ORDER BY a.at DESC, a.id DESC LIMIT 1)
     LEFT JOIN reconcile_names m ON m.vault = k.vault AND m.name = k.name
     ORDER BY k.vault, k.name`
 }
