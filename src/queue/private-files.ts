@@ -1,5 +1,5 @@
 // Files only the relay's user may read: the SQLite queue's directory (0700), database and key (0600).
-import { chmodSync, closeSync, existsSync, fchmodSync, mkdirSync, openSync, statSync } from 'node:fs'
+import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 
 /**
@@ -21,7 +21,6 @@ export function makePrivateDir(dir: string): void {
  * SQLite gives the WAL and shared-memory files it makes the mode of their database, so they are 0600 too.
  */
 export function makePrivateFile(path: string): void {
-  if (existsSync(path)) return
   let fd: number
   try {
     fd = openSync(path, 'wx', 0o600)
