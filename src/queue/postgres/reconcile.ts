@@ -15,30 +15,15 @@ import {
   toSweep,
   upsertMarkSql,
 } from '../inventory.js'
-import type { InventoryFacts, InventoryQuery, ReconcileMark, SweepState } from '../store.js'
+import type { Store } from '../store.js'
 
 const p: Placeholder = (n, type) => `$${n}::${type === 'int' ? 'bigint' : 'text'}`
 
 /** The reconciliation half of a Store, in PostgreSQL. */
-export interface PostgresReconcile {
-  inventory(query: InventoryQuery): Promise<InventoryFacts[]>
-  recordReconcile(marks: ReconcileMark[]): Promise<void>
-  claimSweep(
-    source: string,
-    owner: string,
-    now: number,
-    leaseMs: number,
-    force: boolean,
-  ): Promise<{ claimed: boolean; state: SweepState }>
-  finishSweep(
-    source: string,
-    owner: string,
-    now: number,
-    outcome: 'ok' | 'failed',
-    nextDueAt: number,
-  ): Promise<void>
-  sweeps(): Promise<SweepState[]>
-}
+export type PostgresReconcile = Pick<
+  Store,
+  'inventory' | 'recordReconcile' | 'claimSweep' | 'finishSweep' | 'sweeps'
+>
 
 export function createPostgresReconcile(pool: pg.Pool): PostgresReconcile {
   const upsert = upsertMarkSql(p)

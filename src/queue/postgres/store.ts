@@ -138,7 +138,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     setPaused: (paused, now, reason) => guarded(() => operations.setPaused(paused, now, reason)),
     inventory: (query) => guarded(() => reconcile.inventory(query)),
     recordReconcile: (marks) => guarded(() => reconcile.recordReconcile(marks)),
-    claimSweep: (source, owner, now, leaseMs, force = false) =>
+    claimSweep: (source, owner, now, leaseMs, force) =>
       guarded(() => reconcile.claimSweep(source, owner, now, leaseMs, force)),
     finishSweep: (source, owner, now, outcome, nextDueAt) =>
       guarded(() => reconcile.finishSweep(source, owner, now, outcome, nextDueAt)),
