@@ -10,7 +10,8 @@ const UNFINISHED = `SELECT 1 FROM secrets s WHERE s.event = e.id
 
 /** The retention half of a Store, in SQLite. */
 export interface SqliteRetention {
-  purge(before: number, limit: number): number
+  /** Deletes finished events (see Store.purge): how many, and how many kept dead values went with them. */
+  purge(before: number, limit: number): { events: number; erased: number }
 }
 
 export function createSqliteRetention(db: Database.Database): SqliteRetention {
@@ -25,23 +26,29 @@ export function createSqliteRetention(db: Database.Database): SqliteRetention {
        ORDER BY e.received_at, e.id LIMIT @limit`,
     )
     .pluck()
+  // A dead secret's value kept for a retry (dead_values) goes with its secret.
+  const deleteKept = db.prepare<[string]>(
+    `DELETE FROM dead_values WHERE secret IN
+       (SELECT id FROM secrets WHERE event IN (SELECT value FROM json_each(?)))`,
+  )
   const deleteSecrets = db.prepare<[string]>(
     'DELETE FROM secrets WHERE event IN (SELECT value FROM json_each(?))',
   )
   const deleteEvents = db.prepare<[string]>('DELETE FROM events WHERE id IN (SELECT value FROM json_each(?))')
 
-  // One connection in one process: nothing can change between the choice and the deletes. The deleted rows
-  // hold no value (a finished secret's was erased when it finished, and secure_delete zeroed it), so there
-  // is nothing to push out of the WAL.
+  // One connection in one process: nothing can change between the choice and the deletes. The secrets
+  // hold no value (a finished secret's was erased when it finished), but a dead one's kept value may go
+  // with it: the caller then pushes it out of the WAL.
   const purgeTx = db.transaction((before: number, limit: number) => {
     const ids = JSON.stringify(finished.all({ before, limit }))
+    const erased = deleteKept.run(ids).changes
     deleteSecrets.run(ids)
-    return deleteEvents.run(ids).changes
+    return { events: deleteEvents.run(ids).changes, erased }
   })
 
   return {
     purge(before, limit) {
-      return limit > 0 ? purgeTx.immediate(before, Math.floor(limit)) : 0
+      return limit > 0 ? purgeTx.immediate(before, Math.floor(limit)) : { events: 0, erased: 0 }
     },
   }
 }

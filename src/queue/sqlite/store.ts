@@ -289,7 +289,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
     async purge(before, limit) {
       if (closed) throw unavailable(new Error('the queue store is closed'))
-      return retention.purge(before, limit)
+      const { events, erased } = retention.purge(before, limit)
+      if (erased > 0) eraseFromWal()
+      return events
     },
 
     async ping() {

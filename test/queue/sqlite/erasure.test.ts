@@ -65,6 +65,25 @@ describe('sqlite store', () => {
       })
     }
 
+    it('leaves no trace of a kept dead value that retention purges with its event', async () => {
+      const store = openStore({ eraseDelayMs: 50 })
+      const value = sealed('v', 'A', randomBytes(6000).toString('base64'))
+      await store.enqueue(newEvent(T0, [value]))
+      const [c] = await claim(store, T0)
+      const keepValueUntil = T0 + 86_400_000
+      const opened = store.stats().checkpoints
+      await store.settle('w1', T0, [{ id: c!.id, kind: 'dead', error: 'refused', keepValueUntil }])
+      // the death's own checkpoint is done before the purge (the kept copy stays on disk)
+      await vi.waitFor(() => expect(store.stats().checkpoints).toBe(opened + 1), { timeout: 5_000 })
+      // the newest secret's event is never purged: a later one, of another name
+      await store.enqueue(newEvent(T0, [sealed('v', 'B', 'value-newest')], { receivedAt: T0 + 10 }))
+      expect(onDisk(value.sealed!)).toBe(true)
+      const before = store.stats().checkpoints
+      expect(await store.purge(T0 + 1, 10)).toBe(1)
+      await vi.waitFor(() => expect(store.stats().checkpoints).toBe(before + 1), { timeout: 5_000 })
+      expect(onDisk(value.sealed!)).toBe(false)
+    })
+
     it('shares one checkpoint among the erases of its window, and checkpoints on close', async () => {
       const store = openStore({ eraseDelayMs: 60_000 })
       const opened = store.stats().checkpoints
