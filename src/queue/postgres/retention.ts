@@ -1,6 +1,7 @@
 // Retention in PostgreSQL: deleting old, finished events and their secrets, several replicas at once,
-// never the `names` rows (the never-regress watermark and the per-name lock).
+// never the `names` rows (the never-regress watermark and the per-name lock); erasing expired dead values.
 import type pg from 'pg'
+import type { Store } from '../store.js'
 import { transaction } from './pool.js'
 
 /**
@@ -49,12 +50,12 @@ async function purge(pool: pg.Pool, before: number, limit: number): Promise<numb
 }
 
 /** The retention half of a Store, in PostgreSQL. */
-export interface PostgresRetention {
-  purge(before: number, limit: number): Promise<number>
-}
+export type PostgresRetention = Pick<Store, 'purge' | 'eraseDeadValues'>
 
 export function createPostgresRetention(pool: pg.Pool): PostgresRetention {
   return {
     purge: (before, limit) => (limit > 0 ? purge(pool, before, Math.floor(limit)) : Promise.resolve(0)),
+    eraseDeadValues: async (now) =>
+      (await pool.query('DELETE FROM dead_values WHERE until <= $1', [now])).rowCount ?? 0,
   }
 }

@@ -143,10 +143,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     finishSweep: (source, owner, now, outcome, nextDueAt) =>
       guarded(() => reconcile.finishSweep(source, owner, now, outcome, nextDueAt)),
     sweeps: () => guarded(() => reconcile.sweeps()),
-    eraseDeadValues: (now) =>
-      guarded(
-        async () => (await pool.query('DELETE FROM dead_values WHERE until <= $1', [now])).rowCount ?? 0,
-      ),
+    eraseDeadValues: (now) => guarded(() => retention.eraseDeadValues(now)),
     addNotification: (n) => guarded(() => notifications.add(n)),
     claimNotifications: (owner, now, leaseMs, limit) =>
       guarded(() => notifications.claim(owner, now, leaseMs, limit)),

@@ -1,4 +1,5 @@
-// Retention in SQLite: deleting old, finished events and their secrets, never the never-regress watermark.
+// Retention in SQLite: deleting old, finished events and their secrets (never the never-regress watermark);
+// erasing expired dead values.
 import type Database from 'better-sqlite3'
 
 /**
@@ -12,6 +13,8 @@ const UNFINISHED = `SELECT 1 FROM secrets s WHERE s.event = e.id
 export interface SqliteRetention {
   /** Deletes finished events (see Store.purge): how many, and how many kept dead values went with them. */
   purge(before: number, limit: number): { events: number; erased: number }
+  /** Erases the kept values of dead secrets whose time ran out by `now`; returns how many. */
+  eraseDeadValues(now: number): number
 }
 
 export function createSqliteRetention(db: Database.Database): SqliteRetention {
@@ -46,7 +49,10 @@ export function createSqliteRetention(db: Database.Database): SqliteRetention {
     return { events: deleteEvents.run(ids).changes, erased }
   })
 
+  const eraseDead = db.prepare<[number]>('DELETE FROM dead_values WHERE until <= ?')
+
   return {
+    eraseDeadValues: (now) => eraseDead.run(now).changes,
     purge(before, limit) {
       return limit > 0 ? purgeTx.immediate(before, Math.floor(limit)) : { events: 0, erased: 0 }
     },

@@ -162,7 +162,6 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
   )
 
-  const eraseDead = db.prepare<[number]>('DELETE FROM dead_values WHERE until <= ?')
   const countAll = db.prepare<[], { status: SecretStatus; n: number }>(
     'SELECT status, COUNT(*) AS n FROM secrets GROUP BY status',
   )
@@ -270,7 +269,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
     async eraseDeadValues(now) {
       if (closed) throw unavailable(new Error('the queue store is closed'))
-      const erased = eraseDead.run(now).changes
+      const erased = retention.eraseDeadValues(now)
       if (erased > 0) eraseFromWal()
       return erased
     },
