@@ -10,7 +10,7 @@ import {
   type Outcome,
   type RenewOptions,
 } from '../store.js'
-import { statement } from './pool.js'
+import { statement, transaction } from './pool.js'
 
 /** Most vaults one claim locks one by one (a statement each) before it takes the rest in due order. */
 const WHOLE_VAULTS_PER_CLAIM = 16
@@ -133,23 +133,15 @@ async function settle(
   }
   // Rare (an unknown outcome, or the write after one): the fence goes on in the settle's transaction, so
   // no other replica can lease the name between the lease given back and the fence.
-  const client = await pool.connect()
-  try {
-    await client.query('BEGIN')
+  await transaction(pool, async (db) => {
     // Before the settle erases them: the values of dead secrets kept for an admin retry.
     if (kept.length > 0)
-      await client.query(KEEP, [owner, kept.map((o) => o.id), kept.map((o) => o.keepValueUntil)])
-    await client.query(SETTLE.text, settleValues(owner, now, outcomes, attempts))
+      await db.query(KEEP, [owner, kept.map((o) => o.id), kept.map((o) => o.keepValueUntil)])
+    await db.query(SETTLE.text, settleValues(owner, now, outcomes, attempts))
     if (fenced.length > 0)
-      await client.query(FENCE, [FENCE_OWNER, now, fenced.map((o) => o.id), fenced.map((o) => o.fenceUntil)])
-    if (confirmed.length > 0) await client.query(CONFIRM, [FENCE_OWNER, now, confirmed])
-    await client.query('COMMIT')
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw err
-  } finally {
-    client.release()
-  }
+      await db.query(FENCE, [FENCE_OWNER, now, fenced.map((o) => o.id), fenced.map((o) => o.fenceUntil)])
+    if (confirmed.length > 0) await db.query(CONFIRM, [FENCE_OWNER, now, confirmed])
+  })
 }
 
 /**

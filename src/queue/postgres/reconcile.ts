@@ -16,6 +16,7 @@ import {
   upsertMarkSql,
 } from '../inventory.js'
 import type { Store } from '../store.js'
+import { transaction } from './pool.js'
 
 const p: Placeholder = (n, type) => `$${n}::${type === 'int' ? 'bigint' : 'text'}`
 
@@ -42,17 +43,9 @@ export function createPostgresReconcile(pool: pg.Pool): PostgresReconcile {
     },
     async recordReconcile(marks) {
       if (marks.length === 0) return
-      const client = await pool.connect()
-      try {
-        await client.query('BEGIN')
-        for (const m of marks) await client.query(upsert, markParams(m))
-        await client.query('COMMIT')
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {})
-        throw err
-      } finally {
-        client.release()
-      }
+      await transaction(pool, async (db) => {
+        for (const m of marks) await db.query(upsert, markParams(m))
+      })
     },
     async claimSweep(source, owner, now, leaseMs, force) {
       const { rows } = await pool.query<SweepRow>(claim, [source, owner, now + leaseMs, now, force ? 1 : 0])
