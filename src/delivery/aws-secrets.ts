@@ -9,6 +9,7 @@ import {
 import { type AwsValueRef, isAwsRef, type ValueRef } from '../config/schema.js'
 import { type HandlerTimeouts, undiciRequestHandler } from '../http/aws-handler.js'
 import { type ProxyConfig, usesProxy } from '../http/outbound.js'
+import { nonEmptyValue, valueFromText } from './json-key.js'
 import type { CurrentVersion, ReferenceResolver, Resolved } from './values.js'
 
 /** Missing or refused AWS credentials: wait this long, a credentials fix must not lose secrets. */
@@ -175,32 +176,12 @@ export function classifyAwsError(err: unknown): Resolved {
   return { kind: 'retry', error: `${name}${code}: ${what}` }
 }
 
-function nonEmpty(value: string): Resolved {
-  return value === '' ? { kind: 'dead', error: 'the secret value is empty' } : { kind: 'value', value }
-}
-
 /** The value to deliver: SecretString (or one JSON field of it), or SecretBinary as base64. */
 function extractValue(out: GetSecretValueCommandOutput, jsonKey: string | undefined): Resolved {
-  if (out.SecretString !== undefined) {
-    if (jsonKey === undefined) return nonEmpty(out.SecretString)
-    let doc: unknown
-    try {
-      doc = JSON.parse(out.SecretString)
-    } catch {
-      return { kind: 'dead', error: 'jsonKey is set but the secret string is not JSON' }
-    }
-    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-      return { kind: 'dead', error: 'jsonKey is set but the secret string is not a JSON object' }
-    }
-    if (!Object.hasOwn(doc, jsonKey))
-      return { kind: 'dead', error: `jsonKey "${jsonKey}" is not in the secret` }
-    const field = (doc as Record<string, unknown>)[jsonKey]
-    if (field === null) return { kind: 'dead', error: `jsonKey "${jsonKey}" is null in the secret` }
-    return nonEmpty(typeof field === 'string' ? field : JSON.stringify(field))
-  }
+  if (out.SecretString !== undefined) return valueFromText(out.SecretString, jsonKey)
   if (out.SecretBinary !== undefined) {
     if (jsonKey !== undefined) return { kind: 'dead', error: 'jsonKey is set but the secret is binary' }
-    return nonEmpty(Buffer.from(out.SecretBinary).toString('base64'))
+    return nonEmptyValue(Buffer.from(out.SecretBinary).toString('base64'))
   }
   return { kind: 'dead', error: 'the secret version holds no value' }
 }

@@ -2,6 +2,7 @@
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity'
 import { type KeyVaultSecret, SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets'
 import { type AzureValueRef, isAzureRef, type ValueRef } from '../config/schema.js'
+import { valueFromText } from './json-key.js'
 import type { CurrentVersion, ReferenceResolver, Resolved } from './values.js'
 
 /** Missing or refused Azure credentials (401, 403): wait this long; a credentials fix must not lose secrets. */
@@ -74,26 +75,6 @@ export function classifyAzureError(err: unknown): Resolved {
   return { kind: 'retry', error: `${name}: Key Vault unreachable` }
 }
 
-/** The value to deliver: the secret's text, or one field of it as JSON. */
-function extractValue(value: string | undefined, jsonKey: string | undefined): Resolved {
-  if (value === undefined || value === '') return { kind: 'dead', error: 'the secret value is empty' }
-  if (jsonKey === undefined) return { kind: 'value', value }
-  let doc: unknown
-  try {
-    doc = JSON.parse(value)
-  } catch {
-    return { kind: 'dead', error: 'jsonKey is set but the secret is not JSON' }
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-    return { kind: 'dead', error: 'jsonKey is set but the secret is not a JSON object' }
-  if (!Object.hasOwn(doc, jsonKey))
-    return { kind: 'dead', error: `jsonKey "${jsonKey}" is not in the secret` }
-  const field = (doc as Record<string, unknown>)[jsonKey]
-  if (field === null || field === '')
-    return { kind: 'dead', error: `jsonKey "${jsonKey}" is empty in the secret` }
-  return { kind: 'value', value: typeof field === 'string' ? field : JSON.stringify(field) }
-}
-
 /** A version's id and creation time, the value dropped. */
 interface VersionMeta {
   version: string | undefined
@@ -152,7 +133,7 @@ export function createAzureResolver(options: AzureResolverOptions = {}): AzureRe
     const meta = metaOf(current)
     if (ref.version === undefined || meta.version === ref.version) {
       if (meta.enabled === false) return { kind: 'dead', error: 'Key Vault: the secret version is disabled' }
-      return extractValue(current.value, ref.jsonKey)
+      return valueFromText(current.value ?? '', ref.jsonKey)
     }
     const mine = metaOf(await client.getSecret(ref.name, { version: ref.version, requestOptions }))
     if (mine.createdOn !== undefined && meta.createdOn !== undefined && meta.createdOn < mine.createdOn)
