@@ -7,18 +7,12 @@ import type { Attempt, Claimed, Outcome, Store } from '../queue/store.js'
 import { attemptsOf, countedRetry, deliverBatch, planBatches } from './batch.js'
 import { createBreaker } from './breaker.js'
 import { type RoundLeases, startHeartbeat } from './heartbeat.js'
+import { createMissingVaults } from './missing-vaults.js'
 import type { PauseSwitch } from './pause.js'
 import { createRateLimit } from './rate-limit.js'
 import type { RwxClient, SetSecretsResult } from './rwx-client.js'
 import { settleRound } from './settle.js'
-import {
-  type BatchContext,
-  type BatchResult,
-  type DeliveryEvents,
-  type DeliveryHandle,
-  type DeliveryStatus,
-  MAX_MISSING_VAULTS,
-} from './types.js'
+import type { BatchContext, BatchResult, DeliveryEvents, DeliveryHandle, DeliveryStatus } from './types.js'
 import type { ReferenceResolver } from './values.js'
 
 export interface DeliveryWorkerOptions {
@@ -62,8 +56,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   const state: Omit<DeliveryStatus, 'paused' | 'breaker' | 'missingVaults' | 'missingVaultCount'> = {
     authFailing: false,
   }
-  /** Vaults RWX answered 404 for: since when, and when that was last logged (once an interval). */
-  const missingVaults = new Map<string, { since: number; warnedAt: number }>()
+  const missingVaults = createMissingVaults({ intervalMs: config.authRetrySeconds * 1000, log })
   const rateLimit = createRateLimit(log)
   const breaker = createBreaker(config.breaker)
   const pauseSwitch = options.pause
@@ -98,7 +91,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   let bareReportedAt = Number.NEGATIVE_INFINITY
 
   function record(result: SetSecretsResult, vault: string): void {
-    noteVault(result, vault)
+    missingVaults.record(result, vault, clock())
     rateLimit.record(result, clock())
     if (result.kind === 'unconfirmed' && clock() - bareReportedAt >= config.authRetrySeconds * 1000) {
       bareReportedAt = clock()
@@ -125,36 +118,6 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       log.error({ status: result.status }, 'RWX refuses the token')
     state.authFailing = result.kind === 'auth'
     state.lastError = result.reason
-  }
-
-  /**
-   * A missing vault is an operator's mistake that only a person can fix: one warning per vault per retry
-   * interval names it (not one per secret, nor per request), until RWX takes a write for it again.
-   */
-  /** The first MAX_MISSING_VAULTS missing vaults, without copying the whole map (it is read per /readyz). */
-  function firstMissingVaults(): { vault: string; since: number }[] {
-    const listed: { vault: string; since: number }[] = []
-    for (const [vault, { since }] of missingVaults) {
-      if (listed.length >= MAX_MISSING_VAULTS) break
-      listed.push({ vault, since })
-    }
-    return listed
-  }
-
-  function noteVault(result: SetSecretsResult, vault: string): void {
-    const now = clock()
-    if (result.kind === 'ok') {
-      if (missingVaults.delete(vault)) log.info({ vault }, 'RWX knows the vault now: delivering its secrets')
-      return
-    }
-    if (result.kind !== 'missing-vault') return
-    const seen = missingVaults.get(vault)
-    if (seen !== undefined && now - seen.warnedAt < config.authRetrySeconds * 1000) return
-    missingVaults.set(vault, { since: seen?.since ?? now, warnedAt: now })
-    log.warn(
-      { vault, status: result.status, retryInSeconds: config.authRetrySeconds },
-      'RWX has no such vault (404): create it in RWX (or fix the vault name); its secrets stay queued and are retried',
-    )
   }
 
   /** Waits `ms`, or less when stopping (and, if `byNotify`, when notified). */
@@ -379,8 +342,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         paused: pauseSwitch.known().paused,
         breaker: breaker.status(),
         ...(rateLimitedUntil === undefined ? {} : { rateLimitedUntil }),
-        missingVaultCount: missingVaults.size,
-        missingVaults: firstMissingVaults(),
+        missingVaultCount: missingVaults.count(),
+        missingVaults: missingVaults.listed(),
       }
     },
   }
