@@ -10,10 +10,15 @@ import { type AwsValueRef, isAwsRef, type ValueRef } from '../config/schema.js'
 import { type HandlerTimeouts, undiciRequestHandler } from '../http/aws-handler.js'
 import { type ProxyConfig, usesProxy } from '../http/outbound.js'
 import { nonEmptyValue, valueFromText } from './json-key.js'
-import type { CurrentVersion, ReferenceResolver, Resolved } from './values.js'
-
-/** Missing or refused AWS credentials: wait this long, a credentials fix must not lose secrets. */
-export const CREDENTIALS_RETRY_MS = 60_000
+import {
+  type CurrentVersion,
+  currentFailure,
+  type Failure,
+  isOutsideFix,
+  outsideFix,
+  type ReferenceResolver,
+  type Resolved,
+} from './values.js'
 
 /** The part of a pino logger the resolver uses; the SDK's own log goes through it too. */
 export interface AwsResolverLog {
@@ -150,7 +155,7 @@ interface SdkError {
 }
 
 /** Turns an SDK or network error into retry or dead. Reasons name the error, never a value. */
-export function classifyAwsError(err: unknown): Resolved {
+export function classifyAwsError(err: unknown): Failure {
   const e = (typeof err === 'object' && err !== null ? err : {}) as SdkError
   const name = typeof e.name === 'string' ? e.name : 'Error'
   const dead = DEAD_REASONS.get(name)
@@ -158,14 +163,7 @@ export function classifyAwsError(err: unknown): Resolved {
   if (THROTTLING.has(name) || e.$retryable?.throttling === true) {
     return { kind: 'retry', error: `${name}: Secrets Manager is throttling` }
   }
-  if (CREDENTIALS.has(name)) {
-    return {
-      kind: 'retry',
-      error: `${name}: AWS credentials missing or refused`,
-      afterMs: CREDENTIALS_RETRY_MS,
-      countAttempt: false,
-    }
-  }
+  if (CREDENTIALS.has(name)) return outsideFix(`${name}: AWS credentials missing or refused`)
   const status = e.$metadata?.httpStatusCode
   if (e.$fault === 'client' && status !== undefined && status < 500) {
     return { kind: 'dead', error: `${name}: Secrets Manager refused the request (HTTP ${status})` }
@@ -263,9 +261,8 @@ export function createAwsResolver(options: AwsResolverOptions = {}): AwsResolver
         return judge(out, ref, versionId)
       } catch (err) {
         const result = classifyAwsError(err)
-        if (result.kind === 'retry' && result.afterMs === CREDENTIALS_RETRY_MS) {
+        if (isOutsideFix(result))
           options.log?.warn({ reason: result.error }, 'AWS Secrets Manager credentials problem')
-        }
         return result
       }
     },
@@ -275,15 +272,7 @@ export function createAwsResolver(options: AwsResolverOptions = {}): AwsResolver
         const out = await clientFor(ref.secretId).send(new DescribeSecretCommand({ SecretId: ref.secretId }))
         return currentOf(ref, out.VersionIdsToStages)
       } catch (err) {
-        const result = classifyAwsError(err)
-        if (result.kind === 'retry') {
-          return {
-            kind: 'retry',
-            error: result.error,
-            ...(result.afterMs ? { afterMs: result.afterMs } : {}),
-          }
-        }
-        return { kind: 'missing', error: result.kind === 'value' ? 'unexpected answer' : result.error }
+        return currentFailure(classifyAwsError(err))
       }
     },
     close() {

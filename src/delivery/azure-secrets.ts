@@ -3,10 +3,15 @@ import { DefaultAzureCredential, type TokenCredential } from '@azure/identity'
 import { type KeyVaultSecret, SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets'
 import { type AzureValueRef, isAzureRef, type ValueRef } from '../config/schema.js'
 import { valueFromText } from './json-key.js'
-import type { CurrentVersion, ReferenceResolver, Resolved } from './values.js'
-
-/** Missing or refused Azure credentials (401, 403): wait this long; a credentials fix must not lose secrets. */
-export const AZURE_CREDENTIALS_RETRY_MS = 60_000
+import {
+  type CurrentVersion,
+  currentFailure,
+  type Failure,
+  isOutsideFix,
+  outsideFix,
+  type ReferenceResolver,
+  type Resolved,
+} from './values.js'
 
 /** One Key Vault call may take this long (the worker retries with its own backoff). */
 const REQUEST_TIMEOUT_MS = 15_000
@@ -42,7 +47,7 @@ interface RestLikeError {
  * service's text. 401/403 and credential failures wait without using up attempts; 404 is dead; a
  * disabled version is dead; 429, 5xx and network failures are retried.
  */
-export function classifyAzureError(err: unknown): Resolved {
+export function classifyAzureError(err: unknown): Failure {
   const e = (typeof err === 'object' && err !== null ? err : {}) as RestLikeError
   const name = typeof e.name === 'string' ? e.name : 'Error'
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined
@@ -60,12 +65,7 @@ export function classifyAzureError(err: unknown): Resolved {
       status === undefined
         ? `${name}: Azure credentials missing or refused`
         : `Key Vault answered HTTP ${status}`
-    return {
-      kind: 'retry',
-      error: `${what} (secrets/get permission, e.g. the Key Vault Secrets User role)`,
-      afterMs: AZURE_CREDENTIALS_RETRY_MS,
-      countAttempt: false,
-    }
+    return outsideFix(`${what} (secrets/get permission, e.g. the Key Vault Secrets User role)`)
   }
   if (status === 404) return { kind: 'dead', error: 'Key Vault: no such secret or version' }
   if (status === 429) return { kind: 'retry', error: 'Key Vault is throttling (HTTP 429)' }
@@ -117,9 +117,10 @@ export function createAzureResolver(options: AzureResolverOptions = {}): AzureRe
     return client
   }
 
-  const warnCredentials = (result: Resolved) => {
-    if (result.kind === 'retry' && result.countAttempt === false)
+  const warnCredentials = (result: Failure) => {
+    if (isOutsideFix(result))
       options.log?.warn({ reason: result.error }, 'Azure Key Vault credentials problem')
+    return result
   }
 
   /** The current version's metadata; its value is dropped at once (Key Vault has no metadata-only read). */
@@ -148,9 +149,7 @@ export function createAzureResolver(options: AzureResolverOptions = {}): AzureRe
       try {
         return await resolveAzure(ref)
       } catch (err) {
-        const result = classifyAzureError(err)
-        warnCredentials(result)
-        return result
+        return warnCredentials(classifyAzureError(err))
       }
     },
     async current(ref: ValueRef): Promise<CurrentVersion> {
@@ -166,17 +165,7 @@ export function createAzureResolver(options: AzureResolverOptions = {}): AzureRe
           ...(meta.createdOn === undefined ? {} : { createdAt: meta.createdOn }),
         }
       } catch (err) {
-        const result = classifyAzureError(err)
-        warnCredentials(result)
-        if (result.kind === 'dead' && /no such secret/.test(result.error))
-          return { kind: 'missing', error: result.error }
-        if (result.kind === 'retry')
-          return {
-            kind: 'retry',
-            error: result.error,
-            ...(result.afterMs === undefined ? {} : { afterMs: result.afterMs }),
-          }
-        return { kind: 'missing', error: result.kind === 'value' ? 'unexpected value' : result.error }
+        return currentFailure(warnCredentials(classifyAzureError(err)))
       }
     },
     close() {

@@ -1,8 +1,8 @@
 // KV v2 at delivery and for reconciliation: a field of one version, never one older than the current version.
 import type { VaultKvRef } from '../../config/schema.js'
-import type { CurrentVersion, Resolved } from '../values.js'
+import type { CurrentVersion, Failure, Resolved } from '../values.js'
 import { encodePath, type VaultClient } from './client.js'
-import { failureOf, type VaultFailure } from './errors.js'
+import { failureOf } from './errors.js'
 
 interface VersionMeta {
   createdTime: string | undefined
@@ -47,7 +47,7 @@ function gone(meta: VersionMeta | undefined, version: number, now: number): stri
   return undefined
 }
 
-async function readMetadata(client: VaultClient, ref: VaultKvRef): Promise<KvMetadata | VaultFailure> {
+async function readMetadata(client: VaultClient, ref: VaultKvRef): Promise<KvMetadata | Failure> {
   const what = `${ref.mount}/metadata/${ref.path}`
   const answer = await client.get(`${encodePath(ref.mount)}/metadata/${encodePath(ref.path)}`)
   if (answer.status !== 200) return failureOf(answer.status, answer.body, what, answer.retryAfterMs)
@@ -149,7 +149,7 @@ export async function listKv(
   mount: string,
   prefix: string,
   limit = 10_000,
-): Promise<{ kind: 'paths'; paths: string[] } | VaultFailure> {
+): Promise<{ kind: 'paths'; paths: string[] } | Failure> {
   const paths: string[] = []
   const folders = [prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`]
   for (let folder = folders.shift(); folder !== undefined; folder = folders.shift()) {
