@@ -65,18 +65,16 @@ export async function resolveDatabase(client: VaultClient, ref: VaultDatabaseRef
   return { kind: 'value', value }
 }
 
-/** The current rotation of `ref`: the endpoint sends the password too, which is dropped unread. */
-export async function currentDatabase(client: VaultClient, ref: VaultDatabaseRef): Promise<CurrentVersion> {
+/**
+ * The current rotation of `ref`: the endpoint sends the password too, which is dropped unread. A failure
+ * is returned as it is, as by `currentKv`.
+ */
+export async function currentDatabase(
+  client: VaultClient,
+  ref: VaultDatabaseRef,
+): Promise<CurrentVersion | Failure> {
   const creds = await readCreds(client, ref, false)
-  if ('kind' in creds) {
-    if (creds.kind === 'retry')
-      return {
-        kind: 'retry',
-        error: creds.error,
-        ...(creds.afterMs === undefined ? {} : { afterMs: creds.afterMs }),
-      }
-    return { kind: 'missing', error: creds.error }
-  }
+  if ('kind' in creds) return creds
   const created = Date.parse(creds.rotation)
   return {
     kind: 'version',

@@ -117,18 +117,17 @@ export async function resolveKv(client: VaultClient, ref: VaultKvRef, now: numbe
   return field(answer.body, ref, `version ${version}`)
 }
 
-/** The current version of `ref` from its metadata (never the data): the ref pinned to it, and its time. */
-export async function currentKv(client: VaultClient, ref: VaultKvRef, now: number): Promise<CurrentVersion> {
+/**
+ * The current version of `ref` from its metadata (never the data): the ref pinned to it, and its time; or
+ * the failure to read it, as it is (the resolver tells permission problems apart, then makes it an answer).
+ */
+export async function currentKv(
+  client: VaultClient,
+  ref: VaultKvRef,
+  now: number,
+): Promise<CurrentVersion | Failure> {
   const meta = await readMetadata(client, ref)
-  if ('kind' in meta) {
-    if (meta.kind === 'retry')
-      return {
-        kind: 'retry',
-        error: meta.error,
-        ...(meta.afterMs === undefined ? {} : { afterMs: meta.afterMs }),
-      }
-    return { kind: 'missing', error: meta.error }
-  }
+  if ('kind' in meta) return meta
   const version = meta.currentVersion
   if (version < 1) return { kind: 'missing', error: `${where(ref)} has no version` }
   const state = meta.versions.get(version)
