@@ -9,10 +9,16 @@ import {
 import { type AwsValueRef, isAwsRef, type ValueRef } from '../config/schema.js'
 import { type HandlerTimeouts, undiciRequestHandler } from '../http/aws-handler.js'
 import { type ProxyConfig, usesProxy } from '../http/outbound.js'
-import type { CurrentVersion, ReferenceResolver, Resolved } from './values.js'
-
-/** Missing or refused AWS credentials: wait this long, a credentials fix must not lose secrets. */
-export const CREDENTIALS_RETRY_MS = 60_000
+import { nonEmptyValue, valueFromText } from './json-key.js'
+import {
+  type CurrentVersion,
+  currentFailure,
+  type Failure,
+  isOutsideFix,
+  outsideFix,
+  type ReferenceResolver,
+  type Resolved,
+} from './values.js'
 
 /** The part of a pino logger the resolver uses; the SDK's own log goes through it too. */
 export interface AwsResolverLog {
@@ -149,7 +155,7 @@ interface SdkError {
 }
 
 /** Turns an SDK or network error into retry or dead. Reasons name the error, never a value. */
-export function classifyAwsError(err: unknown): Resolved {
+export function classifyAwsError(err: unknown): Failure {
   const e = (typeof err === 'object' && err !== null ? err : {}) as SdkError
   const name = typeof e.name === 'string' ? e.name : 'Error'
   const dead = DEAD_REASONS.get(name)
@@ -157,14 +163,7 @@ export function classifyAwsError(err: unknown): Resolved {
   if (THROTTLING.has(name) || e.$retryable?.throttling === true) {
     return { kind: 'retry', error: `${name}: Secrets Manager is throttling` }
   }
-  if (CREDENTIALS.has(name)) {
-    return {
-      kind: 'retry',
-      error: `${name}: AWS credentials missing or refused`,
-      afterMs: CREDENTIALS_RETRY_MS,
-      countAttempt: false,
-    }
-  }
+  if (CREDENTIALS.has(name)) return outsideFix(`${name}: AWS credentials missing or refused`)
   const status = e.$metadata?.httpStatusCode
   if (e.$fault === 'client' && status !== undefined && status < 500) {
     return { kind: 'dead', error: `${name}: Secrets Manager refused the request (HTTP ${status})` }
@@ -175,32 +174,12 @@ export function classifyAwsError(err: unknown): Resolved {
   return { kind: 'retry', error: `${name}${code}: ${what}` }
 }
 
-function nonEmpty(value: string): Resolved {
-  return value === '' ? { kind: 'dead', error: 'the secret value is empty' } : { kind: 'value', value }
-}
-
 /** The value to deliver: SecretString (or one JSON field of it), or SecretBinary as base64. */
 function extractValue(out: GetSecretValueCommandOutput, jsonKey: string | undefined): Resolved {
-  if (out.SecretString !== undefined) {
-    if (jsonKey === undefined) return nonEmpty(out.SecretString)
-    let doc: unknown
-    try {
-      doc = JSON.parse(out.SecretString)
-    } catch {
-      return { kind: 'dead', error: 'jsonKey is set but the secret string is not JSON' }
-    }
-    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-      return { kind: 'dead', error: 'jsonKey is set but the secret string is not a JSON object' }
-    }
-    if (!Object.hasOwn(doc, jsonKey))
-      return { kind: 'dead', error: `jsonKey "${jsonKey}" is not in the secret` }
-    const field = (doc as Record<string, unknown>)[jsonKey]
-    if (field === null) return { kind: 'dead', error: `jsonKey "${jsonKey}" is null in the secret` }
-    return nonEmpty(typeof field === 'string' ? field : JSON.stringify(field))
-  }
+  if (out.SecretString !== undefined) return valueFromText(out.SecretString, jsonKey)
   if (out.SecretBinary !== undefined) {
     if (jsonKey !== undefined) return { kind: 'dead', error: 'jsonKey is set but the secret is binary' }
-    return nonEmpty(Buffer.from(out.SecretBinary).toString('base64'))
+    return nonEmptyValue(Buffer.from(out.SecretBinary).toString('base64'))
   }
   return { kind: 'dead', error: 'the secret version holds no value' }
 }
@@ -282,9 +261,8 @@ export function createAwsResolver(options: AwsResolverOptions = {}): AwsResolver
         return judge(out, ref, versionId)
       } catch (err) {
         const result = classifyAwsError(err)
-        if (result.kind === 'retry' && result.afterMs === CREDENTIALS_RETRY_MS) {
+        if (isOutsideFix(result))
           options.log?.warn({ reason: result.error }, 'AWS Secrets Manager credentials problem')
-        }
         return result
       }
     },
@@ -294,15 +272,7 @@ export function createAwsResolver(options: AwsResolverOptions = {}): AwsResolver
         const out = await clientFor(ref.secretId).send(new DescribeSecretCommand({ SecretId: ref.secretId }))
         return currentOf(ref, out.VersionIdsToStages)
       } catch (err) {
-        const result = classifyAwsError(err)
-        if (result.kind === 'retry') {
-          return {
-            kind: 'retry',
-            error: result.error,
-            ...(result.afterMs ? { afterMs: result.afterMs } : {}),
-          }
-        }
-        return { kind: 'missing', error: result.kind === 'value' ? 'unexpected answer' : result.error }
+        return currentFailure(classifyAwsError(err))
       }
     },
     close() {

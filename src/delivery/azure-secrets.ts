@@ -2,10 +2,16 @@
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity'
 import { type KeyVaultSecret, SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets'
 import { type AzureValueRef, isAzureRef, type ValueRef } from '../config/schema.js'
-import type { CurrentVersion, ReferenceResolver, Resolved } from './values.js'
-
-/** Missing or refused Azure credentials (401, 403): wait this long; a credentials fix must not lose secrets. */
-export const AZURE_CREDENTIALS_RETRY_MS = 60_000
+import { valueFromText } from './json-key.js'
+import {
+  type CurrentVersion,
+  currentFailure,
+  type Failure,
+  isOutsideFix,
+  outsideFix,
+  type ReferenceResolver,
+  type Resolved,
+} from './values.js'
 
 /** One Key Vault call may take this long (the worker retries with its own backoff). */
 const REQUEST_TIMEOUT_MS = 15_000
@@ -41,7 +47,7 @@ interface RestLikeError {
  * service's text. 401/403 and credential failures wait without using up attempts; 404 is dead; a
  * disabled version is dead; 429, 5xx and network failures are retried.
  */
-export function classifyAzureError(err: unknown): Resolved {
+export function classifyAzureError(err: unknown): Failure {
   const e = (typeof err === 'object' && err !== null ? err : {}) as RestLikeError
   const name = typeof e.name === 'string' ? e.name : 'Error'
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined
@@ -59,12 +65,7 @@ export function classifyAzureError(err: unknown): Resolved {
       status === undefined
         ? `${name}: Azure credentials missing or refused`
         : `Key Vault answered HTTP ${status}`
-    return {
-      kind: 'retry',
-      error: `${what} (secrets/get permission, e.g. the Key Vault Secrets User role)`,
-      afterMs: AZURE_CREDENTIALS_RETRY_MS,
-      countAttempt: false,
-    }
+    return outsideFix(`${what} (secrets/get permission, e.g. the Key Vault Secrets User role)`)
   }
   if (status === 404) return { kind: 'dead', error: 'Key Vault: no such secret or version' }
   if (status === 429) return { kind: 'retry', error: 'Key Vault is throttling (HTTP 429)' }
@@ -72,26 +73,6 @@ export function classifyAzureError(err: unknown): Resolved {
     return { kind: 'retry', error: `Key Vault answered HTTP ${status}` }
   if (status !== undefined) return { kind: 'dead', error: `Key Vault refused the request (HTTP ${status})` }
   return { kind: 'retry', error: `${name}: Key Vault unreachable` }
-}
-
-/** The value to deliver: the secret's text, or one field of it as JSON. */
-function extractValue(value: string | undefined, jsonKey: string | undefined): Resolved {
-  if (value === undefined || value === '') return { kind: 'dead', error: 'the secret value is empty' }
-  if (jsonKey === undefined) return { kind: 'value', value }
-  let doc: unknown
-  try {
-    doc = JSON.parse(value)
-  } catch {
-    return { kind: 'dead', error: 'jsonKey is set but the secret is not JSON' }
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-    return { kind: 'dead', error: 'jsonKey is set but the secret is not a JSON object' }
-  if (!Object.hasOwn(doc, jsonKey))
-    return { kind: 'dead', error: `jsonKey "${jsonKey}" is not in the secret` }
-  const field = (doc as Record<string, unknown>)[jsonKey]
-  if (field === null || field === '')
-    return { kind: 'dead', error: `jsonKey "${jsonKey}" is empty in the secret` }
-  return { kind: 'value', value: typeof field === 'string' ? field : JSON.stringify(field) }
 }
 
 /** A version's id and creation time, the value dropped. */
@@ -136,9 +117,10 @@ export function createAzureResolver(options: AzureResolverOptions = {}): AzureRe
     return client
   }
 
-  const warnCredentials = (result: Resolved) => {
-    if (result.kind === 'retry' && result.countAttempt === false)
+  const warnCredentials = (result: Failure) => {
+    if (isOutsideFix(result))
       options.log?.warn({ reason: result.error }, 'Azure Key Vault credentials problem')
+    return result
   }
 
   /** The current version's metadata; its value is dropped at once (Key Vault has no metadata-only read). */
@@ -152,7 +134,7 @@ export function createAzureResolver(options: AzureResolverOptions = {}): AzureRe
     const meta = metaOf(current)
     if (ref.version === undefined || meta.version === ref.version) {
       if (meta.enabled === false) return { kind: 'dead', error: 'Key Vault: the secret version is disabled' }
-      return extractValue(current.value, ref.jsonKey)
+      return valueFromText(current.value ?? '', ref.jsonKey)
     }
     const mine = metaOf(await client.getSecret(ref.name, { version: ref.version, requestOptions }))
     if (mine.createdOn !== undefined && meta.createdOn !== undefined && meta.createdOn < mine.createdOn)
@@ -167,9 +149,7 @@ export function createAzureResolver(options: AzureResolverOptions = {}): AzureRe
       try {
         return await resolveAzure(ref)
       } catch (err) {
-        const result = classifyAzureError(err)
-        warnCredentials(result)
-        return result
+        return warnCredentials(classifyAzureError(err))
       }
     },
     async current(ref: ValueRef): Promise<CurrentVersion> {
@@ -185,17 +165,7 @@ export function createAzureResolver(options: AzureResolverOptions = {}): AzureRe
           ...(meta.createdOn === undefined ? {} : { createdAt: meta.createdOn }),
         }
       } catch (err) {
-        const result = classifyAzureError(err)
-        warnCredentials(result)
-        if (result.kind === 'dead' && /no such secret/.test(result.error))
-          return { kind: 'missing', error: result.error }
-        if (result.kind === 'retry')
-          return {
-            kind: 'retry',
-            error: result.error,
-            ...(result.afterMs === undefined ? {} : { afterMs: result.afterMs }),
-          }
-        return { kind: 'missing', error: result.kind === 'value' ? 'unexpected value' : result.error }
+        return currentFailure(warnCredentials(classifyAzureError(err)))
       }
     },
     close() {

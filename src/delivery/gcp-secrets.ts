@@ -2,10 +2,15 @@
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager'
 import { type GcpValueRef, isGcpRef, type ValueRef } from '../config/schema.js'
 import { valueFromText } from './json-key.js'
-import type { CurrentVersion, ReferenceResolver, Resolved } from './values.js'
-
-/** Missing or refused Google credentials (PERMISSION_DENIED, UNAUTHENTICATED): wait this long, uncounted. */
-export const GCP_CREDENTIALS_RETRY_MS = 60_000
+import {
+  type CurrentVersion,
+  currentFailure,
+  type Failure,
+  isOutsideFix,
+  outsideFix,
+  type ReferenceResolver,
+  type Resolved,
+} from './values.js'
 
 /** One call's deadline; the SDK's own retries are off (the delivery worker retries with backoff). */
 const CALL = { timeout: 15_000, retry: { retryCodes: [] } }
@@ -112,10 +117,9 @@ class CredentialsError extends Error {
 }
 
 /** Turns a google-gax, HTTP or network error into retry or dead. Reasons name the status, never a value. */
-export function classifyGcpError(err: unknown): Resolved {
+export function classifyGcpError(err: unknown): Failure {
   const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; message?: unknown }
   const name = statusName(e)
-  const credentials = { afterMs: GCP_CREDENTIALS_RETRY_MS, countAttempt: false }
   switch (name) {
     case 'NOT_FOUND':
       return { kind: 'dead', error: 'NOT_FOUND: no such secret or version' }
@@ -124,20 +128,18 @@ export function classifyGcpError(err: unknown): Resolved {
     case 'INVALID_ARGUMENT':
       return { kind: 'dead', error: 'INVALID_ARGUMENT: Secret Manager refused the request' }
     case 'PERMISSION_DENIED':
-      return {
-        kind: 'retry',
-        error: 'PERMISSION_DENIED: the relay may not read this secret (roles/secretmanager.secretAccessor)',
-        ...credentials,
-      }
+      return outsideFix(
+        'PERMISSION_DENIED: the relay may not read this secret (roles/secretmanager.secretAccessor)',
+      )
     case 'UNAUTHENTICATED':
-      return { kind: 'retry', error: 'UNAUTHENTICATED: Google credentials refused', ...credentials }
+      return outsideFix('UNAUTHENTICATED: Google credentials refused')
     case 'RESOURCE_EXHAUSTED':
       return { kind: 'retry', error: 'RESOURCE_EXHAUSTED: Secret Manager is throttling' }
   }
   // google-auth-library's own failures (no ADC, a bad key file, the token exchange) carry no status.
   const auth = typeof e.message === 'string' && /credential|token|private key/i.test(e.message)
   if (err instanceof CredentialsError || (name === undefined && auth))
-    return { kind: 'retry', error: 'Google credentials missing or unusable', ...credentials }
+    return outsideFix('Google credentials missing or unusable')
   return {
     kind: 'retry',
     error: name === undefined ? 'Secret Manager unreachable' : `${name}: Secret Manager failed`,
@@ -216,8 +218,8 @@ export function createGcpResolver(options: GcpResolverOptions = {}): GcpResolver
     }
     return client
   }
-  const credentialsProblem = (result: Resolved) => {
-    if (result.kind === 'retry' && result.countAttempt === false)
+  const credentialsProblem = (result: Failure) => {
+    if (isOutsideFix(result))
       options.log?.warn({ reason: result.error }, 'Google Secret Manager credentials problem')
     return result
   }
@@ -252,10 +254,7 @@ export function createGcpResolver(options: GcpResolverOptions = {}): GcpResolver
           ...(Number.isFinite(createdAt) ? { createdAt } : {}),
         }
       } catch (err) {
-        const result = credentialsProblem(classifyGcpError(err))
-        if (result.kind === 'dead') return { kind: 'missing', error: result.error }
-        if (result.kind !== 'retry') return { kind: 'retry', error: 'unexpected answer' }
-        return { kind: 'retry', error: result.error, ...(result.afterMs ? { afterMs: result.afterMs } : {}) }
+        return currentFailure(credentialsProblem(classifyGcpError(err)))
       }
     },
     close() {

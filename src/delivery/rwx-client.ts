@@ -301,7 +301,7 @@ export function namedIn(message: string, names: readonly string[]): Set<string> 
 }
 
 /** The longest RWX message kept; a longer one is replaced (it is a body, not a reason). */
-export const MAX_REASON = 200
+export const MAX_RWX_MESSAGE = 200
 /** A message sharing a run of this many characters with a value sent (any case) is never kept. */
 export const MIN_SHARED_RUN = 4
 
@@ -324,14 +324,14 @@ const withheld = (status: number) => `RWX answered ${status} (its message is wit
 
 /**
  * RWX's message with its whitespace collapsed, or undefined when it must not be stored, shown or logged:
- * longer than MAX_REASON, or sharing a run of MIN_SHARED_RUN characters, case-insensitively, with any of
+ * longer than MAX_RWX_MESSAGE, or sharing a run of MIN_SHARED_RUN characters, case-insensitively, with any of
  * `sent` (the values of the request and the token). That catches a value echoed whole, in part (a prefix,
  * a suffix) or in another case; a value shorter than the run is matched whole. Scrubbing exact copies
  * out of a body would miss all but the first.
  */
 export function safeMessage(message: string, sent: readonly string[]): string | undefined {
   const text = message.replace(/\s+/g, ' ').trim()
-  if (text === '' || text.length > MAX_REASON) return undefined
+  if (text === '' || text.length > MAX_RWX_MESSAGE) return undefined
   const lower = text.toLowerCase()
   const runs = new Set<string>()
   for (let i = 0; i + MIN_SHARED_RUN <= lower.length; i++) runs.add(lower.slice(i, i + MIN_SHARED_RUN))

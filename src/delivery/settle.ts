@@ -12,9 +12,13 @@ export interface SettleDeps {
   owner: string
   config: Pick<
     DeliveryConfig,
-    'leaseSeconds' | 'maxAttempts' | 'maxAgeSeconds' | 'backoffBaseMs' | 'backoffMaxMs'
-  > &
-    Partial<Pick<DeliveryConfig, 'keepDeadValuesSeconds'>>
+    | 'leaseSeconds'
+    | 'maxAttempts'
+    | 'maxAgeSeconds'
+    | 'backoffBaseMs'
+    | 'backoffMaxMs'
+    | 'keepDeadValuesSeconds'
+  >
   clock: () => number
   log: Logger
   events?: DeliveryEvents | undefined
@@ -30,7 +34,7 @@ export async function settleRound(
   tried: Attempt[],
 ): Promise<void> {
   const byId = new Map(items.map((c) => [c.id, c]))
-  const keepSeconds = deps.config.keepDeadValuesSeconds ?? 0
+  const keepSeconds = deps.config.keepDeadValuesSeconds
   // A dead secret's value is kept apart for a while (an admin retry can still deliver it).
   const kept =
     keepSeconds > 0

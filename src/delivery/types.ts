@@ -94,7 +94,10 @@ export interface DeliveryStatus {
   breaker: BreakerStatus
   /** RWX answered 429: no request goes to RWX before this time (epoch ms); absent when not waiting. */
   rateLimitedUntil?: number
-  /** How many vaults RWX answers 404 for now (every one, even past the listed MAX_MISSING_VAULTS). */
+  /**
+   * How many vaults RWX answers 404 for now: every one, even past the listed MAX_MISSING_VAULTS, up to
+   * MAX_TRACKED_MISSING_VAULTS (missing-vaults.ts).
+   */
   missingVaultCount?: number
   /**
    * Vaults RWX answered 404 for (they do not exist there), by name, with when that was first seen (epoch
@@ -104,7 +107,7 @@ export interface DeliveryStatus {
   missingVaults?: { vault: string; since: number }[]
 }
 
-/** The most vaults `DeliveryStatus.missingVaults` lists; `missingVaultCount` counts them all. */
+/** The most vaults `DeliveryStatus.missingVaults` lists; `missingVaultCount` counts more. */
 export const MAX_MISSING_VAULTS = 20
 
 /** The part of the worker the app sees: woken on new work, asked for its status. */

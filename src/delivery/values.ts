@@ -13,6 +13,35 @@ export type Resolved =
   /** The reference names a version that is no longer the one to write (a newer one is current). */
   | { kind: 'superseded'; error: string }
 
+/** A resolver's failure: why not now, or why never. */
+export type Failure = Extract<Resolved, { kind: 'retry' | 'dead' }>
+
+/**
+ * How long a failure waits that only a fix outside the relay ends (credentials, a policy, a role): the
+ * retries use up no attempts or age, so such a fix never loses a secret.
+ */
+export const OUTSIDE_FIX_RETRY_MS = 60_000
+
+/** A retry that a fix outside the relay ends (credentials, a policy, a role): uncounted, every minute. */
+export function outsideFix(error: string): Failure {
+  return { kind: 'retry', error, afterMs: OUTSIDE_FIX_RETRY_MS, countAttempt: false }
+}
+
+/** Whether `result` waits for a fix outside the relay (the resolvers warn of those). */
+export function isOutsideFix(result: { kind: string; countAttempt?: boolean }): boolean {
+  return result.kind === 'retry' && result.countAttempt === false
+}
+
+/** A failed read as `current()` answers it: a dead one means the secret or its version is missing. */
+export function currentFailure(failure: Failure): CurrentVersion {
+  if (failure.kind === 'dead') return { kind: 'missing', error: failure.error }
+  return {
+    kind: 'retry',
+    error: failure.error,
+    ...(failure.afterMs === undefined ? {} : { afterMs: failure.afterMs }),
+  }
+}
+
 /**
  * What a store says of a reference's current version, from metadata only (never the value): for the
  * reconciliation sweep. `ref` is the reference pinned to that version (what a webhook for it would
@@ -32,7 +61,7 @@ export interface ListRequest {
 }
 
 /** What listing a folder gave: the secret paths (full, sorted), or why not now, or why never. */
-export type Listed = { kind: 'paths'; paths: string[] } | Extract<Resolved, { kind: 'retry' | 'dead' }>
+export type Listed = { kind: 'paths'; paths: string[] } | Failure
 
 /** Fetches values that never rest in the queue (AWS Secrets Manager, and each other value store). */
 export interface ReferenceResolver {

@@ -7,17 +7,12 @@ import type { Attempt, Claimed, Outcome, Store } from '../queue/store.js'
 import { attemptsOf, countedRetry, deliverBatch, planBatches } from './batch.js'
 import { createBreaker } from './breaker.js'
 import { type RoundLeases, startHeartbeat } from './heartbeat.js'
+import { createMissingVaults } from './missing-vaults.js'
 import type { PauseSwitch } from './pause.js'
+import { createRateLimit } from './rate-limit.js'
 import type { RwxClient, SetSecretsResult } from './rwx-client.js'
 import { settleRound } from './settle.js'
-import {
-  type BatchContext,
-  type BatchResult,
-  type DeliveryEvents,
-  type DeliveryHandle,
-  type DeliveryStatus,
-  MAX_MISSING_VAULTS,
-} from './types.js'
+import type { BatchContext, BatchResult, DeliveryEvents, DeliveryHandle, DeliveryStatus } from './types.js'
 import type { ReferenceResolver } from './values.js'
 
 export interface DeliveryWorkerOptions {
@@ -61,10 +56,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   const state: Omit<DeliveryStatus, 'paused' | 'breaker' | 'missingVaults' | 'missingVaultCount'> = {
     authFailing: false,
   }
-  /** Vaults RWX answered 404 for: since when, and when that was last logged (once an interval). */
-  const missingVaults = new Map<string, { since: number; warnedAt: number }>()
-  /** Until when RWX asked for no requests at all (a 429's Retry-After), epoch ms; 0 when it did not. */
-  let rateLimitedUntil = 0
+  const missingVaults = createMissingVaults({ intervalMs: config.authRetrySeconds * 1000, log })
+  const rateLimit = createRateLimit(log)
   const breaker = createBreaker(config.breaker)
   const pauseSwitch = options.pause
   let wasPaused = false
@@ -98,8 +91,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   let bareReportedAt = Number.NEGATIVE_INFINITY
 
   function record(result: SetSecretsResult, vault: string): void {
-    noteVault(result, vault)
-    noteRateLimit(result)
+    missingVaults.record(result, vault, clock())
+    rateLimit.record(result, clock())
     if (result.kind === 'unconfirmed' && clock() - bareReportedAt >= config.authRetrySeconds * 1000) {
       bareReportedAt = clock()
       log.warn(
@@ -125,53 +118,6 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       log.error({ status: result.status }, 'RWX refuses the token')
     state.authFailing = result.kind === 'auth'
     state.lastError = result.reason
-  }
-
-  /**
-   * A missing vault is an operator's mistake that only a person can fix: one warning per vault per retry
-   * interval names it (not one per secret, nor per request), until RWX takes a write for it again.
-   */
-  /** The first MAX_MISSING_VAULTS missing vaults, without copying the whole map (it is read per /readyz). */
-  function firstMissingVaults(): { vault: string; since: number }[] {
-    const listed: { vault: string; since: number }[] = []
-    for (const [vault, { since }] of missingVaults) {
-      if (listed.length >= MAX_MISSING_VAULTS) break
-      listed.push({ vault, since })
-    }
-    return listed
-  }
-
-  function noteVault(result: SetSecretsResult, vault: string): void {
-    const now = clock()
-    if (result.kind === 'ok') {
-      if (missingVaults.delete(vault)) log.info({ vault }, 'RWX knows the vault now: delivering its secrets')
-      return
-    }
-    if (result.kind !== 'missing-vault') return
-    const seen = missingVaults.get(vault)
-    if (seen !== undefined && now - seen.warnedAt < config.authRetrySeconds * 1000) return
-    missingVaults.set(vault, { since: seen?.since ?? now, warnedAt: now })
-    log.warn(
-      { vault, status: result.status, retryInSeconds: config.authRetrySeconds },
-      'RWX has no such vault (404): create it in RWX (or fix the vault name); its secrets stay queued and are retried',
-    )
-  }
-
-  /**
-   * A 429 speaks for RWX as a whole, not for the secrets of the request it answered: every request waits
-   * its Retry-After (1 s without one), or the other due secrets keep RWX as busy as before.
-   */
-  function noteRateLimit(result: SetSecretsResult): void {
-    if (result.kind !== 'retry' || result.status !== 429) return
-    const now = clock()
-    const until = now + (result.retryAfterMs ?? DEFAULT_RATE_LIMIT_MS)
-    if (until <= rateLimitedUntil) return
-    if (rateLimitedUntil <= now)
-      log.warn(
-        { retryAfterMs: until - now },
-        'RWX asks to slow down (429): no request is sent to RWX until its Retry-After has passed',
-      )
-    rateLimitedUntil = until
   }
 
   /** Waits `ms`, or less when stopping (and, if `byNotify`, when notified). */
@@ -207,7 +153,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       else log.info('delivery resumed')
     }
     if (paused) return 'paused'
-    if (rateLimitedUntil > clock()) return 'rate-limited'
+    if (rateLimit.waitMs(clock()) > 0) return 'rate-limited'
     return breaker.waitMs(clock()) > 0 ? 'breaker' : null
   }
 
@@ -215,7 +161,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   async function hold(): Promise<void> {
     if (pauseSwitch.known().paused) return sleep(pollMs, true)
     const now = clock()
-    const wait = Math.max(rateLimitedUntil - now, breaker.waitMs(now))
+    const wait = Math.max(rateLimit.waitMs(now), breaker.waitMs(now))
     await sleep(Math.min(pollMs, Math.max(wait, 1)), false)
   }
 
@@ -299,7 +245,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       !stopping &&
       !leases.lost &&
       !(await pauseSwitch.current()).paused &&
-      rateLimitedUntil <= clock() &&
+      rateLimit.waitMs(clock()) === 0 &&
       (!breaker.isOpen() || next === 0)
     const lanes = Array.from({ length: Math.min(config.concurrency, batches.length) }, async () => {
       // Batches not started when stopping stay leased until stop() releases them.
@@ -315,15 +261,15 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     if (!stopping) {
       // Given back due now without using an attempt: they go once the pause ends or a probe succeeds.
       const now = clock()
-      const limited = !pauseSwitch.known().paused && rateLimitedUntil > now
+      const limitedUntil = pauseSwitch.known().paused ? undefined : rateLimit.until(now)
       const error = leases.lost
         ? 'the delivery leases could not be renewed'
         : pauseSwitch.known().paused
           ? 'delivery paused'
-          : limited
+          : limitedUntil !== undefined
             ? 'RWX asked to wait (429): held back until its Retry-After'
             : 'RWX is failing: waiting for a probe'
-      const at = limited ? rateLimitedUntil : now
+      const at = limitedUntil ?? now
       for (const c of batches.slice(next).flat()) {
         sent.push(c)
         outcomes.push({ id: c.id, kind: 'retry', at, error, countAttempt: false })
@@ -389,19 +335,19 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       })()
       return stopped
     },
-    status: () => ({
-      ...state,
-      paused: pauseSwitch.known().paused,
-      breaker: breaker.status(),
-      ...(rateLimitedUntil > clock() ? { rateLimitedUntil } : {}),
-      missingVaultCount: missingVaults.size,
-      missingVaults: firstMissingVaults(),
-    }),
+    status() {
+      const rateLimitedUntil = rateLimit.until(clock())
+      return {
+        ...state,
+        paused: pauseSwitch.known().paused,
+        breaker: breaker.status(),
+        ...(rateLimitedUntil === undefined ? {} : { rateLimitedUntil }),
+        missingVaultCount: missingVaults.count(),
+        missingVaults: missingVaults.listed(),
+      }
+    },
   }
 }
-
-/** How long every request waits after a 429 that sends no Retry-After. */
-const DEFAULT_RATE_LIMIT_MS = 1_000
 
 /**
  * How long a claim (and each renewal: the round's heartbeat renews every third of it) holds its names.

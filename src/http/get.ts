@@ -28,6 +28,33 @@ export interface HttpGetLimits {
  */
 export const FETCH_FAILURE_TTL_MS = 30_000
 
+/**
+ * `load` behind a memory of its failure: callers while it runs share that one call, and a failure is
+ * given to every caller for `FETCH_FAILURE_TTL_MS` (read on Date.now) without calling `load` again. A
+ * success is not kept: the caller keeps what it needs.
+ */
+export function rememberFailure<T>(load: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined
+  let failure: { at: number; error: unknown } | undefined
+  return () => {
+    if (failure !== undefined && Date.now() - failure.at < FETCH_FAILURE_TTL_MS)
+      return Promise.reject(failure.error)
+    running ??= load().then(
+      (value) => {
+        running = undefined
+        failure = undefined
+        return value
+      },
+      (error: unknown) => {
+        running = undefined
+        failure = { at: Date.now(), error }
+        throw error
+      },
+    )
+    return running
+  }
+}
+
 /** A GET over undici: no redirects (undici's `request` never follows them), a timeout and a size cap. */
 export function undiciGet(dispatcher?: Dispatcher): HttpGet {
   return async (url, { timeoutMs, maxBytes, headers }) => {

@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici'
 import type { VerifyConfig } from '../config/schema.js'
 import { createTokenSource } from '../config/token.js'
 import { RelayError } from '../errors.js'
-import { FETCH_FAILURE_TTL_MS, type HttpGet, outboundGet, undiciGet } from '../http/get.js'
+import { FETCH_FAILURE_TTL_MS, type HttpGet, outboundGet, rememberFailure, undiciGet } from '../http/get.js'
 import { createDispatcher, type ProxyConfig } from '../http/outbound.js'
 import { boundedRemoteKeys, JWKS_MAX_BYTES, JWKS_TIMEOUT_MS, type Trust } from './jwt-keys.js'
 import type { Verified } from './types.js'
@@ -63,28 +63,28 @@ function issuerKeys(issuer: IssuerConfig, get: HttpGet, headers: () => Record<st
     tokenOrigins.add(jwksUri.origin)
     return jwksUri.href
   }
-  let keys: Promise<JWTVerifyGetKey> | undefined
   // A failed discovery is remembered as long as a failed key fetch is, then tried again.
-  let failedAt: number | undefined
+  const load = rememberFailure(async () =>
+    boundedRemoteKeys(issuer.jwksUrl ?? (await discover()), get, jwksHeaders),
+  )
+  let keys: JWTVerifyGetKey | undefined
   const getKey: JWTVerifyGetKey = async (protectedHeader, token) => {
-    if (keys === undefined || (failedAt !== undefined && Date.now() - failedAt >= FETCH_FAILURE_TTL_MS)) {
-      failedAt = undefined
-      keys = (async () => boundedRemoteKeys(issuer.jwksUrl ?? (await discover()), get, jwksHeaders))()
-    }
-    const current = keys
-    let jwks: JWTVerifyGetKey
     try {
-      jwks = await current
+      keys ??= await load()
     } catch (err) {
-      if (keys === current) failedAt ??= Date.now()
-      throw new RelayError('ERR_KEYS_UNAVAILABLE', 'signing keys unavailable', {
-        retryAfter: FETCH_FAILURE_TTL_MS / 1000,
-        cause: err,
-      })
+      throw keysUnavailable(err)
     }
-    return jwks(protectedHeader, token)
+    return keys(protectedHeader, token)
   }
   return getKey
+}
+
+/** Signing keys cannot be had now (discovery failed, the token file cannot be read): a 503 to retry. */
+function keysUnavailable(cause?: unknown): RelayError {
+  return new RelayError('ERR_KEYS_UNAVAILABLE', 'signing keys unavailable', {
+    retryAfter: FETCH_FAILURE_TTL_MS / 1000,
+    cause,
+  })
 }
 
 /**
@@ -115,7 +115,7 @@ export function kubernetesTrust(config: KubernetesConfig, deps: KeyFetchDeps): K
       try {
         return { authorization: `Bearer ${token()}` }
       } catch {
-        throw new RelayError('ERR_KEYS_UNAVAILABLE', 'signing keys unavailable', { retryAfter: 30 })
+        throw keysUnavailable()
       }
     }
     return { issuer: issuer.issuer, keys: [], remote: issuerKeys(issuer, get, headers) }

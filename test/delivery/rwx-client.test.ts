@@ -2,7 +2,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   createRwxClient,
-  MAX_REASON,
+  MAX_RWX_MESSAGE,
   namedIn,
   type RwxClient,
   safeMessage,
@@ -184,7 +184,7 @@ describe('rwx client', () => {
     expect(safeMessage('A: xyz refused', ['XyZ'])).toBeUndefined()
     expect(safeMessage('A: refused', ['XyZ'])).toBe('A: refused')
     // a long message is a body, not a reason
-    expect(safeMessage('x'.repeat(MAX_REASON + 1), [])).toBeUndefined()
+    expect(safeMessage('x'.repeat(MAX_RWX_MESSAGE + 1), [])).toBeUndefined()
   })
 
   it('says the vault is missing on 404, and is dead on other 4xx', async () => {

@@ -127,6 +127,23 @@ describe('Vault KV v2', () => {
     ])
   })
 
+  it('current(): permission denied on the metadata waits a minute, uncounted, and is warned about', async () => {
+    const path = unique('private/meta')
+    fake.put(path, { password: 'pw-1' })
+    fake.deny(`secret/metadata/${path}`)
+    const own = vaultResolverFor(fake, { method: 'token', tokenFile: join(dir, 'token') })
+    try {
+      expect(await own.resolver.current(kv(path, 'password'))).toEqual({
+        kind: 'retry',
+        error: `permission denied for secret/metadata/${path} (HTTP 403): the relay's Vault policy must allow it`,
+        afterMs: 60_000,
+      })
+      expect(own.logs()).toContain('Vault permission or login problem')
+    } finally {
+      own.resolver.close()
+    }
+  })
+
   it('sealed (503), rate limited (429) and 5xx are retried; unreachable too', async () => {
     const path = unique('app/db')
     fake.put(path, { password: 'pw-1' })

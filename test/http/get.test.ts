@@ -1,8 +1,14 @@
 // The bounded outbound GET, over undici and over an injected fetch: no redirect, a size cap, a timeout.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { fetchGet, type HttpGet, undiciGet } from '../../src/http/get.js'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import {
+  FETCH_FAILURE_TTL_MS,
+  fetchGet,
+  type HttpGet,
+  rememberFailure,
+  undiciGet,
+} from '../../src/http/get.js'
 
 let server: Server
 let base: string
@@ -57,5 +63,35 @@ describe.each<[string, () => HttpGet]>([
     const started = Date.now()
     await expect(make()(`${base}/slow`, { ...limits, timeoutMs: 200 })).rejects.toThrow()
     expect(Date.now() - started).toBeLessThan(1_500)
+  })
+})
+
+describe('rememberFailure', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('shares one call among callers while it runs, and calls again after a success', async () => {
+    let calls = 0
+    const load = rememberFailure(async () => ++calls)
+    expect(await Promise.all([load(), load(), load()])).toEqual([1, 1, 1])
+    expect(await load()).toBe(2)
+  })
+
+  it('gives a failure to every caller for FETCH_FAILURE_TTL_MS without calling again, then calls again', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    let calls = 0
+    const load = rememberFailure(async () => {
+      calls++
+      if (calls === 1) throw new Error('key server down')
+      return 'keys'
+    })
+    await expect(load()).rejects.toThrow('key server down')
+    vi.setSystemTime(Date.now() + FETCH_FAILURE_TTL_MS - 1)
+    await expect(load()).rejects.toThrow('key server down')
+    expect(calls).toBe(1)
+    vi.setSystemTime(Date.now() + 1)
+    expect(await load()).toBe('keys')
+    expect(calls).toBe(2)
   })
 })

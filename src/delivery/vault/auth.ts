@@ -1,7 +1,8 @@
 // The Vault token: a login (Kubernetes, AppRole) cached and renewed before its lease ends, or a token file.
 import type { VaultAuthConfig } from '../../config/schema.js'
 import { createTokenSource, type TokenSource } from '../../config/token.js'
-import { failureOf, outsideFix, VaultError } from './errors.js'
+import { outsideFix } from '../values.js'
+import { failureOf, VaultError } from './errors.js'
 import { type VaultHttp, VaultUnreachable } from './http.js'
 
 /** The part of a pino logger the auth uses (never given a token). */

@@ -1,8 +1,8 @@
 // Database secrets engine static roles: the username or password of the rotation named by last_vault_rotation.
 import type { VaultDatabaseRef } from '../../config/schema.js'
-import type { CurrentVersion, Resolved } from '../values.js'
+import type { CurrentVersion, Failure, Resolved } from '../values.js'
 import { encodePath, type VaultClient } from './client.js'
-import { failureOf, type VaultFailure } from './errors.js'
+import { failureOf } from './errors.js'
 
 interface StaticCreds {
   rotation: string
@@ -28,7 +28,7 @@ async function readCreds(
   client: VaultClient,
   ref: VaultDatabaseRef,
   keep: boolean,
-): Promise<StaticCreds | VaultFailure> {
+): Promise<StaticCreds | Failure> {
   const answer = await client.get(`${encodePath(ref.mount)}/static-creds/${encodePath(ref.role)}`)
   if (answer.status !== 200) return failureOf(answer.status, answer.body, where(ref), answer.retryAfterMs)
   const data = (answer.body as { data?: Record<string, unknown> } | undefined)?.data
@@ -65,18 +65,16 @@ export async function resolveDatabase(client: VaultClient, ref: VaultDatabaseRef
   return { kind: 'value', value }
 }
 
-/** The current rotation of `ref`: the endpoint sends the password too, which is dropped unread. */
-export async function currentDatabase(client: VaultClient, ref: VaultDatabaseRef): Promise<CurrentVersion> {
+/**
+ * The current rotation of `ref`: the endpoint sends the password too, which is dropped unread. A failure
+ * is returned as it is, as by `currentKv`.
+ */
+export async function currentDatabase(
+  client: VaultClient,
+  ref: VaultDatabaseRef,
+): Promise<CurrentVersion | Failure> {
   const creds = await readCreds(client, ref, false)
-  if ('kind' in creds) {
-    if (creds.kind === 'retry')
-      return {
-        kind: 'retry',
-        error: creds.error,
-        ...(creds.afterMs === undefined ? {} : { afterMs: creds.afterMs }),
-      }
-    return { kind: 'missing', error: creds.error }
-  }
+  if ('kind' in creds) return creds
   const created = Date.parse(creds.rotation)
   return {
     kind: 'version',

@@ -1,31 +1,17 @@
 // Vault answers translated at the edge: retry (counted or not), or dead; reasons name paths, never values.
-import type { Resolved } from '../values.js'
+import { type Failure, outsideFix } from '../values.js'
 import { vaultErrors } from './http.js'
-
-/**
- * Permission denied or a refused login: wait this long, as for AWS credentials. A policy or role fix
- * outside the relay ends it, so the retries must not use up attempts or age and lose the secret.
- */
-export const PERMISSION_RETRY_MS = 60_000
-
-/** A failed Vault call, as the delivery worker takes it. */
-export type VaultFailure = Extract<Resolved, { kind: 'retry' | 'dead' }>
 
 /** Thrown by the client and the auth: carries the failure the resolver returns as it is. */
 export class VaultError extends Error {
   override readonly name = 'VaultError'
-  constructor(readonly failure: VaultFailure) {
+  constructor(readonly failure: Failure) {
     super(failure.error)
   }
 }
 
-/** A retry that a fix outside the relay ends (policy, role, credentials). */
-export function outsideFix(error: string): VaultFailure {
-  return { kind: 'retry', error, afterMs: PERMISSION_RETRY_MS, countAttempt: false }
-}
-
 /** A non-2xx answer for `what` (e.g. `secret/data/app/db`) as retry or dead. */
-export function failureOf(status: number, body: unknown, what: string, retryAfterMs?: number): VaultFailure {
+export function failureOf(status: number, body: unknown, what: string, retryAfterMs?: number): Failure {
   const after = retryAfterMs === undefined ? {} : { afterMs: retryAfterMs }
   const said = vaultErrors(body)
   const detail = said === '' ? '' : `: ${said}`

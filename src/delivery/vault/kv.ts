@@ -1,8 +1,8 @@
 // KV v2 at delivery and for reconciliation: a field of one version, never one older than the current version.
 import type { VaultKvRef } from '../../config/schema.js'
-import type { CurrentVersion, Resolved } from '../values.js'
+import type { CurrentVersion, Failure, Resolved } from '../values.js'
 import { encodePath, type VaultClient } from './client.js'
-import { failureOf, type VaultFailure } from './errors.js'
+import { failureOf } from './errors.js'
 
 interface VersionMeta {
   createdTime: string | undefined
@@ -47,7 +47,7 @@ function gone(meta: VersionMeta | undefined, version: number, now: number): stri
   return undefined
 }
 
-async function readMetadata(client: VaultClient, ref: VaultKvRef): Promise<KvMetadata | VaultFailure> {
+async function readMetadata(client: VaultClient, ref: VaultKvRef): Promise<KvMetadata | Failure> {
   const what = `${ref.mount}/metadata/${ref.path}`
   const answer = await client.get(`${encodePath(ref.mount)}/metadata/${encodePath(ref.path)}`)
   if (answer.status !== 200) return failureOf(answer.status, answer.body, what, answer.retryAfterMs)
@@ -117,18 +117,17 @@ export async function resolveKv(client: VaultClient, ref: VaultKvRef, now: numbe
   return field(answer.body, ref, `version ${version}`)
 }
 
-/** The current version of `ref` from its metadata (never the data): the ref pinned to it, and its time. */
-export async function currentKv(client: VaultClient, ref: VaultKvRef, now: number): Promise<CurrentVersion> {
+/**
+ * The current version of `ref` from its metadata (never the data): the ref pinned to it, and its time; or
+ * the failure to read it, as it is (the resolver tells permission problems apart, then makes it an answer).
+ */
+export async function currentKv(
+  client: VaultClient,
+  ref: VaultKvRef,
+  now: number,
+): Promise<CurrentVersion | Failure> {
   const meta = await readMetadata(client, ref)
-  if ('kind' in meta) {
-    if (meta.kind === 'retry')
-      return {
-        kind: 'retry',
-        error: meta.error,
-        ...(meta.afterMs === undefined ? {} : { afterMs: meta.afterMs }),
-      }
-    return { kind: 'missing', error: meta.error }
-  }
+  if ('kind' in meta) return meta
   const version = meta.currentVersion
   if (version < 1) return { kind: 'missing', error: `${where(ref)} has no version` }
   const state = meta.versions.get(version)
@@ -149,7 +148,7 @@ export async function listKv(
   mount: string,
   prefix: string,
   limit = 10_000,
-): Promise<{ kind: 'paths'; paths: string[] } | VaultFailure> {
+): Promise<{ kind: 'paths'; paths: string[] } | Failure> {
   const paths: string[] = []
   const folders = [prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`]
   for (let folder = folders.shift(); folder !== undefined; folder = folders.shift()) {

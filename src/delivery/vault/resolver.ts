@@ -1,11 +1,19 @@
 // Resolves `vaultKv` and `vaultDatabase` references (HashiCorp Vault, OpenBao): values at delivery, versions for sweeps.
 import { isVaultRef, type ValueRef, type VaultConfig } from '../../config/schema.js'
 import type { ProxyConfig } from '../../http/outbound.js'
-import type { CurrentVersion, Listed, ListRequest, ReferenceResolver } from '../values.js'
+import {
+  type CurrentVersion,
+  currentFailure,
+  type Failure,
+  isOutsideFix,
+  type Listed,
+  type ListRequest,
+  type ReferenceResolver,
+} from '../values.js'
 import { createVaultAuth, type VaultLog } from './auth.js'
 import { createVaultClient } from './client.js'
 import { currentDatabase, resolveDatabase } from './database.js'
-import { PERMISSION_RETRY_MS, VaultError, type VaultFailure } from './errors.js'
+import { VaultError } from './errors.js'
 import { type SubscribeOptions, type Subscription, subscribeKvWrites } from './events.js'
 import { createVaultHttp, type VaultHttp } from './http.js'
 import { currentKv, listKv, resolveKv } from './kv.js'
@@ -14,7 +22,7 @@ import { currentKv, listKv, resolveKv } from './kv.js'
 export interface VaultResolver extends ReferenceResolver {
   current(ref: ValueRef): Promise<CurrentVersion>
   /** The KV v2 secret paths under `prefix` of `mount` (LIST, folders followed), for a sweep to expand. */
-  listPaths(mount: string, prefix: string): Promise<{ kind: 'paths'; paths: string[] } | VaultFailure>
+  listPaths(mount: string, prefix: string): Promise<{ kind: 'paths'; paths: string[] } | Failure>
   list(where: ListRequest): Promise<Listed>
   /** Vault Enterprise: KV writes pushed over a WebSocket, with this resolver's login (closed with it). */
   subscribeKvWrites(options: SubscribeOptions): Subscription
@@ -32,7 +40,7 @@ export interface VaultResolverOptions {
 }
 
 /** Runs `work`, turning a thrown VaultError (no answer, no token) into its failure. */
-async function guarded<T>(work: () => Promise<T>): Promise<T | VaultFailure> {
+async function guarded<T>(work: () => Promise<T>): Promise<T | Failure> {
   try {
     return await work()
   } catch (err) {
@@ -49,11 +57,8 @@ export function createVaultResolver(options: VaultResolverOptions): VaultResolve
   const client = createVaultClient(http, auth)
   const subscriptions = new Set<Subscription>()
 
-  const noted = <T extends { kind: string }>(result: T): T => {
-    const r = result as { kind: string; afterMs?: number; error?: string }
-    if (r.kind === 'retry' && r.afterMs === PERMISSION_RETRY_MS) {
-      options.log.warn({ reason: r.error }, 'Vault permission or login problem')
-    }
+  const noted = <T extends { kind: string; error?: string; countAttempt?: boolean }>(result: T): T => {
+    if (isOutsideFix(result)) options.log.warn({ reason: result.error }, 'Vault permission or login problem')
     return result
   }
 
@@ -73,16 +78,7 @@ export function createVaultResolver(options: VaultResolverOptions): VaultResolve
       const result = await guarded(() =>
         ref.engine === 'kv' ? currentKv(client, ref, clock()) : currentDatabase(client, ref),
       )
-      if (result.kind === 'dead') return { kind: 'missing', error: result.error }
-      if (result.kind === 'retry') {
-        noted(result)
-        return {
-          kind: 'retry',
-          error: result.error,
-          ...(result.afterMs === undefined ? {} : { afterMs: result.afterMs }),
-        }
-      }
-      return result
+      return result.kind === 'dead' || result.kind === 'retry' ? currentFailure(noted(result)) : result
     },
     listPaths,
     async list(where) {
