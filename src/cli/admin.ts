@@ -69,7 +69,7 @@ export function describeEvent(e: Json): string {
 }
 
 /** The human view of a name's never-regress state (GET /admin/names/…). */
-export function describeName(n: Json): string {
+function describeName(n: Json): string {
   const d = n.delivered as Json | null | undefined
   const from = (m: Json) => (m.event ? `  from ${m.source} ${m.event}` : '  (its event is purged)')
   return [

@@ -6,7 +6,7 @@ import { buildInventory, type InventoryFilter } from './state.js'
 import type { InventoryEntry } from './types.js'
 
 /** Most names one inventory read returns. */
-export const INVENTORY_MAX = 10_000
+const INVENTORY_MAX = 10_000
 
 /** What the admin routes and the console need of reconciliation in this process. */
 export type ReconcileHandle = Pick<Reconciler, 'declared' | 'sources' | 'resync'>
