@@ -17,7 +17,7 @@ import type { VaultResolver } from './delivery/vault/resolver.js'
 import { createDeliveryWorker } from './delivery/worker.js'
 import { StartupError } from './errors.js'
 import { createDispatcher, usesProxy } from './http/outbound.js'
-import { loadConfig } from './load-config.js'
+import { parseConfig } from './load-config.js'
 import { createLogger } from './log.js'
 import { createMetrics } from './metrics.js'
 import { notifyingListener } from './notify/events.js'
@@ -55,9 +55,14 @@ export const DEMO_HOST = '127.0.0.1'
  * Where a relay on the public DEMO-ONLY secrets listens, and why: an explicit `HOST` or `server.host` in
  * the config file is obeyed (the user chose to expose it), anything else is loopback only.
  */
-function demoListenHost(path: string, env: Env, config: Config): { host: string; reason: string } {
+function demoListenHost(
+  text: string,
+  path: string,
+  env: Env,
+  config: Config,
+): { host: string; reason: string } {
   if (env.HOST) return { host: config.server.host, reason: 'HOST is set' }
-  const server = readYamlConfig(readConfigFile(path), env, path, []).server
+  const server = readYamlConfig(text, env, path, []).server
   if (server !== null && typeof server === 'object' && 'host' in server) {
     return { host: config.server.host, reason: `server.host is set in ${path}` }
   }
@@ -74,7 +79,9 @@ const SETTLE_MARGIN_MS = 1_000
 export async function startRelay(env: Env, cwd: string, options: StartOptions = {}): Promise<RunningRelay> {
   const path = resolveConfigPath(env, cwd, options)
   if (!existsSync(path)) throw new StartupError(noConfig(path))
-  const config = loadConfig(path, env)
+  // Read once: demo mode looks at the same text again for an explicit server.host.
+  const text = readConfigFile(path)
+  const config = parseConfig(text, env, path)
   const token = createTokenSource(config.rwx)
   try {
     token()
@@ -93,7 +100,7 @@ export async function startRelay(env: Env, cwd: string, options: StartOptions = 
   }
   let host = config.server.host
   if (demoPaths.length > 0) {
-    const listen = demoListenHost(path, env, config)
+    const listen = demoListenHost(text, path, env, config)
     host = listen.host
     log.warn(
       { host, reason: listen.reason },

@@ -1,7 +1,7 @@
 // `vault-relay events|show|retry|discard|pause|resume|status|name|secrets|resync`: the admin API for humans (never a value).
 import { parseArgs } from 'node:util'
-import { request } from 'undici'
 import type { Env } from '../config/load.js'
+import { type At, call, type Json, list, withQuery } from './admin-call.js'
 import { AdminError } from './admin-error.js'
 import { runResyncCommand, runSecretsCommand } from './secrets.js'
 import { clientSettings } from './settings.js'
@@ -22,49 +22,6 @@ export const ADMIN_COMMANDS = [
 ] as const
 export type AdminCommand = (typeof ADMIN_COMMANDS)[number]
 
-const TIMEOUT_MS = 10_000
-
-/** Calls the admin API; resolves with the JSON answer, throws AdminError on anything else. */
-async function call(url: string, token: string, method: 'GET' | 'POST', path: string, body?: unknown) {
-  let res: Awaited<ReturnType<typeof request>>
-  try {
-    res = await request(`${url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      headersTimeout: TIMEOUT_MS,
-      bodyTimeout: TIMEOUT_MS,
-    })
-  } catch (err) {
-    throw new AdminError(`cannot reach the relay at ${url}: ${(err as Error).message}`)
-  }
-  const text = await res.body.text()
-  let doc: unknown
-  try {
-    doc = JSON.parse(text)
-  } catch {
-    doc = undefined
-  }
-  if (res.statusCode >= 200 && res.statusCode < 300) return doc as Record<string, unknown>
-  const detail = (doc as { detail?: unknown } | undefined)?.detail
-  // Without admin.token the relay registers no /admin route: its not-found handler answers.
-  if (
-    res.statusCode === 404 &&
-    (detail === undefined || (typeof detail === 'string' && /^no route for /.test(detail)))
-  )
-    throw new AdminError(
-      `the relay's admin API is off (set admin.token) at ${url}: its config's admin.token or RELAY_ADMIN_TOKEN turns it on${detail === undefined ? ' (or this is not a vault-relay: its 404 has no problem detail)' : ''}`,
-    )
-  throw new AdminError(
-    `the relay answered ${res.statusCode}: ${typeof detail === 'string' ? detail : 'no detail'}`,
-  )
-}
-
-type Json = Record<string, unknown>
-const list = (v: unknown): Json[] => (Array.isArray(v) ? (v as Json[]) : [])
 const counts = (c: unknown) =>
   Object.entries((c ?? {}) as Record<string, number>)
     .map(([k, n]) => `${k}=${n}`)
@@ -112,7 +69,7 @@ export function describeEvent(e: Json): string {
 }
 
 /** The human view of a name's never-regress state (GET /admin/names/…). */
-export function describeName(n: Json): string {
+function describeName(n: Json): string {
   const d = n.delivered as Json | null | undefined
   const from = (m: Json) => (m.event ? `  from ${m.source} ${m.event}` : '  (its event is purged)')
   return [
@@ -224,8 +181,7 @@ export async function runAdminCommand(
   })
   const settings = clientSettings(values, env)
   if (!settings.token) throw new AdminError('set RELAY_ADMIN_TOKEN (the relay must have it too)', 2)
-  const at = (method: 'GET' | 'POST', path: string, body?: unknown) =>
-    call(settings.url, settings.token!, method, path, body)
+  const at: At = (method, path, body) => call(settings.url, settings.token!, method, path, body)
   if (command === 'name') return runNameCommand(positionals, values, at, out)
   if (command === 'secrets') {
     if (positionals.length > 0)
@@ -238,10 +194,8 @@ export async function runAdminCommand(
   if (needsEvent && (source === undefined || eventId === undefined || positionals.length > 2))
     throw new AdminError(`usage: vault-relay ${command} SOURCE EVENT`, 2)
   const ev = needsEvent ? `/admin/events/${encodeURIComponent(source!)}/${encodeURIComponent(eventId!)}` : ''
-  const query = new URLSearchParams()
-  for (const k of ['source', 'status', 'limit'] as const) if (values[k] !== undefined) query.set(k, values[k])
   const doc = await {
-    events: () => at('GET', `/admin/events${query.size > 0 ? `?${query}` : ''}`),
+    events: () => at('GET', withQuery('/admin/events', values, ['source', 'status', 'limit'])),
     show: () => at('GET', ev),
     retry: () => at('POST', `${ev}/retry`),
     discard: () => at('POST', `${ev}/discard`),
@@ -269,7 +223,7 @@ const NAME_USAGE =
 async function runNameCommand(
   positionals: string[],
   values: { json?: boolean; reason?: string; 'lift-fence'?: boolean; by?: string },
-  at: (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<Json>,
+  at: At,
   out: (text: string) => void,
 ): Promise<number> {
   const [sub, vault, name] = positionals

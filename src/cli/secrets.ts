@@ -1,9 +1,13 @@
 // `vault-relay secrets` (the inventory) and `vault-relay resync`: read from the admin API, never a value.
+import { NAME_PATTERN } from '../config/schema.js'
+import { type At, type Json, list, withQuery } from './admin-call.js'
 import { AdminError } from './admin-error.js'
 
-type Json = Record<string, unknown>
-type At = (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<Json>
-const list = (v: unknown): Json[] => (Array.isArray(v) ? (v as Json[]) : [])
+/** `VAULT/NAME`, each as RWX accepts names. */
+const isVaultName = (p: string) => {
+  const parts = p.split('/')
+  return parts.length === 2 && parts.every((x) => NAME_PATTERN.test(x))
+}
 
 /** One inventory line: vault/name, state, versions, and what is wrong. */
 function line(s: Json): string {
@@ -32,9 +36,7 @@ export async function runSecretsCommand(
   at: At,
   out: (text: string) => void,
 ): Promise<number> {
-  const query = new URLSearchParams()
-  for (const k of ['state', 'vault', 'source'] as const) if (values[k] !== undefined) query.set(k, values[k])
-  const doc = await at('GET', `/admin/secrets${query.size > 0 ? `?${query}` : ''}`)
+  const doc = await at('GET', withQuery('/admin/secrets', values, ['state', 'vault', 'source']))
   const secrets = list(doc.secrets)
   if (values.json) out(JSON.stringify(doc, null, 2))
   else {
@@ -55,7 +57,7 @@ export async function runResyncCommand(
   out: (text: string) => void,
 ): Promise<number> {
   for (const p of positionals)
-    if (!/^[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+$/.test(p))
+    if (!isVaultName(p))
       throw new AdminError(
         `usage: vault-relay resync [--source S] [--force] [VAULT/NAME…] (${p} is not VAULT/NAME)`,
         2,

@@ -39,7 +39,7 @@ export async function runSend(
       'usage: vault-relay send --config FILE SOURCE payload.json [--url URL] [--json] [--key FILE]',
       2,
     )
-  const settings = clientSettings(values, env)
+  const settings = clientSettings(values, env, 'hooks')
   const source = settings.config?.sources.find((s) => s.id === sourceId)
   if (source === undefined) throw new AdminError(`no source ${sourceId} in ${values.config}`, 2)
   let payload: string

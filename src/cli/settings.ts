@@ -14,12 +14,19 @@ export interface ClientSettings {
   config?: Config
 }
 
-/** The local address a relay serving `config` answers on. */
-/** Where the admin API listens: its own port when `server.adminPort` is set, else the webhook port. */
-function localUrl(config: Config): string {
+/** Which of a relay's listeners the command talks to: the admin API (`/admin`) or the webhooks (`/hooks`). */
+export type Listener = 'admin' | 'hooks'
+
+/**
+ * The local address a relay serving `config` answers `listener` on: the admin API on its own port when
+ * `server.adminPort` is set, else (and the webhooks always) on the webhook port.
+ */
+function localUrl(config: Config, listener: Listener): string {
   const { adminPort } = config.server
   const [bound, port] =
-    adminPort === undefined ? [config.server.host, config.server.port] : [config.server.adminHost, adminPort]
+    listener === 'admin' && adminPort !== undefined
+      ? [config.server.adminHost, adminPort]
+      : [config.server.host, config.server.port]
   const host = bound === '0.0.0.0' || bound === '::' ? '127.0.0.1' : bound
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 }
@@ -31,6 +38,7 @@ function localUrl(config: Config): string {
 export function clientSettings(
   flags: { url?: string | undefined; config?: string | undefined },
   env: Env,
+  listener: Listener = 'admin',
 ): ClientSettings {
   const parsed = cliEnvSchema.safeParse(env)
   if (!parsed.success) {
@@ -38,7 +46,8 @@ export function clientSettings(
   }
   const e = parsed.data
   const config = flags.config === undefined ? undefined : loadConfig(flags.config, env)
-  const url = flags.url ?? e.RELAY_URL ?? (config ? localUrl(config) : `http://127.0.0.1:${e.PORT ?? 8080}`)
+  const url =
+    flags.url ?? e.RELAY_URL ?? (config ? localUrl(config, listener) : `http://127.0.0.1:${e.PORT ?? 8080}`)
   const token = e.RELAY_ADMIN_TOKEN || config?.admin.token || undefined
   return { url: url.replace(/\/+$/, ''), token, ...(config ? { config } : {}) }
 }

@@ -9,7 +9,7 @@ type PubsubVerify = Extract<SourceConfig['verify'], { type: 'google-pubsub' }>
 type SignedPush = { headers: Record<string, string>; body: string } | { cannotSign: string }
 
 /** Why a google-pubsub source cannot be signed without `--key`. */
-export const NO_GOOGLE_KEY =
+const NO_GOOGLE_KEY =
   'Google signs push tokens with its own keys and the relay owns none: to test against a local issuer, pass --key with a private RSA key (PEM, or a JWK with its kid) whose public half the source jwksUrl serves'
 
 /**
@@ -17,7 +17,7 @@ export const NO_GOOGLE_KEY =
  * (`attributes`, `data`): a `data` that is not a string is sent as base64 of its JSON, as Secret Manager
  * publishes its resources; messageId and publishTime are made up when missing.
  */
-export function pushBody(payload: string, now: number): string {
+function pushBody(payload: string, now: number): string {
   const doc = JSON.parse(payload) as Record<string, unknown>
   if (typeof doc === 'object' && doc !== null && 'message' in doc) return payload
   const message: Record<string, unknown> = { ...doc }

@@ -54,10 +54,10 @@ export async function inLanes<T, R>(
 }
 
 /** Tries of one read while the store throttles or fails for now, and the first wait between them. */
-export const READ_TRIES = 3
-export const READ_BACKOFF_MS = 250
+const READ_TRIES = 3
+const READ_BACKOFF_MS = 250
 /** Longest wait between tries: a longer one (credentials) is left to the next sweep. */
-export const READ_BACKOFF_MAX_MS = 5_000
+const READ_BACKOFF_MAX_MS = 5_000
 
 /**
  * Reads a current version, paced; a `retry` answer (throttling, a network failure) is tried again after a

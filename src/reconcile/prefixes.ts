@@ -6,7 +6,7 @@ import { compileTemplate, type Template } from '../mapping/template.js'
 import type { DeclaredSecret } from './declared.js'
 
 /** What a name template renders against for one listed secret (never its value). */
-export interface ListedPath {
+interface ListedPath {
   /** The full KV path, `apps/billing/db`. */
   path: string
   /** The path below the prefix, `billing/db`. */
@@ -19,7 +19,7 @@ export interface ListedPath {
 export const folderOf = (prefix: string) => (prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`)
 
 /** The fields a name template may read for the KV path `path` listed under `prefix`. */
-export function listedPath(prefix: string, path: string): ListedPath {
+function listedPath(prefix: string, path: string): ListedPath {
   const folder = folderOf(prefix)
   const relative = path.startsWith(folder) ? path.slice(folder.length) : path
   return { path, relative, name: relative.replaceAll('/', '_') }

@@ -48,7 +48,7 @@ export function knownVersion(f: InventoryFacts | undefined): string | null {
 }
 
 /** One inventory entry from the store's facts (and the declared secret, for a name never seen). */
-export function entryOf(f: InventoryFacts | undefined, declared?: DeclaredSecret): InventoryEntry {
+function entryOf(f: InventoryFacts | undefined, declared?: DeclaredSecret): InventoryEntry {
   const latest = f?.latest ?? null
   const m = f?.reconcile ?? null
   const sweepRead =

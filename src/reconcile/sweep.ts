@@ -1,7 +1,7 @@
 // One look at a source's declared secrets: read each current version (metadata only), queue what is newer
 // than the relay's, and read RWX back to find drift (written again with `repair`).
 import type { Logger } from 'pino'
-import { storeOf } from '../config/schema.js'
+import { storeOf, type ValueRef } from '../config/schema.js'
 import type { RwxClient } from '../delivery/rwx-client.js'
 import type { ReferenceResolver } from '../delivery/values.js'
 import type { InventoryFacts, ReconcileMark, Store } from '../queue/store.js'
@@ -106,24 +106,7 @@ async function sweepOne(deps: SweepDeps, d: DeclaredSecret, options: SweepOption
     const eventId = options.force
       ? `resync:${d.vault}/${d.name}:${version}:${now}`
       : `reconcile:${d.vault}/${d.name}:${version}`
-    const result = await store.enqueue({
-      source: d.source,
-      eventId,
-      eventTime: now,
-      receivedAt: now,
-      secrets: [
-        {
-          vault: d.vault,
-          name: d.name,
-          description: d.description,
-          sealed: null,
-          ref: current.ref,
-          fingerprint: null,
-        },
-      ],
-      provenance: { verifier: options.trigger, keyId: null, rules: [d.path] },
-    })
-    if (result.queued > 0) deps.onQueued?.()
+    const result = await queueRef(deps, d, current.ref, eventId, now, options.trigger)
     log.info(
       { ...base, version, known, eventId, queued: result.queued, duplicate: result.duplicate },
       options.force
@@ -165,25 +148,32 @@ async function sweepOne(deps: SweepDeps, d: DeclaredSecret, options: SweepOption
   }
   await store.recordReconcile([{ ...mark, outcome: 'drift', rwxVersion: drift.rwxVersion }])
   if (!options.repair) return { ...base, outcome: 'drift', version }
-  const result = await store.enqueue({
+  const repairId = `repair:${d.vault}/${d.name}:${version}:${drift.rwxVersion ?? 'none'}`
+  await queueRef(deps, d, current.ref, repairId, now, options.trigger)
+  return { ...base, outcome: 'repair', version }
+}
+
+/** Queues the declared secret's reference (fetched at delivery) as event `eventId`; wakes the worker if queued. */
+async function queueRef(
+  deps: SweepDeps,
+  d: DeclaredSecret,
+  ref: ValueRef,
+  eventId: string,
+  now: number,
+  trigger: SweepOptions['trigger'],
+): Promise<Awaited<ReturnType<Store['enqueue']>>> {
+  const result = await deps.store.enqueue({
     source: d.source,
-    eventId: `repair:${d.vault}/${d.name}:${version}:${drift.rwxVersion ?? 'none'}`,
+    eventId,
     eventTime: now,
     receivedAt: now,
     secrets: [
-      {
-        vault: d.vault,
-        name: d.name,
-        description: d.description,
-        sealed: null,
-        ref: current.ref,
-        fingerprint: null,
-      },
+      { vault: d.vault, name: d.name, description: d.description, sealed: null, ref, fingerprint: null },
     ],
-    provenance: { verifier: options.trigger, keyId: null, rules: [d.path] },
+    provenance: { verifier: trigger, keyId: null, rules: [d.path] },
   })
   if (result.queued > 0) deps.onQueued?.()
-  return { ...base, outcome: 'repair', version }
+  return result
 }
 
 /** What reading RWX's version back found, against the version the relay wrote. */

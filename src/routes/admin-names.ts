@@ -42,7 +42,7 @@ function presentMark(m: DeliveredMark | null) {
 }
 
 /** The admin view of a name: metadata only (the store's NameState carries no value). */
-export function presentName(s: NameState) {
+function presentName(s: NameState) {
   return {
     vault: s.vault,
     name: s.name,

@@ -94,10 +94,9 @@ export function adminSecretRoutes(app: FastifyInstance, opts: AdminSecretsOption
     if (typeof force !== 'boolean') throw new RelayError('ERR_BAD_REQUEST', 'force must be a boolean')
     const names = namesOf(body.secrets)
     const reconcile = opts.reconcile
-    const reconciling = new Set(reconcile?.sources ?? reconcile?.declared.map((d) => d.source) ?? [])
-    if (reconcile === undefined || reconciling.size === 0)
+    if (reconcile === undefined || reconcile.sources.length === 0)
       throw new RelayError('ERR_NOT_FOUND', 'no source reconciles: add reconcile to a source')
-    if (source !== undefined && !reconciling.has(source))
+    if (source !== undefined && !reconcile.sources.includes(source))
       throw new RelayError('ERR_NOT_FOUND', `no reconciling source ${source}`)
     const done = await reconcile.resync({ source, names, force })
     request.log.info(

@@ -93,6 +93,17 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
     }
   }
 
+  /** Counts and logs a known source's refusal (`admit` let only known sources through); `err` comes back to throw. */
+  const refused = (request: FastifyRequest<{ Params: HookParams }>, err: unknown, message: string) => {
+    if (isRelayError(err)) {
+      const source = request.params.source
+      metrics.hooks.inc({ source, status: String(err.status) })
+      metrics.refusals.inc({ source, code: err.code })
+      request.log.warn({ source, code: err.code, reason: err.message }, message)
+    }
+    return err
+  }
+
   // The CloudEvents webhook abuse-protection preflight (Event Grid sources): 200 with the allow headers.
   app.options<{ Params: HookParams }>('/hooks/:source', { onRequest: admit }, async (request, reply) => {
     const sourceId = request.params.source
@@ -102,12 +113,7 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
       request.log.info({ source: sourceId, status: 200 }, 'hook preflight answered')
       return reply.code(200).headers(headers).send()
     } catch (err) {
-      if (isRelayError(err)) {
-        metrics.hooks.inc({ source: sourceId, status: String(err.status) })
-        metrics.refusals.inc({ source: sourceId, code: err.code })
-        request.log.warn({ source: sourceId, code: err.code, reason: err.message }, 'hook preflight refused')
-      }
-      throw err
+      throw refused(request, err, 'hook preflight refused')
     }
   })
 
@@ -119,9 +125,8 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
       // The route reads up to the largest source's limit; each source's own limit is enforced here:
       // at once for a declared length, and while reading for a chunked body (no reading past it).
       preParsing: async (request, _reply, payload) => {
-        const source = ingest.source(request.params.source)
-        if (source === undefined) return payload
-        const limit = source.config.bodyLimit
+        // `admit` (onRequest) refused an unknown source already.
+        const limit = ingest.source(request.params.source)!.config.bodyLimit
         if (Number(request.headers['content-length']) > limit) throw bodyTooLarge(limit)
         return limit < bodyLimit ? capped(payload, limit) : payload
       },
@@ -146,12 +151,7 @@ export async function hookRoutes(app: FastifyInstance, opts: HookRouteOptions): 
         request.log.info({ source: sourceId, event: answer.event, status: answer.status }, 'hook answered')
         return reply.code(answer.status).send(answer.body)
       } catch (err) {
-        if (isRelayError(err) && ingest.source(sourceId) !== undefined) {
-          metrics.hooks.inc({ source: sourceId, status: String(err.status) })
-          metrics.refusals.inc({ source: sourceId, code: err.code })
-          request.log.warn({ source: sourceId, code: err.code, reason: err.message }, 'hook refused')
-        }
-        throw err
+        throw refused(request, err, 'hook refused')
       }
     },
   )

@@ -1,4 +1,4 @@
-// Where the CLI finds the relay's admin API from a config file: the admin port when it has one.
+// Where the CLI finds the relay from a config file: the admin API on the admin port when it has one, webhooks on theirs.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -27,6 +27,11 @@ describe('cli settings', () => {
   it('uses server.adminPort and adminHost when the admin API has its own listener', () => {
     const config = configFile('{ port: 8123, adminPort: 9123, adminHost: "::1" }')
     expect(clientSettings({ config }, env).url).toBe('http://[::1]:9123')
+  })
+
+  it('sends webhooks (send) to the webhook port even when the admin API has its own', () => {
+    const config = configFile('{ port: 8123, adminPort: 9123, adminHost: "::1" }')
+    expect(clientSettings({ config }, env, 'hooks').url).toBe('http://127.0.0.1:8123')
   })
 
   it('reaches an admin listener on every interface through loopback', () => {
