@@ -164,29 +164,24 @@ export function createIngest(deps: IngestDeps): Ingest {
       )
       const results = await Promise.all(prepared.map((p) => p.enqueue?.()))
       const notices = prepared.flatMap((p) => p.notices)
-      const noted = notices.length > 0 ? { notices } : {}
       let queued = 0
       let secrets = 0
+      let enqueued = 0
       let duplicates = 0
       results.forEach((r, i) => {
         if (r === undefined) return
+        enqueued++
         if (r.duplicate) duplicates++
         else secrets += prepared[i]!.secrets
         queued += r.queued
       })
       if (queued > 0) deps.onQueued?.()
       const event = prepared[0]!.eventId
-      const status = secrets > 0 ? 202 : 200
-      if (prepared.length > 1) {
-        const ids = prepared.map((p) => p.eventId)
-        const body =
-          duplicates > 0 && duplicates === results.filter((r) => r !== undefined).length && secrets === 0
-            ? { event, events: ids, duplicate: true, ...noted }
-            : { event, events: ids, secrets, ...noted }
-        return { status, body, event, secrets, notices }
-      }
-      const answer = duplicates > 0 ? { event, duplicate: true, ...noted } : { event, secrets, ...noted }
-      return { status, body: answer, event, secrets, notices }
+      // A batch names each of its events; `duplicate` when every event that had secrets was one.
+      const many = prepared.length > 1 ? { events: prepared.map((p) => p.eventId) } : {}
+      const outcome = duplicates > 0 && duplicates === enqueued ? { duplicate: true } : { secrets }
+      const answer = { event, ...many, ...outcome, ...(notices.length > 0 ? { notices } : {}) }
+      return { status: secrets > 0 ? 202 : 200, body: answer, event, secrets, notices }
     },
   }
 }
