@@ -673,7 +673,7 @@ export const configSchema = z
           ctx.addIssue({
             code: 'custom',
             path: ['sources', i, 'reconcile', 'secrets', j, 'value'],
-            message: `must name a value store (${Object.values(VALUE_STORE_KEYS).join(', ')}), not a JSON Pointer`,
+            message: `must name a value store (${VALUE_KEY_LIST.join(', ')}), not a JSON Pointer`,
           })
         }
       })
@@ -740,17 +740,37 @@ export const isGcpRef = (ref: ValueRef): ref is GcpValueRef => storeOf(ref) === 
 export type ValueStoreKind = NonNullable<ValueRef['store']>
 /** The store a reference names. */
 export const storeOf = (ref: ValueRef): ValueStoreKind => ref.store ?? 'aws'
-/** The rule key (`value: { <key>: … }`) of each store, as config and the admin API name it. */
-export const VALUE_STORE_KEYS: Readonly<Record<ValueStoreKind, string>> = {
-  aws: 'awsSecretsManager',
-  azure: 'azureKeyVault',
-  gcp: 'gcpSecretManager',
-  vault: 'vaultKv',
+/** A rule's `value` object: one key naming its store, e.g. `{ vaultKv: {…} }`. */
+type ValueObject = Exclude<SecretRuleConfig['value'], string>
+/** The keys a rule's `value` object may have (`awsSecretsManager`, …, `vaultKv`, `vaultDatabase`). */
+export type ValueKey = ValueObject extends infer V ? (V extends unknown ? keyof V : never) : never
+type ValueBody<K extends ValueKey> = Extract<ValueObject, Record<K, unknown>>[K]
+
+/**
+ * Each rule value key, as config and the admin API name it: the store it fetches from (with the Vault
+ * engine, for the two keys sharing that store) and the one line `check` shows for it (where, never a value).
+ */
+const VALUE_KEYS: {
+  readonly [K in ValueKey]: { store: ValueStoreKind; engine?: string; summary(v: ValueBody<K>): string }
+} = {
+  awsSecretsManager: { store: 'aws', summary: (v) => v.secretId },
+  azureKeyVault: { store: 'azure', summary: (v) => `${v.vaultUrl} ${v.id ?? v.name}` },
+  gcpSecretManager: { store: 'gcp', summary: (v) => v.secret },
+  vaultKv: { store: 'vault', engine: 'kv', summary: (v) => `${v.mount}/${v.path}#${v.key}` },
+  vaultDatabase: {
+    store: 'vault',
+    engine: 'database',
+    summary: (v) => `${v.mount}/static-creds/${v.role}#${v.key}`,
+  },
 }
+const VALUE_KEY_LIST = Object.keys(VALUE_KEYS) as ValueKey[]
+
+/** The key of a rule's `value` object (undefined only for an object the schema did not parse). */
+const valueKeyIn = (value: ValueObject) => VALUE_KEY_LIST.find((k) => Object.hasOwn(value, k))
 /** The rule key a reference came from (`vaultDatabase` apart from `vaultKv`, which share a store). */
-export function valueKeyOf(ref: ValueRef): string {
-  if (isVaultRef(ref) && ref.engine === 'database') return 'vaultDatabase'
-  return VALUE_STORE_KEYS[storeOf(ref)]
+export function valueKeyOf(ref: ValueRef): ValueKey {
+  const engine = isVaultRef(ref) ? ref.engine : undefined
+  return VALUE_KEY_LIST.find((k) => VALUE_KEYS[k].store === storeOf(ref) && VALUE_KEYS[k].engine === engine)!
 }
 /** The stores a configuration's rules fetch values from. */
 export function valueStoresUsed(config: { sources: SourceConfig[] }): Set<ValueStoreKind> {
@@ -766,25 +786,15 @@ export function valueStoresUsed(config: { sources: SourceConfig[] }): Set<ValueS
   return used
 }
 /** A rule's `value` object in one line, for `check` (where, never a value). */
-export function valueRefSummary(value: Exclude<SecretRuleConfig['value'], string>): string {
-  if ('awsSecretsManager' in value) return `awsSecretsManager ${value.awsSecretsManager.secretId}`
-  if ('azureKeyVault' in value) {
-    const { vaultUrl, id, name } = value.azureKeyVault
-    return `azureKeyVault ${vaultUrl} ${id ?? name}`
-  }
-  if ('vaultKv' in value) return `vaultKv ${value.vaultKv.mount}/${value.vaultKv.path}#${value.vaultKv.key}`
-  if ('vaultDatabase' in value) {
-    const db = value.vaultDatabase
-    return `vaultDatabase ${db.mount}/static-creds/${db.role}#${db.key}`
-  }
-  if ('gcpSecretManager' in value) return `gcpSecretManager ${value.gcpSecretManager.secret}`
-  return 'unknown value store'
+export function valueRefSummary(value: ValueObject): string {
+  const key = valueKeyIn(value)
+  if (key === undefined) return 'unknown value store'
+  const summary = VALUE_KEYS[key].summary as (v: unknown) => string
+  return `${key} ${summary((value as Record<ValueKey, unknown>)[key])}`
 }
 /** The store a rule's `value` object fetches from. */
-export function valueStoreOf(value: Exclude<SecretRuleConfig['value'], string>): ValueStoreKind {
-  if ('awsSecretsManager' in value) return 'aws'
-  if ('azureKeyVault' in value) return 'azure'
-  if ('vaultKv' in value || 'vaultDatabase' in value) return 'vault'
-  if ('gcpSecretManager' in value) return 'gcp'
-  throw new TypeError('unknown value store')
+export function valueStoreOf(value: ValueObject): ValueStoreKind {
+  const key = valueKeyIn(value)
+  if (key === undefined) throw new TypeError('unknown value store')
+  return VALUE_KEYS[key].store
 }
