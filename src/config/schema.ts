@@ -14,7 +14,15 @@ export const NAME_PATTERN = /^[A-Za-z0-9_-]+$/
 export const NAME_MAX_LENGTH = 256
 
 const nonEmpty = z.string().min(1, 'must not be empty')
-const secretList = z.array(nonEmpty).min(1, 'required: at least one')
+
+/** The `verify` lists of secrets or keys (see `KEY_LIST_FIELDS`). */
+const keyListSchemas = new WeakSet<z.ZodType>()
+/** Marks a verifier's list of secrets or keys: an entry that expands to empty (`"${OLD:-}"`) is left out. */
+function keyList<T extends z.ZodType>(schema: T): T {
+  keyListSchemas.add(schema)
+  return schema
+}
+const secretList = keyList(z.array(nonEmpty).min(1, 'required: at least one'))
 const stringOrList = z.union([nonEmpty, z.array(nonEmpty).min(1)])
 const tolerance = z.number().int().positive().max(86_400).default(300)
 
@@ -46,16 +54,16 @@ const standardWebhooks = z
   .strictObject({
     type: z.literal('standard-webhooks'),
     /** `whsec_` secrets for `v1,` HMAC signatures. */
-    secrets: z
-      .array(
+    secrets: keyList(
+      z.array(
         nonEmpty.refine(
           isStandardWebhooksSecret,
           'must be whsec_ followed by standard base64 of 24 to 64 bytes (as the sender shows it)',
         ),
-      )
-      .default([]),
+      ),
+    ).default([]),
     /** `whpk_` (or plain base64) Ed25519 public keys for `v1a,` signatures. */
-    publicKeys: z.array(nonEmpty).default([]),
+    publicKeys: keyList(z.array(nonEmpty)).default([]),
     /** Header set read first and named in errors: `webhook` (the spec) or `svix`; the other set is accepted too. */
     headerPrefix: z.enum(['webhook', 'svix']).default('webhook'),
     toleranceSeconds: tolerance,
@@ -85,7 +93,9 @@ const apiKey = z.strictObject({
 
 const basic = z.strictObject({
   type: z.literal('basic'),
-  credentials: z.array(z.string().regex(/^[^:]*:.+$/, 'each must be user:password')).min(1, 'required'),
+  credentials: keyList(
+    z.array(z.string().regex(/^[^:]*:.+$/, 'each must be user:password')).min(1, 'required'),
+  ),
 })
 
 const jwkOrPem = z.union([nonEmpty, z.record(z.string(), z.unknown())])
@@ -120,7 +130,7 @@ const jwt = z
     type: z.literal('jwt'),
     in: z.enum(['body', 'header']).default('body'),
     jwksUrl: z.url().optional(),
-    keys: z.array(jwkOrPem).optional(),
+    keys: keyList(z.array(jwkOrPem)).optional(),
     issuer: stringOrList.optional(),
     kubernetes: kubernetes.optional(),
     audience: stringOrList,
@@ -138,7 +148,7 @@ const jwt = z
     /** `in: body`: refuse a token without `exp` unless `maxTokenAge` is set, so no token is valid forever. */
     requireExpiry: z.boolean().default(true),
     /** Private keys (JWK or PEM) that decrypt a JWE body; the JWE must hold a signed JWT. */
-    decryptionKeys: z.array(jwkOrPem).optional(),
+    decryptionKeys: keyList(z.array(jwkOrPem)).optional(),
     keyManagementAlgorithms: z.array(nonEmpty).default(['ECDH-ES+A256KW', 'RSA-OAEP-256']),
     contentEncryptionAlgorithms: z.array(nonEmpty).default(['A256GCM']),
   })
@@ -256,6 +266,26 @@ export const verifySchema = z.discriminatedUnion('type', [
   azureEventGrid,
   googlePubsub,
 ])
+
+/** A field of `verify` as written, without the `.optional()` or `.default()` around it. */
+function bare(field: z.ZodType): z.ZodType {
+  return field instanceof z.ZodOptional || field instanceof z.ZodDefault
+    ? bare(field.unwrap() as z.ZodType)
+    : field
+}
+
+/**
+ * The `verify` fields that are lists of secrets or keys (`secrets`, `publicKeys`, `keys`, …), as the
+ * schema marks them: in these, an entry that expands to empty is an optional one (one secret while not
+ * rolling), left out rather than refused.
+ */
+export const KEY_LIST_FIELDS: ReadonlySet<string> = new Set(
+  verifySchema.options.flatMap((option) =>
+    Object.entries(option.shape as Record<string, z.ZodType>)
+      .filter(([, field]) => keyListSchemas.has(bare(field)))
+      .map(([name]) => name),
+  ),
+)
 
 const awsValue = z.strictObject({
   awsSecretsManager: z.strictObject({
