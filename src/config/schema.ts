@@ -224,7 +224,7 @@ const azureEventGrid = z
     type: z.literal('azure-event-grid'),
     entra: entra.optional(),
     /** Secrets accepted in the endpoint URL's query string (several while rotating); never logged. */
-    querySecrets: z.array(nonEmpty).min(1).optional(),
+    querySecrets: keyList(z.array(nonEmpty).min(1)).optional(),
     /** The query parameter that carries the secret. */
     queryParameter: nonEmpty.default('code'),
     /** Event types counted and logged as provider notices, never mapped. */

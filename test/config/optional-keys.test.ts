@@ -41,6 +41,17 @@ describe('optional entries of key lists', () => {
     expect(parsed.sources[0]?.verify).toMatchObject({ publicKeys: [] })
   })
 
+  it('drops an optional Event Grid query secret', () => {
+    const parsed = parseConfig(
+      `sources:
+  - id: grid
+    verify: { type: azure-event-grid, querySecrets: ["\${CODE}", "\${OLD_CODE:-}"] }
+`,
+      { CODE: 'code-new' },
+    )
+    expect(parsed.sources[0]?.verify).toMatchObject({ querySecrets: ['code-new'] })
+  })
+
   it('still refuses a literal empty secret', () => {
     expect(problemsOf(config('["${NEW}", ""]'), { NEW: 'whsec_new' })).toContain(
       'sources[0].verify.secrets[1]: must not be empty',
