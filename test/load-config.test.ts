@@ -1,8 +1,8 @@
 // The relay's config with every check: config/'s parse plus the key, rule and verifier checks of the app.
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { ConfigError } from '../src/config/load.js'
 import { parseConfig } from '../src/load-config.js'
+import { configProblems } from './support/config-problems.js'
 
 const minimal = (extra = '') => `
 rwx: { token: t }
@@ -13,15 +13,8 @@ sources:
       - secrets: [{ vault: v, name: N, value: /value }]
 ${extra}`
 
-function problemsOf(text: string, env: Record<string, string> = {}): string[] {
-  try {
-    parseConfig(text, env)
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems
-    throw err
-  }
-  throw new Error('config was accepted')
-}
+const problemsOf = (text: string, env: Record<string, string> = {}) =>
+  configProblems(() => parseConfig(text, env))
 
 describe("config loading with the relay's checks", () => {
   it('loads the shipped example with nothing but the RWX token set', () => {

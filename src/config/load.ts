@@ -5,7 +5,7 @@ import { parseDocument } from 'yaml'
 import { exampleConfigPath } from './demo.js'
 import { type ExpandProblem, expandEnv } from './expand.js'
 import { formatIssues } from './format.js'
-import { type Config, configSchema, type SourceConfig, sourceSchema } from './schema.js'
+import { type Config, configSchema, KEY_LIST_FIELDS, type SourceConfig, sourceSchema } from './schema.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -100,8 +100,10 @@ function checkSources(doc: Record<string, unknown>, problems: string[], checks: 
 }
 
 /** A verifier's list of secrets or keys: `"${OLD:-}"` in it is an optional entry (one secret while not rolling). */
-const KEY_LIST = /^sources\[\d+\]\.verify\.(secrets|publicKeys|keys|credentials|decryptionKeys)$/
-const isKeyList = (path: string) => KEY_LIST.test(path)
+const isKeyList = (path: string) => {
+  const field = /^sources\[\d+\]\.verify\.([A-Za-z]+)$/.exec(path)?.[1]
+  return field !== undefined && KEY_LIST_FIELDS.has(field)
+}
 
 /**
  * Reads YAML config text into a mapping with every `${VAR}` expanded, adding a line to `problems` per

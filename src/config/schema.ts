@@ -14,7 +14,15 @@ export const NAME_PATTERN = /^[A-Za-z0-9_-]+$/
 export const NAME_MAX_LENGTH = 256
 
 const nonEmpty = z.string().min(1, 'must not be empty')
-const secretList = z.array(nonEmpty).min(1, 'required: at least one')
+
+/** The `verify` lists of secrets or keys (see `KEY_LIST_FIELDS`). */
+const keyListSchemas = new WeakSet<z.ZodType>()
+/** Marks a verifier's list of secrets or keys: an entry that expands to empty (`"${OLD:-}"`) is left out. */
+function keyList<T extends z.ZodType>(schema: T): T {
+  keyListSchemas.add(schema)
+  return schema
+}
+const secretList = keyList(z.array(nonEmpty).min(1, 'required: at least one'))
 const stringOrList = z.union([nonEmpty, z.array(nonEmpty).min(1)])
 const tolerance = z.number().int().positive().max(86_400).default(300)
 
@@ -46,16 +54,16 @@ const standardWebhooks = z
   .strictObject({
     type: z.literal('standard-webhooks'),
     /** `whsec_` secrets for `v1,` HMAC signatures. */
-    secrets: z
-      .array(
+    secrets: keyList(
+      z.array(
         nonEmpty.refine(
           isStandardWebhooksSecret,
           'must be whsec_ followed by standard base64 of 24 to 64 bytes (as the sender shows it)',
         ),
-      )
-      .default([]),
+      ),
+    ).default([]),
     /** `whpk_` (or plain base64) Ed25519 public keys for `v1a,` signatures. */
-    publicKeys: z.array(nonEmpty).default([]),
+    publicKeys: keyList(z.array(nonEmpty)).default([]),
     /** Header set read first and named in errors: `webhook` (the spec) or `svix`; the other set is accepted too. */
     headerPrefix: z.enum(['webhook', 'svix']).default('webhook'),
     toleranceSeconds: tolerance,
@@ -85,7 +93,9 @@ const apiKey = z.strictObject({
 
 const basic = z.strictObject({
   type: z.literal('basic'),
-  credentials: z.array(z.string().regex(/^[^:]*:.+$/, 'each must be user:password')).min(1, 'required'),
+  credentials: keyList(
+    z.array(z.string().regex(/^[^:]*:.+$/, 'each must be user:password')).min(1, 'required'),
+  ),
 })
 
 const jwkOrPem = z.union([nonEmpty, z.record(z.string(), z.unknown())])
@@ -120,7 +130,7 @@ const jwt = z
     type: z.literal('jwt'),
     in: z.enum(['body', 'header']).default('body'),
     jwksUrl: z.url().optional(),
-    keys: z.array(jwkOrPem).optional(),
+    keys: keyList(z.array(jwkOrPem)).optional(),
     issuer: stringOrList.optional(),
     kubernetes: kubernetes.optional(),
     audience: stringOrList,
@@ -138,7 +148,7 @@ const jwt = z
     /** `in: body`: refuse a token without `exp` unless `maxTokenAge` is set, so no token is valid forever. */
     requireExpiry: z.boolean().default(true),
     /** Private keys (JWK or PEM) that decrypt a JWE body; the JWE must hold a signed JWT. */
-    decryptionKeys: z.array(jwkOrPem).optional(),
+    decryptionKeys: keyList(z.array(jwkOrPem)).optional(),
     keyManagementAlgorithms: z.array(nonEmpty).default(['ECDH-ES+A256KW', 'RSA-OAEP-256']),
     contentEncryptionAlgorithms: z.array(nonEmpty).default(['A256GCM']),
   })
@@ -214,7 +224,7 @@ const azureEventGrid = z
     type: z.literal('azure-event-grid'),
     entra: entra.optional(),
     /** Secrets accepted in the endpoint URL's query string (several while rotating); never logged. */
-    querySecrets: z.array(nonEmpty).min(1).optional(),
+    querySecrets: keyList(z.array(nonEmpty).min(1)).optional(),
     /** The query parameter that carries the secret. */
     queryParameter: nonEmpty.default('code'),
     /** Event types counted and logged as provider notices, never mapped. */
@@ -256,6 +266,26 @@ export const verifySchema = z.discriminatedUnion('type', [
   azureEventGrid,
   googlePubsub,
 ])
+
+/** A field of `verify` as written, without the `.optional()` or `.default()` around it. */
+function bare(field: z.ZodType): z.ZodType {
+  return field instanceof z.ZodOptional || field instanceof z.ZodDefault
+    ? bare(field.unwrap() as z.ZodType)
+    : field
+}
+
+/**
+ * The `verify` fields that are lists of secrets or keys (`secrets`, `publicKeys`, `keys`, …), as the
+ * schema marks them: in these, an entry that expands to empty is an optional one (one secret while not
+ * rolling), left out rather than refused.
+ */
+export const KEY_LIST_FIELDS: ReadonlySet<string> = new Set(
+  verifySchema.options.flatMap((option) =>
+    Object.entries(option.shape as Record<string, z.ZodType>)
+      .filter(([, field]) => keyListSchemas.has(bare(field)))
+      .map(([name]) => name),
+  ),
+)
 
 const awsValue = z.strictObject({
   awsSecretsManager: z.strictObject({
@@ -673,7 +703,7 @@ export const configSchema = z
           ctx.addIssue({
             code: 'custom',
             path: ['sources', i, 'reconcile', 'secrets', j, 'value'],
-            message: `must name a value store (${Object.values(VALUE_STORE_KEYS).join(', ')}), not a JSON Pointer`,
+            message: `must name a value store (${VALUE_KEY_LIST.join(', ')}), not a JSON Pointer`,
           })
         }
       })
@@ -740,17 +770,37 @@ export const isGcpRef = (ref: ValueRef): ref is GcpValueRef => storeOf(ref) === 
 export type ValueStoreKind = NonNullable<ValueRef['store']>
 /** The store a reference names. */
 export const storeOf = (ref: ValueRef): ValueStoreKind => ref.store ?? 'aws'
-/** The rule key (`value: { <key>: … }`) of each store, as config and the admin API name it. */
-export const VALUE_STORE_KEYS: Readonly<Record<ValueStoreKind, string>> = {
-  aws: 'awsSecretsManager',
-  azure: 'azureKeyVault',
-  gcp: 'gcpSecretManager',
-  vault: 'vaultKv',
+/** A rule's `value` object: one key naming its store, e.g. `{ vaultKv: {…} }`. */
+type ValueObject = Exclude<SecretRuleConfig['value'], string>
+/** The keys a rule's `value` object may have (`awsSecretsManager`, …, `vaultKv`, `vaultDatabase`). */
+export type ValueKey = ValueObject extends infer V ? (V extends unknown ? keyof V : never) : never
+type ValueBody<K extends ValueKey> = Extract<ValueObject, Record<K, unknown>>[K]
+
+/**
+ * Each rule value key, as config and the admin API name it: the store it fetches from (with the Vault
+ * engine, for the two keys sharing that store) and the one line `check` shows for it (where, never a value).
+ */
+const VALUE_KEYS: {
+  readonly [K in ValueKey]: { store: ValueStoreKind; engine?: string; summary(v: ValueBody<K>): string }
+} = {
+  awsSecretsManager: { store: 'aws', summary: (v) => v.secretId },
+  azureKeyVault: { store: 'azure', summary: (v) => `${v.vaultUrl} ${v.id ?? v.name}` },
+  gcpSecretManager: { store: 'gcp', summary: (v) => v.secret },
+  vaultKv: { store: 'vault', engine: 'kv', summary: (v) => `${v.mount}/${v.path}#${v.key}` },
+  vaultDatabase: {
+    store: 'vault',
+    engine: 'database',
+    summary: (v) => `${v.mount}/static-creds/${v.role}#${v.key}`,
+  },
 }
+const VALUE_KEY_LIST = Object.keys(VALUE_KEYS) as ValueKey[]
+
+/** The key of a rule's `value` object (undefined only for an object the schema did not parse). */
+const valueKeyIn = (value: ValueObject) => VALUE_KEY_LIST.find((k) => Object.hasOwn(value, k))
 /** The rule key a reference came from (`vaultDatabase` apart from `vaultKv`, which share a store). */
-export function valueKeyOf(ref: ValueRef): string {
-  if (isVaultRef(ref) && ref.engine === 'database') return 'vaultDatabase'
-  return VALUE_STORE_KEYS[storeOf(ref)]
+export function valueKeyOf(ref: ValueRef): ValueKey {
+  const engine = isVaultRef(ref) ? ref.engine : undefined
+  return VALUE_KEY_LIST.find((k) => VALUE_KEYS[k].store === storeOf(ref) && VALUE_KEYS[k].engine === engine)!
 }
 /** The stores a configuration's rules fetch values from. */
 export function valueStoresUsed(config: { sources: SourceConfig[] }): Set<ValueStoreKind> {
@@ -766,25 +816,15 @@ export function valueStoresUsed(config: { sources: SourceConfig[] }): Set<ValueS
   return used
 }
 /** A rule's `value` object in one line, for `check` (where, never a value). */
-export function valueRefSummary(value: Exclude<SecretRuleConfig['value'], string>): string {
-  if ('awsSecretsManager' in value) return `awsSecretsManager ${value.awsSecretsManager.secretId}`
-  if ('azureKeyVault' in value) {
-    const { vaultUrl, id, name } = value.azureKeyVault
-    return `azureKeyVault ${vaultUrl} ${id ?? name}`
-  }
-  if ('vaultKv' in value) return `vaultKv ${value.vaultKv.mount}/${value.vaultKv.path}#${value.vaultKv.key}`
-  if ('vaultDatabase' in value) {
-    const db = value.vaultDatabase
-    return `vaultDatabase ${db.mount}/static-creds/${db.role}#${db.key}`
-  }
-  if ('gcpSecretManager' in value) return `gcpSecretManager ${value.gcpSecretManager.secret}`
-  return 'unknown value store'
+export function valueRefSummary(value: ValueObject): string {
+  const key = valueKeyIn(value)
+  if (key === undefined) return 'unknown value store'
+  const summary = VALUE_KEYS[key].summary as (v: unknown) => string
+  return `${key} ${summary((value as Record<ValueKey, unknown>)[key])}`
 }
 /** The store a rule's `value` object fetches from. */
-export function valueStoreOf(value: Exclude<SecretRuleConfig['value'], string>): ValueStoreKind {
-  if ('awsSecretsManager' in value) return 'aws'
-  if ('azureKeyVault' in value) return 'azure'
-  if ('vaultKv' in value || 'vaultDatabase' in value) return 'vault'
-  if ('gcpSecretManager' in value) return 'gcp'
-  throw new TypeError('unknown value store')
+export function valueStoreOf(value: ValueObject): ValueStoreKind {
+  const key = valueKeyIn(value)
+  if (key === undefined) throw new TypeError('unknown value store')
+  return VALUE_KEYS[key].store
 }

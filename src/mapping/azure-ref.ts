@@ -1,7 +1,12 @@
 // Azure Key Vault references rendered per payload: the vault pinned, the name and version read from a secret id.
-import type { AzureValueRef } from '../config/schema.js'
-import type { Template } from './template.js'
+import type { AzureValueRef, SecretRuleConfig } from '../config/schema.js'
+import type { RefCompiler, Template } from './template.js'
 import { unmappable } from './template.js'
+
+type AzureValue = Extract<
+  Exclude<SecretRuleConfig['value'], string>,
+  { azureKeyVault: unknown }
+>['azureKeyVault']
 
 /** The compiled templates of an `azureKeyVault` rule value (`id` or `name`, never both). */
 export interface AzureRefTemplates {
@@ -52,11 +57,30 @@ export function parseSecretId(id: string): { origin: string; name: string; versi
   return { origin: url.origin, name, ...(version === undefined ? {} : { version }) }
 }
 
+/** An Azure Key Vault reference: each field a template, rendered and checked by `renderAzureRef`. */
+export function azureRef(
+  c: RefCompiler,
+  azure: AzureValue,
+  path: string,
+): (payload: unknown) => AzureValueRef {
+  const optional = (text: string | undefined, field: string) =>
+    text === undefined ? undefined : c.nonEmpty(text, `${path}.${field}`)
+  const templates = {
+    vaultUrl: c.nonEmpty(azure.vaultUrl, `${path}.vaultUrl`),
+    id: optional(azure.id, 'id'),
+    name: optional(azure.name, 'name'),
+    version: optional(azure.version, 'version'),
+    jsonKey: optional(azure.jsonKey, 'jsonKey'),
+  }
+  // Renders only run once the rules compiled without a problem, so vaultUrl exists.
+  return renderAzureRef(templates as AzureRefTemplates, path)
+}
+
 /**
  * Renders an `{store: 'azure'}` reference. With `id`, the name and version come from it and it must
  * name the vault `vaultUrl` names: an event for another vault is refused (422), never read.
  */
-export function azureRef(t: AzureRefTemplates, path: string): (payload: unknown) => AzureValueRef {
+export function renderAzureRef(t: AzureRefTemplates, path: string): (payload: unknown) => AzureValueRef {
   return (payload) => {
     const vaultUrl = vaultOrigin(t.vaultUrl(payload))
     if (vaultUrl === undefined)

@@ -1,9 +1,11 @@
 // A source's rules compiled once: which rules an event matches and the vault secrets they produce.
-import type { AwsValueRef, GcpValueRef, SecretRuleConfig, SourceConfig, ValueRef } from '../config/schema.js'
+import type { SecretRuleConfig, SourceConfig, ValueRef } from '../config/schema.js'
 import { NAME_MAX_LENGTH, NAME_PATTERN } from '../config/schema.js'
-import { type AzureRefTemplates, azureRef } from './azure-ref.js'
+import { awsRef } from './aws-ref.js'
+import { azureRef } from './azure-ref.js'
+import { gcpRef } from './gcp-ref.js'
 import { compilePointer, describePointer, PointerSyntaxError } from './pointer.js'
-import type { Template } from './template.js'
+import type { RefCompiler, Template } from './template.js'
 import {
   compileFallback,
   compileTemplate,
@@ -61,7 +63,7 @@ const isScalar = (v: unknown): v is Scalar =>
   v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
 
 /** Collects problems while compiling, so one pass reports all of them. */
-class Compiler {
+class Compiler implements RefCompiler {
   readonly problems: MappingProblem[] = []
 
   problem(path: string, message: string): undefined {
@@ -173,59 +175,13 @@ class Compiler {
     }
   }
 
-  /** A reference to the value in its store, with templates rendered per payload. */
+  /** A reference to the value in its store, with templates rendered per payload (one file per store). */
   valueRef(value: Exclude<SecretRuleConfig['value'], string>, path: string): (payload: unknown) => ValueRef {
-    if ('gcpSecretManager' in value) return this.gcpRef(value.gcpSecretManager, `${path}.gcpSecretManager`)
-    if ('azureKeyVault' in value) {
-      const azure = value.azureKeyVault
-      const at = `${path}.azureKeyVault`
-      const optional = (text: string | undefined, field: string) =>
-        text === undefined ? undefined : this.nonEmpty(text, `${at}.${field}`)
-      const parts = {
-        vaultUrl: this.nonEmpty(azure.vaultUrl, `${at}.vaultUrl`),
-        id: optional(azure.id, 'id'),
-        name: optional(azure.name, 'name'),
-        version: optional(azure.version, 'version'),
-        jsonKey: optional(azure.jsonKey, 'jsonKey'),
-      }
-      return azureRef(parts as AzureRefTemplates, at)
-    }
+    if ('gcpSecretManager' in value) return gcpRef(this, value.gcpSecretManager, `${path}.gcpSecretManager`)
+    if ('azureKeyVault' in value) return azureRef(this, value.azureKeyVault, `${path}.azureKeyVault`)
     if ('vaultKv' in value) return vaultKvRef(this, value.vaultKv, `${path}.vaultKv`)
     if ('vaultDatabase' in value) return vaultDatabaseRef(this, value.vaultDatabase, `${path}.vaultDatabase`)
-    return this.awsRef(value.awsSecretsManager, `${path}.awsSecretsManager`)
-  }
-
-  /**
-   * A Secret Manager version. `version` may render as a number or as the version's full name (what a
-   * version event's `data.name` holds): the name's secret is then the one read, and it must be the
-   * secret `secret` names (the same id and location; the project may be its number or its id).
-   */
-  gcpRef(gcp: Omit<GcpValueRef, 'store'>, path: string): (payload: unknown) => GcpValueRef {
-    const secret = this.template(gcp.secret, `${path}.secret`, (out) =>
-      GCP_SECRET.test(out) ? undefined : 'the rendered secret is not projects/P/secrets/S',
-    )
-    const version = this.nonEmpty(gcp.version, `${path}.version`)
-    const jsonKey = gcp.jsonKey === undefined ? undefined : this.nonEmpty(gcp.jsonKey, `${path}.jsonKey`)
-    const alias = gcp.alias === undefined ? undefined : this.nonEmpty(gcp.alias, `${path}.alias`)
-    return (payload) => {
-      const ref: GcpValueRef = { store: 'gcp', ...gcpVersion(secret!(payload), version!(payload), path) }
-      if (jsonKey) ref.jsonKey = jsonKey(payload)
-      if (alias) ref.alias = alias(payload)
-      return ref
-    }
-  }
-
-  awsRef(aws: AwsValueRef, path: string): (payload: unknown) => AwsValueRef {
-    const secretId = this.nonEmpty(aws.secretId, `${path}.secretId`)
-    const versionId =
-      aws.versionId === undefined ? undefined : this.nonEmpty(aws.versionId, `${path}.versionId`)
-    const jsonKey = aws.jsonKey === undefined ? undefined : this.nonEmpty(aws.jsonKey, `${path}.jsonKey`)
-    return (payload) => {
-      const ref: AwsValueRef = { secretId: secretId!(payload) }
-      if (versionId) ref.versionId = versionId(payload)
-      if (jsonKey) ref.jsonKey = jsonKey(payload)
-      return ref
-    }
+    return awsRef(this, value.awsSecretsManager, `${path}.awsSecretsManager`)
   }
 
   /** The event time in epoch ms: a number is epoch seconds, a string RFC 3339 (or decimal seconds). */
@@ -290,26 +246,6 @@ export function compileRules(source: SourceConfig): CompiledRules {
   if (eventId) compiled.eventId = eventId
   if (eventTime) compiled.eventTime = eventTime
   return compiled
-}
-
-const GCP_SECRET = /^projects\/[^/]+\/(?:locations\/[^/]+\/)?secrets\/[A-Za-z0-9_-]+$/
-const GCP_VERSION_NAME =
-  /^(projects\/[^/]+\/((?:locations\/[^/]+\/)?secrets\/[A-Za-z0-9_-]+))\/versions\/([^/]+)$/
-const VERSION_NUMBER = /^[1-9][0-9]{0,18}$/
-
-/** The secret and version number a rendered `secret` and `version` name (see `gcpRef`). */
-function gcpVersion(secret: string, version: string, path: string): { secret: string; version: string } {
-  const named = GCP_VERSION_NAME.exec(version)
-  if (named !== null) {
-    // `projects/<number>/…` and `projects/<id>/…` are the same secret: compare what follows the project.
-    if (!secret.endsWith(`/${named[2]}`))
-      throw unmappable(`${path}.version`, 'the version names another secret')
-    secret = named[1]!
-    version = named[3]!
-  }
-  if (!VERSION_NUMBER.test(version))
-    throw unmappable(`${path}.version`, 'the rendered version is not a version number or a version name')
-  return { secret, version }
 }
 
 /**

@@ -10,6 +10,15 @@ export class TemplateSyntaxError extends Error {
 /** Renders a compiled template against one payload; throws RelayError ERR_UNMAPPABLE. */
 export type Template = (payload: unknown) => string
 
+/**
+ * The parts of the rule compiler a value reference needs (aws-ref, azure-ref, gcp-ref, vault-refs): it
+ * records each problem and compiles templates whose output is checked when rendered.
+ */
+export interface RefCompiler {
+  nonEmpty(text: string, path: string): Template | undefined
+  template(text: string, path: string, check?: (out: string) => string | undefined): Template | undefined
+}
+
 const NON_ASCII = /[\u0080-\uffff]/
 const MARKS = /\p{M}+/gu
 const SLUG_RUNS = /[^a-z0-9_]+/g

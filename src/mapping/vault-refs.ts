@@ -1,16 +1,10 @@
 // Rule values that name a Vault or OpenBao secret (`vaultKv`, `vaultDatabase`), rendered per payload.
 import type { SecretRuleConfig, VaultDatabaseRef, VaultKvRef } from '../config/schema.js'
-import type { Template } from './template.js'
+import type { RefCompiler } from './template.js'
 
 type RuleValue = Exclude<SecretRuleConfig['value'], string>
 type KvValue = Extract<RuleValue, { vaultKv: unknown }>['vaultKv']
 type DatabaseValue = Extract<RuleValue, { vaultDatabase: unknown }>['vaultDatabase']
-
-/** The parts of the rule compiler a reference needs (it records problems and checks renders). */
-export interface RefCompiler {
-  nonEmpty(text: string, path: string): Template | undefined
-  template(text: string, path: string, check?: (out: string) => string | undefined): Template | undefined
-}
 
 const KV_VERSION = /^[1-9][0-9]{0,15}$/
 

@@ -58,9 +58,18 @@ export function bodyTooLarge(limit: number): RelayError {
 export function createIngest(deps: IngestDeps): Ingest {
   const { sources, store, sealer, clock } = deps
 
-  /** Maps one event and checks its time; the enqueue is returned, to run once every event has mapped. */
-  function prepare(source: Source, event: VerifiedEvent, keyId: string | undefined, now: number): Prepared {
-    const eventId = source.rules.eventId?.(event.payload) ?? event.eventId!
+  /**
+   * Maps one event and checks its time; the enqueue is returned, to run once every event has mapped.
+   * `fallbackId` names an event that neither the source's `eventId` nor the verifier names.
+   */
+  function prepare(
+    source: Source,
+    event: VerifiedEvent,
+    fallbackId: () => string,
+    keyId: string | undefined,
+    now: number,
+  ): Prepared {
+    const eventId = source.rules.eventId?.(event.payload) ?? event.eventId ?? fallbackId()
     if (event.notice !== undefined) return { eventId, notices: [event.notice], secrets: 0 }
     const eventTime = source.rules.eventTime?.(event.payload) ?? event.eventTime ?? now
     if (eventTime > now + EVENT_TIME_FUTURE_TOLERANCE_MS) {
@@ -133,9 +142,11 @@ export function createIngest(deps: IngestDeps): Ingest {
         now,
         ...(query === undefined ? {} : { query }),
       })
-      const fallbackId = sha256Hex(body)
+      // The body's hash names an event that carries no id; hashed only then (a body may be 16 MiB).
+      let bodyHash: string | undefined
+      const fallbackId = () => (bodyHash ??= sha256Hex(body))
       if (verified.handled !== undefined) {
-        const event = source.rules.eventId?.(verified.payload) ?? verified.eventId ?? fallbackId
+        const event = source.rules.eventId?.(verified.payload) ?? verified.eventId ?? fallbackId()
         const answer = verified.answer ?? { event, handled: verified.handled }
         return { status: 200, body: answer, event, secrets: 0, notices: [] }
       }
@@ -145,36 +156,32 @@ export function createIngest(deps: IngestDeps): Ingest {
       const prepared = events.map((e, i) =>
         prepare(
           source,
-          { ...e, eventId: e.eventId ?? (events.length === 1 ? fallbackId : `${fallbackId}:${i}`) },
+          e,
+          () => (events.length === 1 ? fallbackId() : `${fallbackId()}:${i}`),
           verified.keyId,
           now,
         ),
       )
       const results = await Promise.all(prepared.map((p) => p.enqueue?.()))
       const notices = prepared.flatMap((p) => p.notices)
-      const noted = notices.length > 0 ? { notices } : {}
       let queued = 0
       let secrets = 0
+      let enqueued = 0
       let duplicates = 0
       results.forEach((r, i) => {
         if (r === undefined) return
+        enqueued++
         if (r.duplicate) duplicates++
         else secrets += prepared[i]!.secrets
         queued += r.queued
       })
       if (queued > 0) deps.onQueued?.()
       const event = prepared[0]!.eventId
-      const status = secrets > 0 ? 202 : 200
-      if (prepared.length > 1) {
-        const ids = prepared.map((p) => p.eventId)
-        const body =
-          duplicates > 0 && duplicates === results.filter((r) => r !== undefined).length && secrets === 0
-            ? { event, events: ids, duplicate: true, ...noted }
-            : { event, events: ids, secrets, ...noted }
-        return { status, body, event, secrets, notices }
-      }
-      const answer = duplicates > 0 ? { event, duplicate: true, ...noted } : { event, secrets, ...noted }
-      return { status, body: answer, event, secrets, notices }
+      // A batch names each of its events; `duplicate` when every event that had secrets was one.
+      const many = prepared.length > 1 ? { events: prepared.map((p) => p.eventId) } : {}
+      const outcome = duplicates > 0 && duplicates === enqueued ? { duplicate: true } : { secrets }
+      const answer = { event, ...many, ...outcome, ...(notices.length > 0 ? { notices } : {}) }
+      return { status: secrets > 0 ? 202 : 200, body: answer, event, secrets, notices }
     },
   }
 }

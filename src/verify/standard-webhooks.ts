@@ -58,30 +58,31 @@ export function createStandardWebhooksVerifier(config: StandardWebhooksConfig): 
   })
   const preferred = setOf(config.headerPrefix)
   const other = setOf(config.headerPrefix === 'svix' ? 'webhook' : 'svix')
-  const complete = (headers: Headers, set: typeof preferred) =>
-    [set.id, set.timestamp, set.signature].every((name) => (header(headers, name) ?? '').trim() !== '')
+  /** The set's three headers, and the name of the first that is missing or blank. */
+  const read = (headers: Headers, names: typeof preferred) => {
+    const got = {
+      id: header(headers, names.id),
+      timestamp: header(headers, names.timestamp),
+      signature: header(headers, names.signature),
+    }
+    const blank = (['id', 'timestamp', 'signature'] as const).find((k) => (got[k] ?? '').trim() === '')
+    return { names, ...got, missing: blank === undefined ? undefined : names[blank] }
+  }
   /**
    * The header set to read: the configured one when it is complete, else the other one when that is
    * (as Svix's libraries read svix-* then webhook-*), never a mix; missing ones are named by the configured set.
    */
-  const namesFor = (headers: Headers) =>
-    !complete(headers, preferred) && complete(headers, other) ? other : preferred
+  const readHeaders = (headers: Headers) => {
+    const first = read(headers, preferred)
+    if (first.missing === undefined) return first
+    const second = read(headers, other)
+    return second.missing === undefined ? second : first
+  }
 
   return {
     async verify({ headers, body, now }: VerifyInput): Promise<Verified> {
-      const names = namesFor(headers)
-      const id = header(headers, names.id)
-      const timestamp = header(headers, names.timestamp)
-      const signatures = header(headers, names.signature)
-      for (const [name, value] of [
-        [names.id, id],
-        [names.timestamp, timestamp],
-        [names.signature, signatures],
-      ] as const) {
-        if (value === undefined || value.trim() === '') {
-          throw new RelayError('ERR_SIGNATURE_MISSING', `missing ${name} header`)
-        }
-      }
+      const { names, id, timestamp, signature: signatures, missing } = readHeaders(headers)
+      if (missing !== undefined) throw new RelayError('ERR_SIGNATURE_MISSING', `missing ${missing} header`)
       // The spec forbids a '.' in the id, which would make `id.timestamp.body` ambiguous.
       if (id === undefined || id.includes('.'))
         throw new RelayError('ERR_SIGNATURE_INVALID', `malformed ${names.id} header`)

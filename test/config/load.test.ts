@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { type ConfigChecks, ConfigError, type Env, parseConfigText } from '../../src/config/load.js'
+import { type ConfigChecks, type Env, parseConfigText } from '../../src/config/load.js'
+import { configProblems } from '../support/config-problems.js'
 
 /** config/'s own parse; the app's checks (keys, rules, verifiers) are test/load-config.test.ts's. */
 const parseConfig = (text: string, env: Env, checks: ConfigChecks = {}) =>
@@ -14,15 +15,8 @@ sources:
       - secrets: [{ vault: v, name: N, value: /value }]
 ${extra}`
 
-function problemsOf(text: string, env: Record<string, string> = {}, checks: ConfigChecks = {}): string[] {
-  try {
-    parseConfig(text, env, checks)
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems
-    throw err
-  }
-  throw new Error('config was accepted')
-}
+const problemsOf = (text: string, env: Record<string, string> = {}, checks: ConfigChecks = {}) =>
+  configProblems(() => parseConfig(text, env, checks))
 
 describe('config loading', () => {
   it('expands ${VAR} and ${VAR:-default} in every string', () => {

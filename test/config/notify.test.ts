@@ -1,19 +1,12 @@
 // The optional `notify` block: off when unset, its defaults, and a readable error for a bad URL or secret.
 import { describe, expect, it } from 'vitest'
-import { ConfigError, parseConfigText } from '../../src/config/load.js'
+import { parseConfigText } from '../../src/config/load.js'
+import { configProblems } from '../support/config-problems.js'
 
 const parse = (text: string) => parseConfigText(text, {}, 'config', {})
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
 
-function problemsOf(text: string): string[] {
-  try {
-    parse(text)
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems
-    throw err
-  }
-  throw new Error('config was accepted')
-}
+const problemsOf = (text: string) => configProblems(() => parse(text))
 
 describe('notify', () => {
   it('is off when unset', () => {

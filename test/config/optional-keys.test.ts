@@ -1,7 +1,7 @@
 // `${VAR:-}` in a verifier's key list is an optional entry: dropped when it expands to empty, never an empty key.
 import { describe, expect, it } from 'vitest'
-import { ConfigError } from '../../src/config/load.js'
 import { parseConfig } from '../../src/load-config.js'
+import { configProblems } from '../support/config-problems.js'
 
 const config = (secrets: string) => `
 sources:
@@ -9,15 +9,8 @@ sources:
     verify: { type: stripe, secrets: ${secrets} }
 `
 
-function problemsOf(text: string, env: Record<string, string> = {}): string[] {
-  try {
-    parseConfig(text, env)
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems
-    throw err
-  }
-  throw new Error('config was accepted')
-}
+const problemsOf = (text: string, env: Record<string, string> = {}) =>
+  configProblems(() => parseConfig(text, env))
 
 describe('optional entries of key lists', () => {
   it('drops "${OLD:-}" when OLD is unset, keeping the other secret', () => {
@@ -39,6 +32,17 @@ describe('optional entries of key lists', () => {
       { SW: 'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0' },
     )
     expect(parsed.sources[0]?.verify).toMatchObject({ publicKeys: [] })
+  })
+
+  it('drops an optional Event Grid query secret', () => {
+    const parsed = parseConfig(
+      `sources:
+  - id: grid
+    verify: { type: azure-event-grid, querySecrets: ["\${CODE}", "\${OLD_CODE:-}"] }
+`,
+      { CODE: 'code-new' },
+    )
+    expect(parsed.sources[0]?.verify).toMatchObject({ querySecrets: ['code-new'] })
   })
 
   it('still refuses a literal empty secret', () => {

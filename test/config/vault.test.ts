@@ -1,18 +1,11 @@
 // The vault: connection block: its defaults, its auth methods, and that rules fetching from Vault require it.
 import { describe, expect, it } from 'vitest'
-import { ConfigError, parseConfigText } from '../../src/config/load.js'
+import { parseConfigText } from '../../src/config/load.js'
 import { valueKeyOf, valueRefSummary, valueStoresUsed } from '../../src/config/schema.js'
+import { configProblems } from '../support/config-problems.js'
 
 const parse = (text: string) => parseConfigText(text, {}, 'config', {})
-function problems(text: string): string[] {
-  try {
-    parse(text)
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems
-    throw err
-  }
-  throw new Error('config was accepted')
-}
+const problems = (text: string) => configProblems(() => parse(text))
 
 const source = `
 sources:

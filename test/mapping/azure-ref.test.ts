@@ -1,6 +1,6 @@
 // Azure Key Vault secret ids taken apart, and the vault pinned.
 import { describe, expect, it } from 'vitest'
-import { azureRef, parseSecretId, vaultOrigin } from '../../src/mapping/azure-ref.js'
+import { parseSecretId, renderAzureRef, vaultOrigin } from '../../src/mapping/azure-ref.js'
 
 describe('azure refs', () => {
   it('reads name and version from a secret id, trimming stray spaces', () => {
@@ -21,7 +21,7 @@ describe('azure refs', () => {
   })
 
   it('refuses an id of another vault (422)', () => {
-    const render = azureRef({ vaultUrl: () => 'https://kv.vault.azure.net', id: (p) => String(p) }, 'v')
+    const render = renderAzureRef({ vaultUrl: () => 'https://kv.vault.azure.net', id: (p) => String(p) }, 'v')
     expect(render('https://kv.vault.azure.net/secrets/a/b1')).toEqual({
       store: 'azure',
       vaultUrl: 'https://kv.vault.azure.net',

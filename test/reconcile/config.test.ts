@@ -1,20 +1,12 @@
 // Reconciliation config: `reconcile` on a source, pull-only sources, and the secrets a sweep reads.
 import { describe, expect, it } from 'vitest'
 import { configSummary } from '../../src/cli/check.js'
-import { ConfigError } from '../../src/config/load.js'
 import { parseDuration } from '../../src/config/schema.js'
 import { parseConfig } from '../../src/load-config.js'
 import { declaredSecrets } from '../../src/reconcile/declared.js'
+import { configProblems } from '../support/config-problems.js'
 
-function problemsOf(text: string): string[] {
-  try {
-    parseConfig(text, {})
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems
-    throw err
-  }
-  throw new Error('config was accepted')
-}
+const problemsOf = (text: string) => configProblems(() => parseConfig(text, {}))
 
 describe('reconcile config', () => {
   it('reads durations as 30s, 10m, 1h or seconds', () => {
