@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import { readInventory } from '../../reconcile/inventory.js'
 import { INVENTORY_STATES, type InventoryEntry, type InventoryState } from '../../reconcile/types.js'
-import { type ConsoleContext, declaredOf, sendPage } from '../context.js'
+import { type ConsoleContext, declaredOf, reconcilingOf, sendPage } from '../context.js'
 import { type Html, html, time } from '../html.js'
 import { csrfField } from '../layout.js'
 
@@ -51,7 +51,7 @@ export function secretRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const filter = { state, vault: text(q.vault), source: text(q.source) }
     const all = await readInventory(ctx.store, declaredOf(ctx), filter)
     const rows = all.slice(0, SECRETS_SHOWN)
-    const reconciling = [...new Set(declaredOf(ctx).map((d) => d.source))]
+    const reconciling = reconcilingOf(ctx)
     const admin = request.uiSession?.role === 'admin'
     return sendPage(request, reply, {
       title: 'Secrets',
