@@ -43,6 +43,9 @@ export interface ConsoleContext extends ConsoleOptions {
   trends: Trends
 }
 
+/** The configured sources' ids, as the pages' source filters offer them. */
+export const sourceIds = (ctx: ConsoleContext): string[] => ctx.sources.map((s) => s.id)
+
 /** Every declared secret of every reconciling source (none when no source reconciles). */
 export const declaredOf = (ctx: ConsoleContext) => ctx.reconcile?.declared ?? []
 

@@ -1,9 +1,9 @@
 // Dead letters: dead secrets grouped by reason, with retry and discard for one event or every event of a group.
 import type { FastifyInstance } from 'fastify'
 import type { Store } from '../../queue/store.js'
-import { type ConsoleContext, sendPage } from '../context.js'
+import { type ConsoleContext, sendPage, sourceIds } from '../context.js'
 import { html, time } from '../html.js'
-import { csrfField } from '../layout.js'
+import { csrfField, filterSelect, SOURCE_FILTER } from '../layout.js'
 import { eventHref } from './events.js'
 
 /** Dead events looked at (newest first); more are reached by the Events page's paging. */
@@ -57,10 +57,7 @@ export function deadLetterRoutes(app: FastifyInstance, ctx: ConsoleContext): voi
       section: 'dead',
       body: (csrf) => html`
 <form method="get" action="/ui/dead" class="filters" role="search" aria-label="Filter dead letters">
-  <label for="f-source">Source</label>
-  <select id="f-source" name="source"><option value="">any</option>
-    ${ctx.sources.map((s) => html`<option value="${s.id}"${s.id === source ? html` selected` : ''}>${s.id}</option>`)}
-  </select>
+  ${filterSelect(SOURCE_FILTER, sourceIds(ctx), source)}
   <button type="submit">Filter</button>
 </form>
 <p class="muted">A value from the payload is erased when its secret dies: retrying fetches again only values

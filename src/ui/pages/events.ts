@@ -2,9 +2,9 @@
 import type { FastifyInstance } from 'fastify'
 import { type EventRecord, SECRET_STATUSES, type SecretStatus } from '../../queue/store.js'
 import { iso } from '../../routes/admin-operations.js'
-import { type ConsoleContext, sendPage } from '../context.js'
+import { type ConsoleContext, sendPage, sourceIds } from '../context.js'
 import { type Html, html, query, time } from '../html.js'
-import { csrfField } from '../layout.js'
+import { csrfField, filterSelect, SOURCE_FILTER } from '../layout.js'
 
 /** Where an event's page is. */
 export const eventHref = (source: string, eventId: string) =>
@@ -34,7 +34,7 @@ async function search(
   const source = q.source?.trim() || undefined
   const id = q.event?.trim() || undefined
   if (id !== undefined) {
-    const sources = source !== undefined ? [source] : ctx.sources.map((s) => s.id)
+    const sources = source !== undefined ? [source] : sourceIds(ctx)
     const found = await Promise.all(sources.map((s) => ctx.store.getEvent(s, id)))
     return found.filter(
       (e): e is EventRecord => e !== null && (status === undefined || (e.counts[status] ?? 0) > 0),
@@ -71,15 +71,9 @@ export function eventRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
       section: 'events',
       body: () => html`
 <form method="get" action="/ui/events" class="filters" role="search" aria-label="Search events">
-  <label for="f-source">Source</label>
-  <select id="f-source" name="source"><option value="">any</option>
-    ${ctx.sources.map((s) => html`<option value="${s.id}"${s.id === q.source ? html` selected` : ''}>${s.id}</option>`)}
-  </select>
+  ${filterSelect(SOURCE_FILTER, sourceIds(ctx), q.source)}
   <label for="f-event">Event id</label><input id="f-event" name="event" value="${q.event ?? ''}" placeholder="evt_…, MessageId…">
-  <label for="f-status">Status</label>
-  <select id="f-status" name="status"><option value="">any</option>
-    ${SECRET_STATUSES.map((s) => html`<option value="${s}"${s === status ? html` selected` : ''}>${s}</option>`)}
-  </select>
+  ${filterSelect({ id: 'f-status', name: 'status', label: 'Status' }, SECRET_STATUSES, status)}
   <label for="f-before">Received before</label><input id="f-before" name="before" value="${q.before ?? ''}" placeholder="2025-01-31T12:00:00Z">
   <button type="submit">Search</button>
 </form>
