@@ -15,7 +15,7 @@ export interface DeadLetter {
   vault: string
   name: string
   at: number
-  /** Fetched again on retry (an AWS reference); a payload value was erased when it died. */
+  /** Fetched again on retry (a value store reference); a payload value was erased when it died. */
   retryable: boolean
 }
 
@@ -61,7 +61,7 @@ export function deadLetterRoutes(app: FastifyInstance, ctx: ConsoleContext): voi
   <button type="submit">Filter</button>
 </form>
 <p class="muted">A value from the payload is erased when its secret dies: retrying fetches again only values
-that come from AWS Secrets Manager. A payload value comes back when its provider sends the event again.
+that come from a value store (AWS, Azure, Google Cloud, Vault). A payload value comes back when its provider sends the event again.
 Discarding one drops its event's queued and dead secrets for good (delivered ones stay).</p>
 ${groups.size === 0 ? html`<p>No dead letter.</p>` : ''}
 ${[...groups].map(([reason, letters]) => {

@@ -1,5 +1,6 @@
 // Events: search by source, provider's event id, status and time; an event's page is its provenance.
 import type { FastifyInstance } from 'fastify'
+import { storeOf, type ValueStoreKind } from '../../config/schema.js'
 import { type EventRecord, SECRET_STATUSES, type SecretStatus } from '../../queue/store.js'
 import { iso } from '../../routes/admin-operations.js'
 import { type ConsoleContext, sendPage, sourceIds } from '../context.js'
@@ -18,6 +19,14 @@ interface EventQuery {
 }
 
 const PAGE = 50
+
+/** The value stores, as the event page names where a value is fetched from. */
+const STORE_NAMES = new Map<ValueStoreKind, string>([
+  ['aws', 'AWS Secrets Manager'],
+  ['azure', 'Azure Key Vault'],
+  ['gcp', 'Google Secret Manager'],
+  ['vault', 'Vault'],
+])
 
 const counts = (e: EventRecord) =>
   SECRET_STATUSES.filter((s) => (e.counts[s] ?? 0) > 0).map(
@@ -120,7 +129,7 @@ ${(event.secrets ?? []).map((s) => {
   <h2 id="s-${s.id}">${s.vault} / ${s.name} <span class="badge badge-${s.status}">${s.status}</span></h2>
   <dl class="facts">
     <dt>Rule</dt><dd>${p?.rules[s.id] ?? '–'}</dd>
-    <dt>Value from</dt><dd>${s.ref ? 'AWS Secrets Manager (fetched at delivery)' : 'the payload (encrypted while queued)'}</dd>
+    <dt>Value from</dt><dd>${s.ref ? `${STORE_NAMES.get(storeOf(s.ref)) ?? 'a value store'} (fetched at delivery)` : 'the payload (encrypted while queued)'}</dd>
     <dt>RWX version</dt><dd>${s.rwxVersion ?? '–'}</dd>
     <dt>Delivered</dt><dd>${time(s.deliveredAt)}</dd>
     ${s.status === 'queued' ? html`<dt>Next attempt</dt><dd>${time(s.nextAttemptAt)}</dd>` : ''}
