@@ -1,6 +1,7 @@
 // Prometheus metrics: one registry per app, labels only from config names and fixed reason codes.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { SECRET_STATUSES, type Store } from './queue/store.js'
+import { INVENTORY_STATES, type InventoryState } from './reconcile/types.js'
 
 export interface Metrics {
   registry: Registry
@@ -51,12 +52,9 @@ export interface Metrics {
 /** The inventory in numbers, for the gauges (src/relay.ts reads it from the reconcile module). */
 export interface InventorySummary {
   /** Names by state (in-sync, pending, failing, dead, drift, unknown). */
-  byState: ReadonlyMap<string, number>
+  byState: ReadonlyMap<InventoryState, number>
   oldestPendingSeconds: number
 }
-
-/** The inventory's states, as `relay_inventory_secrets{state}` labels them (0 when none). */
-const INVENTORY_STATE_LABELS = ['in-sync', 'pending', 'failing', 'dead', 'drift', 'unknown']
 
 /** How long one inventory read serves scrapes: it reads every name, and several gauges share it. */
 const INVENTORY_CACHE_MS = 5_000
@@ -66,7 +64,7 @@ export const DEFAULT_METRICS_PREFIX = 'relay_'
 
 export function createMetrics(
   store: Store,
-  options: { inventory?: () => Promise<InventorySummary>; clock?: () => number } = {},
+  options: { inventory?: () => Promise<InventorySummary> } = {},
 ): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: DEFAULT_METRICS_PREFIX })
@@ -202,14 +200,13 @@ export function createMetrics(
 function registerInventoryGauges(
   registry: Registry,
   store: Store,
-  options: { inventory?: () => Promise<InventorySummary>; clock?: () => number },
+  options: { inventory?: () => Promise<InventorySummary> },
 ): void {
-  const clock = options.clock ?? Date.now
   let cached: { at: number; summary: Promise<InventorySummary | null> } | undefined
   const summary = (): Promise<InventorySummary | null> => {
     const read = options.inventory
     if (read === undefined) return Promise.resolve(null)
-    const now = clock()
+    const now = Date.now()
     if (cached === undefined || now - cached.at > INVENTORY_CACHE_MS) {
       // The store is down: /readyz says so; the scrape still answers with the other metrics.
       cached = { at: now, summary: read().catch(() => null) }
@@ -224,7 +221,8 @@ function registerInventoryGauges(
     async collect() {
       const s = await summary()
       if (s === null) return
-      for (const state of INVENTORY_STATE_LABELS) this.set({ state }, s.byState.get(state) ?? 0)
+      // every state, 0 when none
+      for (const state of INVENTORY_STATES) this.set({ state }, s.byState.get(state) ?? 0)
     },
   })
   new Gauge({

@@ -1,4 +1,4 @@
-// One relay: its config checked for start-up, then store, RWX client, worker, retention, sources and app, closed in order.
+// One relay: its config checked for start-up, then store, value stores, RWX client, worker, reconciler, notifier, retention, sources and apps, closed in order.
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { hostname } from 'node:os'
@@ -26,7 +26,7 @@ import { openStore } from './queue/open.js'
 import { createRetentionJob } from './queue/retention.js'
 import { buildSources } from './receive/sources.js'
 import { readInventory } from './reconcile/inventory.js'
-import { createReconciler, type Reconciler } from './reconcile/reconciler.js'
+import { createReconciler } from './reconcile/reconciler.js'
 import { summarize } from './reconcile/state.js'
 import { declaresVaultKv, startVaultEventTrigger, type VaultEventTrigger } from './reconcile/vault-events.js'
 import { USER_AGENT } from './version.js'
@@ -149,7 +149,7 @@ interface Relay {
   /** `/metrics` and `/admin` apart, when `server.adminPort` is set. */
   adminApp: FastifyInstance | undefined
   storeKind: string
-  /** Starts delivery and retention (after the app listens). */
+  /** Starts delivery, retention, sweeps, the Vault event trigger and notifications (after the app listens). */
   start(): void
   /** Closes everything in order, within `config.server.shutdownGraceSeconds`. Idempotent. */
   close(): Promise<void>
@@ -163,11 +163,10 @@ async function createRelay(
   const { log } = deps
   const { store, sealer } = await openStore(config, log, deps.cwd)
   // The reconciler is made below; the inventory gauges read its declared names when scraped.
-  let reconciler: Reconciler | undefined
   const metrics = createMetrics(store, {
-    inventory: async () => summarize(await readInventory(store, reconciler?.declared ?? []), Date.now()),
+    inventory: async () => summarize(await readInventory(store, reconciler.declared), Date.now()),
   })
-  // Dead, drift and outside-change signals: notifications and alerts subscribe here.
+  // Dead, drift and outside-change signals: notifications (when configured) subscribe here.
   const signals = createSignalBus(log)
   // The RWX client and the value stores' resolvers make their own proxy-aware dispatchers (with their timeouts);
   // with a proxy, one more that every verifier shares for JWKS, SNS and Kubernetes discovery.
@@ -217,7 +216,7 @@ async function createRelay(
       onOutsideChange: (change) => metrics.outsideChanges.inc({ change }),
     },
   })
-  reconciler = createReconciler({
+  const reconciler = createReconciler({
     sources: config.sources,
     store,
     resolver,
@@ -278,7 +277,7 @@ async function createRelay(
       // no purge or sweep starts while deliveries drain; one under way ends after its reads
       await retention.stop()
       await trigger?.close()
-      await reconciler?.stop()
+      await reconciler.stop()
       // Requests to RWX get what is left of the grace period, less a second to settle and release.
       const left = config.server.shutdownGraceSeconds * 1000 - (Date.now() - started) - SETTLE_MARGIN_MS
       await worker.stop({ abortAfterMs: left })
@@ -300,8 +299,8 @@ async function createRelay(
     start() {
       worker.start()
       retention.start()
-      reconciler?.start()
-      if (vaultEvents !== undefined && reconciler !== undefined)
+      reconciler.start()
+      if (vaultEvents !== undefined)
         trigger = startVaultEventTrigger({
           subscribe: (options) => vaultEvents.subscribeKvWrites(options),
           reconciler,

@@ -43,8 +43,18 @@ export interface ConsoleContext extends ConsoleOptions {
   trends: Trends
 }
 
+/** The configured sources' ids, as the pages' source filters offer them. */
+export const sourceIds = (ctx: ConsoleContext): string[] => ctx.sources.map((s) => s.id)
+
 /** Every declared secret of every reconciling source (none when no source reconciles). */
 export const declaredOf = (ctx: ConsoleContext) => ctx.reconcile?.declared ?? []
+
+/**
+ * The ids of the reconciling sources, as /admin/resync knows them: a source of Vault prefixes only
+ * declares nothing before its first listing, yet can be resynced.
+ */
+export const reconcilingOf = (ctx: ConsoleContext): readonly string[] =>
+  ctx.reconcile?.sources ?? [...new Set(declaredOf(ctx).map((d) => d.source))]
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -59,3 +59,20 @@ ${o.body}
 
 /** A hidden CSRF field for a form. */
 export const csrfField = (token: string) => html`<input type="hidden" name="_csrf" value="${token}">`
+
+/** `<option>`s for `values`, the `selected` one marked. */
+export const options = (values: readonly string[], selected: string | undefined): Html[] =>
+  values.map((v) => html`<option value="${v}"${v === selected ? html` selected` : ''}>${v}</option>`)
+
+/** A search filter: its label, then a `<select>` of `any` (empty) and `values`, the `selected` one marked. */
+export const filterSelect = (
+  field: { id: string; name: string; label: string },
+  values: readonly string[],
+  selected: string | undefined,
+): Html => html`<label for="${field.id}">${field.label}</label>
+  <select id="${field.id}" name="${field.name}"><option value="">any</option>
+    ${options(values, selected)}
+  </select>`
+
+/** The source filter of the Secrets, Events and Dead letters pages. */
+export const SOURCE_FILTER = { id: 'f-source', name: 'source', label: 'Source' }

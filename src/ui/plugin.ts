@@ -12,15 +12,12 @@ import { html } from './html.js'
 import { actionRoutes } from './pages/actions.js'
 import { deadLetterRoutes } from './pages/dead-letters.js'
 import { eventRoutes } from './pages/events.js'
-import { loginRoutes, SESSION_COOKIE } from './pages/login.js'
+import { loginRoutes } from './pages/login.js'
 import { overviewRoutes } from './pages/overview.js'
 import { secretPageRoutes } from './pages/secret.js'
 import { secretRoutes } from './pages/secrets.js'
-import { decodeSession, sessionKey } from './session.js'
+import { COOKIE_OPTIONS, decodeSession, SESSION_COOKIE, sessionKey } from './session.js'
 import { createTrends } from './trends.js'
-
-/** Cookies are scoped to the console; SameSite=Strict keeps them off cross-site requests. */
-export const COOKIE_OPTIONS = { path: '/ui', httpOnly: true, sameSite: 'strict', signed: true } as const
 
 /** Registers the console; call with `{ prefix: '/ui' }`. */
 export async function consolePlugin(app: FastifyInstance, opts: ConsoleOptions): Promise<void> {

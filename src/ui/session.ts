@@ -3,6 +3,12 @@
 import { hkdfSync, randomBytes } from 'node:crypto'
 import { secretEqual } from '../verify/compare.js'
 
+/** The session cookie's name. */
+export const SESSION_COOKIE = 'vr_session'
+
+/** The console's cookies (session, CSRF): scoped to /ui, signed, and kept off cross-site requests (SameSite=Strict). */
+export const COOKIE_OPTIONS = { path: '/ui', httpOnly: true, sameSite: 'strict', signed: true } as const
+
 /** What a session may do: `admin` sees and acts; `read-only` only sees. */
 export type Role = 'admin' | 'read-only'
 

@@ -14,13 +14,19 @@ interface Sample {
   byCode: Map<string, number>
 }
 
+/** The counters as read now, against the samples: one read serves every view of a page. */
+export interface TrendsNow {
+  /** Refusals by code within `windowMs` before now (since the relay started, when it is younger). */
+  refusalsByCode(windowMs: number): Map<string, number>
+  /** Deliveries and refusals per minute over the last `minutes` minutes, oldest first. */
+  perMinute(minutes: number): { delivered: number[]; refused: number[] }
+}
+
 export interface Trends {
   /** Takes a sample now (also done every minute while started). */
   sample(): Promise<void>
-  /** Refusals by code within `windowMs` before now (since the relay started, when it is younger). */
-  refusalsByCode(windowMs: number): Promise<Map<string, number>>
-  /** Deliveries and refusals per minute over the last `minutes` minutes, oldest first. */
-  perMinute(minutes: number): Promise<{ delivered: number[]; refused: number[] }>
+  /** Reads the counters now, for a page's views. */
+  now(): Promise<TrendsNow>
   start(): void
   stop(): void
 }
@@ -50,32 +56,44 @@ export function createTrends(metrics: Metrics, clock: () => number): Trends {
     if (ring.length > RING) ring.shift()
   }
 
-  /** The oldest sample at or after `since` (the first when none is older). */
-  const from = (since: number) => ring.find((s) => s.at >= since) ?? ring[0]!
+  /** The oldest sample at or after `since` (the first when none is): a binary search, the ring is in time order. */
+  function from(since: number): Sample {
+    let lo = 0
+    let hi = ring.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (ring[mid]!.at >= since) hi = mid
+      else lo = mid + 1
+    }
+    return ring[lo]!.at >= since ? ring[lo]! : ring[0]!
+  }
 
   return {
     sample,
-    async refusalsByCode(windowMs) {
+    async now() {
       const now = await read(metrics, clock())
-      const base = from(now.at - windowMs)
-      const out = new Map<string, number>()
-      for (const [code, n] of now.byCode) {
-        const d = n - (base.byCode.get(code) ?? 0)
-        if (d > 0) out.set(code, d)
+      return {
+        refusalsByCode(windowMs) {
+          const base = from(now.at - windowMs)
+          const out = new Map<string, number>()
+          for (const [code, n] of now.byCode) {
+            const d = n - (base.byCode.get(code) ?? 0)
+            if (d > 0) out.set(code, d)
+          }
+          return out
+        },
+        perMinute(minutes) {
+          const delivered: number[] = []
+          const refused: number[] = []
+          for (let i = minutes; i > 0; i--) {
+            const start = from(now.at - i * MINUTE)
+            const end = i === 1 ? now : from(now.at - (i - 1) * MINUTE)
+            delivered.push(Math.max(0, end.delivered - start.delivered))
+            refused.push(Math.max(0, end.refused - start.refused))
+          }
+          return { delivered, refused }
+        },
       }
-      return out
-    },
-    async perMinute(minutes) {
-      const now = await read(metrics, clock())
-      const delivered: number[] = []
-      const refused: number[] = []
-      for (let i = minutes; i > 0; i--) {
-        const start = from(now.at - i * MINUTE)
-        const end = i === 1 ? now : from(now.at - (i - 1) * MINUTE)
-        delivered.push(Math.max(0, end.delivered - start.delivered))
-        refused.push(Math.max(0, end.refused - start.refused))
-      }
-      return { delivered, refused }
     },
     start() {
       timer ??= setInterval(() => void sample().catch(() => {}), MINUTE)

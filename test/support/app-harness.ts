@@ -15,6 +15,7 @@ import { createMetrics } from '../../src/metrics.js'
 import { createSealer, type Sealer } from '../../src/queue/crypto.js'
 import { createSqliteStore, type SqliteStore } from '../../src/queue/sqlite/store.js'
 import { buildSources } from '../../src/receive/sources.js'
+import type { ReconcileHandle } from '../../src/reconcile/inventory.js'
 
 export interface Harness {
   app: FastifyInstance
@@ -38,6 +39,8 @@ export async function startHarness(
     clock?: () => number
     /** What the stand-in delivery worker reports (default: all well). */
     status?: () => DeliveryStatus
+    /** Reconciliation as the app sees it (the console's and /admin's resync); none by default. */
+    reconcile?: ReconcileHandle
   } = {},
 ): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'relay-app-'))
@@ -75,6 +78,7 @@ export async function startHarness(
     pause: createPauseSwitch({ store, clock: options.clock ?? Date.now }),
     logger,
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.reconcile ? { reconcile: options.reconcile } : {}),
     delivery: {
       notify: () => {
         harness.notified++

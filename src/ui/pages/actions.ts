@@ -2,7 +2,7 @@
 // that works without JavaScript), needs an admin session and a CSRF token, and goes in the audit list.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { RelayError } from '../../errors.js'
-import { actingSession, audit, type ConsoleContext, declaredOf, sendPage } from '../context.js'
+import { actingSession, audit, type ConsoleContext, declaredOf, reconcilingOf, sendPage } from '../context.js'
 import { html } from '../html.js'
 import { csrfField } from '../layout.js'
 import { deadLetters } from './dead-letters.js'
@@ -37,17 +37,18 @@ function targetOf(f: Fields): { source: string; eventId: string } {
 
 /** What a resync is about: one declared vault/name (`target`), or every declared name of `source`. */
 function resyncOf(ctx: ConsoleContext, f: Fields) {
-  const declared = declaredOf(ctx)
-  if (ctx.reconcile === undefined || declared.length === 0)
+  if (ctx.reconcile === undefined || reconcilingOf(ctx).length === 0)
     throw new RelayError('ERR_NOT_FOUND', 'no source reconciles: add reconcile to a source')
   if (f.target !== undefined) {
     const [vault = '', name = ''] = f.target.split('/')
-    const d = declared.find((x) => x.vault === vault && x.name === name && `${vault}/${name}` === f.target)
+    const d = declaredOf(ctx).find(
+      (x) => x.vault === vault && x.name === name && `${vault}/${name}` === f.target,
+    )
     if (d === undefined) throw new RelayError('ERR_NOT_FOUND', `no reconciling source declares ${f.target}`)
     return { source: d.source, names: [{ vault, name }], label: f.target, next: secretHref(vault, name) }
   }
   const source = f.source ?? ''
-  if (!declared.some((d) => d.source === source))
+  if (!reconcilingOf(ctx).includes(source))
     throw new RelayError('ERR_NOT_FOUND', `no reconciling source ${source}`)
   return {
     source,

@@ -1,9 +1,9 @@
 // Dead letters: dead secrets grouped by reason, with retry and discard for one event or every event of a group.
 import type { FastifyInstance } from 'fastify'
 import type { Store } from '../../queue/store.js'
-import { type ConsoleContext, sendPage } from '../context.js'
+import { type ConsoleContext, sendPage, sourceIds } from '../context.js'
 import { html, time } from '../html.js'
-import { csrfField } from '../layout.js'
+import { csrfField, filterSelect, SOURCE_FILTER } from '../layout.js'
 import { eventHref } from './events.js'
 
 /** Dead events looked at (newest first); more are reached by the Events page's paging. */
@@ -15,7 +15,7 @@ export interface DeadLetter {
   vault: string
   name: string
   at: number
-  /** Fetched again on retry (an AWS reference); a payload value was erased when it died. */
+  /** Fetched again on retry (a value store reference); a payload value was erased when it died. */
   retryable: boolean
 }
 
@@ -57,14 +57,11 @@ export function deadLetterRoutes(app: FastifyInstance, ctx: ConsoleContext): voi
       section: 'dead',
       body: (csrf) => html`
 <form method="get" action="/ui/dead" class="filters" role="search" aria-label="Filter dead letters">
-  <label for="f-source">Source</label>
-  <select id="f-source" name="source"><option value="">any</option>
-    ${ctx.sources.map((s) => html`<option value="${s.id}"${s.id === source ? html` selected` : ''}>${s.id}</option>`)}
-  </select>
+  ${filterSelect(SOURCE_FILTER, sourceIds(ctx), source)}
   <button type="submit">Filter</button>
 </form>
 <p class="muted">A value from the payload is erased when its secret dies: retrying fetches again only values
-that come from AWS Secrets Manager. A payload value comes back when its provider sends the event again.
+that come from a value store (AWS, Azure, Google Cloud, Vault). A payload value comes back when its provider sends the event again.
 Discarding one drops its event's queued and dead secrets for good (delivered ones stay).</p>
 ${groups.size === 0 ? html`<p>No dead letter.</p>` : ''}
 ${[...groups].map(([reason, letters]) => {

@@ -1,10 +1,11 @@
 // Events: search by source, provider's event id, status and time; an event's page is its provenance.
 import type { FastifyInstance } from 'fastify'
+import { storeOf, type ValueStoreKind } from '../../config/schema.js'
 import { type EventRecord, SECRET_STATUSES, type SecretStatus } from '../../queue/store.js'
 import { iso } from '../../routes/admin-operations.js'
-import { type ConsoleContext, sendPage } from '../context.js'
+import { type ConsoleContext, sendPage, sourceIds } from '../context.js'
 import { type Html, html, query, time } from '../html.js'
-import { csrfField } from '../layout.js'
+import { csrfField, filterSelect, SOURCE_FILTER } from '../layout.js'
 
 /** Where an event's page is. */
 export const eventHref = (source: string, eventId: string) =>
@@ -18,6 +19,14 @@ interface EventQuery {
 }
 
 const PAGE = 50
+
+/** The value stores, as the event page names where a value is fetched from. */
+const STORE_NAMES = new Map<ValueStoreKind, string>([
+  ['aws', 'AWS Secrets Manager'],
+  ['azure', 'Azure Key Vault'],
+  ['gcp', 'Google Secret Manager'],
+  ['vault', 'Vault'],
+])
 
 const counts = (e: EventRecord) =>
   SECRET_STATUSES.filter((s) => (e.counts[s] ?? 0) > 0).map(
@@ -34,7 +43,7 @@ async function search(
   const source = q.source?.trim() || undefined
   const id = q.event?.trim() || undefined
   if (id !== undefined) {
-    const sources = source !== undefined ? [source] : ctx.sources.map((s) => s.id)
+    const sources = source !== undefined ? [source] : sourceIds(ctx)
     const found = await Promise.all(sources.map((s) => ctx.store.getEvent(s, id)))
     return found.filter(
       (e): e is EventRecord => e !== null && (status === undefined || (e.counts[status] ?? 0) > 0),
@@ -71,15 +80,9 @@ export function eventRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
       section: 'events',
       body: () => html`
 <form method="get" action="/ui/events" class="filters" role="search" aria-label="Search events">
-  <label for="f-source">Source</label>
-  <select id="f-source" name="source"><option value="">any</option>
-    ${ctx.sources.map((s) => html`<option value="${s.id}"${s.id === q.source ? html` selected` : ''}>${s.id}</option>`)}
-  </select>
+  ${filterSelect(SOURCE_FILTER, sourceIds(ctx), q.source)}
   <label for="f-event">Event id</label><input id="f-event" name="event" value="${q.event ?? ''}" placeholder="evt_…, MessageId…">
-  <label for="f-status">Status</label>
-  <select id="f-status" name="status"><option value="">any</option>
-    ${SECRET_STATUSES.map((s) => html`<option value="${s}"${s === status ? html` selected` : ''}>${s}</option>`)}
-  </select>
+  ${filterSelect({ id: 'f-status', name: 'status', label: 'Status' }, SECRET_STATUSES, status)}
   <label for="f-before">Received before</label><input id="f-before" name="before" value="${q.before ?? ''}" placeholder="2025-01-31T12:00:00Z">
   <button type="submit">Search</button>
 </form>
@@ -126,7 +129,7 @@ ${(event.secrets ?? []).map((s) => {
   <h2 id="s-${s.id}">${s.vault} / ${s.name} <span class="badge badge-${s.status}">${s.status}</span></h2>
   <dl class="facts">
     <dt>Rule</dt><dd>${p?.rules[s.id] ?? '–'}</dd>
-    <dt>Value from</dt><dd>${s.ref ? 'AWS Secrets Manager (fetched at delivery)' : 'the payload (encrypted while queued)'}</dd>
+    <dt>Value from</dt><dd>${s.ref ? `${STORE_NAMES.get(storeOf(s.ref)) ?? 'a value store'} (fetched at delivery)` : 'the payload (encrypted while queued)'}</dd>
     <dt>RWX version</dt><dd>${s.rwxVersion ?? '–'}</dd>
     <dt>Delivered</dt><dd>${time(s.deliveredAt)}</dd>
     ${s.status === 'queued' ? html`<dt>Next attempt</dt><dd>${time(s.nextAttemptAt)}</dd>` : ''}

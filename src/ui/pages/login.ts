@@ -3,9 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { type ConsoleContext, sendPage } from '../context.js'
 import { html } from '../html.js'
 import { csrfField } from '../layout.js'
-import { encodeSession, newSession, roleOf } from '../session.js'
-
-export const SESSION_COOKIE = 'vr_session'
+import { COOKIE_OPTIONS, encodeSession, newSession, roleOf, SESSION_COOKIE } from '../session.js'
 
 const loginForm = (csrf: string, note: string | null, failed: boolean) => html`
   ${note ? html`<p class="note" role="status">${note}</p>` : ''}
@@ -21,7 +19,6 @@ const loginForm = (csrf: string, note: string | null, failed: boolean) => html`
 
 export function loginRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   const ttlMs = ctx.sessionMinutes * 60_000
-  const secure = (protocol: string) => protocol === 'https'
 
   app.get<{ Querystring: { expired?: string; out?: string } }>(
     '/login',
@@ -33,7 +30,8 @@ export function loginRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
           : request.query.out !== undefined
             ? 'Logged out.'
             : null
-      if (request.query.expired !== undefined) reply.clearCookie(SESSION_COOKIE, { path: '/ui' })
+      if (request.query.expired !== undefined)
+        reply.clearCookie(SESSION_COOKIE, { path: COOKIE_OPTIONS.path })
       return sendPage(request, reply, {
         title: 'Log in',
         section: 'none',
@@ -57,18 +55,15 @@ export function loginRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const session = newSession(role, ctx.clock(), ttlMs)
     request.log.info({ session: session.id, role, from: request.ip }, 'console login')
     reply.setCookie(SESSION_COOKIE, encodeSession(session), {
-      path: '/ui',
-      httpOnly: true,
-      sameSite: 'strict',
-      signed: true,
-      secure: secure(request.protocol),
+      ...COOKIE_OPTIONS,
+      secure: request.protocol === 'https',
       maxAge: ctx.sessionMinutes * 60,
     })
     return reply.redirect('/ui', 303)
   })
 
   app.post('/logout', async (_request, reply) => {
-    reply.clearCookie(SESSION_COOKIE, { path: '/ui' })
+    reply.clearCookie(SESSION_COOKIE, { path: COOKIE_OPTIONS.path })
     return reply.redirect('/ui/login?out=1', 303)
   })
 }

@@ -38,15 +38,14 @@ function refusalTable(hour: Map<string, number>, day: Map<string, number>): Html
 export function overviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   app.get('/', async (request, reply) => {
     const now = ctx.clock()
-    const [control, counts, oldest, audit, hour, day, trend] = await Promise.all([
+    const [control, counts, oldest, audit, trends] = await Promise.all([
       ctx.pause.current(),
       ctx.store.counts(),
       ctx.store.oldestQueuedAt(),
       ctx.store.listAudit(20),
-      ctx.trends.refusalsByCode(HOUR),
-      ctx.trends.refusalsByCode(24 * HOUR),
-      ctx.trends.perMinute(60),
+      ctx.trends.now(),
     ])
+    const trend = trends.perMinute(60)
     const status = ctx.delivery?.status()
     const state = deliveryState(control.paused, status)
     const admin = request.uiSession?.role === 'admin'
@@ -103,7 +102,7 @@ export function overviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void 
 <section aria-labelledby="trend-h" class="card">
   <h2 id="trend-h">Last hour</h2>
   <div class="grid">${bars('Deliveries', trend.delivered)}${bars('Refusals', trend.refused)}</div>
-  ${refusalTable(hour, day)}
+  ${refusalTable(trends.refusalsByCode(HOUR), trends.refusalsByCode(24 * HOUR))}
 </section>
 <section aria-labelledby="sources-h" class="card">
   <h2 id="sources-h">Sources</h2>

@@ -3,9 +3,9 @@
 import type { FastifyInstance } from 'fastify'
 import { readInventory } from '../../reconcile/inventory.js'
 import { INVENTORY_STATES, type InventoryEntry, type InventoryState } from '../../reconcile/types.js'
-import { type ConsoleContext, declaredOf, sendPage } from '../context.js'
+import { type ConsoleContext, declaredOf, reconcilingOf, sendPage, sourceIds } from '../context.js'
 import { type Html, html, time } from '../html.js'
-import { csrfField } from '../layout.js'
+import { csrfField, filterSelect, options, SOURCE_FILTER } from '../layout.js'
 
 interface SecretQuery {
   state?: string
@@ -51,31 +51,23 @@ export function secretRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const filter = { state, vault: text(q.vault), source: text(q.source) }
     const all = await readInventory(ctx.store, declaredOf(ctx), filter)
     const rows = all.slice(0, SECRETS_SHOWN)
-    const reconciling = [...new Set(declaredOf(ctx).map((d) => d.source))]
+    const reconciling = reconcilingOf(ctx)
     const admin = request.uiSession?.role === 'admin'
     return sendPage(request, reply, {
       title: 'Secrets',
       section: 'secrets',
       body: (csrf) => html`
 <form method="get" action="/ui/secrets" class="filters" role="search" aria-label="Filter secrets">
-  <label for="f-state">State</label>
-  <select id="f-state" name="state">
-    <option value="">any</option>
-    ${INVENTORY_STATES.map((s) => html`<option value="${s}"${s === state ? html` selected` : ''}>${s}</option>`)}
-  </select>
+  ${filterSelect({ id: 'f-state', name: 'state', label: 'State' }, INVENTORY_STATES, state)}
   <label for="f-vault">Vault</label><input id="f-vault" name="vault" value="${filter.vault ?? ''}">
-  <label for="f-source">Source</label>
-  <select id="f-source" name="source">
-    <option value="">any</option>
-    ${ctx.sources.map((s) => html`<option value="${s.id}"${s.id === filter.source ? html` selected` : ''}>${s.id}</option>`)}
-  </select>
+  ${filterSelect(SOURCE_FILTER, sourceIds(ctx), filter.source)}
   <button type="submit">Filter</button>
 </form>
 ${
   admin && reconciling.length > 0
     ? html`<form method="post" action="/ui/actions/resync" class="filters" aria-label="Resync a source">${csrfField(csrf)}
   <label for="r-source">Reconciling source</label>
-  <select id="r-source" name="source">${reconciling.map((s) => html`<option value="${s}"${s === filter.source ? html` selected` : ''}>${s}</option>`)}</select>
+  <select id="r-source" name="source">${options(reconciling, filter.source)}</select>
   <button type="submit">Resync source…</button>
 </form>`
     : ''
