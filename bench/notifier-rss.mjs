@@ -9,7 +9,7 @@
 // every Secret once the first round is taken, for at least BENCH_SECONDS.
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse, stringify } from 'yaml'
@@ -26,7 +26,7 @@ execFileSync(
     ...['--outDir', OUT, '--rootDir', '.', '--module', 'nodenext', '--moduleResolution', 'nodenext'],
     ...['--target', 'es2023', '--types', 'node', '--skipLibCheck', '--esModuleInterop', '--noCheck'],
     ...['test/support/fake-kube-api.ts', 'test/support/fake-rwx.ts', 'test/support/relay-process.ts'],
-    ...['test/support/signers.ts', 'test/support/x509.ts'],
+    ...['test/support/signers.ts', 'test/support/x509.ts', 'test/support/kube-files.ts'],
   ],
   { stdio: 'inherit' },
 )
@@ -36,6 +36,8 @@ const load = (file) => import(resolve(OUT, 'test/support', file))
 const { startFakeKubeApi } = await load('fake-kube-api.js')
 /** @type {typeof import('../test/support/fake-rwx.js')} */
 const { startFakeRwx } = await load('fake-rwx.js')
+/** @type {typeof import('../test/support/kube-files.js')} */
+const { writeKubeFiles } = await load('kube-files.js')
 /** @type {typeof import('../test/support/relay-process.js')} */
 const { spawnCli, startRelayProcess } = await load('relay-process.js')
 /** @type {typeof import('../test/support/signers.js')} */
@@ -121,35 +123,7 @@ async function setUp(all) {
     generateEncryptionKey(),
   ])
   const dir = mkdtempSync(join(tmpdir(), 'relay-notifier-rss-'))
-  writeFileSync(join(dir, 'ca.crt'), tls.caPem)
-  writeFileSync(
-    join(dir, 'relay-sa-token'),
-    await kube.token({ namespace: 'vault-relay', serviceAccount: 'vault-relay' }),
-  )
-  const tokenFile = join(dir, 'watch-token')
-  writeFileSync(
-    tokenFile,
-    await kube.token({ namespace: 'vault-relay', serviceAccount: 'vault-relay-watch' }),
-  )
-  writeFileSync(
-    join(dir, 'kubeconfig'),
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [
-        {
-          name: 'fake',
-          cluster: {
-            server: kube.url,
-            'certificate-authority-data': Buffer.from(tls.caPem).toString('base64'),
-          },
-        },
-      ],
-      users: [{ name: 'watch', user: { token: kube.apiToken } }],
-      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'watch' } }],
-      'current-context': 'fake',
-    }),
-  )
+  const files = await writeKubeFiles(dir, kube, tls.caPem)
   const docs = ['cloudnativepg.yaml', 'zalando.yaml', 'crunchy-pgo.yaml'].map((f) =>
     parse(readFileSync(join('examples/kubernetes', f), 'utf8')),
   )
@@ -166,8 +140,8 @@ async function setUp(all) {
       RWX_ACCESS_TOKEN: rwx.token,
       RELAY_JWE_KEY: jwe.privatePem,
       KUBE_ISSUER: kube.issuer,
-      KUBE_CA_FILE: join(dir, 'ca.crt'),
-      KUBE_TOKEN_FILE: join(dir, 'relay-sa-token'),
+      KUBE_CA_FILE: files.caFile,
+      KUBE_TOKEN_FILE: files.relayTokenFile,
       LOG_LEVEL: 'info',
     },
   )
@@ -176,9 +150,9 @@ async function setUp(all) {
   const watch = spawnCli(['watch', '--config', 'examples/kubernetes/watch.yaml'], process.cwd(), {
     WATCH_HEALTH_HOST: '127.0.0.1',
     WATCH_HEALTH_PORT: String(healthPort),
-    KUBECONFIG: join(dir, 'kubeconfig'),
+    KUBECONFIG: files.kubeconfig,
     RELAY_URL: relay.url,
-    RELAY_TOKEN_FILE: tokenFile,
+    RELAY_TOKEN_FILE: files.watchTokenFile,
     APP_NAMESPACE: 'app',
   })
   return {

@@ -6,7 +6,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
-import { type FakeSecretsManager, startFakeSecretsManager } from '../support/fake-secrets-manager.js'
+import {
+  awsSdkEnv,
+  type FakeSecretsManager,
+  startFakeSecretsManager,
+} from '../support/fake-secrets-manager.js'
 import { type RelayProcess, startRelayProcess } from '../support/relay-process.js'
 
 const KEY = `json-log-key-${randomUUID()}`
@@ -33,13 +37,7 @@ beforeAll(async () => {
       RWX_API_URL: rwx.url,
       RWX_ACCESS_TOKEN: rwx.token,
       LOG_LEVEL: 'trace',
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.url,
-      AWS_ACCESS_KEY_ID: 'AKIDJSONLOG',
-      AWS_SECRET_ACCESS_KEY: 'json-log-secret-access-key',
-      AWS_REGION: 'us-east-1',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
-      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
+      ...awsSdkEnv(sm, dir),
     },
   )
 })

@@ -7,9 +7,8 @@ import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
-import { type RelayProcess, startRelayProcess } from '../support/relay-process.js'
+import { queueDrained, type RelayProcess, startRelayProcess } from '../support/relay-process.js'
 import { generateSigningKey, hmacSignature, makeJwt, type SigningKey } from '../support/signers.js'
-import { until } from '../support/until.js'
 
 const TOKEN = `rwx-token-${randomUUID()}`
 const HMAC_SECRET = `hmac-secret-${randomUUID()}`
@@ -61,13 +60,6 @@ sources:
     { RWX_ACCESS_TOKEN: TOKEN, RELAY_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
   )
   return relay
-}
-
-async function queueDrained(r: RelayProcess): Promise<void> {
-  await until(async () => {
-    const text = await (await fetch(`${r.url}/metrics`)).text()
-    return text.includes('relay_queue_secrets{status="queued"} 0')
-  }, 'the queue to drain')
 }
 
 describe.each(['sqlite', 'postgres'] as const)('events that must not roll a secret back (%s)', (kind) => {

@@ -6,7 +6,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
-import { type FakeSecretsManager, startFakeSecretsManager } from '../support/fake-secrets-manager.js'
+import {
+  awsSdkEnv,
+  type FakeSecretsManager,
+  startFakeSecretsManager,
+} from '../support/fake-secrets-manager.js'
 import { adminQuery, createTestDatabase, type TestDatabase } from '../support/postgres.js'
 import { type RelayProcess, startRelayProcess } from '../support/relay-process.js'
 import { until } from '../support/until.js'
@@ -54,22 +58,13 @@ ${names.map((n, i) => `        - { vault: prod, name: ${n}, value: { awsSecretsM
     const env = {
       RWX_ACCESS_TOKEN: rwx.token,
       RELAY_ENCRYPTION_KEY: KEY,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.url,
-      AWS_ACCESS_KEY_ID: 'AKIDE2ETEST',
-      AWS_SECRET_ACCESS_KEY: 'e2e-secret-access-key',
-      AWS_REGION: 'us-east-1',
-      AWS_EC2_METADATA_DISABLED: 'true',
     }
     relays.push(
       ...(await Promise.all(
         [0, 1].map(() => {
           const dir = mkdtempSync(join(tmpdir(), 'relay-reconcile-replica-'))
           dirs.push(dir)
-          return startRelayProcess(dir, yaml, {
-            ...env,
-            AWS_CONFIG_FILE: join(dir, 'none'),
-            AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
-          })
+          return startRelayProcess(dir, yaml, { ...env, ...awsSdkEnv(sm, dir) })
         }),
       )),
     )

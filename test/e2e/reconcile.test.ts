@@ -7,7 +7,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
-import { type FakeSecretsManager, startFakeSecretsManager } from '../support/fake-secrets-manager.js'
+import {
+  awsSdkEnv,
+  type FakeSecretsManager,
+  startFakeSecretsManager,
+} from '../support/fake-secrets-manager.js'
 import { type RelayProcess, runCli, startRelayProcess } from '../support/relay-process.js'
 import { hmacSignature } from '../support/signers.js'
 import { until } from '../support/until.js'
@@ -26,18 +30,6 @@ const remember = (v: string) => {
 let db = ''
 let api = ''
 const answers: string[] = []
-
-function awsEnv(): Record<string, string> {
-  return {
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.url,
-    AWS_ACCESS_KEY_ID: 'AKIDE2ETEST',
-    AWS_SECRET_ACCESS_KEY: 'e2e-secret-access-key',
-    AWS_REGION: 'us-east-1',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
-  }
-}
 
 const config = () => `
 rwx: { url: "${rwx.url}" }
@@ -106,7 +98,7 @@ beforeAll(async () => {
   api = sm.create('prod/api', remember(`api-first-${randomUUID()}`)).arn
   dir = mkdtempSync(join(tmpdir(), 'relay-reconcile-e2e-'))
   relay = await startRelayProcess(dir, config(), {
-    ...awsEnv(),
+    ...awsSdkEnv(sm, dir),
     RWX_ACCESS_TOKEN: rwx.token,
     RELAY_ADMIN_TOKEN: ADMIN,
   })

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createSqliteStore } from '../../src/queue/sqlite/store.js'
 import { newEvent, sealed } from '../queue/contract/helpers.js'
 import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
-import { type RelayProcess, startRelayProcess } from '../support/relay-process.js'
+import { queueDrained, type RelayProcess, startRelayProcess } from '../support/relay-process.js'
 import {
   hmacSignature,
   standardWebhookHeaders,
@@ -188,10 +188,7 @@ describe('vault-relay end to end', () => {
     expect((await sendCi('ORDERED', older, 200)).status).toBe(202)
     await rwx.waitFor((w) => w.some((x) => x.secret === newest), 15_000)
     // Anything still in flight settles; then the newest must be the last write for the name.
-    await until(async () => {
-      const res = await fetch(`${relay!.url}/metrics`)
-      return (await res.text()).includes('relay_queue_secrets{status="queued"} 0')
-    }, 'the queue to drain')
+    await queueDrained(relay!)
     const writes = rwx.writes.filter((w) => w.vault === 'ci' && w.name === 'ORDERED')
     expect(writes.at(-1)?.secret).toBe(newest)
     expect(writes.some((w) => w.secret === older)).toBe(false)

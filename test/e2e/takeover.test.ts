@@ -2,26 +2,12 @@
 // takes them over once the short lease ends (the killed one renewed it while alive), while the name whose
 // request was in flight stays fenced: that request may still land.
 import { randomUUID } from 'node:crypto'
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
-import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
+import { describe, expect, it } from 'vitest'
 import { adminQuery } from '../support/postgres.js'
-import { freshName, openSite, post, rwxToken, type Site, setPaused } from '../support/uncertain-writes.js'
+import { freshName, now, post, setPaused, useSites } from '../support/uncertain-writes.js'
 import { until } from '../support/until.js'
 
-let rwx: FakeRwx
-let site: Site | undefined
-
-beforeAll(async () => {
-  rwx = await startFakeRwx({ token: rwxToken })
-})
-afterAll(async () => {
-  await rwx?.close()
-})
-afterEach(async () => {
-  await site?.close()
-  site = undefined
-  rwx.reset()
-})
+const sites = useSites()
 
 const VAULTS = ['t1', 't2', 't3', 't4', 't5']
 // The lease a claim took before leases were renewed: requestTimeoutMs + uncertainWriteSeconds.
@@ -31,24 +17,24 @@ describe('a replica killed -9 with claimed secrets it has not sent', () => {
   it('another replica sends them once the short lease ends, and keeps the name in flight fenced', async () => {
     // One request at a time, one vault a request: a claim of five takes five vaults and sends one.
     // Delivery is paused while the five events arrive, so the first claim (on resume) takes all five.
-    site = await openSite('postgres', inject('pgAdminUrl'), rwx, {
+    const site = await sites.open('postgres', {
       delivery: { leaseSeconds: 5, batchSize: 5, concurrency: 1 },
       vaultFromEvent: true,
     })
     const first = await site.start()
     // the first request hangs past the test: it is in flight when its sender dies
-    rwx.delay(120_000, 1)
-    const t = Math.floor(Date.now() / 1000)
+    sites.rwx.delay(120_000, 1)
+    const t = now()
     const sent = VAULTS.map((vault) => ({ vault, name: freshName(), value: `v-${randomUUID()}` }))
     await setPaused(first, true)
     await Promise.all(sent.map((s) => post(first, s.name, s.value, t, s.vault)))
     await setPaused(first, false)
-    await rwx.waitFor((_w, requests) => requests.length === 1, 10_000)
-    const inFlight = (rwx.requests[0]!.body as { vault_name: string }).vault_name
+    await sites.rwx.waitFor((_w, requests) => requests.length === 1, 10_000)
+    const inFlight = (sites.rwx.requests[0]!.body as { vault_name: string }).vault_name
     const leases = async () =>
       (
         await adminQuery<{ leased: number; sending: number }>(
-          site!.databaseUrl!,
+          site.databaseUrl!,
           `SELECT COUNT(*) FILTER (WHERE lease_owner LIKE $1)::int AS leased,
              COUNT(*) FILTER (WHERE lease_owner LIKE $1 AND sending_since IS NOT NULL)::int AS sending
            FROM names`,
@@ -63,13 +49,13 @@ describe('a replica killed -9 with claimed secrets it has not sent', () => {
     expect(await first.kill('SIGKILL')).toBe('SIGKILL')
     const unsent = sent.filter((s) => s.vault !== inFlight)
     // bounded well below the lease a claim used to take (75 s with these settings)
-    await rwx.waitFor(
+    await sites.rwx.waitFor(
       (writes) => unsent.every((s) => writes.some((w) => w.secret === s.value)),
       OLD_LEASE_MS - 30_000,
     )
     // the name whose request may still land is not sent again: its lease became a fence
     expect(
-      rwx.requests.filter((r) => (r.body as { vault_name: string }).vault_name === inFlight),
+      sites.rwx.requests.filter((r) => (r.body as { vault_name: string }).vault_name === inFlight),
     ).toHaveLength(1)
     const { rows } = await adminQuery<{ owner: string; unconfirmed: boolean }>(
       site.databaseUrl!,

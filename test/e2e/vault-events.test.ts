@@ -1,17 +1,13 @@
 // End to end through the real process: with `vault.events` on and sweeps an hour apart, a KV write pushed by the
 // Vault stand-in's event notifications (WebSocket, CloudEvents JSON) reaches RWX at once, listed or under a prefix.
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
-import { type FakeVault, startFakeVault } from '../support/fake-vault.js'
-import { type RelayProcess, startRelayProcess } from '../support/relay-process.js'
+import type { FakeRwx } from '../support/fake-rwx.js'
+import type { FakeVault } from '../support/fake-vault.js'
+import type { RelayProcess } from '../support/relay-process.js'
 import { until } from '../support/until.js'
+import { startVaultRelay, type VaultRelay } from '../support/vault-relay.js'
 
-const TOKEN = `rwx-token-${randomUUID()}`
-const JWT = `eyJhbGciOiJSUzI1NiJ9.sa-${randomUUID()}.sig`
 const values: string[] = []
 const remember = (value: string) => {
   values.push(value)
@@ -42,40 +38,27 @@ sources:
         - { prefix: teams/, key: token, vault: team }
 `
 
+let site: VaultRelay
 let vault: FakeVault
 let rwx: FakeRwx
 let relay: RelayProcess
-let dir: string
 
 beforeAll(async () => {
-  ;[vault, rwx] = await Promise.all([
-    startFakeVault({ tokenTtlSeconds: 3600 }),
-    startFakeRwx({ token: TOKEN }),
-  ])
-  vault.kubernetesRole('vault-relay', JWT)
-  vault.put('apps/billing/db', { password: remember(`kv-pw-${randomUUID()}`) })
-  vault.put('teams/alpha/api', { token: remember(`team-${randomUUID()}`) })
-  dir = mkdtempSync(join(tmpdir(), 'relay-vault-events-e2e-'))
-  writeFileSync(join(dir, 'sa-token'), JWT)
-  relay = await startRelayProcess(dir, CONFIG, {
-    RWX_API_URL: rwx.url,
-    RWX_ACCESS_TOKEN: TOKEN,
-    VAULT_ADDR: vault.url,
+  site = await startVaultRelay({
+    config: CONFIG,
+    seed: (v) => {
+      v.put('apps/billing/db', { password: remember(`kv-pw-${randomUUID()}`) })
+      v.put('teams/alpha/api', { token: remember(`team-${randomUUID()}`) })
+    },
   })
+  ;({ vault, rwx, relay } = site)
 }, 30_000)
-afterAll(async () => {
-  await relay?.kill('SIGKILL')
-  await Promise.all([vault?.close(), rwx?.close()])
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
-
-const arrives = (name: string, value: string, into = 'production') =>
-  rwx.waitFor((w) => w.some((x) => x.vault === into && x.name === name && x.secret === value), 15_000)
+afterAll(() => site?.close())
 
 describe('Vault event notifications as a push trigger (real process, sweeps an hour apart)', () => {
   it('the first sweep delivers the current versions, and the relay subscribes once', async () => {
-    await arrives('BILLING_DB_PASSWORD', values[0]!)
-    await arrives('ALPHA_API', values[1]!, 'team')
+    await site.arrives('BILLING_DB_PASSWORD', values[0]!)
+    await site.arrives('ALPHA_API', values[1]!, 'team')
     await until(() => vault.subscribers() === 1, 'the relay to subscribe to KV write events')
     expect(vault.calls.filter((c) => c.path === 'sys/events/subscribe/kv-v2/data-write')).toHaveLength(1)
   })
@@ -83,7 +66,7 @@ describe('Vault event notifications as a push trigger (real process, sweeps an h
   it('a new KV version of a listed secret arrives at once: its event resyncs the source', async () => {
     const v2 = remember(`kv-pw-${randomUUID()}`)
     expect(vault.put('apps/billing/db', { password: v2 })).toBe(2)
-    await arrives('BILLING_DB_PASSWORD', v2)
+    await site.arrives('BILLING_DB_PASSWORD', v2)
     expect(relay.output()).toContain('Vault event: resynced the source')
   })
 
@@ -92,7 +75,7 @@ describe('Vault event notifications as a push trigger (real process, sweeps an h
     vault.put('elsewhere/app', { token: remember(`other-${randomUUID()}`) })
     const beta = remember(`team-${randomUUID()}`)
     vault.put('teams/beta/api', { token: beta })
-    await arrives('BETA_API', beta, 'team')
+    await site.arrives('BETA_API', beta, 'team')
     expect(rwx.writes.slice(writes).map((w) => w.name)).toEqual(['BETA_API'])
     expect(relay.output()).toContain('Vault event: no reconciled secret there')
   })
@@ -102,12 +85,12 @@ describe('Vault event notifications as a push trigger (real process, sweeps an h
     await until(() => vault.subscribers() === 1, 'the relay to subscribe again')
     const v3 = remember(`kv-pw-${randomUUID()}`)
     vault.put('apps/billing/db', { password: v3 })
-    await arrives('BILLING_DB_PASSWORD', v3)
+    await site.arrives('BILLING_DB_PASSWORD', v3)
   })
 
   it('no value, Vault token or service-account token in the output', () => {
     const output = relay.output()
-    for (const secret of [...values, JWT, TOKEN]) expect(output).not.toContain(secret)
+    for (const secret of [...values, site.jwt, rwx.token]) expect(output).not.toContain(secret)
     expect(output).not.toMatch(/hvs\./)
   })
 })

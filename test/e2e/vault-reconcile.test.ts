@@ -1,18 +1,14 @@
 // End to end through the real process: a pull-only source (no webhook) reconciles Vault KV v2 versions, a
 // database static role and every secret under a KV prefix from the Vault stand-in (Kubernetes auth) into RWX, newest first.
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
-import { type FakeVault, startFakeVault } from '../support/fake-vault.js'
-import { type RelayProcess, startRelayProcess } from '../support/relay-process.js'
+import type { FakeRwx } from '../support/fake-rwx.js'
+import type { FakeVault } from '../support/fake-vault.js'
+import type { RelayProcess } from '../support/relay-process.js'
 import { until } from '../support/until.js'
+import { startVaultRelay, type VaultRelay } from '../support/vault-relay.js'
 
-const TOKEN = `rwx-token-${randomUUID()}`
 const ADMIN = `admin-${randomUUID()}`
-const JWT = `eyJhbGciOiJSUzI1NiJ9.sa-${randomUUID()}.sig`
 /** Every value the stand-in held, and every admin answer, for the leak check at the end. */
 const values: string[] = []
 const answers: string[] = []
@@ -47,35 +43,25 @@ sources:
         - { prefix: teams/, key: token, vault: team }
 `
 
+let site: VaultRelay
 let vault: FakeVault
 let rwx: FakeRwx
 let relay: RelayProcess
-let dir: string
 
 beforeAll(async () => {
-  ;[vault, rwx] = await Promise.all([
-    startFakeVault({ tokenTtlSeconds: 3600 }),
-    startFakeRwx({ token: TOKEN }),
-  ])
-  vault.kubernetesRole('vault-relay', JWT)
-  vault.put('apps/billing/db', { password: remember(`kv-pw-${randomUUID()}`) })
-  vault.rotate('billing-app', 'billing_app', remember(`db-pw-${randomUUID()}`))
-  vault.put('teams/alpha/api', { token: remember(`team-${randomUUID()}`) })
-  vault.put('teams/bad.name', { token: remember(`team-${randomUUID()}`) })
-  dir = mkdtempSync(join(tmpdir(), 'relay-vault-reconcile-e2e-'))
-  writeFileSync(join(dir, 'sa-token'), JWT)
-  relay = await startRelayProcess(dir, CONFIG, {
-    RWX_API_URL: rwx.url,
-    RWX_ACCESS_TOKEN: TOKEN,
-    VAULT_ADDR: vault.url,
-    RELAY_ADMIN_TOKEN: ADMIN,
+  site = await startVaultRelay({
+    config: CONFIG,
+    env: { RELAY_ADMIN_TOKEN: ADMIN },
+    seed: (v) => {
+      v.put('apps/billing/db', { password: remember(`kv-pw-${randomUUID()}`) })
+      v.rotate('billing-app', 'billing_app', remember(`db-pw-${randomUUID()}`))
+      v.put('teams/alpha/api', { token: remember(`team-${randomUUID()}`) })
+      v.put('teams/bad.name', { token: remember(`team-${randomUUID()}`) })
+    },
   })
+  ;({ vault, rwx, relay } = site)
 }, 30_000)
-afterAll(async () => {
-  await relay?.kill('SIGKILL')
-  await Promise.all([vault?.close(), rwx?.close()])
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
+afterAll(() => site?.close())
 
 interface Entry {
   vault: string
@@ -93,17 +79,14 @@ async function inventory(): Promise<Entry[]> {
   return (JSON.parse(text) as { secrets: Entry[] }).secrets
 }
 
-/** Waits until RWX holds `value` under `name` (the sweep found the version and delivery wrote it). */
-const arrives = (name: string, value: string, into = 'production') =>
-  rwx.waitFor((w) => w.some((x) => x.vault === into && x.name === name && x.secret === value), 15_000)
 /** The values RWX got for `name`, in the order written. */
 const writesTo = (name: string) => rwx.writes.filter((w) => w.name === name).map((w) => w.secret)
 
 describe('Vault reconciliation end to end (real process, pull-only source, Vault stand-in)', () => {
   it('the first sweep delivers the current KV version and the current database rotation', async () => {
-    await arrives('BILLING_DB_PASSWORD', values[0]!)
-    await arrives('DB_PASSWORD', values[1]!)
-    await arrives('DB_USER', 'billing_app')
+    await site.arrives('BILLING_DB_PASSWORD', values[0]!)
+    await site.arrives('DB_PASSWORD', values[1]!)
+    await site.arrives('DB_USER', 'billing_app')
     expect(vault.calls.filter((c) => c.path === 'auth/kubernetes/login')).toHaveLength(1)
     // pull-only: no webhook route
     expect((await fetch(`${relay.url}/hooks/vault-pull`, { method: 'POST', body: '{}' })).status).toBe(404)
@@ -112,13 +95,13 @@ describe('Vault reconciliation end to end (real process, pull-only source, Vault
   it('a new KV version arrives within a sweep, and an older one is never written after a newer', async () => {
     const v2 = remember(`kv-pw-${randomUUID()}`)
     expect(vault.put('apps/billing/db', { password: v2 })).toBe(2)
-    await arrives('BILLING_DB_PASSWORD', v2)
+    await site.arrives('BILLING_DB_PASSWORD', v2)
     // Two versions between sweeps: the newest is written; the one before it may be, but never after it.
     const v3 = remember(`kv-pw-${randomUUID()}`)
     const v4 = remember(`kv-pw-${randomUUID()}`)
     vault.put('apps/billing/db', { password: v3 })
     expect(vault.put('apps/billing/db', { password: v4 })).toBe(4)
-    await arrives('BILLING_DB_PASSWORD', v4)
+    await site.arrives('BILLING_DB_PASSWORD', v4)
     const order = writesTo('BILLING_DB_PASSWORD').map((v) => values.indexOf(v))
     expect(order).toEqual([...order].sort((a, b) => a - b))
     expect(order[0]).toBe(0)
@@ -132,7 +115,7 @@ describe('Vault reconciliation end to end (real process, pull-only source, Vault
   it('a database static role rotation arrives: the new password, the same user', async () => {
     const rotated = remember(`db-pw-${randomUUID()}`)
     const rotation = vault.rotate('billing-app', 'billing_app', rotated)
-    await arrives('DB_PASSWORD', rotated)
+    await site.arrives('DB_PASSWORD', rotated)
     expect(writesTo('DB_PASSWORD').map((v) => values.indexOf(v))).toEqual([1, values.indexOf(rotated)])
     expect(rwx.secrets('production').get('DB_USER')?.secret).toBe('billing_app')
     await until(async () => {
@@ -156,10 +139,10 @@ describe('Vault reconciliation end to end (real process, pull-only source, Vault
   })
 
   it('every secret under a prefix arrives, one written there later too; a name RWX refuses is skipped', async () => {
-    await arrives('ALPHA_API', values[2]!, 'team')
+    await site.arrives('ALPHA_API', values[2]!, 'team')
     const beta = remember(`team-${randomUUID()}`)
     vault.put('teams/beta/api', { token: beta })
-    await arrives('BETA_API', beta, 'team')
+    await site.arrives('BETA_API', beta, 'team')
     await until(async () => {
       const team = (await inventory()).filter((e) => e.vault === 'team')
       return team.map((e) => `${e.name}:${e.state}`).join() === 'ALPHA_API:in-sync,BETA_API:in-sync'
@@ -187,14 +170,12 @@ describe('Vault reconciliation end to end (real process, pull-only source, Vault
   })
 
   it('no value, Vault token or service-account token in the output, the store files or admin answers', () => {
-    const files = readdirSync(join(dir, 'data')).map((f) =>
-      readFileSync(join(dir, 'data', f)).toString('latin1'),
-    )
+    const files = site.storeFiles()
     expect(files.length).toBeGreaterThan(0)
     const output = relay.output()
     expect(output).toContain('logged in to Vault')
     expect(output).toContain('reconcile: the source is newer, queued its version')
-    for (const secret of [...values, JWT, TOKEN]) {
+    for (const secret of [...values, site.jwt, rwx.token]) {
       expect(output).not.toContain(secret)
       for (const file of files) expect(file).not.toContain(secret)
       for (const answer of answers) expect(answer).not.toContain(secret)

@@ -1,19 +1,15 @@
 // End to end through the real process: signed webhooks name Vault KV versions and database rotations; the
 // relay logs in to the Vault stand-in (Kubernetes auth), fetches each at delivery, and never writes an older one.
 import { createHmac, randomUUID } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type FakeRwx, startFakeRwx } from '../support/fake-rwx.js'
-import { type FakeVault, startFakeVault } from '../support/fake-vault.js'
-import { type RelayProcess, startRelayProcess } from '../support/relay-process.js'
+import type { FakeRwx } from '../support/fake-rwx.js'
+import type { FakeVault } from '../support/fake-vault.js'
+import type { RelayProcess } from '../support/relay-process.js'
 import { until } from '../support/until.js'
+import { startVaultRelay, type VaultRelay } from '../support/vault-relay.js'
 
-const TOKEN = `rwx-token-${randomUUID()}`
 const HMAC_SECRET = `hmac-secret-${randomUUID()}`
 const ADMIN = `admin-${randomUUID()}`
-const JWT = `eyJhbGciOiJSUzI1NiJ9.sa-${randomUUID()}.sig`
 /** Every value the stand-in held, for the leak check at the end. */
 const values: string[] = []
 const remember = (value: string) => {
@@ -48,33 +44,21 @@ sources:
           - { vault: production, name: DB_PASSWORD, value: { vaultDatabase: { role: "{{ /role }}", key: password } } }
 `
 
+let site: VaultRelay
 let vault: FakeVault
 let rwx: FakeRwx
 let relay: RelayProcess
-let dir: string
 let clock = Date.now() - 10 * 60_000
 
 beforeAll(async () => {
-  ;[vault, rwx] = await Promise.all([
-    startFakeVault({ namespace: 'admin/platform', tokenTtlSeconds: 3600 }),
-    startFakeRwx({ token: TOKEN }),
-  ])
-  vault.kubernetesRole('vault-relay', JWT)
-  dir = mkdtempSync(join(tmpdir(), 'relay-vault-e2e-'))
-  writeFileSync(join(dir, 'sa-token'), JWT)
-  relay = await startRelayProcess(dir, CONFIG, {
-    RWX_API_URL: rwx.url,
-    RWX_ACCESS_TOKEN: TOKEN,
-    VAULT_ADDR: vault.url,
-    HOOK_SECRET: HMAC_SECRET,
-    RELAY_ADMIN_TOKEN: ADMIN,
+  site = await startVaultRelay({
+    config: CONFIG,
+    vault: { namespace: 'admin/platform' },
+    env: { HOOK_SECRET: HMAC_SECRET, RELAY_ADMIN_TOKEN: ADMIN },
   })
+  ;({ vault, rwx, relay } = site)
 })
-afterAll(async () => {
-  await relay?.kill('SIGKILL')
-  await Promise.all([vault?.close(), rwx?.close()])
-  rmSync(dir, { recursive: true, force: true })
-})
+afterAll(() => site?.close())
 
 /** A signed webhook; event times rise through the file (a late webhook is stamped later too). */
 async function hook(fields: Record<string, unknown>): Promise<string> {
@@ -168,14 +152,12 @@ describe('HashiCorp Vault / OpenBao end to end (real process, Vault stand-in)', 
   })
 
   it('no value, Vault token or service-account token in the relay output or its store files', () => {
-    const files = readdirSync(join(dir, 'data')).map((f) =>
-      readFileSync(join(dir, 'data', f)).toString('latin1'),
-    )
+    const files = site.storeFiles()
     expect(files.length).toBeGreaterThan(0)
     for (const value of values) for (const file of files) expect(file).not.toContain(value)
     const output = relay.output()
     expect(output).toContain('logged in to Vault')
-    for (const value of [...values, JWT, TOKEN]) expect(output).not.toContain(value)
+    for (const value of [...values, site.jwt, rwx.token]) expect(output).not.toContain(value)
     expect(output).not.toMatch(/hvs\./)
   })
 })

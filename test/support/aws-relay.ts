@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parse, stringify } from 'yaml'
 import { type FakeRwx, startFakeRwx } from './fake-rwx.js'
-import { type FakeSecretsManager, startFakeSecretsManager } from './fake-secrets-manager.js'
+import { awsSdkEnv, type FakeSecretsManager, startFakeSecretsManager } from './fake-secrets-manager.js'
 import { type FakeSns, issueSigner, startFakeSns, type TestSigner } from './fake-sns.js'
 import { type RelayProcess, startRelayProcess } from './relay-process.js'
 import { until } from './until.js'
@@ -95,14 +95,7 @@ export async function startAwsRelay(): Promise<AwsRelay> {
     SNS_TOPIC_ARN: topicArn,
     RELAY_ADMIN_TOKEN: ADMIN,
     LOG_LEVEL: 'trace',
-    // The SDK's own settings: dummy credentials, a default region, the endpoint of the fake.
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.url,
-    AWS_ACCESS_KEY_ID: 'AKIDE2ETEST',
-    AWS_SECRET_ACCESS_KEY: 'e2e-secret-access-key',
-    AWS_REGION: 'us-east-1',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
+    ...awsSdkEnv(sm, dir),
   })
 
   return {

@@ -37,22 +37,22 @@ export function eventGridEvent(
   }
 }
 
-/** The same event as a CloudEvent 1.0. */
+/** The same event as a CloudEvent 1.0: the Event Grid fields under their CloudEvents names. */
 export function cloudEvent(
   vaultUrl: string,
   name: string,
   version: string,
   options: { type?: KeyVaultEventType; time?: string } = {},
 ) {
+  const e = eventGridEvent(vaultUrl, name, version, options)
   return {
-    id: randomUUID(),
-    source:
-      '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv',
-    subject: name,
-    type: `Microsoft.KeyVault.${options.type ?? 'SecretNewVersionCreated'}`,
-    time: options.time ?? new Date().toISOString(),
+    id: e.id,
+    source: e.topic,
+    subject: e.subject,
+    type: e.eventType,
+    time: e.eventTime,
     specversion: '1.0',
-    data: keyVaultData(vaultUrl, name, version),
+    data: e.data,
   }
 }
 

@@ -37,7 +37,7 @@ export interface FakeAzure {
   close(): Promise<void>
 }
 
-export const EVENT_GRID_APP = '4962773b-9cdb-44cf-a8bf-237846a00ab7'
+const EVENT_GRID_APP = '4962773b-9cdb-44cf-a8bf-237846a00ab7'
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body))

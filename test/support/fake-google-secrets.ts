@@ -38,6 +38,8 @@ export interface FakeGoogleSecrets {
   deny(secret: string): void
   /** Every request: method, path, whether its bearer token verified. */
   readonly requests: { method: string; path: string; authorized: boolean }[]
+  /** Every payload an `:access` answered, as on the wire (base64): a value in that form, for leak checks. */
+  readonly payloads: string[]
   close(): Promise<void>
 }
 
@@ -62,6 +64,7 @@ export async function startFakeGoogleSecrets(): Promise<FakeGoogleSecrets> {
   const aliases = new Map<string, Map<string, number>>()
   const denied = new Set<string>()
   const requests: FakeGoogleSecrets['requests'] = []
+  const payloads: string[] = []
   const exchanged: string[] = []
   const subjects = new Set<string>()
   const accessTokens = new Set<string>()
@@ -144,7 +147,9 @@ export async function startFakeGoogleSecrets(): Promise<FakeGoogleSecrets> {
       }
       if (version.state !== 'ENABLED')
         return problem(res, 400, `Secret Version [${name}] is in ${version.state} state.`)
-      send(res, 200, { name, payload: { data: version.data.toString('base64'), dataCrc32c: '0' } })
+      const data = version.data.toString('base64')
+      payloads.push(data)
+      send(res, 200, { name, payload: { data, dataCrc32c: '0' } })
     })()
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -154,6 +159,7 @@ export async function startFakeGoogleSecrets(): Promise<FakeGoogleSecrets> {
     url,
     email,
     requests,
+    payloads,
     exchanged,
     externalAccountFile(dir, tokenFile, subjectToken) {
       subjects.add(subjectToken)

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
 
 interface Version {
   id: string
@@ -50,6 +51,22 @@ class AwsError extends Error {
 }
 
 const ACCOUNT = '111122223333'
+
+/**
+ * The AWS SDK's own settings for a relay process reaching `sm`: dummy credentials, a default region, no
+ * instance metadata, and config and credentials files under `dir` that do not exist (so none of the host's).
+ */
+export function awsSdkEnv(sm: FakeSecretsManager, dir: string): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.url,
+    AWS_ACCESS_KEY_ID: 'AKIDE2ETEST',
+    AWS_SECRET_ACCESS_KEY: 'e2e-secret-access-key',
+    AWS_REGION: 'us-east-1',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
+  }
+}
 
 /** Starts the fake on 127.0.0.1 with an ephemeral port. */
 export async function startFakeSecretsManager(): Promise<FakeSecretsManager> {

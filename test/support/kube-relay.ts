@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import { type FakeKubeApi, startFakeKubeApi } from './fake-kube-api.js'
 import { type FakeRwx, startFakeRwx } from './fake-rwx.js'
+import { writeKubeFiles } from './kube-files.js'
 import { freePort } from './postgres.js'
 import { type CliProcess, type RelayProcess, spawnCli, startRelayProcess } from './relay-process.js'
 import { generateEncryptionKey } from './signers.js'
@@ -68,43 +69,19 @@ export async function startKubeRelay(): Promise<KubeRelay> {
     generateEncryptionKey(),
   ])
   const dir = mkdtempSync(join(tmpdir(), 'relay-k8s-e2e-'))
+  const files = await writeKubeFiles(dir, kube, tls.caPem)
   // The relay fetches discovery and JWKS with its own token, as where discovery is not anonymous.
-  const relaySaToken = await kube.token({ namespace: 'vault-relay', serviceAccount: 'vault-relay' })
+  const relaySaToken = files.relayToken
   kube.requireTokenForJwks(relaySaToken)
-  writeFileSync(join(dir, 'relay-sa-token'), relaySaToken)
-  writeFileSync(join(dir, 'ca.crt'), tls.caPem)
-  const tokenFile = join(dir, 'watch-token')
-  writeFileSync(
-    tokenFile,
-    await kube.token({ namespace: 'vault-relay', serviceAccount: 'vault-relay-watch' }),
-  )
-  writeFileSync(
-    join(dir, 'kubeconfig'),
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [
-        {
-          name: 'fake',
-          cluster: {
-            server: kube.url,
-            'certificate-authority-data': Buffer.from(tls.caPem).toString('base64'),
-          },
-        },
-      ],
-      users: [{ name: 'watch', user: { token: kube.apiToken } }],
-      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'watch' } }],
-      'current-context': 'fake',
-    }),
-  )
+  const tokenFile = files.watchTokenFile
   writeFileSync(join(dir, 'watch.yaml'), watchConfig())
   const relayEnv = {
     RWX_API_URL: rwx.url,
     RWX_ACCESS_TOKEN: rwx.token,
     RELAY_JWE_KEY: jwe.privatePem,
     KUBE_ISSUER: kube.issuer,
-    KUBE_CA_FILE: join(dir, 'ca.crt'),
-    KUBE_TOKEN_FILE: join(dir, 'relay-sa-token'),
+    KUBE_CA_FILE: files.caFile,
+    KUBE_TOKEN_FILE: files.relayTokenFile,
     RELAY_ADMIN_TOKEN: ADMIN,
     LOG_LEVEL: 'trace',
   }
@@ -116,7 +93,7 @@ export async function startKubeRelay(): Promise<KubeRelay> {
   const watchEnv = {
     WATCH_HEALTH_HOST: '127.0.0.1',
     WATCH_HEALTH_PORT: String(healthPort),
-    KUBECONFIG: join(dir, 'kubeconfig'),
+    KUBECONFIG: files.kubeconfig,
     RELAY_URL: relay.url,
     RELAY_TOKEN_FILE: tokenFile,
     APP_NAMESPACE: 'app',

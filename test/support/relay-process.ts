@@ -128,3 +128,11 @@ export async function startRelayProcess(
   const adminUrl = /"adminUrl":"(http:\/\/[^"]+)".*"msg":"vault-relay listening"/.exec(cli.output())?.[1]
   return { url, ...(adminUrl === undefined ? {} : { adminUrl }), ...cli }
 }
+
+/** Resolves once `relay` has no secret queued (its `relay_queue_secrets` gauge on /metrics). */
+export async function queueDrained(relay: RelayProcess): Promise<void> {
+  await until(async () => {
+    const res = await fetch(`${relay.adminUrl ?? relay.url}/metrics`)
+    return (await res.text()).includes('relay_queue_secrets{status="queued"} 0')
+  }, 'the queue to drain')
+}

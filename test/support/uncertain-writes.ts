@@ -4,8 +4,8 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { expect } from 'vitest'
-import type { FakeRwx } from './fake-rwx.js'
+import { afterAll, afterEach, beforeAll, expect, inject } from 'vitest'
+import { type FakeRwx, startFakeRwx } from './fake-rwx.js'
 import { createTestDatabase } from './postgres.js'
 import { type RelayProcess, startRelayProcess } from './relay-process.js'
 import { hmacSignature } from './signers.js'
@@ -30,9 +30,6 @@ export interface Settings {
   vaultFromEvent?: boolean
 }
 
-/** The fake RWX's token, for `startFakeRwx`. */
-export const rwxToken = TOKEN
-
 /** One store (a SQLite file in a fresh directory, or a fresh PostgreSQL database) and the relays on it. */
 export interface Site {
   /** The PostgreSQL database's URL; undefined on SQLite. */
@@ -42,7 +39,7 @@ export interface Site {
   close(): Promise<void>
 }
 
-export async function openSite(kind: StoreKind, adminUrl: string, rwx: FakeRwx, s: Settings): Promise<Site> {
+async function openSite(kind: StoreKind, adminUrl: string, rwx: FakeRwx, s: Settings): Promise<Site> {
   const dirs: string[] = []
   const relays: RelayProcess[] = []
   const db = kind === 'postgres' ? await createTestDatabase(adminUrl) : undefined
@@ -83,6 +80,50 @@ sources:
     },
   }
 }
+
+/** One test file's fake RWX, and the site each of its tests opens. */
+export interface Sites {
+  /** The fake RWX, started before the file's tests and emptied after each. */
+  readonly rwx: FakeRwx
+  /** Opens this test's site (on PostgreSQL, a fresh database); it is closed after the test. */
+  open(kind: StoreKind, s: Settings): Promise<Site>
+  /** Whether RWX has stored `value`. */
+  landed(value: string): boolean
+}
+
+/** Registers the hooks that start the fake RWX for the file and close each test's site after it. */
+export function useSites(): Sites {
+  let rwx: FakeRwx | undefined
+  let site: Site | undefined
+  beforeAll(async () => {
+    rwx = await startFakeRwx({ token: TOKEN })
+  })
+  afterAll(async () => {
+    await rwx?.close()
+  })
+  afterEach(async () => {
+    await site?.close()
+    site = undefined
+    rwx?.reset()
+  })
+  const started = (): FakeRwx => {
+    if (rwx === undefined) throw new Error('the fake RWX starts in beforeAll')
+    return rwx
+  }
+  return {
+    get rwx() {
+      return started()
+    },
+    async open(kind, s) {
+      site = await openSite(kind, inject('pgAdminUrl'), started(), s)
+      return site
+    },
+    landed: (value) => started().writes.some((w) => w.secret === value),
+  }
+}
+
+/** Epoch seconds now, the time of a test's first event. */
+export const now = () => Math.floor(Date.now() / 1000)
 
 /** A fresh secret name, so a write landing late from an earlier test cannot touch this one's. */
 export const freshName = () => `N_${randomBytes(4).toString('hex')}`
