@@ -119,7 +119,9 @@ async function sweepOne(deps: SweepDeps, d: DeclaredSecret, options: SweepOption
   const drift = await readDrift(deps, d, facts)
   mark.sourceVersion = version
   if (drift === null || drift.kind === 'same') {
-    await store.recordReconcile([{ ...mark, outcome: 'in-sync', rwxVersion: drift?.rwxVersion ?? null }])
+    await store.recordReconcile([
+      { ...mark, outcome: 'in-sync', rwxVersion: drift?.kind === 'same' ? drift.rwxVersion : null },
+    ])
     return { ...base, outcome: 'in-sync', version }
   }
   if (drift.kind === 'error') {
