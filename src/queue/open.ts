@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
 import { createSealer, loadOrCreateKeyFile, parseKey, type Sealer } from './crypto.js'
 import { openToOthers } from './private-files.js'
-import { createSqliteStore } from './sqlite/store.js'
+import { openSqliteStoreOnThread } from './sqlite/on-thread.js'
 import type { Store } from './store.js'
 
 export interface OpenedStore {
@@ -35,7 +35,12 @@ export async function openStore(config: Config, log: Logger, cwd: string): Promi
       } else log.warn({ keyFile }, 'no encryptionKey configured: using the key file beside the database')
     }
     const uncertainWriteMs = config.delivery.uncertainWriteSeconds * 1000
-    const store = createSqliteStore({ path, uncertainWriteMs, log: log.child({ component: 'store' }) })
+    // On its own thread: the event loop goes on with requests while a group of events commits.
+    const store = await openSqliteStoreOnThread({
+      path,
+      uncertainWriteMs,
+      log: log.child({ component: 'store' }),
+    })
     // New files are 0600; older ones (an earlier relay, a restored copy) are left as they are, but said.
     const files = openToOthers([path, `${path}-wal`, `${path}-shm`, keyFile])
     if (files.length > 0) {

@@ -1,7 +1,6 @@
 // The embedded queue store on SQLite: durable commits, group-committed enqueues, leases for one process.
 import { type BigIntStats, statSync } from 'node:fs'
 import type Database from 'better-sqlite3'
-import type { Logger } from 'pino'
 import { RelayError } from '../../errors.js'
 import { createGroupCommit } from '../group-commit.js'
 import {
@@ -50,7 +49,12 @@ export interface SqliteStoreOptions {
    */
   uncertainWriteMs?: number
   /** Where the store says what goes wrong with its file (deleted or replaced while open). */
-  log?: Logger | undefined
+  log?: StoreLog | undefined
+}
+
+/** What the store logs with: a pino Logger, or the thread's stand-in that posts its lines to the event loop. */
+export interface StoreLog {
+  error(obj: Record<string, unknown>, msg: string): void
 }
 
 /** Default `uncertainWriteMs`, as `delivery.uncertainWriteSeconds` defaults. */
@@ -357,7 +361,7 @@ interface FileCheck {
  * are only in the open file, and delivering them now is the only way they are not lost.
  * better-sqlite3 gives no file descriptor to fstat, hence the path's stat at open.
  */
-function watchOwnFile(path: string, log: Logger | undefined): FileCheck {
+function watchOwnFile(path: string, log: StoreLog | undefined): FileCheck {
   if (path === ':memory:' || path === '') return { check() {}, throwIfLost() {} }
   const opened = statSync(path, { bigint: true })
   let lost: RelayError | undefined
