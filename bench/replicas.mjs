@@ -31,12 +31,13 @@ const SNAPSHOT = `SELECT pg_current_wal_lsn()::text AS lsn,
     (SELECT wal_fpi FROM pg_stat_wal)::bigint AS wal_fpi`
 /** WAL fsyncs, from pg_stat_io (PostgreSQL 18; older servers have no 'wal' object there: null). */
 const WAL_FSYNCS = `SELECT sum(fsyncs)::bigint AS fsyncs FROM pg_stat_io WHERE object = 'wal'`
-/** What the database's active backends wait on right now ('CPU' when on no wait), and ungranted locks. */
+/** What the database's active backends wait on right now ('CPU' when on no wait), and the locks not granted. */
 const WAITS = `SELECT
     (SELECT json_agg(w) FROM (
        SELECT coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, 'running') AS event, count(*)::int AS n
        FROM pg_stat_activity WHERE datname = $1 AND state = 'active' AND pid <> pg_backend_pid() GROUP BY 1) w) AS waits,
-    (SELECT count(*)::int FROM pg_locks WHERE NOT granted) AS ungranted`
+    (SELECT json_agg(l) FROM (
+       SELECT locktype || ':' || mode AS lock, count(*)::int AS n FROM pg_locks WHERE NOT granted GROUP BY 1) l) AS ungranted`
 
 /**
  * The server's counters over a window and its backends' waits sampled every SAMPLE_MS: `mark()` starts
@@ -57,14 +58,14 @@ async function watchDatabase(url, name) {
   let first
   let timer
   let samples = 0
-  let ungranted = 0
+  const ungranted = new Map()
   let sampling = Promise.resolve()
   const waits = new Map()
   const sample = async () => {
     const { rows } = await client.query(WAITS, [name])
     samples++
-    ungranted += rows[0].ungranted
     for (const { event, n } of rows[0].waits ?? []) waits.set(event, (waits.get(event) ?? 0) + n)
+    for (const { lock, n } of rows[0].ungranted ?? []) ungranted.set(lock, (ungranted.get(lock) ?? 0) + n)
   }
   return {
     mark() {
@@ -86,6 +87,9 @@ async function watchDatabase(url, name) {
       const seconds = (after.at - before.at) / 1000
       const delta = (key) => (after[key] === null ? Number.NaN : Number(after[key]) - Number(before[key]))
       const perSample = (n) => n / Math.max(1, samples)
+      const sum = (m) => [...m.values()].reduce((a, b) => a + b, 0)
+      const busiestFirst = (m) =>
+        Object.fromEntries([...m.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => [k, perSample(n)]))
       return {
         seconds,
         walBytes: Number(rows[0].bytes),
@@ -96,11 +100,11 @@ async function watchDatabase(url, name) {
         walFsyncs: delta('fsyncs'),
         samples,
         // average number of the database's backends in each state over the samples, busiest first
-        activeBackends: perSample([...waits.values()].reduce((a, b) => a + b, 0)),
-        waits: Object.fromEntries(
-          [...waits.entries()].sort((a, b) => b[1] - a[1]).map(([event, n]) => [event, perSample(n)]),
-        ),
-        ungrantedLocks: perSample(ungranted),
+        activeBackends: perSample(sum(waits)),
+        waits: busiestFirst(waits),
+        // locks asked for and not granted yet, by type and mode (e.g. 'tuple:ExclusiveLock', 'extend:...')
+        ungrantedLocks: perSample(sum(ungranted)),
+        ungrantedByLock: busiestFirst(ungranted),
       }
     },
   }
@@ -202,7 +206,16 @@ function table(runs) {
           .map(([event, n]) => `${event} ${fmt(n, 2)}`)
           .join(', '),
     ],
-    ['ungranted locks (avg)', (r) => fmt(r.postgres.ungrantedLocks, 2)],
+    [
+      'ungranted locks (avg), which',
+      (r) =>
+        [
+          fmt(r.postgres.ungrantedLocks, 2),
+          ...Object.entries(r.postgres.ungrantedByLock)
+            .slice(0, 3)
+            .map(([lock, n]) => `${lock} ${fmt(n, 2)}`),
+        ].join(', '),
+    ],
     ['delivered during run / accepted', (r) => `${fmt(r.deliveredDuringRun)} / ${fmt(r.acceptedTotal)}`],
     ['RWX requests', (r) => fmt(r.rwxRequests)],
     ['load average (1 min), other cpu', (r) => `${fmt(r.loadAverage.before, 1)}, ${fmt(r.otherCpuCores, 2)}`],
