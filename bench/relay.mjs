@@ -108,7 +108,7 @@ encryptionKey: "${encryptionKey}"
 server: { host: 127.0.0.1, port: ${port} }
 logLevel: warn
 rateLimit: { max: 0 }
-sources:
+${settings.batchWindowMs === undefined ? '' : `delivery: { batchWindowMs: ${settings.batchWindowMs} }\n`}sources:
   - id: bench
     verify: { type: hmac, header: ${SIGNATURE_HEADER}, prefix: "${SIGNATURE_PREFIX}", secrets: ["${secret}"] }
     rules:
