@@ -1,9 +1,10 @@
 // The load generator (its own process): autocannon at N connections, every request a distinct, signed event,
 // signed before the run starts (the first `presign` of them), so the generator spends its CPU on sending.
+// With several `urls` (replicas) the connections are spread over them, an autocannon each, one sequence.
 import autocannon from 'autocannon'
 import { percentile, SIGNATURE_HEADER, signedBody } from './lib.mjs'
 
-const { url, path, secret, run, connections, warmupSeconds, durationSeconds, presign } = JSON.parse(
+const { urls, path, secret, run, connections, warmupSeconds, durationSeconds, presign } = JSON.parse(
   process.argv[2],
 )
 
@@ -27,9 +28,49 @@ function next() {
   return { body, headers: { [HEADERS]: 'application/json', [SIGNATURE_HEADER]: signature } }
 }
 
-/** Runs autocannon for `seconds`; each request gets the next body, signed now (a few µs of HMAC). */
+/** `connections` spread over the urls as evenly as they go (the first ones get the remainder). */
+const shares = urls.map(
+  (_, i) => Math.floor(connections / urls.length) + (i < connections % urls.length ? 1 : 0),
+)
+
+/** Runs autocannon for `seconds` on every url at once; the results summed (a single url: its own). */
 async function load(seconds, record) {
   const latencies = []
+  const runs = await Promise.all(urls.map((url, i) => loadOne(url, shares[i], seconds, record, latencies)))
+  latencies.sort((a, b) => a - b)
+  return { result: merged(runs), latencies }
+}
+
+/** Sums autocannon results of parallel runs: counts add up, the duration is the longest. */
+function merged(runs) {
+  if (runs.length === 1) return runs[0]
+  const sum = (get) => runs.reduce((total, r) => total + (get(r) ?? 0), 0)
+  /** @type {Record<string, { count: number }>} */
+  const statusCodeStats = {}
+  for (const r of runs) {
+    for (const [code, { count }] of Object.entries(r.statusCodeStats ?? {})) {
+      statusCodeStats[code] = { count: (statusCodeStats[code]?.count ?? 0) + count }
+    }
+  }
+  return {
+    ...runs[0],
+    duration: Math.max(...runs.map((r) => r.duration)),
+    '2xx': sum((r) => r['2xx']),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    statusCodeStats,
+    requests: {
+      ...runs[0].requests,
+      total: sum((r) => r.requests.total),
+      average: sum((r) => r.requests.average),
+    },
+    latency: { ...runs[0].latency, p50: Number.NaN, p99: Number.NaN },
+  }
+}
+
+/** One autocannon for `seconds`; each request gets the next body, signed now (a few µs of HMAC). */
+async function loadOne(url, connections, seconds, record, latencies) {
   const instance = autocannon({
     url,
     connections,
@@ -55,9 +96,7 @@ async function load(seconds, record) {
       if (status >= 200 && status < 300) latencies.push(ms)
     })
   }
-  const result = await instance
-  latencies.sort((a, b) => a - b)
-  return { result, latencies }
+  return await instance
 }
 
 /** Sends the answer and exits once it is on its way (autocannon may leave handles behind). */

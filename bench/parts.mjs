@@ -19,14 +19,18 @@ import { burst, outage, steadyLatency } from './scenarios.mjs'
 import { LOAD_CPU, RELAY_NODE_FLAGS, SERVER_CPU, STORE_NAMES, settings, TOKEN } from './settings.mjs'
 
 /**
- * Runs the load generator against `url` in its own process; `run` keeps bodies distinct across runs.
- * `watch` (the server's) starts its CPU count once the warm-up is over.
+ * Runs the load generator against `url` (or, an array, the replicas behind those urls, the connections
+ * spread over them) in its own process; `run` keeps bodies distinct across runs. `watch` (the server's)
+ * starts its CPU count once the warm-up is over.
+ * @param {string | string[]} url
+ * @param {string} run
+ * @param {{ mark(): void }} watch
  */
-async function runLoad(url, run, watch) {
+export async function runLoad(url, run, watch) {
   const proc = startScript(
     'load',
     {
-      url,
+      urls: Array.isArray(url) ? url : [url],
       path: '/hooks/bench',
       secret,
       run,
@@ -59,7 +63,7 @@ async function runLoad(url, run, watch) {
 }
 
 /** CPU used on the machine by processes other than the bench's own (and its database's) meanwhile. */
-function withOther(r) {
+export function withOther(r) {
   const db = Number.isFinite(r.database?.cpuCores) ? r.database.cpuCores : 0
   const own = r.server.cpuCores + db + r.loadGeneratorCpuCores + r.benchProcessCpuCores
   return { ...r, otherCpuCores: Math.max(0, r.machineBusyCores - own) }

@@ -100,15 +100,15 @@ export async function storeFor(store, sqliteFile = 'delivery.db') {
 }
 
 /** The relay's config for a run: one HMAC source mapping each event to one secret. */
-function relayConfig(port, rwxUrl, storeUrl) {
+function relayConfig(port, rwxUrl, storeUrl, encryptionKey) {
   return `# vault-relay bench config (generated)
 rwx: { url: "${rwxUrl}", token: "${TOKEN}" }
 store: "${storeUrl}"
-encryptionKey: "${randomBytes(32).toString('base64')}"
+encryptionKey: "${encryptionKey}"
 server: { host: 127.0.0.1, port: ${port} }
 logLevel: warn
 rateLimit: { max: 0 }
-sources:
+${settings.batchWindowMs === undefined ? '' : `delivery: { batchWindowMs: ${settings.batchWindowMs} }\n`}sources:
   - id: bench
     verify: { type: hmac, header: ${SIGNATURE_HEADER}, prefix: "${SIGNATURE_PREFIX}", secrets: ["${secret}"] }
     rules:
@@ -137,12 +137,25 @@ async function waitReady(url, proc) {
   throw new Error(`the relay did not become ready:\n${proc.output()}`)
 }
 
-/** Starts `vault-relay serve` on `store` (a fresh database or file) delivering to `rwxUrl`; ready when resolved. */
-export async function startRelay(store, rwxUrl) {
+/** A fresh encryption key for a relay's config (replicas of one store share one). */
+export const newEncryptionKey = () => randomBytes(32).toString('base64')
+
+/**
+ * Starts `vault-relay serve` on `store` delivering to `rwxUrl`; ready when resolved. By default on a fresh
+ * database or file of its own, dropped when it stops; `replicaOf` (`{ url, encryptionKey, name }`) starts
+ * it as a replica on a store the caller owns (and drops), with the key every replica of it shares.
+ * @param {string} store
+ * @param {string} rwxUrl
+ * @param {{ url: string, encryptionKey: string, name: string }} [replicaOf]
+ */
+export async function startRelay(store, rwxUrl, replicaOf) {
   const port = await freePort()
-  const db = await storeFor(store, 'relay.db')
-  const config = join(dir, `relay-${store}.yaml`)
-  writeFileSync(config, relayConfig(port, rwxUrl, db.url))
+  const owned = replicaOf ? undefined : await storeFor(store, 'relay.db')
+  const config = join(dir, `relay-${store}${replicaOf ? `-${replicaOf.name}` : ''}.yaml`)
+  writeFileSync(
+    config,
+    relayConfig(port, rwxUrl, replicaOf?.url ?? owned.url, replicaOf?.encryptionKey ?? newEncryptionKey()),
+  )
   const spawned = performance.now()
   const proc = startChild(process.execPath, [...RELAY_NODE_FLAGS, ...settings.nodeArgs, CLI, 'serve'], {
     cwd: dir,
@@ -152,7 +165,7 @@ export async function startRelay(store, rwxUrl) {
   const url = `http://127.0.0.1:${port}`
   const stop = async () => {
     await stopChild(proc, { graceMs: 15_000 })
-    await db.drop()
+    await owned?.drop()
   }
   try {
     await waitReady(url, proc)

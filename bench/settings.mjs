@@ -52,6 +52,8 @@ export const settings = {
   outageStores: (env.BENCH_OUTAGE_STORES ?? 'sqlite').split(','),
   // Longest wait for the backlog once RWX is back (retries wait out their backoff, up to 5 min each).
   outageDrainSeconds: Number(env.BENCH_OUTAGE_DRAIN_SECONDS ?? 60),
+  // The relays' delivery.batchWindowMs (ms; unset: the relay's default, 25).
+  batchWindowMs: env.BENCH_BATCH_WINDOW_MS === undefined ? undefined : Number(env.BENCH_BATCH_WINDOW_MS),
   // Extra PostgreSQL server flags (embedded server only), e.g. '-c synchronous_commit=off'.
   pgFlags: (env.BENCH_PG_FLAGS ?? '').split(' ').filter(Boolean),
 }
@@ -80,6 +82,7 @@ const STANDARD = [
   'BENCH_BURST_CONNECTIONS',
   'BENCH_OUTAGE_EVENTS',
   'BENCH_IDLE_SECONDS',
+  'BENCH_BATCH_WINDOW_MS',
 ]
 
 /** True when a run measured every part on both stores with the default load (it replaces the baseline). */
