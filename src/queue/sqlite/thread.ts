@@ -1,7 +1,7 @@
 // The SQLite store's own thread: it owns the database connection, so fsync'd commits run beside the event loop.
 import { parentPort, workerData } from 'node:worker_threads'
-import type { NewEvent } from '../store.js'
-import { createSqliteStore, type SqliteStore, type SqliteStoreOptions } from './store.js'
+import { checkNewEvent, type EnqueueResult, type NewEvent } from '../store.js'
+import { createSqliteStore, type LocalSqliteStore, type SqliteStoreOptions } from './store.js'
 import {
   asBuffer,
   type EnqueueAnswer,
@@ -23,16 +23,29 @@ function revive(event: NewEvent): NewEvent {
 }
 
 /**
- * Each event through the store's own enqueue: every one sent in this message (and any other read in the
- * same turn) shares one transaction, its group commit's; an event that fails alone fails alone.
+ * A group from the event loop in one transaction: an event that fails its checks fails alone, a failed
+ * commit fails the group (the caller's answer for each of them).
  */
-async function enqueueMany(store: SqliteStore, events: NewEvent[]): Promise<EnqueueAnswer[]> {
-  const settled = await Promise.allSettled(events.map((e) => store.enqueue(revive(e))))
-  return settled.map((s) => (s.status === 'fulfilled' ? { ok: s.value } : { failed: toWire(s.reason) }))
+function enqueueMany(store: LocalSqliteStore, events: NewEvent[]): EnqueueAnswer[] {
+  const answers: EnqueueAnswer[] = new Array(events.length)
+  const taken: number[] = []
+  events.forEach((event, i) => {
+    try {
+      checkNewEvent(revive(event))
+      taken.push(i)
+    } catch (err) {
+      answers[i] = { failed: toWire(err) }
+    }
+  })
+  const results = taken.length === 0 ? [] : store.enqueueNow(taken.map((i) => events[i] as NewEvent))
+  taken.forEach((i, k) => {
+    answers[i] = { ok: results[k] as EnqueueResult }
+  })
+  return answers
 }
 
 /** The store, or null (said to the event loop) when the database cannot be opened. */
-function open(): SqliteStore | null {
+function open(): LocalSqliteStore | null {
   try {
     return createSqliteStore({
       ...(workerData as Omit<SqliteStoreOptions, 'log'>),
@@ -55,17 +68,17 @@ if (opened !== null) {
 /** Answers being worked out: a close waits for them, so no answer is posted after the port closes. */
 const answering = new Set<Promise<void>>()
 
-function answer(store: SqliteStore, call: ThreadCall): void {
+function answer(store: LocalSqliteStore, call: ThreadCall): void {
   const done = work(store, call).finally(() => answering.delete(done))
   answering.add(done)
 }
 
-async function work(store: SqliteStore, call: ThreadCall): Promise<void> {
+async function work(store: LocalSqliteStore, call: ThreadCall): Promise<void> {
   // (taken before this call's own answer is added)
   const before = call.method === 'close' ? [...answering] : []
   try {
     let value: unknown
-    if (call.method === 'enqueueMany') value = await enqueueMany(store, call.args[0])
+    if (call.method === 'enqueueMany') value = enqueueMany(store, call.args[0])
     else if (methods.has(call.method)) {
       const method = store[call.method] as (...args: unknown[]) => Promise<unknown>
       value = await method.apply(store, call.args)
