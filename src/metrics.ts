@@ -53,7 +53,6 @@ export interface Metrics {
 export interface InventorySummary {
   /** Names by state (in-sync, pending, failing, dead, drift, unknown). */
   byState: ReadonlyMap<InventoryState, number>
-  oldestPendingSeconds: number
 }
 
 /** How long one inventory read serves scrapes: it reads every name, and several gauges share it. */
@@ -230,8 +229,9 @@ function registerInventoryGauges(
     help: 'Age of the oldest value waiting for delivery (0 when none waits)',
     registers: [registry],
     async collect() {
-      const s = await summary()
-      if (s !== null) this.set(s.oldestPendingSeconds)
+      // the store's own index, not the inventory (which stops at its first 10,000 names)
+      const oldest = await store.oldestQueuedAt().catch(() => undefined)
+      if (oldest !== undefined) this.set(oldest === null ? 0 : Math.max(0, (Date.now() - oldest) / 1000))
     },
   })
   new Gauge({

@@ -164,7 +164,7 @@ async function createRelay(
   const { store, sealer } = await openStore(config, log, deps.cwd)
   // The reconciler is made below; the inventory gauges read its declared names when scraped.
   const metrics = createMetrics(store, {
-    inventory: async () => summarize(await readInventory(store, reconciler.declared), Date.now()),
+    inventory: async () => summarize(await readInventory(store, reconciler.declared)),
   })
   // Dead, drift and outside-change signals: notifications (when configured) subscribe here.
   const signals = createSignalBus(log)

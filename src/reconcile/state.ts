@@ -110,16 +110,9 @@ export function buildInventory(
   )
 }
 
-/** Counts of entries by state (every state present, 0 when none), and the oldest pending age. */
-export function summarize(
-  entries: readonly InventoryEntry[],
-  now: number,
-): { byState: Map<InventoryState, number>; oldestPendingSeconds: number } {
+/** Counts of entries by state (every state present, 0 when none). */
+export function summarize(entries: readonly InventoryEntry[]): { byState: Map<InventoryState, number> } {
   const byState = new Map<InventoryState, number>()
-  let oldest: number | null = null
-  for (const e of entries) {
-    byState.set(e.state, (byState.get(e.state) ?? 0) + 1)
-    if (e.pendingSince !== null && (oldest === null || e.pendingSince < oldest)) oldest = e.pendingSince
-  }
-  return { byState, oldestPendingSeconds: oldest === null ? 0 : Math.max(0, (now - oldest) / 1000) }
+  for (const e of entries) byState.set(e.state, (byState.get(e.state) ?? 0) + 1)
+  return { byState }
 }
