@@ -366,37 +366,16 @@ AS $function$
       FROM unnest(v_lock_vaults, v_lock_names) AS k(v, n)
       WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.vault = k.v AND ins.name = k.n);
 
-    PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
     IF v_old_vaults IS NOT NULL THEN
+      PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
       PERFORM relay_lock_names(v_old_vaults, v_old_names, NULL);
+      PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
     END IF;
     -- a fresh snapshot (this statement starts after the locks are held): every committed value counts
-    WITH input AS (
-      SELECT k.j, k.e, k.v, k.n, p_event_times[k.e] AS et, p_received_at[k.e] AS at
-      FROM unnest(p_secret_events, p_vaults, p_names) WITH ORDINALITY AS k(e, v, n, j)
-      WHERE v_ids[k.e] IS NOT NULL
-    ), decided AS (
-      SELECT i.*, CASE
-          WHEN nm.delivered_event_time > i.et THEN p_older_than_delivered
-          WHEN MAX(i.et) OVER earlier > i.et
-            OR EXISTS (SELECT 1 FROM secrets q WHERE q.vault = i.v AND q.name = i.n
-              AND q.status = 'queued' AND q.event_time > i.et)
-            THEN p_superseded_by_newer
-        END AS error
-      FROM input i LEFT JOIN names nm ON nm.vault = i.v AND nm.name = i.n
-      WINDOW earlier AS (PARTITION BY i.v, i.n ORDER BY i.j ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-    ), placed AS (
-      SELECT d.*, d.error IS NULL
-          AND d.j = MAX(d.j) FILTER (WHERE d.error IS NULL) OVER (PARTITION BY d.v, d.n) AS stays
-      FROM decided d
-    ), gone AS (
-      UPDATE secrets q SET status = 'superseded', sealed = NULL, next_attempt_at = NULL,
-          last_error = p_superseded_by_newer, updated_at = p.at
-        FROM placed p WHERE p.stays AND q.vault = p.v AND q.name = p.n AND q.status = 'queued'
-    )
-    SELECT array_agg(p.j ORDER BY p.j), array_agg(p.stays ORDER BY p.j), array_agg(p.error ORDER BY p.j)
-      INTO v_j, v_stays, v_errors FROM placed p;
-    PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
+    SELECT array_agg(p.o_j ORDER BY p.o_j), array_agg(p.o_stays ORDER BY p.o_j), array_agg(p.o_error ORDER BY p.o_j)
+      INTO v_j, v_stays, v_errors
+      FROM relay_place_many(v_ids, p_event_times, p_received_at, p_secret_events, p_vaults, p_names,
+        p_older_than_delivered, p_superseded_by_newer) AS p;
 
     INSERT INTO secrets (event, vault, name, description, sealed, ref, fingerprint, event_time, status,
         next_attempt_at, last_error, created_at, updated_at)
@@ -450,6 +429,51 @@ AS $function$
       RETURN p_superseded_by_newer;
     END IF;
     RETURN NULL;
+  END
+  $function$;
+
+CREATE OR REPLACE FUNCTION public.relay_place_many(p_ids bigint[], p_event_times bigint[], p_received_at bigint[], p_secret_events integer[], p_vaults text[], p_names text[], p_older_than_delivered text, p_superseded_by_newer text)
+ RETURNS TABLE(o_j integer, o_stays boolean, o_error text)
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET jit TO 'off'
+AS $function$
+  DECLARE
+    v_queued CONSTANT TEXT := 'queued';
+  BEGIN
+    RETURN QUERY
+      WITH input AS (
+        SELECT k.j::int AS j, k.e, k.v, k.n, p_event_times[k.e] AS et, p_received_at[k.e] AS at
+        FROM unnest(p_secret_events, p_vaults, p_names) WITH ORDINALITY AS k(e, v, n, j)
+        WHERE p_ids[k.e] IS NOT NULL
+      ), decided AS (
+        SELECT i.*, CASE
+            WHEN nm.delivered_event_time > i.et THEN p_older_than_delivered
+            WHEN MAX(i.et) OVER earlier > i.et
+              OR EXISTS (SELECT 1 FROM secrets q WHERE q.vault = i.v AND q.name = i.n
+                AND q.status = v_queued AND q.event_time > i.et)
+              THEN p_superseded_by_newer
+          END AS error
+        FROM input i LEFT JOIN names nm ON nm.vault = i.v AND nm.name = i.n
+        WINDOW earlier AS (PARTITION BY i.v, i.n ORDER BY i.j ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+      ), placed AS (
+        SELECT d.*, d.error IS NULL
+            AND d.j = MAX(d.j) FILTER (WHERE d.error IS NULL) OVER (PARTITION BY d.v, d.n) AS stays
+        FROM decided d
+      ), gone AS (
+        UPDATE secrets q SET status = 'superseded', sealed = NULL, next_attempt_at = NULL,
+            last_error = p_superseded_by_newer, updated_at = o.at
+          FROM (SELECT s.id, p.at FROM placed p
+            CROSS JOIN LATERAL (SELECT s.id FROM secrets s
+              WHERE s.vault = p.v AND s.name = p.n AND s.status = v_queued OFFSET 0) s
+            WHERE p.stays) o
+          WHERE q.id = o.id
+      )
+      SELECT p.j, p.stays, p.error FROM placed p;
   END
   $function$;
 

@@ -1,5 +1,5 @@
-// Migration 12 of the PostgreSQL queue: relay_enqueue_many plans only its look-ups afresh each call; its other
-// statements and the foreign-key checks of its inserts keep their plans (bench/README: PostgreSQL ingest CPU).
+// Migration 12 of the PostgreSQL queue: relay_enqueue_many keeps its plans instead of planning every statement
+// (and every foreign-key check) at every call (bench/README: PostgreSQL ingest CPU).
 import type { Migration } from '../../migration.js'
 
 /** Schema version 12, not yet released: it may still change until it ships (see ../../migration.ts). */
@@ -11,15 +11,69 @@ export const migration: Migration = {
   -- relay_enqueue_many as migration 4 wrote it, with the same results, locks and order, but cheaper to run:
   -- under force_custom_plan every statement of it was planned again at every call, and so was the
   -- foreign-key check of each secret inserted (the check's query runs under the function's settings):
-  -- about a third of the server's CPU per event. Now the function keeps generic plans (planned once per
-  -- connection) for the statements whose plan cannot go wrong, those that read no table but through a
-  -- unique index (the inserts, their ON CONFLICT arbiters and key checks, and the work on the arrays), and
-  -- switches to custom plans (set_config(..., true): local to the function, which has a SET clause)
-  -- around the two that look rows up by name, whose plan made on a new, empty database would scan.
+  -- about a third of the server's CPU per event. Now its statements keep generic plans, made once per
+  -- connection: those that read no table but through a unique index (the inserts, their ON CONFLICT
+  -- arbiters and key checks, the work on the arrays) as they are; the look-ups by name in
+  -- relay_place_many, whose plan cannot depend on the tables' sizes (below); relay_lock_names alone is
+  -- still planned afresh (set_config(..., true) is local to a function with a SET clause).
   --
   -- Names: a names row this call inserts is held by this transaction until it commits (another writer's
   -- insert of it waits, and no one else sees it), so only the rows that existed are locked FOR UPDATE,
   -- in relay_lock_names's order; the inserts go first and in order, as before.
+  -- Where each secret of a batch goes, relay_place's rules set-wise (migration 4 tells them): for secret j
+  -- of an event inserted now (p_ids[p_secret_events[j]] not NULL), whether it stays queued and, when it
+  -- arrives superseded, why; the name's queued values it supersedes are marked so. Called with the names
+  -- locked. Its plan is made once per connection and must not depend on the tables' sizes when made:
+  -- with sequential and bitmap scans, hash and merge joins off, each row of the batch is looked up by
+  -- index, names by its key and secrets through secrets_name only (status is compared with a variable,
+  -- which a generic plan cannot match to the partial indexes on status = 'queued').
+  CREATE FUNCTION relay_place_many(
+    p_ids BIGINT[], p_event_times BIGINT[], p_received_at BIGINT[], p_secret_events INTEGER[],
+    p_vaults TEXT[], p_names TEXT[], p_older_than_delivered TEXT, p_superseded_by_newer TEXT
+  ) RETURNS TABLE (o_j INTEGER, o_stays BOOLEAN, o_error TEXT)
+  LANGUAGE plpgsql
+  SET plan_cache_mode = force_generic_plan
+  SET enable_seqscan = off
+  SET enable_bitmapscan = off
+  SET enable_hashjoin = off
+  SET enable_mergejoin = off
+  SET jit = off
+  AS $fn$
+  DECLARE
+    v_queued CONSTANT TEXT := 'queued';
+  BEGIN
+    RETURN QUERY
+      WITH input AS (
+        SELECT k.j::int AS j, k.e, k.v, k.n, p_event_times[k.e] AS et, p_received_at[k.e] AS at
+        FROM unnest(p_secret_events, p_vaults, p_names) WITH ORDINALITY AS k(e, v, n, j)
+        WHERE p_ids[k.e] IS NOT NULL
+      ), decided AS (
+        SELECT i.*, CASE
+            WHEN nm.delivered_event_time > i.et THEN p_older_than_delivered
+            WHEN MAX(i.et) OVER earlier > i.et
+              OR EXISTS (SELECT 1 FROM secrets q WHERE q.vault = i.v AND q.name = i.n
+                AND q.status = v_queued AND q.event_time > i.et)
+              THEN p_superseded_by_newer
+          END AS error
+        FROM input i LEFT JOIN names nm ON nm.vault = i.v AND nm.name = i.n
+        WINDOW earlier AS (PARTITION BY i.v, i.n ORDER BY i.j ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+      ), placed AS (
+        SELECT d.*, d.error IS NULL
+            AND d.j = MAX(d.j) FILTER (WHERE d.error IS NULL) OVER (PARTITION BY d.v, d.n) AS stays
+        FROM decided d
+      ), gone AS (
+        UPDATE secrets q SET status = 'superseded', sealed = NULL, next_attempt_at = NULL,
+            last_error = p_superseded_by_newer, updated_at = o.at
+          FROM (SELECT s.id, p.at FROM placed p
+            CROSS JOIN LATERAL (SELECT s.id FROM secrets s
+              WHERE s.vault = p.v AND s.name = p.n AND s.status = v_queued OFFSET 0) s
+            WHERE p.stays) o
+          WHERE q.id = o.id
+      )
+      SELECT p.j, p.stays, p.error FROM placed p;
+  END
+  $fn$;
+
   CREATE OR REPLACE FUNCTION relay_enqueue_many(
     p_sources TEXT[], p_event_ids TEXT[], p_event_times BIGINT[], p_received_at BIGINT[],
     p_secret_events INTEGER[], p_vaults TEXT[], p_names TEXT[], p_descriptions TEXT[], p_sealed BYTEA[],
@@ -73,37 +127,16 @@ export const migration: Migration = {
       FROM unnest(v_lock_vaults, v_lock_names) AS k(v, n)
       WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.vault = k.v AND ins.name = k.n);
 
-    PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
     IF v_old_vaults IS NOT NULL THEN
+      PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
       PERFORM relay_lock_names(v_old_vaults, v_old_names, NULL);
+      PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
     END IF;
     -- a fresh snapshot (this statement starts after the locks are held): every committed value counts
-    WITH input AS (
-      SELECT k.j, k.e, k.v, k.n, p_event_times[k.e] AS et, p_received_at[k.e] AS at
-      FROM unnest(p_secret_events, p_vaults, p_names) WITH ORDINALITY AS k(e, v, n, j)
-      WHERE v_ids[k.e] IS NOT NULL
-    ), decided AS (
-      SELECT i.*, CASE
-          WHEN nm.delivered_event_time > i.et THEN p_older_than_delivered
-          WHEN MAX(i.et) OVER earlier > i.et
-            OR EXISTS (SELECT 1 FROM secrets q WHERE q.vault = i.v AND q.name = i.n
-              AND q.status = 'queued' AND q.event_time > i.et)
-            THEN p_superseded_by_newer
-        END AS error
-      FROM input i LEFT JOIN names nm ON nm.vault = i.v AND nm.name = i.n
-      WINDOW earlier AS (PARTITION BY i.v, i.n ORDER BY i.j ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-    ), placed AS (
-      SELECT d.*, d.error IS NULL
-          AND d.j = MAX(d.j) FILTER (WHERE d.error IS NULL) OVER (PARTITION BY d.v, d.n) AS stays
-      FROM decided d
-    ), gone AS (
-      UPDATE secrets q SET status = 'superseded', sealed = NULL, next_attempt_at = NULL,
-          last_error = p_superseded_by_newer, updated_at = p.at
-        FROM placed p WHERE p.stays AND q.vault = p.v AND q.name = p.n AND q.status = 'queued'
-    )
-    SELECT array_agg(p.j ORDER BY p.j), array_agg(p.stays ORDER BY p.j), array_agg(p.error ORDER BY p.j)
-      INTO v_j, v_stays, v_errors FROM placed p;
-    PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
+    SELECT array_agg(p.o_j ORDER BY p.o_j), array_agg(p.o_stays ORDER BY p.o_j), array_agg(p.o_error ORDER BY p.o_j)
+      INTO v_j, v_stays, v_errors
+      FROM relay_place_many(v_ids, p_event_times, p_received_at, p_secret_events, p_vaults, p_names,
+        p_older_than_delivered, p_superseded_by_newer) AS p;
 
     INSERT INTO secrets (event, vault, name, description, sealed, ref, fingerprint, event_time, status,
         next_attempt_at, last_error, created_at, updated_at)
