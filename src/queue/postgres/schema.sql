@@ -480,7 +480,7 @@ AS $function$
 CREATE OR REPLACE FUNCTION public.relay_settle(p_owner text, p_now bigint, p_ids bigint[], p_kinds text[], p_versions bigint[], p_fingerprints text[], p_at bigint[], p_errors text[], p_counts integer[], p_solos boolean[], p_attempt_secrets bigint[] DEFAULT NULL::bigint[], p_attempt_at bigint[] DEFAULT NULL::bigint[], p_attempt_outcomes text[] DEFAULT NULL::text[], p_attempt_statuses text[] DEFAULT NULL::text[], p_attempt_versions bigint[] DEFAULT NULL::bigint[], p_attempt_errors text[] DEFAULT NULL::text[])
  RETURNS void
  LANGUAGE plpgsql
- SET plan_cache_mode TO 'force_custom_plan'
+ SET plan_cache_mode TO 'force_generic_plan'
  SET enable_seqscan TO 'off'
  SET enable_bitmapscan TO 'off'
  SET enable_hashjoin TO 'off'
@@ -488,12 +488,12 @@ CREATE OR REPLACE FUNCTION public.relay_settle(p_owner text, p_now bigint, p_ids
  SET jit TO 'off'
 AS $function$
   BEGIN
-    -- the secrets first (by id), then their names (by key), never names scanned for the owner: OFFSET 0
-    -- keeps the planner from turning the join around
-    PERFORM 1 FROM (SELECT s.id, s.vault, s.name FROM secrets s WHERE s.id = ANY(p_ids) OFFSET 0) o
-        JOIN names n ON n.vault = o.vault AND n.name = o.name
-      WHERE n.lease_secret = o.id AND n.lease_owner = p_owner
-      ORDER BY n.vault, n.name FOR UPDATE OF n;
+    -- the secrets first (by id, in their names' order), then each name locked by key in that order: the
+    -- lateral look-up can only follow them (OFFSET 0 keeps the planner from merging the two)
+    PERFORM 1 FROM (SELECT s.id, s.vault, s.name FROM secrets s WHERE s.id = ANY(p_ids)
+        ORDER BY s.vault, s.name OFFSET 0) o
+      CROSS JOIN LATERAL (SELECT 1 FROM names n WHERE n.vault = o.vault AND n.name = o.name
+        AND n.lease_secret = o.id AND n.lease_owner = p_owner FOR UPDATE) l;
     -- a fresh snapshot, after the locks: these leases are p_owner's until this transaction ends
     WITH o AS (
       SELECT DISTINCT ON (k.id) k.*, k.kind IN ('dead', 'superseded') AS finish

@@ -1,9 +1,10 @@
-// Enqueue plans (migration 12): relay_enqueue_many keeps the plans a connection made on an empty database,
-// and once the tables have grown they still look a batch's names up by index, never the whole queue.
+// Kept plans (migration 12): relay_enqueue_many and relay_settle keep the plans a connection made on an empty
+// database, and once the tables have grown they still look a batch's rows up by index, never the queue.
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { ENQUEUE, enqueueValues } from '../../../src/queue/postgres/enqueue.js'
+import { CLAIM, claimValues, SETTLE, settleValues } from '../../../src/queue/postgres/leases.js'
 import { migrate } from '../../../src/queue/postgres/migrate.js'
 import type { NewEvent } from '../../../src/queue/store.js'
 import { createTestDatabase, type TestDatabase } from '../../support/postgres.js'
@@ -77,6 +78,46 @@ describe('relay_enqueue_many plans', () => {
         const [was, is] = [before.get(table), after.get(table)]
         expect(is?.seqScans, table).toBe(was?.seqScans)
         expect((is?.fetched ?? 0) - (was?.fetched ?? 0), table).toBeLessThan(20)
+      }
+    } finally {
+      client.release()
+    }
+  })
+
+  it('settles a claim by key with plans made while the tables were empty', async () => {
+    db = await createTestDatabase(adminUrl)
+    pool = new pg.Pool({ connectionString: db.url, max: 1 })
+    await migrate(pool)
+    const client = await pool.connect()
+    try {
+      // as warm-up.ts does: the first call plans on empty tables, and the connection keeps those plans
+      await client.query({ ...SETTLE, values: settleValues('w', 0, [], []) })
+      for (let batch = 0; batch < 8; batch++) {
+        const events = Array.from({ length: 250 }, (_, i) => event(`S_${batch}_${i}`, 1))
+        await client.query({ ...ENQUEUE, values: enqueueValues(events) })
+      }
+      const now = Date.now() + 1000
+      const claimed = await client.query<{ id: string }>({
+        ...CLAIM,
+        values: claimValues({ owner: 'w', now, leaseMs: 60_000, limit: 13 }, 0),
+      })
+      expect(claimed.rows).toHaveLength(13)
+      const outcomes = claimed.rows.map((r) => ({ id: Number(r.id), kind: 'delivered' as const, version: 7 }))
+
+      await client.query('BEGIN')
+      const before = await reads(client)
+      await client.query({ ...SETTLE, values: settleValues('w', now, outcomes, []) })
+      const after = await reads(client)
+      await client.query('COMMIT')
+      const settled = await client.query(`SELECT COUNT(*)::int AS n FROM secrets WHERE status = 'delivered'`)
+      expect(settled.rows[0].n).toBe(13)
+      const leased = await client.query('SELECT COUNT(*)::int AS n FROM names WHERE lease_owner IS NOT NULL')
+      expect(leased.rows[0].n).toBe(0)
+      // 13 secrets and their names by key: not the 2,000 queued ones nor every name
+      for (const table of ['names', 'secrets']) {
+        const [was, is] = [before.get(table), after.get(table)]
+        expect(is?.seqScans, table).toBe(was?.seqScans)
+        expect((is?.fetched ?? 0) - (was?.fetched ?? 0), table).toBeLessThan(100)
       }
     } finally {
       client.release()

@@ -1,5 +1,5 @@
-// Migration 12 of the PostgreSQL queue: relay_enqueue_many keeps its plans instead of planning every statement
-// (and every foreign-key check) at every call (bench/README: PostgreSQL ingest CPU).
+// Migration 12 of the PostgreSQL queue: relay_enqueue_many and relay_settle keep their plans instead of planning
+// every statement (and every foreign-key check) at every call (bench/README: PostgreSQL ingest CPU).
 import type { Migration } from '../../migration.js'
 
 /** Schema version 12, not yet released: it may still change until it ships (see ../../migration.ts). */
@@ -156,6 +156,78 @@ export const migration: Migration = {
           FROM unnest(v_j, v_errors) AS p(j, error) GROUP BY 1
         ) c ON c.e = k.i
       ORDER BY k.i;
+  END
+  $fn$;
+
+  -- relay_settle as migration 6 wrote it, keeping its plans too: planned at every call it spent more CPU
+  -- planning than running (bench/README). Its statements already go by primary key alone (sequential
+  -- and bitmap scans, hash and merge joins off); the names lock now reaches each names row from its
+  -- secret (LATERAL), in the names' order, where the join could have been turned around.
+  CREATE OR REPLACE FUNCTION relay_settle(
+    p_owner TEXT, p_now BIGINT, p_ids BIGINT[], p_kinds TEXT[], p_versions BIGINT[], p_fingerprints TEXT[],
+    p_at BIGINT[], p_errors TEXT[], p_counts INTEGER[], p_solos BOOLEAN[],
+    p_attempt_secrets BIGINT[] DEFAULT NULL, p_attempt_at BIGINT[] DEFAULT NULL,
+    p_attempt_outcomes TEXT[] DEFAULT NULL, p_attempt_statuses TEXT[] DEFAULT NULL,
+    p_attempt_versions BIGINT[] DEFAULT NULL, p_attempt_errors TEXT[] DEFAULT NULL
+  ) RETURNS VOID LANGUAGE plpgsql
+  SET plan_cache_mode = force_generic_plan
+  -- secrets by id, names by primary key, never a scan of either table, whatever their sizes
+  SET enable_seqscan = off SET enable_bitmapscan = off SET enable_hashjoin = off SET enable_mergejoin = off
+  SET jit = off
+  AS $fn$
+  BEGIN
+    -- the secrets first (by id, in their names' order), then each name locked by key in that order: the
+    -- lateral look-up can only follow them (OFFSET 0 keeps the planner from merging the two)
+    PERFORM 1 FROM (SELECT s.id, s.vault, s.name FROM secrets s WHERE s.id = ANY(p_ids)
+        ORDER BY s.vault, s.name OFFSET 0) o
+      CROSS JOIN LATERAL (SELECT 1 FROM names n WHERE n.vault = o.vault AND n.name = o.name
+        AND n.lease_secret = o.id AND n.lease_owner = p_owner FOR UPDATE) l;
+    -- a fresh snapshot, after the locks: these leases are p_owner's until this transaction ends
+    WITH o AS (
+      SELECT DISTINCT ON (k.id) k.*, k.kind IN ('dead', 'superseded') AS finish
+      FROM unnest(p_ids, p_kinds, p_versions, p_fingerprints, p_at, p_errors, p_counts, p_solos)
+        WITH ORDINALITY AS k(id, kind, version, fingerprint, at, error, count, solo, i)
+      ORDER BY k.id, k.i
+    ), d AS (
+      UPDATE secrets s SET updated_at = p_now,
+          status = CASE WHEN s.status <> 'queued' THEN s.status WHEN o.kind = 'delivered' THEN 'delivered'
+            WHEN o.finish THEN o.kind ELSE s.status END,
+          sealed = CASE WHEN o.kind = 'delivered' OR (o.finish AND s.status = 'queued') THEN NULL
+            ELSE s.sealed END,
+          next_attempt_at = CASE WHEN o.kind = 'delivered' OR (o.finish AND s.status = 'queued') THEN NULL
+            WHEN o.kind = 'retry' AND s.status = 'queued' THEN o.at ELSE s.next_attempt_at END,
+          attempts = s.attempts + CASE WHEN o.kind = 'delivered' THEN 1
+            WHEN o.kind = 'retry' AND s.status = 'queued' THEN o.count ELSE 0 END,
+          last_error = CASE WHEN o.kind <> 'delivered' AND s.status = 'queued' THEN o.error
+            ELSE s.last_error END,
+          solo = CASE WHEN o.kind = 'retry' AND s.status = 'queued' THEN COALESCE(o.solo, s.solo)
+            ELSE s.solo END,
+          delivered_at = CASE WHEN o.kind = 'delivered' THEN p_now ELSE s.delivered_at END,
+          rwx_version = CASE WHEN o.kind = 'delivered' THEN o.version ELSE s.rwx_version END,
+          fingerprint = CASE WHEN o.kind = 'delivered' THEN COALESCE(o.fingerprint, s.fingerprint)
+            ELSE s.fingerprint END
+        FROM o, names n
+        WHERE s.id = o.id AND n.vault = s.vault AND n.name = s.name
+          AND n.lease_secret = o.id AND n.lease_owner = p_owner
+        -- whether the watermark moves: a delivered value newer (by event time, then arrival) than its own
+        RETURNING s.id, s.vault, s.name, s.event_time, o.version, o.kind = 'delivered'
+          AND (n.delivered_event_time IS NULL
+            OR (s.event_time, s.id) > (n.delivered_event_time, n.delivered_secret_id)) AS newest
+    ), tried AS (
+      INSERT INTO attempts (secret, at, outcome, status, version, error)
+        SELECT a.secret, a.at, a.outcome, a.status, a.version, a.error
+        FROM unnest(p_attempt_secrets, p_attempt_at, p_attempt_outcomes, p_attempt_statuses,
+            p_attempt_versions, p_attempt_errors) WITH ORDINALITY AS a(secret, at, outcome, status, version, error, i)
+          JOIN secrets s ON s.id = a.secret
+        ORDER BY a.i
+    )
+    -- one lease per name, so one outcome per names row
+    UPDATE names n SET lease_secret = NULL, lease_owner = NULL, lease_until = NULL,
+        delivered_event_time = CASE WHEN d.newest THEN d.event_time ELSE n.delivered_event_time END,
+        delivered_secret_id = CASE WHEN d.newest THEN d.id ELSE n.delivered_secret_id END,
+        rwx_version = CASE WHEN d.newest THEN d.version ELSE n.rwx_version END,
+        updated_at = CASE WHEN d.newest THEN p_now ELSE n.updated_at END
+      FROM d WHERE n.vault = d.vault AND n.name = d.name;
   END
   $fn$;
 `,
