@@ -319,15 +319,17 @@ AS $function$
 CREATE OR REPLACE FUNCTION public.relay_enqueue_many(p_sources text[], p_event_ids text[], p_event_times bigint[], p_received_at bigint[], p_secret_events integer[], p_vaults text[], p_names text[], p_descriptions text[], p_sealed bytea[], p_refs text[], p_fingerprints text[], p_older_than_delivered text, p_superseded_by_newer text)
  RETURNS TABLE(duplicate boolean, queued integer, superseded integer)
  LANGUAGE plpgsql
- SET plan_cache_mode TO 'force_custom_plan'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
   DECLARE
     v_ids BIGINT[];
     v_lock_vaults TEXT[];
     v_lock_names TEXT[];
-    v_e INTEGER[];
-    v_queued INTEGER[];
-    v_superseded INTEGER[];
+    v_old_vaults TEXT[];
+    v_old_names TEXT[];
+    v_j INTEGER[];
+    v_stays BOOLEAN[];
+    v_errors TEXT[];
   BEGIN
     -- the id of each event inserted now, NULL for a duplicate (the first of one id in the batch wins)
     WITH ins AS (
@@ -346,49 +348,52 @@ AS $function$
 
     SELECT array_agg(k.v), array_agg(k.n) INTO v_lock_vaults, v_lock_names
       FROM unnest(p_secret_events, p_vaults, p_names) AS k(e, v, n) WHERE v_ids[k.e] IS NOT NULL;
-    IF v_lock_vaults IS NOT NULL THEN
-      PERFORM relay_lock_names(v_lock_vaults, v_lock_names, (SELECT MAX(r) FROM unnest(p_received_at) AS r));
-      -- a fresh snapshot (this statement starts after the locks are held): every committed value counts
-      WITH input AS (
-        SELECT k.j, k.e, k.v, k.n, p_event_times[k.e] AS et, p_received_at[k.e] AS at
-        FROM unnest(p_secret_events, p_vaults, p_names) WITH ORDINALITY AS k(e, v, n, j)
-        WHERE v_ids[k.e] IS NOT NULL
-      ), decided AS (
-        SELECT i.*, CASE
-            WHEN nm.delivered_event_time > i.et THEN p_older_than_delivered
-            WHEN MAX(i.et) OVER earlier > i.et
-              OR EXISTS (SELECT 1 FROM secrets q WHERE q.vault = i.v AND q.name = i.n
-                AND q.status = 'queued' AND q.event_time > i.et)
-              THEN p_superseded_by_newer
-          END AS error
-        FROM input i LEFT JOIN names nm ON nm.vault = i.v AND nm.name = i.n
-        WINDOW earlier AS (PARTITION BY i.v, i.n ORDER BY i.j ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-      ), placed AS (
-        SELECT d.*, d.error IS NULL
-            AND d.j = MAX(d.j) FILTER (WHERE d.error IS NULL) OVER (PARTITION BY d.v, d.n) AS stays
-        FROM decided d
-      ), gone AS (
-        UPDATE secrets q SET status = 'superseded', sealed = NULL, next_attempt_at = NULL,
-            last_error = p_superseded_by_newer, updated_at = p.at
-          FROM placed p WHERE p.stays AND q.vault = p.v AND q.name = p.n AND q.status = 'queued'
-      ), written AS (
-        INSERT INTO secrets (event, vault, name, description, sealed, ref, fingerprint, event_time, status,
-            next_attempt_at, last_error, created_at, updated_at)
-          SELECT v_ids[p.e], p.v, p.n, p_descriptions[p.j], CASE WHEN p.stays THEN p_sealed[p.j] END,
-            p_refs[p.j], p_fingerprints[p.j], p.et, CASE WHEN p.stays THEN 'queued' ELSE 'superseded' END,
-            CASE WHEN p.stays THEN p.at END, CASE WHEN NOT p.stays THEN COALESCE(p.error, p_superseded_by_newer) END,
-            p.at, p.at
-          FROM placed p ORDER BY p.j
-      ), counted AS (
-        SELECT p.e, COUNT(*) FILTER (WHERE p.error IS NULL)::int AS q,
-          COUNT(*) FILTER (WHERE p.error IS NOT NULL)::int AS s
-        FROM placed p GROUP BY p.e
-      )
-      SELECT array_agg(c.e), array_agg(c.q), array_agg(c.s) INTO v_e, v_queued, v_superseded FROM counted c;
+    IF v_lock_vaults IS NULL THEN
+      RETURN QUERY SELECT v_ids[k.i] IS NULL, 0, 0
+        FROM generate_series(1, COALESCE(cardinality(p_sources), 0)) AS k(i) ORDER BY k.i;
+      RETURN;
     END IF;
+    -- relay_lock_names's inserts, keeping the rows that were there already
+    WITH ins AS (
+      INSERT INTO names (vault, name, updated_at)
+        SELECT DISTINCT v, n, (SELECT MAX(r) FROM unnest(p_received_at) AS r)
+        FROM unnest(v_lock_vaults, v_lock_names) AS k(v, n)
+        ORDER BY v, n
+        ON CONFLICT (vault, name) DO NOTHING
+        RETURNING vault, name
+    )
+    SELECT array_agg(k.v), array_agg(k.n) INTO v_old_vaults, v_old_names
+      FROM unnest(v_lock_vaults, v_lock_names) AS k(v, n)
+      WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.vault = k.v AND ins.name = k.n);
+
+    IF v_old_vaults IS NOT NULL THEN
+      PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
+      PERFORM relay_lock_names(v_old_vaults, v_old_names, NULL);
+      PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
+    END IF;
+    -- a fresh snapshot (this statement starts after the locks are held): every committed value counts
+    SELECT array_agg(p.o_j ORDER BY p.o_j), array_agg(p.o_stays ORDER BY p.o_j), array_agg(p.o_error ORDER BY p.o_j)
+      INTO v_j, v_stays, v_errors
+      FROM relay_place_many(v_ids, p_event_times, p_received_at, p_secret_events, p_vaults, p_names,
+        p_older_than_delivered, p_superseded_by_newer) AS p;
+
+    INSERT INTO secrets (event, vault, name, description, sealed, ref, fingerprint, event_time, status,
+        next_attempt_at, last_error, created_at, updated_at)
+      SELECT v_ids[p_secret_events[p.j]], p_vaults[p.j], p_names[p.j], p_descriptions[p.j],
+        CASE WHEN p.stays THEN p_sealed[p.j] END, p_refs[p.j], p_fingerprints[p.j],
+        p_event_times[p_secret_events[p.j]], CASE WHEN p.stays THEN 'queued' ELSE 'superseded' END,
+        CASE WHEN p.stays THEN p_received_at[p_secret_events[p.j]] END,
+        CASE WHEN NOT p.stays THEN COALESCE(p.error, p_superseded_by_newer) END,
+        p_received_at[p_secret_events[p.j]], p_received_at[p_secret_events[p.j]]
+      FROM unnest(v_j, v_stays, v_errors) AS p(j, stays, error) ORDER BY p.j;
+
     RETURN QUERY SELECT v_ids[k.i] IS NULL, COALESCE(c.q, 0), COALESCE(c.s, 0)
       FROM generate_series(1, COALESCE(cardinality(p_sources), 0)) AS k(i)
-        LEFT JOIN unnest(v_e, v_queued, v_superseded) AS c(e, q, s) ON c.e = k.i
+        LEFT JOIN (
+          SELECT p_secret_events[p.j] AS e, (COUNT(*) FILTER (WHERE p.error IS NULL))::int AS q,
+            (COUNT(*) FILTER (WHERE p.error IS NOT NULL))::int AS s
+          FROM unnest(v_j, v_errors) AS p(j, error) GROUP BY 1
+        ) c ON c.e = k.i
       ORDER BY k.i;
   END
   $function$;
@@ -427,10 +432,55 @@ AS $function$
   END
   $function$;
 
+CREATE OR REPLACE FUNCTION public.relay_place_many(p_ids bigint[], p_event_times bigint[], p_received_at bigint[], p_secret_events integer[], p_vaults text[], p_names text[], p_older_than_delivered text, p_superseded_by_newer text)
+ RETURNS TABLE(o_j integer, o_stays boolean, o_error text)
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET jit TO 'off'
+AS $function$
+  DECLARE
+    v_queued CONSTANT TEXT := 'queued';
+  BEGIN
+    RETURN QUERY
+      WITH input AS (
+        SELECT k.j::int AS j, k.e, k.v, k.n, p_event_times[k.e] AS et, p_received_at[k.e] AS at
+        FROM unnest(p_secret_events, p_vaults, p_names) WITH ORDINALITY AS k(e, v, n, j)
+        WHERE p_ids[k.e] IS NOT NULL
+      ), decided AS (
+        SELECT i.*, CASE
+            WHEN nm.delivered_event_time > i.et THEN p_older_than_delivered
+            WHEN MAX(i.et) OVER earlier > i.et
+              OR EXISTS (SELECT 1 FROM secrets q WHERE q.vault = i.v AND q.name = i.n
+                AND q.status = v_queued AND q.event_time > i.et)
+              THEN p_superseded_by_newer
+          END AS error
+        FROM input i LEFT JOIN names nm ON nm.vault = i.v AND nm.name = i.n
+        WINDOW earlier AS (PARTITION BY i.v, i.n ORDER BY i.j ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+      ), placed AS (
+        SELECT d.*, d.error IS NULL
+            AND d.j = MAX(d.j) FILTER (WHERE d.error IS NULL) OVER (PARTITION BY d.v, d.n) AS stays
+        FROM decided d
+      ), gone AS (
+        UPDATE secrets q SET status = 'superseded', sealed = NULL, next_attempt_at = NULL,
+            last_error = p_superseded_by_newer, updated_at = o.at
+          FROM (SELECT s.id, p.at FROM placed p
+            CROSS JOIN LATERAL (SELECT s.id FROM secrets s
+              WHERE s.vault = p.v AND s.name = p.n AND s.status = v_queued OFFSET 0) s
+            WHERE p.stays) o
+          WHERE q.id = o.id
+      )
+      SELECT p.j, p.stays, p.error FROM placed p;
+  END
+  $function$;
+
 CREATE OR REPLACE FUNCTION public.relay_settle(p_owner text, p_now bigint, p_ids bigint[], p_kinds text[], p_versions bigint[], p_fingerprints text[], p_at bigint[], p_errors text[], p_counts integer[], p_solos boolean[], p_attempt_secrets bigint[] DEFAULT NULL::bigint[], p_attempt_at bigint[] DEFAULT NULL::bigint[], p_attempt_outcomes text[] DEFAULT NULL::text[], p_attempt_statuses text[] DEFAULT NULL::text[], p_attempt_versions bigint[] DEFAULT NULL::bigint[], p_attempt_errors text[] DEFAULT NULL::text[])
  RETURNS void
  LANGUAGE plpgsql
- SET plan_cache_mode TO 'force_custom_plan'
+ SET plan_cache_mode TO 'force_generic_plan'
  SET enable_seqscan TO 'off'
  SET enable_bitmapscan TO 'off'
  SET enable_hashjoin TO 'off'
@@ -438,12 +488,12 @@ CREATE OR REPLACE FUNCTION public.relay_settle(p_owner text, p_now bigint, p_ids
  SET jit TO 'off'
 AS $function$
   BEGIN
-    -- the secrets first (by id), then their names (by key), never names scanned for the owner: OFFSET 0
-    -- keeps the planner from turning the join around
-    PERFORM 1 FROM (SELECT s.id, s.vault, s.name FROM secrets s WHERE s.id = ANY(p_ids) OFFSET 0) o
-        JOIN names n ON n.vault = o.vault AND n.name = o.name
-      WHERE n.lease_secret = o.id AND n.lease_owner = p_owner
-      ORDER BY n.vault, n.name FOR UPDATE OF n;
+    -- the secrets first (by id, in their names' order), then each name locked by key in that order: the
+    -- lateral look-up can only follow them (OFFSET 0 keeps the planner from merging the two)
+    PERFORM 1 FROM (SELECT s.id, s.vault, s.name FROM secrets s WHERE s.id = ANY(p_ids)
+        ORDER BY s.vault, s.name OFFSET 0) o
+      CROSS JOIN LATERAL (SELECT 1 FROM names n WHERE n.vault = o.vault AND n.name = o.name
+        AND n.lease_secret = o.id AND n.lease_owner = p_owner FOR UPDATE) l;
     -- a fresh snapshot, after the locks: these leases are p_owner's until this transaction ends
     WITH o AS (
       SELECT DISTINCT ON (k.id) k.*, k.kind IN ('dead', 'superseded') AS finish
