@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js'
 import { createSealer, loadOrCreateKeyFile, parseKey, type Sealer } from './crypto.js'
 import { openToOthers } from './private-files.js'
 import { openSqliteStoreOnThread } from './sqlite/on-thread.js'
+import { createSqliteStore } from './sqlite/store.js'
 import type { Store } from './store.js'
 
 export interface OpenedStore {
@@ -35,12 +36,11 @@ export async function openStore(config: Config, log: Logger, cwd: string): Promi
       } else log.warn({ keyFile }, 'no encryptionKey configured: using the key file beside the database')
     }
     const uncertainWriteMs = config.delivery.uncertainWriteSeconds * 1000
-    // On its own thread: the event loop goes on with requests while a group of events commits.
-    const store = await openSqliteStoreOnThread({
-      path,
-      uncertainWriteMs,
-      log: log.child({ component: 'store' }),
-    })
+    const storeOptions = { path, uncertainWriteMs, log: log.child({ component: 'store' }) }
+    // On its own thread (sqlite.thread): the event loop goes on with requests while a group commits.
+    const store = config.sqlite.thread
+      ? await openSqliteStoreOnThread(storeOptions)
+      : createSqliteStore(storeOptions)
     // New files are 0600; older ones (an earlier relay, a restored copy) are left as they are, but said.
     const files = openToOthers([path, `${path}-wal`, `${path}-shm`, keyFile])
     if (files.length > 0) {
