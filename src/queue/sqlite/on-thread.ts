@@ -27,14 +27,16 @@ function unavailable(cause: unknown): RelayError {
   })
 }
 
-/** The worker script beside this module; from the TypeScript sources (tests) it is loaded through tsx. */
+/**
+ * The worker script beside this module. From the TypeScript sources (vitest only) the thread starts
+ * through test/support/ts-thread.mjs, which registers tsx (a devDependency) first; dist/ never does.
+ */
 function startWorker(options: Omit<SqliteStoreOptions, 'log'>): Worker {
-  const fromSource = import.meta.url.endsWith('.ts')
-  const script = new URL(fromSource ? './thread.ts' : './thread.js', import.meta.url)
   const workerData = { ...options }
-  if (!fromSource) return new Worker(script, { workerData })
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(script.href)}) })`
-  return new Worker(boot, { eval: true, workerData })
+  if (!import.meta.url.endsWith('.ts'))
+    return new Worker(new URL('./thread.js', import.meta.url), { workerData })
+  const boot = new URL('../../../test/support/ts-thread.mjs', import.meta.url)
+  return new Worker(boot, { workerData, argv: [new URL('./thread.ts', import.meta.url).href] })
 }
 
 /**
